@@ -1,0 +1,36 @@
+#include "config.h"
+
+#include "arbor/log.h"
+
+#include <stddef.h>
+
+static const char *const sync_modes[] = {"commit", "none", NULL};
+
+#define F(field) offsetof(collector_config_t, field)
+static const arbor_cfg_entry_t entries[] = {
+    {"data-dir", ARBOR_CFG_STRING, "./data", F(data_dir), "LMDB environment directory (created if missing).",
+     NULL, 0, 0},
+    {"otlp-http-addr", ARBOR_CFG_ADDR, "127.0.0.1:4318", F(otlp_http_addr),
+     "OTLP/HTTP listener (POST /v1/traces); `off` disables.", NULL, 0, 0},
+    {"execution-id-keys", ARBOR_CFG_STRING, "orcheo.execution.id,execution.id,workflow.execution.id",
+     F(execution_id_keys),
+     "Attribute keys (span attributes first, then resource) whose value is the execution ID, comma separated.",
+     NULL, 0, 0},
+    {"map-size", ARBOR_CFG_SIZE, "16GiB", F(map_size), "LMDB map size: the most the store can hold.", NULL,
+     1 << 20, INT64_MAX},
+    {"sync", ARBOR_CFG_ENUM, "commit", F(sync),
+     "`commit`: fsync each group commit before acknowledging; `none`: the OS flushes (faster, may lose the "
+     "last seconds on power loss).",
+     sync_modes, 0, 0},
+    {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
+     "Decompressed request size limit (413 above it).", NULL, 1024, (int64_t)1 << 32},
+    {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
+    {"http-threads", ARBOR_CFG_INT, "2", F(http_threads),
+     "Event-loop threads decoding OTLP/HTTP requests.", NULL, 1, 64},
+    {"max-queue-spans", ARBOR_CFG_INT, "262144", F(max_queue_spans),
+     "Spans waiting for the writer before requests get 503 + Retry-After.", NULL, 1000, 100000000},
+};
+
+const arbor_cfg_table_t collector_config_table = {
+    "arbor-collector", "Receives OTLP spans and stores them in LMDB (the only writer).", entries,
+    sizeof entries / sizeof entries[0]};

@@ -1,0 +1,21 @@
+/* arbor-collector settings: the struct and its declarative table. */
+#ifndef ARBOR_COLLECTOR_CONFIG_H
+#define ARBOR_COLLECTOR_CONFIG_H
+
+#include "arbor/config.h"
+
+typedef struct {
+    const char *data_dir;
+    arbor_addr_t otlp_http_addr;
+    const char *execution_id_keys;
+    uint64_t map_size;
+    int sync;
+    uint64_t max_request_bytes;
+    int log_level;
+    int64_t http_threads;
+    int64_t max_queue_spans;
+} collector_config_t;
+
+extern const arbor_cfg_table_t collector_config_table;
+
+#endif

@@ -1,0 +1,351 @@
+/* The OTLP/HTTP receiver. Each loop thread decodes its own requests (so decoding
+ * runs beside the writer, not on it) and gets its completions back through an
+ * h2o multithread queue. A client that disconnects while its spans are being
+ * committed is detected through a guard in the request's memory pool. */
+#include "http.h"
+
+#include "arbor/listen.h"
+#include "arbor/log.h"
+
+#include "h2o.h"
+#include "h2o/multithread.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef struct http_thread http_thread_t;
+
+struct http_server {
+    h2o_globalconf_t config;
+    http_options_t opts;
+    http_thread_t *threads;
+    int n_threads;
+};
+
+struct http_thread {
+    http_server_t *server;
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t done_rx, stop_rx;
+    h2o_socket_t *listener;
+    int fd;
+    size_t pending; /* requests handed to the writer, not yet answered */
+    int stopping;
+};
+
+typedef struct pending pending_t;
+typedef struct {
+    pending_t *p; /* NULL once answered */
+} req_guard_t;
+
+struct pending {
+    h2o_multithread_message_t super;
+    http_thread_t *thread;
+    h2o_req_t *req; /* NULL when the client went away */
+    req_guard_t *guard;
+    ingest_job_t *job;
+    otlp_encoding_t enc;
+};
+
+static http_server_t *retained_server;
+
+static const char *const content_types[] = {"application/x-protobuf", "application/json"};
+
+static void respond(h2o_req_t *req, int status, const char *reason, otlp_encoding_t enc, arbor_iov_t body,
+                    int retry_after)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    const char *ct = content_types[enc];
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
+    if (retry_after > 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 16);
+        int n = snprintf(v, 16, "%d", retry_after);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
+    }
+    req->res.content_length = body.len;
+    h2o_send_inline(req, body.base, body.len);
+}
+
+/* An error answer: a google.rpc.Status in the request's encoding. */
+static void respond_status(h2o_req_t *req, int status, const char *reason, otlp_encoding_t enc, int grpc_code,
+                           const char *message, int retry_after)
+{
+    arbor_arena_t a;
+    arbor_arena_init(&a, 1024, 0);
+    arbor_iov_t body = otlp_status_encode(&a, enc, grpc_code, arbor_iov(message, strlen(message)), retry_after);
+    respond(req, status, reason, enc, body, retry_after);
+    arbor_arena_free(&a);
+    arbor_debug("otlp_http_error", "status=%d message=\"%s\"", status, message);
+}
+
+static void respond_job(h2o_req_t *req, ingest_job_t *job, otlp_encoding_t enc)
+{
+    if (job->result == MDB_MAP_FULL) {
+        respond_status(req, 503, "Service Unavailable", enc, 14, "store is full; retry after retention frees space", 30);
+        return;
+    }
+    if (job->result != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "write failed: %s", arbor_strerror(job->result));
+        respond_status(req, 503, "Service Unavailable", enc, 14, msg, 5);
+        return;
+    }
+    arbor_iov_t body = otlp_export_response(&job->arena, enc, job->rejected,
+                                            arbor_iov(job->error_message, strlen(job->error_message)));
+    respond(req, 200, "OK", enc, body, 0);
+}
+
+static void on_guard_dispose(void *p)
+{
+    req_guard_t *g = p;
+    if (g->p != NULL) /* the request died before the writer finished */
+        g->p->req = NULL;
+}
+
+/* Writer thread: hand the finished job back to its loop. */
+static void on_job_done(ingest_job_t *job)
+{
+    pending_t *p = job->owner;
+    h2o_multithread_send_message(&p->thread->done_rx, &p->super);
+}
+
+static void on_done_messages(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    (void)rx;
+    while (!h2o_linklist_is_empty(messages)) {
+        pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, super.link, messages->next);
+        h2o_linklist_unlink(&p->super.link);
+        p->thread->pending--;
+        if (p->req != NULL) {
+            p->guard->p = NULL;
+            respond_job(p->req, p->job, p->enc);
+        }
+        ingest_job_free(p->job);
+        free(p);
+    }
+}
+
+static int media_type_is(h2o_iovec_t v, const char *type)
+{
+    size_t n = 0;
+    while (n < v.len && v.base[n] != ';')
+        n++;
+    while (n > 0 && (v.base[n - 1] == ' ' || v.base[n - 1] == '\t'))
+        n--;
+    size_t i = 0;
+    while (i < n && (v.base[i] == ' ' || v.base[i] == '\t'))
+        i++;
+    return n - i == strlen(type) && strncasecmp(v.base + i, type, n - i) == 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    http_thread_t *t = H2O_STRUCT_FROM_MEMBER(http_thread_t, ctx, req->conn->ctx);
+    http_server_t *s = t->server;
+    otlp_encoding_t enc = OTLP_ENC_JSON;
+
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/v1/traces"))) {
+        respond_status(req, 404, "Not Found", OTLP_ENC_JSON, 5, "not found: OTLP/HTTP traces are at /v1/traces", 0);
+        return 0;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
+        respond_status(req, 405, "Method Not Allowed", OTLP_ENC_JSON, 12, "method not allowed: use POST", 0);
+        return 0;
+    }
+    ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/x-protobuf"))
+        enc = OTLP_ENC_PROTOBUF;
+    else if (ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/json"))
+        enc = OTLP_ENC_JSON;
+    else {
+        respond_status(req, 415, "Unsupported Media Type", OTLP_ENC_JSON, 3,
+                       "unsupported content type: use application/x-protobuf or application/json", 0);
+        return 0;
+    }
+
+    arbor_iov_t body = arbor_iov(req->entity.base ? req->entity.base : "", req->entity.len);
+    ingest_job_t *job = ingest_job_new(s->opts.ingest);
+    if (job == NULL) {
+        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        return 0;
+    }
+    ssize_t ce = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
+    if (ce >= 0) {
+        h2o_iovec_t v = req->headers.entries[ce].value;
+        if (media_type_is(v, "gzip") || media_type_is(v, "x-gzip") || media_type_is(v, "deflate")) {
+            int rc = ingest_inflate(&job->arena, body.base, body.len, s->opts.max_request_bytes, &body);
+            if (rc != 0) {
+                ingest_job_free(job);
+                if (rc == ARBOR_ETOOBIG)
+                    respond_status(req, 413, "Content Too Large", enc, 8,
+                                   "request body exceeds the size limit after decompression", 0);
+                else
+                    respond_status(req, 400, "Bad Request", enc, 3, "request body is not valid compressed data", 0);
+                return 0;
+            }
+        } else if (!media_type_is(v, "identity")) {
+            ingest_job_free(job);
+            respond_status(req, 415, "Unsupported Media Type", enc, 3,
+                           "unsupported content encoding: use gzip, deflate or none", 0);
+            return 0;
+        }
+    }
+    if (body.len > s->opts.max_request_bytes) {
+        ingest_job_free(job);
+        respond_status(req, 413, "Content Too Large", enc, 8, "request body exceeds the size limit", 0);
+        return 0;
+    }
+
+    char err[256] = "";
+    int rc = ingest_decode(job, s->opts.ingest, enc, body.base, body.len, err, sizeof err);
+    if (rc != 0) {
+        ingest_job_free(job);
+        if (rc == ARBOR_ETOOBIG)
+            respond_status(req, 413, "Content Too Large", enc, 8, err, 0);
+        else if (rc == ARBOR_EDECODE)
+            respond_status(req, 400, "Bad Request", enc, 3, err, 0);
+        else
+            respond_status(req, 503, "Service Unavailable", enc, 14, err, 1);
+        return 0;
+    }
+    if (job->n_spans == 0) { /* nothing to write: empty request or every span rejected */
+        job->result = 0;
+        respond_job(req, job, enc);
+        ingest_job_free(job);
+        return 0;
+    }
+
+    pending_t *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        ingest_job_free(job);
+        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        return 0;
+    }
+    p->thread = t;
+    p->req = req;
+    p->job = job;
+    p->enc = enc;
+    job->owner = p;
+    job->done = on_job_done;
+    rc = writer_submit(s->opts.writer, job);
+    if (rc != 0) {
+        free(p);
+        ingest_job_free(job);
+        respond_status(req, 503, "Service Unavailable", enc, 14,
+                       rc == ARBOR_EBUSY ? "writer queue is full; retry later" : "collector is shutting down", 1);
+        return 0;
+    }
+    p->guard = h2o_mem_alloc_shared(&req->pool, sizeof *p->guard, on_guard_dispose);
+    p->guard->p = p;
+    t->pending++;
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    http_thread_t *t = listener->data;
+    h2o_socket_t *sock;
+    if (err != NULL || (sock = h2o_evloop_socket_accept(listener)) == NULL)
+        return;
+    h2o_accept(&t->accept_ctx, sock);
+}
+
+static void on_stop_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    http_thread_t *t = H2O_STRUCT_FROM_MEMBER(http_thread_t, stop_rx, rx);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        free(m);
+    }
+    if (!t->stopping) {
+        t->stopping = 1;
+        h2o_socket_read_stop(t->listener);
+        h2o_socket_close(t->listener);
+        t->listener = NULL;
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    http_thread_t *t = arg;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &t->server->config);
+    t->accept_ctx.ctx = &t->ctx;
+    t->accept_ctx.hosts = t->server->config.hosts;
+    t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
+    t->listener->data = t;
+    h2o_socket_read_start(t->listener, on_accept);
+    h2o_multithread_queue_t *q = h2o_multithread_create_queue(t->ctx.loop);
+    h2o_multithread_register_receiver(q, &t->done_rx, on_done_messages);
+    h2o_multithread_register_receiver(q, &t->stop_rx, on_stop_message);
+    __atomic_store_n(&t->queue, q, __ATOMIC_RELEASE); /* now http_server_stop may message us */
+    /* run until told to stop and every committed request has been answered */
+    while (!(t->stopping && t->pending == 0))
+        h2o_evloop_run(t->ctx.loop, 100);
+    /* let the final responses flush */
+    for (int i = 0; i < 5; i++)
+        h2o_evloop_run(t->ctx.loop, 10);
+    return NULL;
+}
+
+int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t *bound_port)
+{
+    http_server_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->opts = *opts;
+    s->n_threads = opts->threads > 0 ? opts->threads : 1;
+    s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
+    h2o_config_init(&s->config);
+    s->config.server_name = h2o_iovec_init(H2O_STRLIT("arbor-collector"));
+    /* h2o refuses (413) bodies above this before we see them; compressed bodies are
+     * limited again after inflating */
+    s->config.max_request_entity_size = opts->max_request_bytes;
+    h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
+
+    arbor_addr_t addr = opts->addr;
+    for (int i = 0; i < s->n_threads; i++) {
+        int fd = arbor_listen(&addr, s->n_threads > 1, bound_port);
+        if (fd < 0) {
+            arbor_error("listen_failed", "proto=otlp_http error=\"%s\"", strerror(-fd));
+            for (int j = 0; j < i; j++)
+                close(s->threads[j].fd);
+            return -fd;
+        }
+        addr.port = *bound_port; /* further threads share the port actually bound */
+        s->threads[i].fd = fd;
+        s->threads[i].server = s;
+    }
+    for (int i = 0; i < s->n_threads; i++)
+        pthread_create(&s->threads[i].tid, NULL, thread_main, &s->threads[i]);
+    *out = s;
+    return 0;
+}
+
+void http_server_stop(http_server_t *s)
+{
+    for (int i = 0; i < s->n_threads; i++) {
+        h2o_multithread_message_t *m = calloc(1, sizeof *m);
+        /* the thread may still be starting; its queue exists once it runs */
+        while (__atomic_load_n(&s->threads[i].queue, __ATOMIC_ACQUIRE) == NULL)
+            usleep(1000);
+        h2o_multithread_send_message(&s->threads[i].stop_rx, m);
+    }
+    for (int i = 0; i < s->n_threads; i++)
+        pthread_join(s->threads[i].tid, NULL);
+    /* contexts stay allocated (and reachable, for leak checkers): idle keep-alive
+     * connections may still reference them, and the process is about to exit */
+    retained_server = s;
+}

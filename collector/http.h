@@ -1,0 +1,25 @@
+/* OTLP/HTTP receiver on h2o: POST /v1/traces over HTTP/1.1 and h2c, one event
+ * loop per thread, each request answered only after its spans have committed. */
+#ifndef ARBOR_COLLECTOR_HTTP_H
+#define ARBOR_COLLECTOR_HTTP_H
+
+#include "arbor/config.h"
+#include "ingest.h"
+#include "writer.h"
+
+typedef struct http_server http_server_t;
+
+typedef struct {
+    arbor_addr_t addr;
+    int threads;
+    size_t max_request_bytes;
+    const ingest_options_t *ingest;
+    writer_t *writer;
+} http_options_t;
+
+/** Bind and start the loop threads. @p bound_port receives the listening port. */
+int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t *bound_port);
+/** Stop accepting, answer every request already handed to the writer, join threads. */
+void http_server_stop(http_server_t *s);
+
+#endif

@@ -1,0 +1,255 @@
+/* Normalisation between the codec and the store. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+ingest_job_t *ingest_job_new(const ingest_options_t *opts)
+{
+    ingest_job_t *job = calloc(1, sizeof *job);
+    if (job != NULL)
+        arbor_arena_init(&job->arena, 64 * 1024, opts->arena_limit);
+    return job;
+}
+
+void ingest_job_free(ingest_job_t *job)
+{
+    if (job == NULL)
+        return;
+    arbor_arena_free(&job->arena);
+    free(job);
+}
+
+const char **ingest_split_keys(const char *csv)
+{
+    size_t n = 1;
+    for (const char *p = csv; *p; p++)
+        n += *p == ',';
+    const char **keys = calloc(n + 1, sizeof *keys);
+    char *copy = strdup(csv);
+    if (keys == NULL || copy == NULL) {
+        free(keys);
+        free(copy);
+        return NULL;
+    }
+    /* keys[0] owns the copy: free(keys[0]) is never needed since the array and
+     * copy live for the whole process; strtok_r splits in place */
+    size_t i = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
+        keys[i++] = t;
+    keys[i] = NULL;
+    return keys;
+}
+
+/* String form of an execution ID attribute: strings as they are, integers in decimal. */
+static arbor_iov_t exec_value(arbor_arena_t *a, const otlp_value_t *v)
+{
+    if (v == NULL)
+        return ARBOR_IOV_NULL;
+    if (v->type == OTLP_VALUE_STRING)
+        return v->u.str;
+    if (v->type == OTLP_VALUE_INT) {
+        char *s = arbor_arena_alloc(a, 24);
+        if (s != NULL)
+            return arbor_iov(s, (size_t)snprintf(s, 24, "%lld", (long long)v->u.i));
+    }
+    return ARBOR_IOV_NULL;
+}
+
+static arbor_iov_t find_exec_id(arbor_arena_t *a, const ingest_options_t *o, const otlp_attrs_t *attrs)
+{
+    for (size_t i = 0; o->execution_id_keys && o->execution_id_keys[i]; i++) {
+        arbor_iov_t v = exec_value(a, otlp_attrs_get(attrs, o->execution_id_keys[i]));
+        if (v.len > 0)
+            return v;
+    }
+    return ARBOR_IOV_NULL;
+}
+
+static void note_rejection(ingest_job_t *job, const char *why)
+{
+    if (job->rejected++ == 0)
+        snprintf(job->error_message, sizeof job->error_message, "%s", why);
+}
+
+/* Validate one span; returns NULL if valid, else the reason it is rejected. */
+static const char *invalid_reason(const otlp_span_t *s)
+{
+    if (s->trace_id.len != 16 || arbor_is_zero(s->trace_id.base, 16))
+        return "span rejected: trace_id must be 16 bytes and not all zero";
+    if (s->span_id.len != 8 || arbor_is_zero(s->span_id.base, 8))
+        return "span rejected: span_id must be 8 bytes and not all zero";
+    if (s->parent_span_id.len != 0 && s->parent_span_id.len != 8)
+        return "span rejected: parent_span_id must be empty or 8 bytes";
+    return NULL;
+}
+
+int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t enc, const void *body, size_t len,
+                  char *err, size_t errlen)
+{
+    otlp_request_t req;
+    arbor_arena_t *a = &job->arena;
+    int rc = otlp_request_decode(a, enc, body, len, &req, err, errlen);
+    if (rc)
+        return rc;
+    size_t n_scopes = 0;
+    for (size_t r = 0; r < req.count; r++)
+        n_scopes += req.items[r].n_scopes;
+    job->spans = arbor_arena_alloc(a, (req.n_spans + 1) * sizeof *job->spans);
+    job->span_resource = arbor_arena_alloc(a, (req.n_spans + 1) * sizeof(uint32_t));
+    job->span_scope = arbor_arena_alloc(a, (req.n_spans + 1) * sizeof(uint32_t));
+    job->resources = arbor_arena_alloc(a, (req.count + 1) * sizeof(arbor_iov_t));
+    job->scopes = arbor_arena_alloc(a, (n_scopes + 1) * sizeof(arbor_iov_t));
+    if (!job->spans || !job->span_resource || !job->span_scope || !job->resources || !job->scopes)
+        goto nomem;
+
+    for (size_t r = 0; r < req.count; r++) {
+        const otlp_resource_spans_t *rs = &req.items[r];
+        const otlp_value_t *svc = otlp_attrs_get(&rs->resource.attrs, "service.name");
+        arbor_iov_t service = svc && svc->type == OTLP_VALUE_STRING ? svc->u.str : ARBOR_IOV_NULL;
+        arbor_iov_t resource_exec = find_exec_id(a, o, &rs->resource.attrs);
+        uint32_t res_idx = (uint32_t)job->n_resources;
+        int res_used = 0;
+        for (size_t sc = 0; sc < rs->n_scopes; sc++) {
+            const otlp_scope_spans_t *ss = &rs->scopes[sc];
+            uint32_t scope_idx = (uint32_t)job->n_scopes;
+            int scope_used = 0;
+            for (size_t i = 0; i < ss->n_spans; i++) {
+                const otlp_span_t *s = &ss->spans[i];
+                const char *why = invalid_reason(s);
+                if (why != NULL) {
+                    note_rejection(job, why);
+                    continue;
+                }
+                arbor_span_in_t *in = &job->spans[job->n_spans];
+                memset(in, 0, sizeof *in);
+                memcpy(in->trace_id, s->trace_id.base, 16);
+                memcpy(in->span_id, s->span_id.base, 8);
+                /* an all-zero parent is how some SDKs write "no parent" */
+                if (s->parent_span_id.len == 8 && !arbor_is_zero(s->parent_span_id.base, 8)) {
+                    memcpy(in->parent_span_id, s->parent_span_id.base, 8);
+                    in->has_parent = 1;
+                }
+                in->start_ns = s->start_ns;
+                in->end_ns = s->end_ns < s->start_ns ? s->start_ns : s->end_ns;
+                in->kind = s->kind;
+                in->status_code = s->status_code;
+                in->has_tokens = otlp_span_tokens(&s->attrs, &in->tokens_in, &in->tokens_out);
+                in->name = s->name;
+                in->service_name = service;
+                in->execution_id = find_exec_id(a, o, &s->attrs);
+                if (in->execution_id.len == 0)
+                    in->execution_id = resource_exec;
+                size_t n = otlp_span_packed_size(s);
+                uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+                if (bytes == NULL)
+                    goto nomem;
+                in->span_bytes = arbor_iov(bytes, otlp_span_pack(s, bytes));
+                job->span_resource[job->n_spans] = res_idx;
+                job->span_scope[job->n_spans] = scope_idx;
+                job->n_spans++;
+                scope_used = res_used = 1;
+            }
+            if (scope_used) {
+                size_t n = otlp_scope_record_size(&ss->scope);
+                uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+                if (bytes == NULL)
+                    goto nomem;
+                job->scopes[job->n_scopes++] = arbor_iov(bytes, otlp_scope_record_pack(&ss->scope, bytes));
+            }
+        }
+        if (res_used) {
+            size_t n = otlp_resource_record_size(&rs->resource);
+            uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+            if (bytes == NULL)
+                goto nomem;
+            job->resources[job->n_resources++] = arbor_iov(bytes, otlp_resource_record_pack(&rs->resource, bytes));
+        }
+    }
+    return 0;
+nomem:
+    if (a->overflowed) {
+        snprintf(err, errlen, "request needs more memory than allowed to decode");
+        return ARBOR_ETOOBIG;
+    }
+    snprintf(err, errlen, "out of memory");
+    return ENOMEM;
+}
+
+int ingest_inflate(arbor_arena_t *arena, const void *in, size_t in_len, size_t limit, arbor_iov_t *out)
+{
+    /* 15+32: zlib detects gzip or zlib headers itself; raw deflate (some clients
+     * send it as "deflate") is tried when that fails on the header */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        if (inflateInit2(&zs, attempt == 0 ? 15 + 32 : -15) != Z_OK)
+            return ENOMEM;
+        size_t cap = in_len * 4 + 4096, used = 0;
+        if (cap > limit + 1)
+            cap = limit + 1;
+        uint8_t *buf = malloc(cap);
+        if (buf == NULL) {
+            inflateEnd(&zs);
+            return ENOMEM;
+        }
+        zs.next_in = (Bytef *)in;
+        zs.avail_in = (uInt)in_len;
+        int zrc = Z_OK;
+        while (zrc != Z_STREAM_END) {
+            if (used == cap) {
+                if (cap > limit) { /* produced more than the limit: a bomb or simply too big */
+                    free(buf);
+                    inflateEnd(&zs);
+                    return ARBOR_ETOOBIG;
+                }
+                size_t ncap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+                uint8_t *nb = realloc(buf, ncap);
+                if (nb == NULL) {
+                    free(buf);
+                    inflateEnd(&zs);
+                    return ENOMEM;
+                }
+                buf = nb;
+                cap = ncap;
+            }
+            zs.next_out = buf + used;
+            zs.avail_out = (uInt)(cap - used);
+            zrc = inflate(&zs, Z_NO_FLUSH);
+            used = cap - zs.avail_out;
+            if (zrc == Z_STREAM_END)
+                break;
+            if (zrc != Z_OK && !(zrc == Z_BUF_ERROR && zs.avail_out == 0)) {
+                free(buf);
+                inflateEnd(&zs);
+                if (attempt == 0 && zrc == Z_DATA_ERROR && zs.total_out == 0)
+                    goto next_attempt;
+                return ARBOR_EDECODE;
+            }
+            if (zs.avail_in == 0 && zs.avail_out != 0) { /* input ended before the stream did */
+                free(buf);
+                inflateEnd(&zs);
+                return ARBOR_EDECODE;
+            }
+        }
+        inflateEnd(&zs);
+        if (used > limit) {
+            free(buf);
+            return ARBOR_ETOOBIG;
+        }
+        char *copy = arbor_arena_alloc(arena, used ? used : 1);
+        if (copy == NULL) {
+            free(buf);
+            return arena->overflowed ? ARBOR_ETOOBIG : ENOMEM;
+        }
+        memcpy(copy, buf, used);
+        free(buf);
+        *out = arbor_iov(copy, used);
+        return 0;
+    next_attempt:;
+    }
+    return ARBOR_EDECODE;
+}

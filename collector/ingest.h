@@ -1,0 +1,63 @@
+/* Ingest: turning a decoded OTLP request into a write job (validation, execution
+ * mapping, token extraction, packing), shared by the HTTP and gRPC receivers.
+ *
+ * Ownership: a job owns its arena and everything in it; ingest_job_free()
+ * releases both. The receiver creates and frees jobs; the writer only borrows them
+ * between writer_submit() and the done callback. */
+#ifndef ARBOR_COLLECTOR_INGEST_H
+#define ARBOR_COLLECTOR_INGEST_H
+
+#include "arbor/store.h"
+#include "otlp.h"
+
+typedef struct ingest_job ingest_job_t;
+typedef void (*ingest_done_fn)(ingest_job_t *job);
+
+struct ingest_job {
+    arbor_arena_t arena;
+    /* the spans to store, with their packed resource / scope records */
+    arbor_span_in_t *spans;
+    uint32_t *span_resource, *span_scope; /* index into resources[] / scopes[] per span */
+    size_t n_spans;
+    arbor_iov_t *resources, *scopes;
+    size_t n_resources, n_scopes;
+    /* validation outcome */
+    int64_t rejected;
+    char error_message[256];
+    /* writer outcome: 0 once committed (durable), else an error code */
+    int result;
+    /* completion: called on the writer thread after commit or failure; must only
+     * hand the job back to its receiver's thread (no blocking, no freeing) */
+    ingest_done_fn done;
+    void *owner;
+    ingest_job_t *next; /* writer queue link */
+};
+
+typedef struct {
+    const char *const *execution_id_keys; /* NULL-terminated, in priority order */
+    size_t arena_limit;                   /* bytes a decode may allocate */
+} ingest_options_t;
+
+/** A new empty job, or NULL on ENOMEM. */
+ingest_job_t *ingest_job_new(const ingest_options_t *opts);
+void ingest_job_free(ingest_job_t *job);
+
+/**
+ * Decode @p body (encoding @p enc) into the job's spans.
+ * @return 0 (job->n_spans may be 0 when every span was rejected); ARBOR_EDECODE or
+ *         ARBOR_ETOOBIG with @p err filled; ENOMEM.
+ */
+int ingest_decode(ingest_job_t *job, const ingest_options_t *opts, otlp_encoding_t enc, const void *body,
+                  size_t len, char *err, size_t errlen);
+
+/**
+ * Inflate a gzip / zlib / raw-deflate body into @p arena, refusing output beyond
+ * @p limit (gzip bombs get ARBOR_ETOOBIG, never an allocation past the limit).
+ * @return 0, ARBOR_ETOOBIG, ARBOR_EDECODE or ENOMEM.
+ */
+int ingest_inflate(arbor_arena_t *arena, const void *in, size_t in_len, size_t limit, arbor_iov_t *out);
+
+/** Split "a,b,c" into a NULL-terminated array (malloc'd; free with free()). */
+const char **ingest_split_keys(const char *csv);
+
+#endif

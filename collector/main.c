@@ -1,0 +1,84 @@
+/* arbor-collector: parse settings, open the store, start the writer and the
+ * receivers, wait for SIGINT/SIGTERM, then shut down losing nothing acknowledged. */
+#include "config.h"
+#include "http.h"
+#include "ingest.h"
+#include "writer.h"
+
+#include "arbor/log.h"
+#include "arbor/store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv)
+{
+    collector_config_t cfg;
+    arbor_store_t *store = NULL;
+    writer_t *writer = NULL;
+    http_server_t *http = NULL;
+    int status = 1, rc;
+
+    arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
+    if (r != ARBOR_CFG_RUN)
+        return r == ARBOR_CFG_EXIT_OK ? 0 : 2;
+    arbor_log_level = cfg.log_level;
+
+    /* every thread inherits this mask; the main thread alone takes the signals */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char **keys = ingest_split_keys(cfg.execution_id_keys);
+    ingest_options_t ingest = {.execution_id_keys = keys, .arena_limit = 16 * cfg.max_request_bytes + (64 << 20)};
+
+    arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,
+                                .sync = cfg.sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};
+    if ((rc = arbor_store_open(&so, &store)) != 0) {
+        arbor_error("store_open_failed", "data_dir=%s error=\"%s\"", cfg.data_dir, arbor_strerror(rc));
+        goto out;
+    }
+    if ((rc = writer_start(store, (size_t)cfg.max_queue_spans, 50000, &writer)) != 0) {
+        arbor_error("writer_start_failed", "error=\"%s\"", arbor_strerror(rc));
+        goto out_store;
+    }
+    char http_addr[160] = "off";
+    if (cfg.otlp_http_addr.enabled) {
+        http_options_t ho = {.addr = cfg.otlp_http_addr, .threads = (int)cfg.http_threads,
+                             .max_request_bytes = cfg.max_request_bytes, .ingest = &ingest, .writer = writer};
+        uint16_t port;
+        if (http_server_start(&ho, &http, &port) != 0)
+            goto out_writer;
+        arbor_addr_t bound = cfg.otlp_http_addr;
+        bound.port = port;
+        arbor_addr_format(&bound, http_addr, sizeof http_addr);
+    }
+    arbor_info("ready", "otlp_http=%s data_dir=%s sync=%s version=%s", http_addr, cfg.data_dir,
+               cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    arbor_info("shutdown", "signal=%d", sig);
+    status = 0;
+    if (http != NULL)
+        http_server_stop(http);
+out_writer:
+    if (writer != NULL) {
+        writer_stats_t st;
+        writer_get_stats(writer, &st);
+        writer_stop(writer);
+        arbor_info("writer_stopped", "requests=%llu spans=%llu commits=%llu failures=%llu",
+                   (unsigned long long)st.jobs, (unsigned long long)st.spans, (unsigned long long)st.commits,
+                   (unsigned long long)st.failures);
+    }
+out_store:
+    arbor_store_close(store);
+out:
+    free((void *)(keys ? keys[0] : NULL));
+    free(keys);
+    return status;
+}

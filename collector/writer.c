@@ -1,0 +1,204 @@
+/* Group commit. Receivers queue jobs; this thread takes everything queued (up to
+ * a span cap), writes it in one transaction, commits (fsync with ARBOR_SYNC=commit),
+ * then completes each job. Should a group fail (e.g. MDB_MAP_FULL), every job of
+ * it is retried alone, so one request's failure never loses another's spans and a
+ * failed request leaves nothing behind. */
+#include "writer.h"
+
+#include "arbor/log.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct writer {
+    arbor_store_t *store;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ingest_job_t *head, *tail;
+    size_t queued_spans, max_queue_spans, max_spans_per_commit;
+    int stopping;
+    writer_stats_t stats;
+};
+
+static int write_job(arbor_batch_t *b, ingest_job_t *job)
+{
+    int rc;
+    uint64_t res_refs[64], scope_refs[64];
+    uint64_t *rr = job->n_resources <= 64 ? res_refs : malloc(job->n_resources * sizeof *rr);
+    uint64_t *sr = job->n_scopes <= 64 ? scope_refs : malloc(job->n_scopes * sizeof *sr);
+    if (rr == NULL || sr == NULL) {
+        rc = ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < job->n_resources; i++)
+        if ((rc = arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, job->resources[i], &rr[i])) != 0)
+            goto out;
+    for (size_t i = 0; i < job->n_scopes; i++)
+        if ((rc = arbor_batch_put_record(b, ARBOR_RECORD_SCOPE, job->scopes[i], &sr[i])) != 0)
+            goto out;
+    for (size_t i = 0; i < job->n_spans; i++) {
+        arbor_span_in_t *in = &job->spans[i];
+        in->resource_ref = rr[job->span_resource[i]];
+        in->scope_ref = sr[job->span_scope[i]];
+        if ((rc = arbor_batch_put_span(b, in)) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rr != res_refs)
+        free(rr);
+    if (sr != scope_refs)
+        free(sr);
+    return rc;
+}
+
+/* Write jobs [first, stop) in one transaction; 0 only if all committed. */
+static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
+{
+    arbor_batch_t *b;
+    int rc = arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
+    if (rc)
+        return rc;
+    for (ingest_job_t *j = first; j != stop; j = j->next) {
+        if ((rc = write_job(b, j)) != 0) {
+            arbor_batch_abort(b);
+            return rc;
+        }
+    }
+    uint64_t t0 = arbor_mono_ns();
+    rc = arbor_batch_commit(b);
+    uint64_t took = arbor_mono_ns() - t0;
+    pthread_mutex_lock(&w->mu);
+    w->stats.commit_ns_total += took;
+    w->stats.commits += rc == 0;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+static void complete(writer_t *w, ingest_job_t *first, ingest_job_t *stop, int rc)
+{
+    ingest_job_t *j = first;
+    while (j != stop) {
+        ingest_job_t *next = j->next; /* done() hands the job away: read next first */
+        j->result = rc;
+        pthread_mutex_lock(&w->mu);
+        if (rc == 0) {
+            w->stats.jobs++;
+            w->stats.spans += j->n_spans;
+        } else {
+            w->stats.failures++;
+        }
+        pthread_mutex_unlock(&w->mu);
+        j->done(j);
+        j = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->head == NULL && !w->stopping)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->head == NULL) { /* stopping and drained */
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        /* take a group: whole queue, up to the span cap (at least one job) */
+        ingest_job_t *first = w->head, *last = first;
+        size_t spans = first->n_spans;
+        while (last->next != NULL && spans + last->next->n_spans <= w->max_spans_per_commit) {
+            last = last->next;
+            spans += last->n_spans;
+        }
+        w->head = last->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        w->queued_spans -= spans;
+        last->next = NULL;
+        pthread_mutex_unlock(&w->mu);
+
+        int rc = write_group(w, first, NULL);
+        if (rc == 0 || first->next == NULL) {
+            if (rc)
+                arbor_warn("write_failed", "spans=%zu error=\"%s\"", spans, arbor_strerror(rc));
+            complete(w, first, NULL, rc);
+            continue;
+        }
+        arbor_warn("group_commit_failed", "spans=%zu error=\"%s\" action=retry_each_request", spans,
+                   arbor_strerror(rc));
+        for (ingest_job_t *j = first; j != NULL;) {
+            ingest_job_t *next = j->next;
+            int one = write_group(w, j, next);
+            complete(w, j, next, one);
+            j = next;
+        }
+    }
+    return NULL;
+}
+
+int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, writer_t **out)
+{
+    writer_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return ENOMEM;
+    w->store = store;
+    w->max_queue_spans = max_queue_spans;
+    w->max_spans_per_commit = max_spans_per_commit;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    int rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int writer_submit(writer_t *w, ingest_job_t *job)
+{
+    int rc = 0;
+    job->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        rc = ARBOR_ESHUTDOWN;
+    } else if (w->queued_spans > 0 && w->queued_spans + job->n_spans > w->max_queue_spans) {
+        rc = ARBOR_EBUSY; /* an empty queue always takes a job, however big */
+    } else {
+        if (w->tail)
+            w->tail->next = job;
+        else
+            w->head = job;
+        w->tail = job;
+        w->queued_spans += job->n_spans;
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+void writer_stop(writer_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+void writer_get_stats(writer_t *w, writer_stats_t *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}

@@ -1,0 +1,184 @@
+/**
+ * @file otlp.h
+ * @brief Arbor's one OTLP codec API. Nothing outside proto/ includes generated
+ *        protobuf-c headers; everything sees these plain views instead.
+ *
+ * Ownership: every view, string and array returned here lives in the caller's
+ * arena (arbor_arena_t) and is released with it. Strings point into the arena,
+ * never into the input buffer, so the input may be freed after decoding.
+ * Strings are NOT validated as UTF-8 (renderers replace bad bytes).
+ */
+#ifndef ARBOR_OTLP_H
+#define ARBOR_OTLP_H
+
+#include "arbor/base.h"
+
+#include <stdint.h>
+
+typedef enum { OTLP_ENC_PROTOBUF = 0, OTLP_ENC_JSON = 1 } otlp_encoding_t;
+
+typedef enum {
+    OTLP_VALUE_EMPTY = 0,
+    OTLP_VALUE_STRING,
+    OTLP_VALUE_BOOL,
+    OTLP_VALUE_INT,
+    OTLP_VALUE_DOUBLE,
+    OTLP_VALUE_ARRAY,
+    OTLP_VALUE_KVLIST,
+    OTLP_VALUE_BYTES,
+} otlp_value_type_t;
+
+typedef struct otlp_value otlp_value_t;
+typedef struct otlp_kv otlp_kv_t;
+
+typedef struct {
+    otlp_kv_t *items;
+    size_t count;
+} otlp_attrs_t;
+
+struct otlp_value {
+    otlp_value_type_t type;
+    union {
+        arbor_iov_t str; /* STRING and BYTES */
+        int boolean;
+        int64_t i;
+        double d;
+        struct {
+            otlp_value_t *items;
+            size_t count;
+        } array;
+        otlp_attrs_t kvlist;
+    } u;
+};
+
+struct otlp_kv {
+    arbor_iov_t key;
+    otlp_value_t value;
+};
+
+typedef struct {
+    uint64_t time_ns;
+    arbor_iov_t name;
+    otlp_attrs_t attrs;
+    uint32_t dropped_attrs;
+} otlp_event_t;
+
+typedef struct {
+    arbor_iov_t trace_id, span_id, trace_state;
+    otlp_attrs_t attrs;
+    uint32_t dropped_attrs;
+    uint32_t flags;
+} otlp_link_t;
+
+enum { OTLP_STATUS_UNSET = 0, OTLP_STATUS_OK = 1, OTLP_STATUS_ERROR = 2 };
+
+typedef struct {
+    arbor_iov_t trace_id, span_id, parent_span_id, trace_state, name;
+    uint32_t flags;
+    int kind;
+    uint64_t start_ns, end_ns;
+    otlp_attrs_t attrs;
+    uint32_t dropped_attrs;
+    otlp_event_t *events;
+    size_t n_events;
+    uint32_t dropped_events;
+    otlp_link_t *links;
+    size_t n_links;
+    uint32_t dropped_links;
+    int status_code;
+    arbor_iov_t status_message;
+    const void *pb; /* private: the generated message, for packing */
+} otlp_span_t;
+
+typedef struct {
+    otlp_attrs_t attrs;
+    uint32_t dropped_attrs;
+    arbor_iov_t schema_url; /* of the enclosing ResourceSpans */
+    const void *pb;         /* private */
+} otlp_resource_t;
+
+typedef struct {
+    arbor_iov_t name, version;
+    otlp_attrs_t attrs;
+    uint32_t dropped_attrs;
+    arbor_iov_t schema_url; /* of the enclosing ScopeSpans */
+    const void *pb;         /* private */
+} otlp_scope_t;
+
+typedef struct {
+    otlp_scope_t scope;
+    otlp_span_t *spans;
+    size_t n_spans;
+} otlp_scope_spans_t;
+
+typedef struct {
+    otlp_resource_t resource;
+    otlp_scope_spans_t *scopes;
+    size_t n_scopes;
+} otlp_resource_spans_t;
+
+typedef struct {
+    otlp_resource_spans_t *items;
+    size_t count;
+    size_t n_spans; /* total over all scopes */
+} otlp_request_t;
+
+/** Deepest AnyValue nesting accepted (arrays/kvlists inside values). */
+#define OTLP_MAX_VALUE_DEPTH 32
+
+/**
+ * Decode an ExportTraceServiceRequest (binary protobuf or OTLP/JSON).
+ * @param[out] err a short English reason on failure (NUL-terminated, truncated to errlen)
+ * @return 0; ARBOR_EDECODE for malformed input (including nesting deeper than
+ *         OTLP_MAX_VALUE_DEPTH); ARBOR_ETOOBIG when the arena limit was reached;
+ *         ENOMEM. On failure @p out is unspecified; the arena still owns what was allocated.
+ */
+int otlp_request_decode(arbor_arena_t *arena, otlp_encoding_t enc, const void *buf, size_t len,
+                        otlp_request_t *out, char *err, size_t errlen);
+
+/** Serialized size of a span / resource record / scope record (protobuf). */
+size_t otlp_span_packed_size(const otlp_span_t *s);
+/** Write the protobuf encoding to @p out (packed_size bytes); returns bytes written. */
+size_t otlp_span_pack(const otlp_span_t *s, uint8_t *out);
+
+/* Resource and scope records are stored as a ResourceSpans{resource, schema_url}
+ * and a ScopeSpans{scope, schema_url} with no children: lossless, and a Tempo
+ * batch can be rebuilt by appending span bytes. */
+size_t otlp_resource_record_size(const otlp_resource_t *r);
+size_t otlp_resource_record_pack(const otlp_resource_t *r, uint8_t *out);
+size_t otlp_scope_record_size(const otlp_scope_t *s);
+size_t otlp_scope_record_pack(const otlp_scope_t *s, uint8_t *out);
+
+/** Decode stored records back into views (arena-owned). 0 or ARBOR_EDECODE / ENOMEM. */
+int otlp_span_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_span_t *out);
+int otlp_resource_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_resource_t *out);
+int otlp_scope_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_scope_t *out);
+
+/**
+ * ExportTraceServiceResponse in @p enc. rejected == 0 and an empty message give the
+ * empty success response. The bytes live in @p arena. NULL only on ENOMEM.
+ */
+arbor_iov_t otlp_export_response(arbor_arena_t *arena, otlp_encoding_t enc, int64_t rejected,
+                                 arbor_iov_t message);
+
+/**
+ * google.rpc.Status in @p enc with @p code and @p message; when retry_delay_s > 0
+ * a google.rpc.RetryInfo detail is attached. Bytes live in @p arena.
+ */
+arbor_iov_t otlp_status_encode(arbor_arena_t *arena, otlp_encoding_t enc, int code, arbor_iov_t message,
+                               int retry_delay_s);
+
+/** Find an attribute by key (first match) or NULL. */
+const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);
+/** Integer view of a value: INT, DOUBLE (truncated) or a decimal STRING. 1 if found. */
+int otlp_value_as_int(const otlp_value_t *v, int64_t *out);
+
+/**
+ * Token usage of one span: the first convention present wins, in this order:
+ * orcheo.token.*, gen_ai.usage.{input,output}_tokens, gen_ai.usage.{prompt,completion}_tokens,
+ * llm.token_count.{prompt,completion}, model.tokens_{input,output}.
+ * @return 1 if any convention matched (missing half counts as 0), else 0.
+ */
+int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out);
+
+#endif

@@ -1,0 +1,91 @@
+/**
+ * @file base.h
+ * @brief Shared vocabulary of every Arbor module: pointer+length strings, the one
+ *        error-code space, and the per-request arena.
+ *
+ * Error codes: functions return int. 0 is success, a positive value is an errno
+ * passed through, LMDB codes (-30799 .. -30780) pass through unchanged, and
+ * Arbor's own codes live at -31000 and below. arbor_strerror() names them all.
+ */
+#ifndef ARBOR_BASE_H
+#define ARBOR_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/** A borrowed byte string: not NUL-terminated, owned by whoever handed it out. */
+typedef struct {
+    const char *base;
+    size_t len;
+} arbor_iov_t;
+
+#define ARBOR_IOV(lit) ((arbor_iov_t){(lit), sizeof(lit) - 1})
+#define ARBOR_IOV_NULL ((arbor_iov_t){NULL, 0})
+
+static inline arbor_iov_t arbor_iov(const void *base, size_t len)
+{
+    return (arbor_iov_t){(const char *)base, len};
+}
+
+static inline int arbor_iov_eq(arbor_iov_t a, arbor_iov_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
+}
+
+static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
+{
+    return arbor_iov_eq(a, arbor_iov(s, strlen(s)));
+}
+
+/** @defgroup errors Arbor return codes (below LMDB's reserved range) @{ */
+#define ARBOR_EDECODE (-31000)   /**< input could not be decoded */
+#define ARBOR_ETOOBIG (-31001)   /**< input exceeds a configured limit */
+#define ARBOR_EBUSY (-31002)     /**< writer queue full: retry later */
+#define ARBOR_ENOTFOUND (-31003) /**< no such trace / execution / span */
+#define ARBOR_ECONFIG (-31004)   /**< invalid configuration value */
+#define ARBOR_ESHUTDOWN (-31005) /**< component is shutting down */
+#define ARBOR_EFORMAT (-31006)   /**< store written by an incompatible version */
+#define ARBOR_ENOSTORE (-31007)  /**< store not created yet (reader before writer) */
+/** @} */
+
+/** Human-readable text for any code of the space above; never NULL. */
+const char *arbor_strerror(int rc);
+
+/**
+ * Arena: a bump allocator for everything one request or batch needs, released in
+ * one call. Not thread-safe; one arena per request.
+ * The limit bounds total bytes so hostile input cannot exhaust memory.
+ */
+typedef struct arbor_arena_chunk arbor_arena_chunk_t;
+typedef struct {
+    arbor_arena_chunk_t *head;
+    size_t chunk_size;
+    size_t used;  /**< bytes handed out plus chunk overhead */
+    size_t limit; /**< 0 = unlimited */
+    int overflowed; /**< set once an allocation was refused for the limit */
+} arbor_arena_t;
+
+/** Initialise an empty arena; cannot fail (first chunk is allocated lazily). */
+void arbor_arena_init(arbor_arena_t *a, size_t chunk_size, size_t limit);
+/** 16-byte aligned block, or NULL on ENOMEM / limit. Freed by reset or free. */
+void *arbor_arena_alloc(arbor_arena_t *a, size_t n);
+void *arbor_arena_calloc(arbor_arena_t *a, size_t n);
+/** Copy of [p, p+n) plus a NUL; NULL on failure. */
+char *arbor_arena_dup(arbor_arena_t *a, const void *p, size_t n);
+/** Release everything allocated; the arena stays usable. */
+void arbor_arena_free(arbor_arena_t *a);
+
+/** Lowercase hex of @p n bytes into @p out (2n chars + NUL). */
+void arbor_hex_encode(char *out, const void *bytes, size_t n);
+/** Decode exactly 2n hex chars (either case) into @p out; 0 or ARBOR_EDECODE. */
+int arbor_hex_decode(void *out, size_t n, const char *hex, size_t hexlen);
+/** 1 if all @p n bytes are zero. */
+int arbor_is_zero(const void *p, size_t n);
+
+/** Wall clock in nanoseconds since the epoch. */
+uint64_t arbor_now_ns(void);
+/** Monotonic clock in nanoseconds. */
+uint64_t arbor_mono_ns(void);
+
+#endif

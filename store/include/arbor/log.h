@@ -1,0 +1,20 @@
+/**
+ * @file log.h
+ * @brief One line per event on stderr: `ts=… level=… event=… key=value …`.
+ */
+#ifndef ARBOR_LOG_H
+#define ARBOR_LOG_H
+
+enum { ARBOR_LOG_DEBUG = 0, ARBOR_LOG_INFO, ARBOR_LOG_WARN, ARBOR_LOG_ERROR };
+extern const char *const arbor_log_level_names[]; /* NULL-terminated, for the config enum */
+extern int arbor_log_level;
+
+/** Log @p event with a printf-style tail of key=value pairs. Thread-safe (one write). */
+void arbor_log(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define arbor_debug(ev, ...) arbor_log(ARBOR_LOG_DEBUG, ev, __VA_ARGS__)
+#define arbor_info(ev, ...) arbor_log(ARBOR_LOG_INFO, ev, __VA_ARGS__)
+#define arbor_warn(ev, ...) arbor_log(ARBOR_LOG_WARN, ev, __VA_ARGS__)
+#define arbor_error(ev, ...) arbor_log(ARBOR_LOG_ERROR, ev, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,227 @@
+/**
+ * @file store.h
+ * @brief Arbor's span store: an LMDB environment holding lossless OTLP spans,
+ *        indexed by trace, execution and time, with a change feed.
+ *
+ * Processes: exactly one writer process (arbor-collector) opens the store
+ * read-write; any number of reader processes (arbor-query, arbor-admin) open it
+ * read-only. LMDB's MVCC means readers never block the writer and see a
+ * consistent snapshot per read transaction.
+ *
+ * Threads: one arbor_batch_t exists at a time and stays on the thread that began
+ * it. Readers may be used from any thread, one thread at a time each (MDB_NOTLS).
+ *
+ * Ownership: handles are created by *_open / *_begin and released by the
+ * matching *_close / *_commit / *_abort / *_end. Every pointer a reader hands out
+ * (span bytes, names, record bytes) is a zero-copy borrow from the memory map,
+ * valid until that reader ends. Nothing here aborts on bad input; every function
+ * returns 0 or an error code of arbor/base.h (LMDB codes pass through).
+ */
+#ifndef ARBOR_STORE_H
+#define ARBOR_STORE_H
+
+#include "arbor/base.h"
+
+#include <stdint.h>
+
+#define ARBOR_DEFAULT_TENANT "single-tenant"
+#define ARBOR_TRACE_ID_LEN 16
+#define ARBOR_SPAN_ID_LEN 8
+/** Longest execution ID that is indexed (longer IDs stay in span attributes only). */
+#define ARBOR_MAX_EXECUTION_ID 255
+
+typedef struct arbor_store arbor_store_t;
+typedef struct arbor_batch arbor_batch_t;
+typedef struct arbor_reader arbor_reader_t;
+
+typedef enum {
+    ARBOR_SYNC_COMMIT = 0, /**< fsync every commit before it returns (durable) */
+    ARBOR_SYNC_NONE = 1,   /**< leave flushing to the OS; arbor_store_sync() bounds the loss */
+} arbor_sync_mode_t;
+
+typedef struct {
+    const char *path;        /**< directory; created (0755) if missing and writable */
+    uint64_t map_size;       /**< LMDB map size in bytes; 0 = 16 GiB */
+    int read_only;           /**< open as a reader process */
+    arbor_sync_mode_t sync;  /**< writer only */
+    unsigned max_readers;    /**< 0 = 512 */
+} arbor_store_options_t;
+
+/**
+ * Open (and for a writer, create) the store.
+ * @return 0; ARBOR_ENOSTORE when read_only and no writer has created it yet;
+ *         ARBOR_EFORMAT for a store of another format version; errno / LMDB codes.
+ *         On failure *out is NULL and nothing is left open.
+ */
+int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out);
+/** Close the store. All batches and readers must have ended. Cannot fail. */
+void arbor_store_close(arbor_store_t *store);
+/** Flush OS buffers to disk (useful with ARBOR_SYNC_NONE). */
+int arbor_store_sync(arbor_store_t *store);
+/** Bytes the data file occupies. */
+uint64_t arbor_store_file_size(arbor_store_t *store);
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Record kinds for shared, deduplicated resource/scope bytes. */
+typedef enum { ARBOR_RECORD_RESOURCE = 1, ARBOR_RECORD_SCOPE = 2 } arbor_record_kind_t;
+
+/** One span to store. All pointers are borrowed for the duration of the call. */
+typedef struct {
+    uint8_t trace_id[ARBOR_TRACE_ID_LEN];
+    uint8_t span_id[ARBOR_SPAN_ID_LEN];
+    uint8_t parent_span_id[ARBOR_SPAN_ID_LEN];
+    int has_parent;
+    uint64_t start_ns, end_ns;
+    int kind;        /**< OTLP SpanKind */
+    int status_code; /**< OTLP StatusCode: 0 unset, 1 ok, 2 error */
+    int has_tokens;
+    int64_t tokens_in, tokens_out;
+    arbor_iov_t name;         /**< span name, kept in the trace summary for roots */
+    arbor_iov_t service_name; /**< resource service.name */
+    arbor_iov_t execution_id; /**< empty when the span carries none */
+    uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
+    arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim */
+} arbor_span_in_t;
+
+/**
+ * Begin the write transaction of one group commit.
+ * @return 0 or an LMDB error; *out is NULL on failure.
+ */
+int arbor_batch_begin(arbor_store_t *store, arbor_iov_t tenant, arbor_batch_t **out);
+/**
+ * Store @p bytes once per tenant (content-addressed) and return its reference.
+ * Identical bytes always yield the same reference.
+ */
+int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov_t bytes, uint64_t *ref);
+/**
+ * Store one span: replaces an earlier copy with the same (trace ID, span ID),
+ * assigns the next change-feed sequence, updates summary and indexes.
+ * On error the batch must be aborted (LMDB leaves the transaction unusable).
+ */
+int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *span);
+/** Sequence number the next stored span will get. */
+uint64_t arbor_batch_next_seq(const arbor_batch_t *b);
+/**
+ * Commit: everything put is durable (per the sync mode) when this returns 0.
+ * The batch is freed whether or not it succeeds; on failure nothing was stored.
+ */
+int arbor_batch_commit(arbor_batch_t *b);
+/** Discard everything put since begin and free the batch. Cannot fail. */
+void arbor_batch_abort(arbor_batch_t *b);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** A stored span as the reader sees it (borrowed until the reader ends). */
+typedef struct {
+    uint8_t trace_id[ARBOR_TRACE_ID_LEN];
+    uint8_t span_id[ARBOR_SPAN_ID_LEN];
+    uint8_t parent_span_id[ARBOR_SPAN_ID_LEN];
+    int has_parent;
+    int has_tokens;
+    int kind, status_code;
+    uint64_t seq, start_ns, end_ns;
+    int64_t tokens_in, tokens_out;
+    uint64_t resource_ref, scope_ref;
+    arbor_iov_t span_bytes;
+} arbor_span_rec_t;
+
+/** Per-trace summary (strings borrowed until the reader ends). */
+typedef struct {
+    uint8_t trace_id[ARBOR_TRACE_ID_LEN];
+    uint64_t start_ns, end_ns, last_seq;
+    uint32_t span_count, error_count;
+    int64_t tokens_in, tokens_out;
+    int has_root;
+    int root_status;
+    uint8_t root_span_id[ARBOR_SPAN_ID_LEN];
+    arbor_iov_t root_name, root_service, execution_id;
+} arbor_trace_summary_t;
+
+/**
+ * Begin a read snapshot. Cheap (no lock, no I/O).
+ * @return 0 or an LMDB error; *out is NULL on failure.
+ */
+int arbor_reader_begin(arbor_store_t *store, arbor_iov_t tenant, arbor_reader_t **out);
+/** End the snapshot; every borrowed pointer becomes invalid. Cannot fail. */
+void arbor_reader_end(arbor_reader_t *r);
+/** Last change-feed sequence committed as of this snapshot (0 = empty store). */
+uint64_t arbor_reader_last_seq(arbor_reader_t *r);
+
+/** @return 0 or ARBOR_ENOTFOUND. */
+int arbor_reader_trace_summary(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
+                               arbor_trace_summary_t *out);
+
+/** Visitor: return 0 to continue, anything else stops the walk and is returned. */
+typedef int (*arbor_span_visit_fn)(void *ctx, const arbor_span_rec_t *span);
+
+/** Every span of one trace in span-ID order, with one range scan. 0 when none. */
+int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
+                             arbor_span_visit_fn fn, void *ctx);
+
+/** One span; 0 or ARBOR_ENOTFOUND. */
+int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
+                      const uint8_t span_id[ARBOR_SPAN_ID_LEN], arbor_span_rec_t *out);
+
+/**
+ * Trace IDs mapped to an execution, up to @p max, in trace-ID order.
+ * @param[out] n how many were written to @p ids. 0 even when none.
+ */
+int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t execution_id,
+                                  uint8_t (*ids)[ARBOR_TRACE_ID_LEN], size_t max, size_t *n);
+
+/** Bytes of a resource/scope record; 0 or ARBOR_ENOTFOUND. */
+int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t ref, arbor_iov_t *bytes);
+
+/** Visitor over trace summaries. */
+typedef int (*arbor_trace_visit_fn)(void *ctx, const arbor_trace_summary_t *trace);
+/** Traces newest-start first, starting at or before @p before_ns (0 = now/any). */
+int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx);
+
+/** Visitor over the change feed: the span that the entry names, as currently stored. */
+typedef int (*arbor_change_visit_fn)(void *ctx, uint64_t seq, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
+                                     const uint8_t span_id[ARBOR_SPAN_ID_LEN]);
+/** Feed entries with sequence > @p after_seq, oldest first. */
+int arbor_reader_changes(arbor_reader_t *r, uint64_t after_seq, arbor_change_visit_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Administration                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;   /**< index name (static string) */
+    uint64_t entries;
+    uint64_t bytes;     /**< pages in use x page size */
+    unsigned depth;
+} arbor_index_stat_t;
+
+#define ARBOR_STAT_MAX_INDEXES 8
+typedef struct {
+    uint64_t file_bytes, map_bytes, last_seq, last_txn;
+    unsigned readers_used, readers_max;
+    size_t n_indexes;
+    arbor_index_stat_t indexes[ARBOR_STAT_MAX_INDEXES];
+} arbor_store_stat_t;
+
+int arbor_store_stat(arbor_store_t *store, arbor_store_stat_t *out);
+
+/** Problem report for arbor_store_check(): one line of text per problem. */
+typedef void (*arbor_check_report_fn)(void *ctx, const char *problem);
+/**
+ * Verify that every index agrees with the span data, in one read snapshot.
+ * @param[out] problems number of disagreements found (each reported through @p fn).
+ * @return 0 when the check ran (whatever it found), else an error code.
+ */
+int arbor_store_check(arbor_store_t *store, arbor_check_report_fn fn, void *ctx, uint64_t *problems);
+
+/**
+ * Hot, consistent copy of the whole store into the empty or new directory @p dir
+ * (one read snapshot; the writer keeps running). @p compact omits free pages.
+ */
+int arbor_store_backup(arbor_store_t *store, const char *dir, int compact);
+
+#endif

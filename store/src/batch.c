@@ -1,0 +1,361 @@
+/* The write side: one LMDB write transaction per group commit. Trace summaries
+ * touched by the batch are cached here and written once at commit, so a request
+ * of 100 spans of one trace costs one summary put, not 100. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+typedef struct {
+    arbor_trace_summary_t t;
+    uint64_t indexed_start; /* start_ns of the time-index entry on disk, if existed */
+    int existed;
+    /* owned copies of the summary's strings (t.* point here) */
+    char name[SUMMARY_MAX_NAME], service[SUMMARY_MAX_NAME], exec[ARBOR_MAX_EXECUTION_ID];
+} cached_summary_t;
+
+struct arbor_batch {
+    arbor_store_t *store;
+    MDB_txn *txn;
+    MDB_cursor *feed_cur;
+    uint32_t tenant;
+    uint64_t seq;      /* next sequence to assign */
+    cached_summary_t **slots; /* open addressing on trace_id */
+    size_t n_slots, n_used;
+    uint8_t *buf;      /* scratch for span values */
+    size_t buf_cap;
+};
+
+static void tenant_prefix(uint8_t *k, uint32_t tenant)
+{
+    be32_put(k, tenant);
+}
+
+int arbor_batch_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_batch_t **out)
+{
+    int rc;
+    *out = NULL;
+    if (s->read_only)
+        return EACCES;
+    arbor_batch_t *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return ENOMEM;
+    b->store = s;
+    b->seq = s->next_seq;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &b->txn)) != 0)
+        goto fail_free;
+    if ((rc = arbor__tenant_id(b->txn, s, tenant, 1, &b->tenant)) != 0)
+        goto fail_txn;
+    if ((rc = mdb_cursor_open(b->txn, s->dbi[DBI_FEED], &b->feed_cur)) != 0)
+        goto fail_txn;
+    *out = b;
+    return 0;
+fail_txn:
+    mdb_txn_abort(b->txn);
+fail_free:
+    free(b);
+    return rc;
+}
+
+static void batch_free(arbor_batch_t *b)
+{
+    for (size_t i = 0; i < b->n_slots; i++)
+        free(b->slots[i]);
+    free(b->slots);
+    free(b->buf);
+    free(b);
+}
+
+void arbor_batch_abort(arbor_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    mdb_cursor_close(b->feed_cur);
+    mdb_txn_abort(b->txn);
+    batch_free(b);
+}
+
+uint64_t arbor_batch_next_seq(const arbor_batch_t *b)
+{
+    return b->seq;
+}
+
+/* ---- content-addressed records ---- */
+
+static uint64_t fnv1a64(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov_t bytes, uint64_t *ref)
+{
+    uint8_t k[RECORD_KEY_LEN];
+    uint64_t h = fnv1a64(bytes.base, bytes.len);
+    tenant_prefix(k, b->tenant);
+    k[4] = (uint8_t)kind;
+    /* linear probing resolves the (unlikely) hash collision between different bytes */
+    for (int probe = 0; probe < 64; probe++, h++) {
+        be64_put(k + 5, h);
+        MDB_val key = {sizeof k, k}, val;
+        int rc = mdb_get(b->txn, b->store->dbi[DBI_RECORDS], &key, &val);
+        if (rc == 0) {
+            if (val.mv_size == bytes.len && memcmp(val.mv_data, bytes.base, bytes.len) == 0) {
+                *ref = h;
+                return 0;
+            }
+            continue;
+        }
+        if (rc != MDB_NOTFOUND)
+            return rc;
+        val.mv_size = bytes.len;
+        val.mv_data = (void *)bytes.base;
+        if ((rc = mdb_put(b->txn, b->store->dbi[DBI_RECORDS], &key, &val, MDB_NOOVERWRITE)) != 0)
+            return rc;
+        *ref = h;
+        return 0;
+    }
+    return EOVERFLOW;
+}
+
+/* ---- summary cache ---- */
+
+static size_t slot_of(const arbor_batch_t *b, const uint8_t *trace_id)
+{
+    uint64_t h;
+    memcpy(&h, trace_id, 8); /* trace IDs are random: their bytes are a fine hash */
+    return (size_t)h & (b->n_slots - 1);
+}
+
+static int cache_grow(arbor_batch_t *b)
+{
+    size_t n = b->n_slots ? b->n_slots * 2 : 64;
+    cached_summary_t **old = b->slots;
+    size_t old_n = b->n_slots;
+    b->slots = calloc(n, sizeof *b->slots);
+    if (b->slots == NULL) {
+        b->slots = old;
+        return ENOMEM;
+    }
+    b->n_slots = n;
+    for (size_t i = 0; i < old_n; i++) {
+        if (old[i] == NULL)
+            continue;
+        size_t j = slot_of(b, old[i]->t.trace_id);
+        while (b->slots[j] != NULL)
+            j = (j + 1) & (n - 1);
+        b->slots[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+static void set_str(arbor_iov_t *dst, char *storage, size_t cap, arbor_iov_t src)
+{
+    size_t n = src.len < cap ? src.len : cap;
+    if (n)
+        memcpy(storage, src.base, n);
+    *dst = arbor_iov(storage, n);
+}
+
+/* Find or load the summary of @p trace_id into the cache. */
+static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary_t **out)
+{
+    int rc;
+    if (b->n_used * 2 >= b->n_slots && (rc = cache_grow(b)) != 0)
+        return rc;
+    size_t j = slot_of(b, trace_id);
+    while (b->slots[j] != NULL) {
+        if (memcmp(b->slots[j]->t.trace_id, trace_id, 16) == 0) {
+            *out = b->slots[j];
+            return 0;
+        }
+        j = (j + 1) & (b->n_slots - 1);
+    }
+    cached_summary_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return ENOMEM;
+    uint8_t k[TRACE_KEY_LEN];
+    tenant_prefix(k, b->tenant);
+    memcpy(k + 4, trace_id, 16);
+    MDB_val key = {sizeof k, k}, val;
+    rc = mdb_get(b->txn, b->store->dbi[DBI_TRACES], &key, &val);
+    if (rc == 0) {
+        arbor_trace_summary_t t;
+        if ((rc = arbor__summary_decode(&val, &t)) != 0) {
+            free(c);
+            return rc;
+        }
+        c->t = t;
+        set_str(&c->t.root_name, c->name, sizeof c->name, t.root_name);
+        set_str(&c->t.root_service, c->service, sizeof c->service, t.root_service);
+        set_str(&c->t.execution_id, c->exec, sizeof c->exec, t.execution_id);
+        c->existed = 1;
+        c->indexed_start = t.start_ns;
+    } else if (rc == MDB_NOTFOUND) {
+        c->t.start_ns = UINT64_MAX;
+    } else {
+        free(c);
+        return rc;
+    }
+    memcpy(c->t.trace_id, trace_id, 16);
+    b->slots[j] = c;
+    b->n_used++;
+    *out = c;
+    return 0;
+}
+
+static int put_exec_index(arbor_batch_t *b, arbor_iov_t exec, const uint8_t *trace_id)
+{
+    uint8_t k[EXEC_KEY_MAX];
+    tenant_prefix(k, b->tenant);
+    k[4] = (uint8_t)exec.len;
+    memcpy(k + 5, exec.base, exec.len);
+    memcpy(k + 5 + exec.len, trace_id, 16);
+    MDB_val key = {5 + exec.len + 16, k}, val = {0, ""};
+    return mdb_put(b->txn, b->store->dbi[DBI_EXECS], &key, &val, 0);
+}
+
+static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
+{
+    int rc;
+    uint8_t tk[TIME_KEY_LEN];
+    tenant_prefix(tk, b->tenant);
+    memcpy(tk + 12, c->t.trace_id, 16);
+    if (!c->existed || c->indexed_start != c->t.start_ns) {
+        if (c->existed) {
+            be64_put(tk + 4, c->indexed_start);
+            MDB_val key = {sizeof tk, tk};
+            rc = mdb_del(b->txn, b->store->dbi[DBI_TIME], &key, NULL);
+            if (rc && rc != MDB_NOTFOUND)
+                return rc;
+        }
+        be64_put(tk + 4, c->t.start_ns);
+        MDB_val key = {sizeof tk, tk}, val = {0, ""};
+        if ((rc = mdb_put(b->txn, b->store->dbi[DBI_TIME], &key, &val, 0)) != 0)
+            return rc;
+    }
+    uint8_t k[TRACE_KEY_LEN];
+    tenant_prefix(k, b->tenant);
+    memcpy(k + 4, c->t.trace_id, 16);
+    MDB_val key = {sizeof k, k}, val = {arbor__summary_size(&c->t), NULL};
+    /* MDB_RESERVE: LMDB hands out the space and we encode straight into the map */
+    if ((rc = mdb_put(b->txn, b->store->dbi[DBI_TRACES], &key, &val, MDB_RESERVE)) != 0)
+        return rc;
+    arbor__summary_encode(val.mv_data, &c->t);
+    return 0;
+}
+
+/* ---- spans ---- */
+
+int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
+{
+    int rc;
+    arbor_store_t *s = b->store;
+    cached_summary_t *c;
+    uint8_t k[SPAN_KEY_LEN];
+    tenant_prefix(k, b->tenant);
+    memcpy(k + 4, in->trace_id, 16);
+    memcpy(k + 20, in->span_id, 8);
+    MDB_val key = {sizeof k, k}, old;
+
+    if ((rc = summary_get(b, in->trace_id, &c)) != 0)
+        return rc;
+    arbor_trace_summary_t *t = &c->t;
+
+    /* Idempotence: a re-sent span replaces the earlier copy, so take back what the
+     * earlier copy contributed to the summary before adding the new one. */
+    rc = mdb_get(b->txn, s->dbi[DBI_SPANS], &key, &old);
+    if (rc == 0) {
+        arbor_span_rec_t prev;
+        if (arbor__span_hdr_decode(&old, &prev) == 0) {
+            t->span_count--;
+            if (prev.status_code == 2)
+                t->error_count--;
+            t->tokens_in -= prev.tokens_in;
+            t->tokens_out -= prev.tokens_out;
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    uint64_t seq = b->seq;
+    MDB_val val = {SPAN_HDR_LEN + in->span_bytes.len, NULL};
+    if ((rc = mdb_put(b->txn, s->dbi[DBI_SPANS], &key, &val, MDB_RESERVE)) != 0)
+        return rc;
+    arbor__span_hdr_encode(val.mv_data, in, seq);
+    memcpy((uint8_t *)val.mv_data + SPAN_HDR_LEN, in->span_bytes.base, in->span_bytes.len);
+
+    /* change feed: append-only key (tenant | seq) */
+    uint8_t fk[FEED_KEY_LEN], fv[24];
+    tenant_prefix(fk, b->tenant);
+    be64_put(fk + 4, seq);
+    memcpy(fv, in->trace_id, 16);
+    memcpy(fv + 16, in->span_id, 8);
+    MDB_val fkey = {sizeof fk, fk}, fval = {sizeof fv, fv};
+    rc = mdb_cursor_put(b->feed_cur, &fkey, &fval, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) /* another tenant holds larger keys: a plain insert */
+        rc = mdb_cursor_put(b->feed_cur, &fkey, &fval, 0);
+    if (rc)
+        return rc;
+    b->seq++;
+
+    t->span_count++;
+    if (in->status_code == 2)
+        t->error_count++;
+    t->tokens_in += in->tokens_in;
+    t->tokens_out += in->tokens_out;
+    t->last_seq = seq;
+    if (in->start_ns < t->start_ns)
+        t->start_ns = in->start_ns;
+    if (in->end_ns > t->end_ns)
+        t->end_ns = in->end_ns;
+    if (!in->has_parent) {
+        t->has_root = 1;
+        t->root_status = in->status_code;
+        memcpy(t->root_span_id, in->span_id, 8);
+        set_str(&t->root_name, c->name, sizeof c->name, in->name);
+        set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
+    } else if (t->root_service.len == 0) {
+        /* until the root arrives, the first span's service stands in */
+        set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
+    }
+    if (in->execution_id.len > 0 && in->execution_id.len <= ARBOR_MAX_EXECUTION_ID &&
+        t->execution_id.len == 0) {
+        /* the first execution ID seen for a trace maps the whole trace */
+        set_str(&t->execution_id, c->exec, sizeof c->exec, in->execution_id);
+        if ((rc = put_exec_index(b, in->execution_id, in->trace_id)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int arbor_batch_commit(arbor_batch_t *b)
+{
+    int rc = 0;
+    arbor_store_t *s = b->store;
+    for (size_t i = 0; i < b->n_slots && rc == 0; i++)
+        if (b->slots[i] != NULL)
+            rc = summary_flush(b, b->slots[i]);
+    if (rc == 0 && b->seq != s->next_seq) {
+        uint8_t v[8];
+        le64_put(v, b->seq - 1);
+        MDB_val key = {3, "seq"}, val = {8, v};
+        rc = mdb_put(b->txn, s->dbi[DBI_META], &key, &val, 0);
+    }
+    mdb_cursor_close(b->feed_cur);
+    b->feed_cur = NULL;
+    if (rc == 0)
+        rc = mdb_txn_commit(b->txn); /* with ARBOR_SYNC_COMMIT this includes fsync */
+    else
+        mdb_txn_abort(b->txn);
+    if (rc == 0)
+        s->next_seq = b->seq;
+    batch_free(b);
+    return rc;
+}

@@ -1,0 +1,37 @@
+#include "arbor/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const arbor_log_level_names[] = {"debug", "info", "warn", "error", NULL};
+int arbor_log_level = ARBOR_LOG_INFO;
+
+void arbor_log(int level, const char *event, const char *fmt, ...)
+{
+    if (level < arbor_log_level)
+        return;
+    char line[2048];
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (long)tv.tv_usec / 1000, arbor_log_level_names[level], event);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof line)
+        n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line - 1)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    /* one write(2) per line keeps lines from different threads whole */
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}

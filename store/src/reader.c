@@ -1,0 +1,231 @@
+/* The read side: one read-only snapshot per reader, zero-copy results. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct arbor_reader {
+    arbor_store_t *store;
+    MDB_txn *txn;
+    uint32_t tenant; /* 0: tenant unknown, every lookup finds nothing */
+};
+
+int arbor_reader_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_reader_t **out)
+{
+    int rc;
+    *out = NULL;
+    arbor_reader_t *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return ENOMEM;
+    r->store = s;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc == MDB_MAP_RESIZED) { /* the writer grew the map: adopt its size */
+        mdb_env_set_mapsize(s->env, 0);
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+    }
+    if (rc)
+        goto fail_free;
+    if ((rc = arbor__tenant_id(r->txn, s, tenant, 0, &r->tenant)) != 0)
+        goto fail_txn;
+    *out = r;
+    return 0;
+fail_txn:
+    mdb_txn_abort(r->txn);
+fail_free:
+    free(r);
+    return rc;
+}
+
+void arbor_reader_end(arbor_reader_t *r)
+{
+    if (r == NULL)
+        return;
+    mdb_txn_abort(r->txn);
+    free(r);
+}
+
+uint64_t arbor_reader_last_seq(arbor_reader_t *r)
+{
+    MDB_val k = {3, "seq"}, v;
+    if (mdb_get(r->txn, r->store->dbi[DBI_META], &k, &v) != 0 || v.mv_size != 8)
+        return 0;
+    return le64_get(v.mv_data);
+}
+
+int arbor_reader_trace_summary(arbor_reader_t *r, const uint8_t trace_id[16], arbor_trace_summary_t *out)
+{
+    uint8_t k[TRACE_KEY_LEN];
+    if (r->tenant == 0)
+        return ARBOR_ENOTFOUND;
+    be32_put(k, r->tenant);
+    memcpy(k + 4, trace_id, 16);
+    MDB_val key = {sizeof k, k}, val;
+    int rc = mdb_get(r->txn, r->store->dbi[DBI_TRACES], &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return ARBOR_ENOTFOUND;
+    if (rc)
+        return rc;
+    if ((rc = arbor__summary_decode(&val, out)) != 0)
+        return rc;
+    memcpy(out->trace_id, trace_id, 16);
+    return 0;
+}
+
+static int span_from_kv(const MDB_val *key, const MDB_val *val, arbor_span_rec_t *out)
+{
+    if (key->mv_size != SPAN_KEY_LEN)
+        return ARBOR_EDECODE;
+    memcpy(out->trace_id, (const uint8_t *)key->mv_data + 4, 16);
+    memcpy(out->span_id, (const uint8_t *)key->mv_data + 20, 8);
+    return arbor__span_hdr_decode(val, out);
+}
+
+int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[16], arbor_span_visit_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    uint8_t prefix[TRACE_KEY_LEN];
+    if (r->tenant == 0)
+        return 0;
+    be32_put(prefix, r->tenant);
+    memcpy(prefix + 4, trace_id, 16);
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_SPANS], &cur);
+    if (rc)
+        return rc;
+    MDB_val key = {sizeof prefix, prefix}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
+            break;
+        arbor_span_rec_t rec;
+        if ((rc = span_from_kv(&key, &val, &rec)) != 0 || (rc = fn(ctx, &rec)) != 0)
+            goto out;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8_t span_id[8],
+                      arbor_span_rec_t *out)
+{
+    uint8_t k[SPAN_KEY_LEN];
+    if (r->tenant == 0)
+        return ARBOR_ENOTFOUND;
+    be32_put(k, r->tenant);
+    memcpy(k + 4, trace_id, 16);
+    memcpy(k + 20, span_id, 8);
+    MDB_val key = {sizeof k, k}, val;
+    int rc = mdb_get(r->txn, r->store->dbi[DBI_SPANS], &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return ARBOR_ENOTFOUND;
+    return rc ? rc : span_from_kv(&key, &val, out);
+}
+
+int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t exec, uint8_t (*ids)[16], size_t max,
+                                  size_t *n)
+{
+    MDB_cursor *cur;
+    uint8_t prefix[5 + ARBOR_MAX_EXECUTION_ID];
+    *n = 0;
+    if (r->tenant == 0 || exec.len == 0 || exec.len > ARBOR_MAX_EXECUTION_ID)
+        return 0;
+    be32_put(prefix, r->tenant);
+    prefix[4] = (uint8_t)exec.len;
+    memcpy(prefix + 5, exec.base, exec.len);
+    size_t pl = 5 + exec.len;
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_EXECS], &cur);
+    if (rc)
+        return rc;
+    MDB_val key = {pl, prefix}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && *n < max;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != pl + 16 || memcmp(key.mv_data, prefix, pl) != 0)
+            break;
+        memcpy(ids[(*n)++], (const uint8_t *)key.mv_data + pl, 16);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t ref, arbor_iov_t *bytes)
+{
+    uint8_t k[RECORD_KEY_LEN];
+    be32_put(k, r->tenant);
+    k[4] = (uint8_t)kind;
+    be64_put(k + 5, ref);
+    MDB_val key = {sizeof k, k}, val;
+    int rc = mdb_get(r->txn, r->store->dbi[DBI_RECORDS], &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return ARBOR_ENOTFOUND;
+    if (rc)
+        return rc;
+    *bytes = arbor_iov(val.mv_data, val.mv_size);
+    return 0;
+}
+
+int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    uint8_t k[TIME_KEY_LEN];
+    if (r->tenant == 0)
+        return 0;
+    /* position just past the newest key we may return, then walk backwards */
+    be32_put(k, r->tenant);
+    be64_put(k + 4, before_ns ? before_ns : UINT64_MAX);
+    memset(k + 12, 0xff, 16);
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_TIME], &cur);
+    if (rc)
+        return rc;
+    MDB_val key = {sizeof k, k}, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    else if (rc == 0 && memcmp(key.mv_data, k, sizeof k) > 0)
+        rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_PREV)) {
+        if (key.mv_size != TIME_KEY_LEN || be32_get(key.mv_data) != r->tenant)
+            break;
+        arbor_trace_summary_t t;
+        int x = arbor_reader_trace_summary(r, (const uint8_t *)key.mv_data + 12, &t);
+        if (x == ARBOR_ENOTFOUND)
+            continue;
+        if (x != 0 || (x = fn(ctx, &t)) != 0) {
+            rc = x;
+            goto out;
+        }
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int arbor_reader_changes(arbor_reader_t *r, uint64_t after_seq, arbor_change_visit_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    uint8_t k[FEED_KEY_LEN];
+    if (r->tenant == 0)
+        return 0;
+    be32_put(k, r->tenant);
+    be64_put(k + 4, after_seq + 1);
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_FEED], &cur);
+    if (rc)
+        return rc;
+    MDB_val key = {sizeof k, k}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != FEED_KEY_LEN || be32_get(key.mv_data) != r->tenant || val.mv_size != 24)
+            break;
+        const uint8_t *v = val.mv_data;
+        if ((rc = fn(ctx, be64_get((const uint8_t *)key.mv_data + 4), v, v + 16)) != 0)
+            goto out;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}

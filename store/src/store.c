@@ -1,0 +1,324 @@
+/* Opening and closing the environment, tenants, codecs and statistics. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
+                                                "records"};
+
+static const char META_FORMAT[] = "format";
+static const char META_SEQ[] = "seq";
+
+static int read_u64_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (v.mv_size != 8)
+        return ARBOR_EFORMAT;
+    *out = le64_get(v.mv_data);
+    return 0;
+}
+
+/* Open every DBI (creating them in a writer) and check the format version. */
+static int open_dbis(arbor_store_t *s)
+{
+    MDB_txn *txn;
+    unsigned txn_flags = s->read_only ? MDB_RDONLY : 0;
+    unsigned dbi_flags = s->read_only ? 0 : MDB_CREATE;
+    int rc = mdb_txn_begin(s->env, NULL, txn_flags, &txn);
+    if (rc)
+        return rc;
+    for (int i = 0; i < DBI_COUNT; i++) {
+        if ((rc = mdb_dbi_open(txn, arbor_dbi_names[i], dbi_flags, &s->dbi[i])) != 0) {
+            if (rc == MDB_NOTFOUND)
+                rc = ARBOR_ENOSTORE;
+            goto fail;
+        }
+    }
+    uint64_t format = 0, seq = 0;
+    if ((rc = read_u64_meta(txn, s->dbi[DBI_META], META_FORMAT, &format)) != 0 ||
+        (rc = read_u64_meta(txn, s->dbi[DBI_META], META_SEQ, &seq)) != 0)
+        goto fail;
+    if (format == 0 && !s->read_only) {
+        uint8_t buf[8];
+        le64_put(buf, ARBOR_FORMAT_VERSION);
+        MDB_val k = {sizeof META_FORMAT - 1, (void *)META_FORMAT}, v = {8, buf};
+        if ((rc = mdb_put(txn, s->dbi[DBI_META], &k, &v, 0)) != 0)
+            goto fail;
+        uint32_t tid;
+        if ((rc = arbor__tenant_id(txn, s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), 1, &tid)) != 0)
+            goto fail;
+    } else if (format != ARBOR_FORMAT_VERSION) {
+        rc = format == 0 ? ARBOR_ENOSTORE : ARBOR_EFORMAT;
+        goto fail;
+    }
+    s->next_seq = seq + 1;
+    /* commit even a read-only txn: an aborted txn would close the fresh DBI handles */
+    return mdb_txn_commit(txn);
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
+{
+    int rc;
+    *out = NULL;
+    arbor_store_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->read_only = opts->read_only;
+    s->sync = opts->sync;
+    if (!opts->read_only && mkdir(opts->path, 0755) != 0 && errno != EEXIST) {
+        rc = errno;
+        goto fail_free;
+    }
+    if ((rc = mdb_env_create(&s->env)) != 0)
+        goto fail_free;
+    if ((rc = mdb_env_set_maxdbs(s->env, DBI_COUNT + 1)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, opts->map_size ? opts->map_size : (uint64_t)16 << 30)) != 0 ||
+        (rc = mdb_env_set_maxreaders(s->env, opts->max_readers ? opts->max_readers : 512)) != 0)
+        goto fail_env;
+    /* NOTLS: a reader may outlive one callback or move between threads.
+     * NORDAHEAD: lookups are random; readahead only evicts useful pages. */
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (opts->read_only)
+        flags |= MDB_RDONLY;
+    else if (opts->sync == ARBOR_SYNC_NONE)
+        flags |= MDB_NOSYNC;
+    if ((rc = mdb_env_open(s->env, opts->path, flags, 0644)) != 0) {
+        if (opts->read_only && rc == ENOENT)
+            rc = ARBOR_ENOSTORE;
+        goto fail_env;
+    }
+    if (!opts->read_only) {
+        int dead = 0;
+        mdb_reader_check(s->env, &dead); /* free slots of crashed readers */
+    }
+    if ((rc = open_dbis(s)) != 0)
+        goto fail_env;
+    *out = s;
+    return 0;
+fail_env:
+    mdb_env_close(s->env);
+fail_free:
+    free(s);
+    return rc;
+}
+
+void arbor_store_close(arbor_store_t *s)
+{
+    if (s == NULL)
+        return;
+    if (!s->read_only)
+        mdb_env_sync(s->env, 1);
+    mdb_env_close(s->env);
+    free(s);
+}
+
+int arbor_store_sync(arbor_store_t *s)
+{
+    return s->read_only ? 0 : mdb_env_sync(s->env, 1);
+}
+
+uint64_t arbor_store_file_size(arbor_store_t *s)
+{
+    const char *path;
+    struct stat st;
+    char file[4096];
+    if (mdb_env_get_path(s->env, &path) != 0)
+        return 0;
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    return stat(file, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Tenants map to small integers in the meta index ("tenant/<name>" -> u32) so that
+ * every key carries 4 bytes of tenant, not the name. */
+int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int create, uint32_t *id)
+{
+    char kbuf[300];
+    if (name.len == 0)
+        name = ARBOR_IOV(ARBOR_DEFAULT_TENANT);
+    if (name.len > 255)
+        return ARBOR_EDECODE;
+    int kl = snprintf(kbuf, sizeof kbuf, "tenant/%.*s", (int)name.len, name.base);
+    MDB_val k = {(size_t)kl, kbuf}, v;
+    int rc = mdb_get(txn, s->dbi[DBI_META], &k, &v);
+    if (rc == 0 && v.mv_size == 4) {
+        *id = le32_get(v.mv_data);
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc ? rc : ARBOR_EFORMAT;
+    if (!create) {
+        *id = 0;
+        return 0;
+    }
+    uint64_t next;
+    if ((rc = read_u64_meta(txn, s->dbi[DBI_META], "tenant_next", &next)) != 0)
+        return rc;
+    if (next == 0)
+        next = 1;
+    uint8_t idb[4], nb[8];
+    le32_put(idb, (uint32_t)next);
+    le64_put(nb, next + 1);
+    MDB_val iv = {4, idb}, nk = {11, "tenant_next"}, nv = {8, nb};
+    if ((rc = mdb_put(txn, s->dbi[DBI_META], &k, &iv, 0)) != 0 ||
+        (rc = mdb_put(txn, s->dbi[DBI_META], &nk, &nv, 0)) != 0)
+        return rc;
+    *id = (uint32_t)next;
+    return 0;
+}
+
+/* ---- value codecs ---- */
+
+void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
+{
+    memset(h, 0, SPAN_HDR_LEN);
+    h[0] = 1;
+    h[1] = (uint8_t)((in->has_parent ? SPAN_F_PARENT : 0) | (in->has_tokens ? SPAN_F_TOKENS : 0));
+    h[2] = (uint8_t)in->kind;
+    h[3] = (uint8_t)in->status_code;
+    le64_put(h + 8, seq);
+    le64_put(h + 16, in->start_ns);
+    le64_put(h + 24, in->end_ns);
+    le64_put(h + 32, in->resource_ref);
+    le64_put(h + 40, in->scope_ref);
+    if (in->has_parent)
+        memcpy(h + 48, in->parent_span_id, 8);
+    le64_put(h + 56, (uint64_t)in->tokens_in);
+    le64_put(h + 64, (uint64_t)in->tokens_out);
+}
+
+int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
+{
+    const uint8_t *h = v->mv_data;
+    if (v->mv_size < SPAN_HDR_LEN || h[0] != 1)
+        return ARBOR_EDECODE;
+    o->has_parent = (h[1] & SPAN_F_PARENT) != 0;
+    o->has_tokens = (h[1] & SPAN_F_TOKENS) != 0;
+    o->kind = h[2];
+    o->status_code = h[3];
+    o->seq = le64_get(h + 8);
+    o->start_ns = le64_get(h + 16);
+    o->end_ns = le64_get(h + 24);
+    o->resource_ref = le64_get(h + 32);
+    o->scope_ref = le64_get(h + 40);
+    memcpy(o->parent_span_id, h + 48, 8);
+    o->tokens_in = (int64_t)le64_get(h + 56);
+    o->tokens_out = (int64_t)le64_get(h + 64);
+    o->span_bytes = arbor_iov(h + SPAN_HDR_LEN, v->mv_size - SPAN_HDR_LEN);
+    return 0;
+}
+
+static size_t clamp_name(size_t n)
+{
+    return n > SUMMARY_MAX_NAME ? SUMMARY_MAX_NAME : n;
+}
+
+size_t arbor__summary_size(const arbor_trace_summary_t *t)
+{
+    return SUMMARY_FIXED_LEN + clamp_name(t->root_name.len) + clamp_name(t->root_service.len) +
+           t->execution_id.len;
+}
+
+void arbor__summary_encode(uint8_t *o, const arbor_trace_summary_t *t)
+{
+    size_t nl = clamp_name(t->root_name.len), sl = clamp_name(t->root_service.len), el = t->execution_id.len;
+    memset(o, 0, SUMMARY_FIXED_LEN);
+    o[0] = 1;
+    o[1] = (uint8_t)(t->has_root ? 1 : 0);
+    o[2] = (uint8_t)t->root_status;
+    le32_put(o + 4, t->span_count);
+    le32_put(o + 8, t->error_count);
+    le64_put(o + 16, t->start_ns);
+    le64_put(o + 24, t->end_ns);
+    le64_put(o + 32, t->last_seq);
+    le64_put(o + 40, (uint64_t)t->tokens_in);
+    le64_put(o + 48, (uint64_t)t->tokens_out);
+    memcpy(o + 56, t->root_span_id, 8);
+    le16_put(o + 64, (uint16_t)nl);
+    le16_put(o + 66, (uint16_t)sl);
+    le16_put(o + 68, (uint16_t)el);
+    uint8_t *p = o + SUMMARY_FIXED_LEN;
+    if (nl)
+        memcpy(p, t->root_name.base, nl);
+    if (sl)
+        memcpy(p + nl, t->root_service.base, sl);
+    if (el)
+        memcpy(p + nl + sl, t->execution_id.base, el);
+}
+
+int arbor__summary_decode(const MDB_val *v, arbor_trace_summary_t *t)
+{
+    const uint8_t *o = v->mv_data;
+    if (v->mv_size < SUMMARY_FIXED_LEN || o[0] != 1)
+        return ARBOR_EDECODE;
+    size_t nl = le16_get(o + 64), sl = le16_get(o + 66), el = le16_get(o + 68);
+    if (SUMMARY_FIXED_LEN + nl + sl + el != v->mv_size)
+        return ARBOR_EDECODE;
+    t->has_root = o[1] & 1;
+    t->root_status = o[2];
+    t->span_count = le32_get(o + 4);
+    t->error_count = le32_get(o + 8);
+    t->start_ns = le64_get(o + 16);
+    t->end_ns = le64_get(o + 24);
+    t->last_seq = le64_get(o + 32);
+    t->tokens_in = (int64_t)le64_get(o + 40);
+    t->tokens_out = (int64_t)le64_get(o + 48);
+    memcpy(t->root_span_id, o + 56, 8);
+    const char *p = (const char *)o + SUMMARY_FIXED_LEN;
+    t->root_name = arbor_iov(p, nl);
+    t->root_service = arbor_iov(p + nl, sl);
+    t->execution_id = arbor_iov(p + nl + sl, el);
+    return 0;
+}
+
+/* ---- statistics ---- */
+
+int arbor_store_stat(arbor_store_t *s, arbor_store_stat_t *out)
+{
+    MDB_txn *txn;
+    MDB_envinfo info;
+    MDB_stat st;
+    memset(out, 0, sizeof *out);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    mdb_env_info(s->env, &info);
+    out->map_bytes = info.me_mapsize;
+    out->last_txn = info.me_last_txnid;
+    out->readers_used = info.me_numreaders;
+    out->readers_max = info.me_maxreaders;
+    out->file_bytes = arbor_store_file_size(s);
+    if ((rc = read_u64_meta(txn, s->dbi[DBI_META], META_SEQ, &out->last_seq)) != 0)
+        goto out;
+    for (int i = 0; i < DBI_COUNT && i < ARBOR_STAT_MAX_INDEXES; i++) {
+        if ((rc = mdb_stat(txn, s->dbi[i], &st)) != 0)
+            goto out;
+        arbor_index_stat_t *x = &out->indexes[out->n_indexes++];
+        x->name = arbor_dbi_names[i];
+        x->entries = st.ms_entries;
+        x->depth = st.ms_depth;
+        x->bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+    }
+out:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int arbor_store_backup(arbor_store_t *s, const char *dir, int compact)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return errno;
+    return mdb_env_copy2(s->env, dir, compact ? MDB_CP_COMPACT : 0);
+}

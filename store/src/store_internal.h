@@ -1,0 +1,98 @@
+/* Private to store/: the environment handle, key layouts and value codecs.
+ * docs/storage.md describes the same layout for people. */
+#ifndef ARBOR_STORE_INTERNAL_H
+#define ARBOR_STORE_INTERNAL_H
+
+#include "arbor/store.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#define ARBOR_FORMAT_VERSION 1
+
+enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_COUNT };
+extern const char *const arbor_dbi_names[DBI_COUNT];
+
+struct arbor_store {
+    MDB_env *env;
+    MDB_dbi dbi[DBI_COUNT];
+    int read_only;
+    arbor_sync_mode_t sync;
+    uint64_t next_seq; /* writer only: sequence the next span gets */
+};
+
+/* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */
+int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int create, uint32_t *id);
+
+/* ---- byte order: keys are big-endian so that LMDB's memcmp order is numeric order;
+ * values are little-endian. */
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+static inline uint32_t be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+    be32_put(p, (uint32_t)(v >> 32));
+    be32_put(p + 4, (uint32_t)v);
+}
+static inline uint64_t be64_get(const uint8_t *p)
+{
+    return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+static inline void le64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t le64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+static inline void le32_put(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t le32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void le16_put(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+static inline uint16_t le16_get(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* ---- key layouts ---- */
+#define SPAN_KEY_LEN (4 + 16 + 8)   /* tenant | trace_id | span_id */
+#define TRACE_KEY_LEN (4 + 16)      /* tenant | trace_id */
+#define TIME_KEY_LEN (4 + 8 + 16)   /* tenant | start_ns | trace_id */
+#define FEED_KEY_LEN (4 + 8)        /* tenant | seq  -> trace_id | span_id */
+#define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
+#define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
+
+/* ---- span value: a fixed header, then the OTLP Span bytes ---- */
+#define SPAN_HDR_LEN 72
+enum { SPAN_F_PARENT = 1, SPAN_F_TOKENS = 2 };
+void arbor__span_hdr_encode(uint8_t *hdr, const arbor_span_in_t *in, uint64_t seq);
+/* Fill @p out (except trace/span id) from a stored value; ARBOR_EDECODE if malformed. */
+int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *out);
+
+/* ---- trace summary value ---- */
+#define SUMMARY_FIXED_LEN 72
+#define SUMMARY_MAX_NAME 1024
+size_t arbor__summary_size(const arbor_trace_summary_t *t);
+void arbor__summary_encode(uint8_t *out, const arbor_trace_summary_t *t);
+int arbor__summary_decode(const MDB_val *v, arbor_trace_summary_t *out); /* strings borrowed from v */
+
+#endif
