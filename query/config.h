@@ -1,0 +1,16 @@
+/* arbor-query settings: the struct and its declarative table. */
+#ifndef ARBOR_QUERY_CONFIG_H
+#define ARBOR_QUERY_CONFIG_H
+
+#include "arbor/config.h"
+
+typedef struct {
+    const char *data_dir;
+    arbor_addr_t query_addr;
+    uint64_t map_size;
+    int log_level;
+} query_config_t;
+
+extern const arbor_cfg_table_t query_config_table;
+
+#endif

@@ -1,0 +1,314 @@
+#include "jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static void reserve(jsonw_t *w, size_t n)
+{
+    if (w->len + n <= w->cap)
+        return;
+    size_t cap = w->cap ? w->cap * 2 : 4096;
+    while (cap < w->len + n)
+        cap *= 2;
+    char *b = realloc(w->buf, cap);
+    if (b == NULL)
+        abort(); /* daemons abort on OOM (c-style §7.11) */
+    w->buf = b;
+    w->cap = cap;
+}
+
+static void put(jsonw_t *w, const char *s, size_t n)
+{
+    reserve(w, n);
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+static void putc_(jsonw_t *w, char c)
+{
+    reserve(w, 1);
+    w->buf[w->len++] = c;
+}
+
+void jsonw_init(jsonw_t *w)
+{
+    memset(w, 0, sizeof *w);
+}
+
+void jsonw_free(jsonw_t *w)
+{
+    free(w->buf);
+    jsonw_init(w);
+}
+
+char *jsonw_take(jsonw_t *w, size_t *len)
+{
+    char *b = w->buf;
+    *len = w->len;
+    jsonw_init(w);
+    return b;
+}
+
+/* Before any value: a comma if this container already has one. */
+static void value_start(jsonw_t *w)
+{
+    if (w->need_comma[w->depth])
+        putc_(w, ',');
+    w->need_comma[w->depth] = 1;
+}
+
+static void open_(jsonw_t *w, char c)
+{
+    value_start(w);
+    putc_(w, c);
+    if (w->depth < JSONW_MAX_DEPTH - 1)
+        w->depth++;
+    w->need_comma[w->depth] = 0;
+}
+
+static void close_(jsonw_t *w, char c)
+{
+    putc_(w, c);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void jsonw_object(jsonw_t *w)
+{
+    open_(w, '{');
+}
+void jsonw_object_end(jsonw_t *w)
+{
+    close_(w, '}');
+}
+void jsonw_array(jsonw_t *w)
+{
+    open_(w, '[');
+}
+void jsonw_array_end(jsonw_t *w)
+{
+    close_(w, ']');
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+size_t utf8_length(arbor_iov_t s)
+{
+    const unsigned char *p = (const unsigned char *)s.base;
+    size_t i = 0, n = 0;
+    while (i < s.len) {
+        size_t l = utf8_seq(p + i, s.len - i);
+        i += l ? l : 1;
+        n++;
+    }
+    return n;
+}
+
+/* Escaped string body of at most max_chars code points; returns 1 if cut. */
+static int write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s.base;
+    size_t i = 0, chars = 0, run = 0;
+    reserve(w, s.len + 2);
+    while (i < s.len) {
+        if (chars == max_chars) {
+            put(w, (const char *)p + run, i - run);
+            return 1;
+        }
+        unsigned char c = p[i];
+        size_t l = c >= 0x20 && c < 0x80 && c != '"' && c != '\\' ? 1 : 0;
+        if (l == 1) { /* plain ASCII: extend the run */
+            i++;
+            chars++;
+            continue;
+        }
+        put(w, (const char *)p + run, i - run);
+        if (c < 0x80) {
+            char esc[6] = {'\\', 0};
+            switch (c) {
+            case '"':
+                esc[1] = '"';
+                break;
+            case '\\':
+                esc[1] = '\\';
+                break;
+            case '\n':
+                esc[1] = 'n';
+                break;
+            case '\r':
+                esc[1] = 'r';
+                break;
+            case '\t':
+                esc[1] = 't';
+                break;
+            default:
+                esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+                put(w, esc, 6);
+                esc[1] = 0;
+            }
+            if (esc[1])
+                put(w, esc, 2);
+            i++;
+        } else if ((l = utf8_seq(p + i, s.len - i)) != 0) {
+            put(w, (const char *)p + i, l);
+            i += l;
+        } else {
+            put(w, "\xef\xbf\xbd", 3); /* U+FFFD for each invalid byte */
+            i++;
+        }
+        chars++;
+        run = i;
+    }
+    put(w, (const char *)p + run, i - run);
+    return 0;
+}
+
+void jsonw_key_iov(jsonw_t *w, arbor_iov_t key)
+{
+    value_start(w);
+    putc_(w, '"');
+    write_escaped(w, key, SIZE_MAX);
+    put(w, "\":", 2);
+    w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
+}
+
+void jsonw_key(jsonw_t *w, const char *key)
+{
+    jsonw_key_iov(w, arbor_iov(key, strlen(key)));
+}
+
+static void after_key_value(jsonw_t *w)
+{
+    value_start(w);
+}
+
+void jsonw_str(jsonw_t *w, arbor_iov_t s)
+{
+    after_key_value(w);
+    putc_(w, '"');
+    write_escaped(w, s, SIZE_MAX);
+    putc_(w, '"');
+}
+
+int jsonw_str_cut(jsonw_t *w, arbor_iov_t s, size_t max_chars)
+{
+    after_key_value(w);
+    putc_(w, '"');
+    int cut = max_chars > 0 && utf8_length(s) > max_chars;
+    if (cut) {
+        write_escaped(w, s, max_chars - 1);
+        put(w, "\xe2\x80\xa6", 3); /* … */
+    } else {
+        write_escaped(w, s, SIZE_MAX);
+    }
+    putc_(w, '"');
+    return cut;
+}
+
+void jsonw_cstr(jsonw_t *w, const char *s)
+{
+    jsonw_str(w, arbor_iov(s, strlen(s)));
+}
+
+void jsonw_int(jsonw_t *w, int64_t v)
+{
+    char b[24];
+    after_key_value(w);
+    put(w, b, (size_t)snprintf(b, sizeof b, "%lld", (long long)v));
+}
+
+void jsonw_uint(jsonw_t *w, uint64_t v)
+{
+    char b[24];
+    after_key_value(w);
+    put(w, b, (size_t)snprintf(b, sizeof b, "%llu", (unsigned long long)v));
+}
+
+void jsonw_double(jsonw_t *w, double v)
+{
+    char b[32];
+    after_key_value(w);
+    if (!isfinite(v)) { /* JSON has no NaN/Infinity: proto3 JSON spells them as strings */
+        const char *s = isnan(v) ? "\"NaN\"" : v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+        put(w, s, strlen(s));
+        return;
+    }
+    put(w, b, (size_t)snprintf(b, sizeof b, "%.17g", v));
+}
+
+void jsonw_bool(jsonw_t *w, int v)
+{
+    after_key_value(w);
+    put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jsonw_null(jsonw_t *w)
+{
+    after_key_value(w);
+    put(w, "null", 4);
+}
+
+void jsonw_hex(jsonw_t *w, const void *bytes, size_t n)
+{
+    char b[130];
+    if (n > 64)
+        n = 64;
+    arbor_hex_encode(b, bytes, n);
+    jsonw_str(w, arbor_iov(b, 2 * n));
+}
+
+void jsonw_time(jsonw_t *w, uint64_t ns)
+{
+    if (ns == 0) {
+        jsonw_null(w);
+        return;
+    }
+    char b[40];
+    time_t sec = (time_t)(ns / 1000000000u);
+    unsigned us = (unsigned)(ns % 1000000000u / 1000u);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    int n = (int)strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (us)
+        n += snprintf(b + n, sizeof b - (size_t)n, ".%06u", us);
+    b[n++] = 'Z';
+    after_key_value(w);
+    putc_(w, '"');
+    put(w, b, (size_t)n);
+    putc_(w, '"');
+}
+
+void jsonw_raw(jsonw_t *w, const char *json, size_t len)
+{
+    after_key_value(w);
+    put(w, json, len);
+}
