@@ -1,0 +1,303 @@
+/* OTLP codec: both encodings, every AnyValue kind, JSON's hex IDs and string
+ * int64s, unknown fields, truncated and hostile input, token conventions,
+ * plus the collector's inflate limit. */
+#include "ingest.h"
+#include "otlp.h"
+#include "tap.h"
+
+#include <string.h>
+#include <zlib.h>
+
+static arbor_arena_t arena;
+
+static const char full_json[] =
+    "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"svc\"}}]},"
+    "\"unknownTopField\":{\"x\":1},"
+    "\"scopeSpans\":[{\"scope\":{\"name\":\"lib\",\"version\":\"1.0\"},\"spans\":[{"
+    "\"traceId\":\"5B8EFFF798038103D269B633813FC60C\",\"spanId\":\"EEE19B7EC3C1B174\",\"parentSpanId\":\"eee19b7ec3c1b173\","
+    "\"name\":\"chat\",\"kind\":3,\"startTimeUnixNano\":\"1544712660000000000\",\"endTimeUnixNano\":1544712661000000000,"
+    "\"flags\":257,\"someNewField\":[1,2,3],"
+    "\"attributes\":["
+    "{\"key\":\"s\",\"value\":{\"stringValue\":\"h\\u00e9llo\"}},"
+    "{\"key\":\"b\",\"value\":{\"boolValue\":true}},"
+    "{\"key\":\"i\",\"value\":{\"intValue\":\"-9007199254740993\"}},"
+    "{\"key\":\"i2\",\"value\":{\"intValue\":12}},"
+    "{\"key\":\"d\",\"value\":{\"doubleValue\":2.5}},"
+    "{\"key\":\"nan\",\"value\":{\"doubleValue\":\"NaN\"}},"
+    "{\"key\":\"a\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"x\"},{\"intValue\":1}]}}},"
+    "{\"key\":\"kv\",\"value\":{\"kvlistValue\":{\"values\":[{\"key\":\"in\",\"value\":{\"boolValue\":false}}]}}},"
+    "{\"key\":\"by\",\"value\":{\"bytesValue\":\"AAEC/w==\"}},"
+    "{\"key\":\"empty\",\"value\":{}},"
+    "{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":7}}],"
+    "\"events\":[{\"name\":\"e\",\"timeUnixNano\":\"5\",\"attributes\":[{\"key\":\"k\",\"value\":{\"stringValue\":\"v\"}}]}],"
+    "\"links\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\"}],"
+    "\"status\":{\"code\":2,\"message\":\"boom\"}}]}]}]}";
+
+static otlp_span_t *only_span(otlp_request_t *req)
+{
+    if (req->count != 1 || req->items[0].n_scopes != 1 || req->items[0].scopes[0].n_spans != 1)
+        return NULL;
+    return &req->items[0].scopes[0].spans[0];
+}
+
+static const otlp_value_t *attr(const otlp_span_t *s, const char *k)
+{
+    return otlp_attrs_get(&s->attrs, k);
+}
+
+static void check_full_span(const otlp_span_t *s, const char *how)
+{
+    static const uint8_t tid[16] = {0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03,
+                                    0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c};
+    ok(s && s->trace_id.len == 16 && memcmp(s->trace_id.base, tid, 16) == 0, "%s: uppercase hex trace ID", how);
+    ok(s && s->parent_span_id.len == 8 && (uint8_t)s->parent_span_id.base[7] == 0x73, "%s: parent ID", how);
+    ok(s && s->start_ns == 1544712660000000000ull, "%s: start as a string", how);
+    ok(s && s->end_ns == 1544712661000000000ull, "%s: end as a number", how);
+    ok(s && s->kind == 3 && s->flags == 257, "%s: kind and flags", how);
+    if (s == NULL)
+        return;
+    const otlp_value_t *v = attr(s, "s");
+    ok(v && v->type == OTLP_VALUE_STRING && arbor_iov_eq_str(v->u.str, "h\xc3\xa9llo"), "%s: string value", how);
+    v = attr(s, "b");
+    ok(v && v->type == OTLP_VALUE_BOOL && v->u.boolean == 1, "%s: bool value", how);
+    v = attr(s, "i");
+    ok(v && v->type == OTLP_VALUE_INT && v->u.i == -9007199254740993ll, "%s: int64 beyond 2^53 as a string", how);
+    v = attr(s, "i2");
+    ok(v && v->type == OTLP_VALUE_INT && v->u.i == 12, "%s: int as a number", how);
+    v = attr(s, "d");
+    ok(v && v->type == OTLP_VALUE_DOUBLE && v->u.d == 2.5, "%s: double value", how);
+    v = attr(s, "nan");
+    ok(v && v->type == OTLP_VALUE_DOUBLE && v->u.d != v->u.d, "%s: NaN double", how);
+    v = attr(s, "a");
+    ok(v && v->type == OTLP_VALUE_ARRAY && v->u.array.count == 2 && v->u.array.items[1].u.i == 1,
+       "%s: array value", how);
+    v = attr(s, "kv");
+    ok(v && v->type == OTLP_VALUE_KVLIST && v->u.kvlist.count == 1 &&
+           arbor_iov_eq_str(v->u.kvlist.items[0].key, "in"),
+       "%s: kvlist value", how);
+    v = attr(s, "by");
+    ok(v && v->type == OTLP_VALUE_BYTES && v->u.str.len == 4 && (uint8_t)v->u.str.base[3] == 0xff,
+       "%s: bytes value", how);
+    v = attr(s, "empty");
+    ok(v && v->type == OTLP_VALUE_EMPTY, "%s: empty value", how);
+    ok(s->n_events == 1 && s->events[0].time_ns == 5 && s->events[0].attrs.count == 1, "%s: event", how);
+    ok(s->n_links == 1 && s->links[0].span_id.len == 8, "%s: link", how);
+    ok(s->status_code == 2 && arbor_iov_eq_str(s->status_message, "boom"), "%s: status", how);
+    int64_t in, out;
+    ok(otlp_span_tokens(&s->attrs, &in, &out) && in == 7 && out == 0, "%s: gen_ai token convention", how);
+}
+
+static void test_json_and_roundtrip(void)
+{
+    otlp_request_t req;
+    char err[256];
+    int rc = otlp_request_decode(&arena, OTLP_ENC_JSON, full_json, strlen(full_json), &req, err, sizeof err);
+    ok(rc == 0, "full JSON request decodes (%s)", rc ? err : "ok");
+    if (rc)
+        return;
+    otlp_span_t *s = only_span(&req);
+    check_full_span(s, "json");
+    /* pack the span, decode the bytes: every field survives */
+    size_t n = otlp_span_packed_size(s);
+    uint8_t *bytes = arbor_arena_alloc(&arena, n);
+    otlp_span_pack(s, bytes);
+    otlp_span_t back;
+    ok(otlp_span_decode(&arena, bytes, n, &back) == 0, "packed span decodes");
+    check_full_span(&back, "protobuf round trip");
+    /* resource and scope records */
+    size_t rn = otlp_resource_record_size(&req.items[0].resource);
+    uint8_t *rb = arbor_arena_alloc(&arena, rn);
+    otlp_resource_record_pack(&req.items[0].resource, rb);
+    otlp_resource_t res;
+    ok(otlp_resource_record_decode(&arena, rb, rn, &res) == 0 && res.attrs.count == 1 &&
+           arbor_iov_eq_str(res.attrs.items[0].key, "service.name"),
+       "resource record round-trips");
+}
+
+/* A hand-built binary request: ResourceSpans{ScopeSpans{Span{trace,span,name}}}
+ * with an unknown field (number 99, varint) inside the span. */
+static void test_protobuf(void)
+{
+    uint8_t span[] = {0x0a, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, /* trace_id */
+                      0x12, 8,  1, 2, 3, 4, 5, 6, 7, 8,                              /* span_id */
+                      0x2a, 2,  'h', 'i',                                            /* name */
+                      0x98, 0x06, 0x01};                                             /* field 99 = 1 */
+    uint8_t buf[128];
+    size_t n = 0;
+    buf[n++] = 0x0a, buf[n++] = (uint8_t)(sizeof span + 4); /* resource_spans */
+    buf[n++] = 0x12, buf[n++] = (uint8_t)(sizeof span + 2); /* scope_spans */
+    buf[n++] = 0x12, buf[n++] = (uint8_t)sizeof span;       /* spans */
+    memcpy(buf + n, span, sizeof span);
+    n += sizeof span;
+    otlp_request_t req;
+    char err[256];
+    int rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, buf, n, &req, err, sizeof err);
+    ok(rc == 0, "binary request with an unknown field decodes (%s)", rc ? err : "ok");
+    otlp_span_t *s = rc == 0 ? only_span(&req) : NULL;
+    ok(s && arbor_iov_eq_str(s->name, "hi") && s->span_id.len == 8, "binary span fields read");
+    for (size_t cut = 1; cut < n; cut += 7) {
+        rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, buf, n - cut, &req, err, sizeof err);
+        if (rc != ARBOR_EDECODE) {
+            ok(0, "truncated by %zu bytes is rejected", cut);
+            return;
+        }
+    }
+    ok(1, "every truncation of the request is rejected with ARBOR_EDECODE");
+    rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, "\xff\xff\xff", 3, &req, err, sizeof err);
+    is_int(rc, ARBOR_EDECODE, "garbage bytes are ARBOR_EDECODE");
+    rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, "", 0, &req, err, sizeof err);
+    ok(rc == 0 && req.n_spans == 0, "empty body is an empty request");
+}
+
+/* Arrays nested far beyond the limit, in both encodings. */
+static int nested_json(int depth, char *err, size_t errlen)
+{
+    static char json[5000 * 40 + 400];
+    size_t n = (size_t)sprintf(json, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"x\",\"value\":");
+    for (int i = 0; i < depth; i++)
+        n += (size_t)sprintf(json + n, "{\"arrayValue\":{\"values\":[");
+    n += (size_t)sprintf(json + n, "{\"intValue\":1}");
+    for (int i = 0; i < depth; i++)
+        n += (size_t)sprintf(json + n, "]}}");
+    n += (size_t)sprintf(json + n, "}]}]}]}]}");
+    otlp_request_t req;
+    return otlp_request_decode(&arena, OTLP_ENC_JSON, json, n, &req, err, errlen);
+}
+
+static void test_deep_nesting(void)
+{
+    enum { DEPTH = 5000 };
+    otlp_request_t req;
+    char err[256];
+    int rc = nested_json(DEPTH, err, sizeof err);
+    is_int(rc, ARBOR_EDECODE, "JSON nested 5000 deep is rejected, not a crash");
+    rc = nested_json(OTLP_MAX_VALUE_DEPTH + 5, err, sizeof err);
+    ok(rc == ARBOR_EDECODE && strstr(err, "nested") != NULL, "JSON values nested past the limit rejected (%s)", err);
+    is_int(nested_json(5, err, sizeof err), 0, "JSON values nested 5 deep are fine");
+
+    /* binary: AnyValue{array_value{values{AnyValue{...}}}} built inside out */
+    static uint8_t pb[DEPTH * 16 + 64], tmp[DEPTH * 16 + 64];
+    size_t len = 2;
+    pb[0] = 0x18, pb[1] = 1; /* int_value = 1 */
+    for (int i = 0; i < 200000 / 8 && len + 16 < sizeof pb; i++) {
+        /* wrap: ArrayValue{values=1: AnyValue} then AnyValue{array_value=5: ArrayValue} */
+        size_t m = 0;
+        uint8_t hdr[12];
+        size_t h = 0, l = len;
+        hdr[h++] = 0x0a;
+        do {
+            hdr[h++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+            l >>= 7;
+        } while (l);
+        memcpy(tmp, hdr, h);
+        memcpy(tmp + h, pb, len);
+        m = h + len;
+        h = 0, l = m;
+        hdr[h++] = 0x2a;
+        do {
+            hdr[h++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+            l >>= 7;
+        } while (l);
+        if (h + m > sizeof pb)
+            break;
+        memcpy(pb, hdr, h);
+        memcpy(pb + h, tmp, m);
+        len = h + m;
+    }
+    /* the value alone is not a request; wrap minimal KV/span/scope/resource envelopes */
+    uint8_t *req_buf = arbor_arena_alloc(&arena, len + 64);
+    size_t at = 0;
+    const uint8_t fields[] = {0x12 /* kv.value */, 0x4a /* span.attributes */, 0x12 /* scope.spans */,
+                              0x12 /* rs.scope_spans */, 0x0a /* req.resource_spans */};
+    memcpy(req_buf + 32, pb, len);
+    at = 32;
+    for (size_t f = 0; f < sizeof fields; f++) {
+        uint8_t hdr[12];
+        size_t h = 0, l = len;
+        hdr[h++] = fields[f];
+        do {
+            hdr[h++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+            l >>= 7;
+        } while (l);
+        at -= h;
+        memcpy(req_buf + at, hdr, h);
+        len += h;
+    }
+    rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, req_buf + at, len, &req, err, sizeof err);
+    ok(rc == ARBOR_EDECODE && strstr(err, "nested") != NULL,
+       "deeply nested protobuf is rejected before protobuf-c recurses (%s)", err);
+}
+
+static void test_json_errors(void)
+{
+    otlp_request_t req;
+    char err[256];
+    static const char *const bad[] = {
+        "{", "[1,2]", "{\"resourceSpans\":5}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":\"12x\"}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"kind\":\"SPAN_KIND_SERVER\"}]}]}]}",
+        "\xff\xfe{}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = otlp_request_decode(&arena, OTLP_ENC_JSON, bad[i], strlen(bad[i]), &req, err, sizeof err);
+        ok(rc == ARBOR_EDECODE && err[0] != '\0', "bad JSON #%zu rejected with a reason (%s)", i, err);
+    }
+    const char *badid = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"zz\",\"spanId\":\"0102030405060708\"}]}]}]}";
+    int rc = otlp_request_decode(&arena, OTLP_ENC_JSON, badid, strlen(badid), &req, err, sizeof err);
+    ok(rc == 0 && only_span(&req) && only_span(&req)->trace_id.len == 1,
+       "a non-hex trace ID decodes to an invalid ID (rejected per span later)");
+}
+
+static void test_tokens(void)
+{
+    otlp_kv_t kvs[3];
+    otlp_attrs_t a = {kvs, 0};
+    int64_t in, out;
+    memset(kvs, 0, sizeof kvs);
+    kvs[0].key = ARBOR_IOV("llm.token_count.prompt");
+    kvs[0].value.type = OTLP_VALUE_INT, kvs[0].value.u.i = 3;
+    kvs[1].key = ARBOR_IOV("orcheo.token.output");
+    kvs[1].value.type = OTLP_VALUE_STRING, kvs[1].value.u.str = ARBOR_IOV("11");
+    a.count = 2;
+    ok(otlp_span_tokens(&a, &in, &out) && in == 0 && out == 11, "orcheo.* wins over llm.* (first convention)");
+    a.items = kvs, a.count = 1;
+    ok(otlp_span_tokens(&a, &in, &out) && in == 3 && out == 0, "llm.token_count.* alone");
+    a.count = 0;
+    ok(!otlp_span_tokens(&a, &in, &out) && in == 0, "no tokens");
+}
+
+static size_t gz(const void *in, size_t n, uint8_t *out, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (Bytef *)in, z.avail_in = (uInt)n, z.next_out = out, z.avail_out = (uInt)cap;
+    deflate(&z, Z_FINISH);
+    size_t got = z.total_out;
+    deflateEnd(&z);
+    return got;
+}
+
+static void test_inflate(void)
+{
+    static uint8_t zeros[8 << 20], packed[1 << 20];
+    size_t n = gz(zeros, sizeof zeros, packed, sizeof packed);
+    arbor_iov_t out;
+    is_int(ingest_inflate(&arena, packed, n, 1 << 20, &out), ARBOR_ETOOBIG, "8 MiB bomb over a 1 MiB limit: ETOOBIG");
+    ok(ingest_inflate(&arena, packed, n, 16 << 20, &out) == 0 && out.len == sizeof zeros, "same body within limit");
+    is_int(ingest_inflate(&arena, packed, n / 2, 16 << 20, &out), ARBOR_EDECODE, "truncated gzip: EDECODE");
+    is_int(ingest_inflate(&arena, "not gzip at all", 15, 1 << 20, &out), ARBOR_EDECODE, "garbage: EDECODE");
+}
+
+int main(void)
+{
+    arbor_arena_init(&arena, 65536, 0);
+    test_json_and_roundtrip();
+    test_protobuf();
+    test_deep_nesting();
+    test_json_errors();
+    test_tokens();
+    test_inflate();
+    arbor_arena_free(&arena);
+    return tap_done();
+}

@@ -1,0 +1,291 @@
+/* Store library: put/get/scan, idempotent re-put, change feed order, late
+ * execution mapping, record dedup, snapshot isolation, reopen, check. */
+#include "arbor/store.h"
+#include "tap.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[256];
+static const arbor_iov_t T = {ARBOR_DEFAULT_TENANT, sizeof ARBOR_DEFAULT_TENANT - 1};
+
+static arbor_store_t *open_store(int ro)
+{
+    arbor_store_t *s = NULL;
+    arbor_store_options_t o = {.path = dir, .map_size = 64 << 20, .read_only = ro};
+    int rc = arbor_store_open(&o, &s);
+    ok(rc == 0, "open store (read_only=%d): %s", ro, arbor_strerror(rc));
+    return s;
+}
+
+static arbor_span_in_t span(uint8_t trace, uint8_t id, uint8_t parent, uint64_t start)
+{
+    arbor_span_in_t in;
+    memset(&in, 0, sizeof in);
+    memset(in.trace_id, trace, 16);
+    memset(in.span_id, 0, 8);
+    in.span_id[7] = id;
+    if (parent) {
+        in.has_parent = 1;
+        in.parent_span_id[7] = parent;
+    }
+    in.start_ns = start;
+    in.end_ns = start + 1000;
+    in.name = ARBOR_IOV("op");
+    in.service_name = ARBOR_IOV("svc");
+    in.span_bytes = ARBOR_IOV("\x2a\x02op"); /* Span{name:"op"} */
+    return in;
+}
+
+static int put_spans(arbor_store_t *s, arbor_span_in_t *spans, size_t n)
+{
+    arbor_batch_t *b;
+    uint64_t rref, sref;
+    int rc = arbor_batch_begin(s, T, &b);
+    if (rc)
+        return rc;
+    if ((rc = arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("res"), &rref)) ||
+        (rc = arbor_batch_put_record(b, ARBOR_RECORD_SCOPE, ARBOR_IOV("scope"), &sref))) {
+        arbor_batch_abort(b);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        spans[i].resource_ref = rref;
+        spans[i].scope_ref = sref;
+        if ((rc = arbor_batch_put_span(b, &spans[i])) != 0) {
+            arbor_batch_abort(b);
+            return rc;
+        }
+    }
+    return arbor_batch_commit(b);
+}
+
+typedef struct {
+    int n;
+    uint8_t ids[16];
+    uint64_t seqs[16];
+} visit_t;
+
+static int visit_span(void *ctx, const arbor_span_rec_t *s)
+{
+    visit_t *v = ctx;
+    if (v->n < 16)
+        v->ids[v->n] = s->span_id[7], v->seqs[v->n] = s->seq;
+    v->n++;
+    return 0;
+}
+
+static int visit_change(void *ctx, uint64_t seq, const uint8_t *trace, const uint8_t *span)
+{
+    visit_t *v = ctx;
+    (void)trace;
+    if (v->n < 16)
+        v->ids[v->n] = span[7], v->seqs[v->n] = seq;
+    v->n++;
+    return 0;
+}
+
+static uint64_t check_problems(arbor_store_t *s)
+{
+    uint64_t problems = 99;
+    int rc = arbor_store_check(s, NULL, NULL, &problems);
+    return rc ? 999 : problems;
+}
+
+static void test_put_scan(arbor_store_t *s)
+{
+    arbor_span_in_t sp[3] = {span(1, 3, 1, 300), span(1, 1, 0, 100), span(1, 2, 1, 200)};
+    sp[2].status_code = 2;
+    sp[0].has_tokens = 1, sp[0].tokens_in = 10, sp[0].tokens_out = 5;
+    is_int(put_spans(s, sp, 3), 0, "batch of 3 spans commits");
+    arbor_reader_t *r;
+    uint8_t tid[16];
+    memset(tid, 1, 16);
+    is_int(arbor_reader_begin(s, T, &r), 0, "reader begins");
+    visit_t v = {0};
+    is_int(arbor_reader_trace_spans(r, tid, visit_span, &v), 0, "range scan of the trace");
+    is_int(v.n, 3, "scan sees 3 spans");
+    ok(v.ids[0] == 1 && v.ids[1] == 2 && v.ids[2] == 3, "spans come in span-ID order");
+    arbor_trace_summary_t t;
+    is_int(arbor_reader_trace_summary(r, tid, &t), 0, "summary exists");
+    is_int(t.span_count, 3, "summary span_count");
+    is_int(t.error_count, 1, "summary error_count");
+    is_int(t.tokens_in, 10, "summary tokens_in");
+    is_int(t.start_ns, 100, "summary start is the earliest span");
+    is_int(t.end_ns, 1300, "summary end is the latest end");
+    ok(t.has_root && t.root_span_id[7] == 1, "root recognised");
+    ok(arbor_iov_eq_str(t.root_name, "op") && arbor_iov_eq_str(t.root_service, "svc"), "root name and service");
+    arbor_span_rec_t one;
+    uint8_t sid[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    is_int(arbor_reader_span(r, tid, sid, &one), 0, "point lookup of one span");
+    ok(one.has_parent && one.parent_span_id[7] == 1 && one.status_code == 2, "span header round-trips");
+    ok(arbor_iov_eq(one.span_bytes, ARBOR_IOV("\x2a\x02op")), "span bytes stored verbatim");
+    arbor_iov_t rec;
+    is_int(arbor_reader_record(r, ARBOR_RECORD_RESOURCE, one.resource_ref, &rec), 0, "resource record found");
+    ok(arbor_iov_eq_str(rec, "res"), "resource record bytes");
+    uint8_t missing[16] = {9};
+    is_int(arbor_reader_trace_summary(r, missing, &t), ARBOR_ENOTFOUND, "unknown trace is ENOTFOUND");
+    arbor_reader_end(r);
+}
+
+static void test_idempotent(arbor_store_t *s)
+{
+    arbor_span_in_t sp[1] = {span(1, 2, 1, 200)};
+    sp[0].status_code = 1; /* the re-sent copy is no longer an error */
+    is_int(put_spans(s, sp, 1), 0, "re-put of an existing span commits");
+    arbor_reader_t *r;
+    uint8_t tid[16];
+    memset(tid, 1, 16);
+    arbor_reader_begin(s, T, &r);
+    visit_t v = {0};
+    arbor_reader_trace_spans(r, tid, visit_span, &v);
+    is_int(v.n, 3, "still 3 spans after re-put");
+    arbor_trace_summary_t t;
+    arbor_reader_trace_summary(r, tid, &t);
+    is_int(t.span_count, 3, "summary count unchanged by re-put");
+    is_int(t.error_count, 0, "later copy wins: error count updated");
+    is_int(v.seqs[1], 4, "replaced span got a new sequence");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "check finds no problems after re-put");
+}
+
+static void test_feed(arbor_store_t *s)
+{
+    arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    is_int(arbor_reader_last_seq(r), 4, "last_seq counts every committed span");
+    visit_t v = {0};
+    is_int(arbor_reader_changes(r, 0, visit_change, &v), 0, "feed from 0");
+    is_int(v.n, 4, "feed has one entry per put");
+    ok(v.seqs[0] == 1 && v.seqs[1] == 2 && v.seqs[2] == 3 && v.seqs[3] == 4, "feed is in sequence order");
+    visit_t after = {0};
+    arbor_reader_changes(r, 3, visit_change, &after);
+    ok(after.n == 1 && after.seqs[0] == 4 && after.ids[0] == 2, "changes after 3: only the re-put span");
+    arbor_reader_end(r);
+}
+
+static void test_late_execution(arbor_store_t *s)
+{
+    /* children first, the root carrying the execution ID last (Orcheo's order) */
+    arbor_span_in_t kids[2] = {span(2, 2, 1, 20), span(2, 3, 1, 30)};
+    is_int(put_spans(s, kids, 2), 0, "children of trace 2 stored");
+    uint8_t ids[4][16];
+    size_t n = 9;
+    arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    arbor_reader_execution_traces(r, ARBOR_IOV("exec-42"), ids, 4, &n);
+    is_int(n, 0, "no execution mapping before the root");
+    arbor_reader_end(r);
+    arbor_span_in_t root[1] = {span(2, 1, 0, 10)};
+    root[0].execution_id = ARBOR_IOV("exec-42");
+    is_int(put_spans(s, root, 1), 0, "root with execution ID stored");
+    arbor_reader_begin(s, T, &r);
+    arbor_reader_execution_traces(r, ARBOR_IOV("exec-42"), ids, 4, &n);
+    is_int(n, 1, "execution maps to one trace");
+    ok(n == 1 && ids[0][0] == 2, "execution maps to trace 2, including earlier children");
+    arbor_trace_summary_t t;
+    arbor_reader_trace_summary(r, ids[0], &t);
+    is_int(t.span_count, 3, "trace 2 summary counts all 3 spans");
+    ok(arbor_iov_eq_str(t.execution_id, "exec-42"), "summary carries the execution ID");
+    arbor_reader_end(r);
+    /* a resumed run: a second trace of the same execution */
+    arbor_span_in_t resumed[1] = {span(3, 1, 0, 500)};
+    resumed[0].execution_id = ARBOR_IOV("exec-42");
+    put_spans(s, resumed, 1);
+    arbor_reader_begin(s, T, &r);
+    arbor_reader_execution_traces(r, ARBOR_IOV("exec-42"), ids, 4, &n);
+    is_int(n, 2, "an execution may span two traces");
+    arbor_reader_end(r);
+}
+
+static int visit_trace(void *ctx, const arbor_trace_summary_t *t)
+{
+    visit_t *v = ctx;
+    if (v->n < 16)
+        v->ids[v->n] = t->trace_id[0];
+    v->n++;
+    return 0;
+}
+
+static void test_recent_and_snapshot(arbor_store_t *s)
+{
+    arbor_reader_t *r, *old;
+    visit_t v = {0};
+    arbor_reader_begin(s, T, &r);
+    arbor_reader_recent_traces(r, 0, visit_trace, &v);
+    is_int(v.n, 3, "recent lists three traces");
+    ok(v.ids[0] == 3 && v.ids[1] == 1 && v.ids[2] == 2, "recent traces newest start first");
+    arbor_reader_end(r);
+    /* a snapshot does not see later commits */
+    arbor_reader_begin(s, T, &old);
+    arbor_span_in_t sp[1] = {span(4, 1, 0, 900)};
+    put_spans(s, sp, 1);
+    visit_t v2 = {0};
+    arbor_reader_recent_traces(old, 0, visit_trace, &v2);
+    is_int(v2.n, 3, "an open snapshot does not see a later commit");
+    arbor_reader_end(old);
+    arbor_reader_begin(s, T, &r);
+    visit_t v3 = {0};
+    arbor_reader_recent_traces(r, 0, visit_trace, &v3);
+    is_int(v3.n, 4, "a new snapshot sees it");
+    arbor_reader_end(r);
+}
+
+static void test_records_dedup(arbor_store_t *s)
+{
+    arbor_batch_t *b;
+    uint64_t a1, a2, b1;
+    arbor_batch_begin(s, T, &b);
+    arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("same"), &a1);
+    arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("same"), &a2);
+    arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("other"), &b1);
+    arbor_batch_abort(b);
+    ok(a1 == a2, "identical record bytes share one reference");
+    ok(a1 != b1, "different bytes get different references");
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/arbor-test-store-%d", (int)getpid());
+    arbor_store_t *ro = NULL;
+    arbor_store_options_t o = {.path = dir, .read_only = 1};
+    is_int(arbor_store_open(&o, &ro), ARBOR_ENOSTORE, "reader before any writer gets ENOSTORE");
+
+    arbor_store_t *s = open_store(0);
+    test_put_scan(s);
+    test_idempotent(s);
+    test_feed(s);
+    test_late_execution(s);
+    test_recent_and_snapshot(s);
+    test_records_dedup(s);
+    is_int(check_problems(s), 0, "check: every index agrees with the spans");
+
+    /* a reader process view while the writer is open */
+    ro = open_store(1);
+    arbor_reader_t *r;
+    arbor_reader_begin(ro, T, &r);
+    is_int(arbor_reader_last_seq(r), 9, "read-only handle sees the writer's commits");
+    arbor_reader_end(r);
+    arbor_store_close(ro);
+
+    arbor_store_close(s);
+    s = open_store(0);
+    arbor_reader_begin(s, T, &r);
+    is_int(arbor_reader_last_seq(r), 9, "sequence survives reopen");
+    arbor_reader_end(r);
+    arbor_span_in_t sp[1] = {span(5, 1, 0, 1)};
+    put_spans(s, sp, 1);
+    arbor_reader_begin(s, T, &r);
+    is_int(arbor_reader_last_seq(r), 10, "sequence continues after reopen");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "check clean after reopen");
+    arbor_store_close(s);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
+    return tap_done();
+}
