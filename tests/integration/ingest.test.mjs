@@ -1,0 +1,193 @@
+// OTLP/HTTP ingest with the real Node exporters (protobuf, protobuf+gzip, JSON),
+// read back through arbor-query as the Canvas reads it; restart survival.
+import assert from 'node:assert/strict';
+import { test, run, tempDir, startCollector, startQuery, getJson, eventually, admin } from './lib.mjs';
+import { makeProvider, orcheoRun } from './otel.mjs';
+
+const data = tempDir();
+let collector = await startCollector(data);
+let query = await startQuery(data);
+
+async function traceOf(id) {
+  const r = await getJson(`${query.base}/api/executions/${encodeURIComponent(id)}/trace`);
+  assert.equal(r.status, 200);
+  return r.body;
+}
+
+// Every rule of the Canvas contract that a finished Orcheo run must satisfy.
+function assertCompletedRun(body, run, executionId, nodes) {
+  assert.deepEqual(Object.keys(body).slice(0, 3), ['execution', 'spans', 'page_info']);
+  const ex = body.execution;
+  for (const k of ['id', 'status', 'thread_id', 'started_at', 'finished_at', 'trace_id', 'token_usage'])
+    assert.ok(k in ex, `execution.${k} present`);
+  assert.equal(ex.id, executionId);
+  assert.equal(ex.status, 'completed');
+  assert.equal(ex.trace_id, run.traceId);
+  assert.equal(ex.thread_id, 'thread-7');
+  assert.match(ex.started_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$/);
+  assert.match(ex.finished_at, /Z$/);
+  const sumIn = [...Array(nodes).keys()].reduce((a, i) => a + 10 + i, 0);
+  const sumOut = [...Array(nodes).keys()].reduce((a, i) => a + 20 + i, 0);
+  assert.deepEqual(ex.token_usage, { input: sumIn, output: sumOut });
+  assert.deepEqual(body.page_info, { has_next_page: false, cursor: null });
+  assert.equal(body.spans.length, nodes + 1);
+  // pre-order: root first, then nodes by start time
+  const [root, ...kids] = body.spans;
+  assert.equal(root.span_id, run.rootId);
+  assert.equal(root.parent_span_id, null);
+  assert.equal(root.name, 'workflow.execution');
+  assert.equal(root.status.code, 'OK');
+  assert.deepEqual(kids.map((s) => s.span_id), run.nodeIds);
+  for (const [i, s] of kids.entries()) {
+    for (const k of ['span_id', 'parent_span_id', 'name', 'start_time', 'end_time', 'attributes', 'events', 'status', 'links'])
+      assert.ok(k in s, `span.${k} present`);
+    assert.match(s.span_id, /^[0-9a-f]{16}$/);
+    assert.equal(s.parent_span_id, run.rootId);
+    assert.equal(s.name, `node-${i}`);
+    assert.equal(s.attributes['orcheo.token.input'], 10 + i);
+    assert.deepEqual(s.attributes['orcheo.artifact.ids'], [`art-${i}`]);
+    // the Canvas's token badges read gen_ai.usage.*; Arbor adds them
+    assert.equal(s.attributes['gen_ai.usage.input_tokens'], 10 + i);
+    assert.equal(s.attributes['gen_ai.usage.output_tokens'], 20 + i);
+    assert.deepEqual(s.token_usage, { input: 10 + i, output: 20 + i });
+    assert.deepEqual(s.events.map((e) => e.name), ['prompt', 'response']);
+    assert.equal(s.events[0].attributes.preview, `question ${i}`);
+    // zero-length node spans are shown starting latency_ms before their end
+    assert.equal(Date.parse(s.end_time) - Date.parse(s.start_time), 250);
+    assert.equal(s.status.code, 'OK');
+  }
+}
+
+for (const [protocol, gzip] of [['proto', false], ['proto', true], ['json', false], ['json', true]]) {
+  test(`${protocol}${gzip ? '+gzip' : ''} exporter: an Orcheo run reads back as a complete tree`, async () => {
+    const provider = makeProvider({ protocol, url: collector.url, gzip });
+    const executionId = `exec-${protocol}-${gzip}`;
+    const r = await orcheoRun(provider, { executionId, nodes: 4 });
+    await provider.shutdown();
+    // acknowledged means committed: visible at once, no polling
+    assertCompletedRun(await traceOf(executionId), r, executionId, 4);
+  });
+}
+
+test('batch exporter: a run exported in one request reads back the same', async () => {
+  const provider = makeProvider({ protocol: 'proto', url: collector.url, batch: true });
+  const r = await orcheoRun(provider, { executionId: 'exec-batch', nodes: 5 });
+  await provider.shutdown();
+  assertCompletedRun(await traceOf('exec-batch'), r, 'exec-batch', 5);
+});
+
+test('error and cancelled roots set execution.status', async () => {
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  await orcheoRun(provider, { executionId: 'exec-err', nodes: 1, error: true });
+  await orcheoRun(provider, { executionId: 'exec-cancel', nodes: 1, cancelled: true });
+  await provider.shutdown();
+  assert.equal((await traceOf('exec-err')).execution.status, 'error');
+  assert.equal((await traceOf('exec-err')).spans[0].status.code, 'ERROR');
+  assert.equal((await traceOf('exec-err')).spans[0].status.message, 'boom');
+  assert.equal((await traceOf('exec-cancel')).execution.status, 'cancelled');
+});
+
+test('a live run: children before the root hang under a placeholder, status running', async () => {
+  const { trace, context } = await import('@opentelemetry/api');
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  const tracer = provider.getTracer('t');
+  const root = tracer.startSpan('workflow.execution');
+  root.setAttribute('orcheo.execution.id', 'exec-live'); // only learned by Arbor when the root ends
+  const child = tracer.startSpan('node-a', {}, trace.setSpan(context.active(), root));
+  child.setAttribute('execution.id', 'exec-live'); // a child may carry the ID too
+  child.end();
+  await provider.forceFlush();
+  let body = await traceOf('exec-live');
+  assert.equal(body.execution.status, 'running');
+  assert.equal(body.execution.finished_at, null);
+  assert.equal(body.spans.length, 2);
+  assert.equal(body.spans[0].span_id, root.spanContext().spanId);
+  assert.equal(body.spans[0].attributes['arbor.placeholder'], true);
+  assert.equal(body.spans[1].parent_span_id, root.spanContext().spanId);
+  root.end();
+  await provider.shutdown();
+  body = await traceOf('exec-live');
+  assert.equal(body.execution.status, 'completed');
+  assert.equal(body.spans.length, 2);
+  assert.equal(body.spans[0].attributes['arbor.placeholder'], undefined);
+  assert.equal(body.spans[0].name, 'workflow.execution');
+});
+
+test('execution ID only on the root: earlier children still belong to it', async () => {
+  const provider = makeProvider({ protocol: 'json', url: collector.url });
+  const r = await orcheoRun(provider, { executionId: 'exec-root-last', nodes: 3 });
+  await provider.shutdown();
+  const body = await traceOf('exec-root-last');
+  assert.equal(body.spans.length, 4);
+  assert.deepEqual(body.spans.slice(1).map((s) => s.span_id), r.nodeIds);
+});
+
+test('unknown execution: 200, status unknown, trace_id null, no spans', async () => {
+  const body = await traceOf('never-seen');
+  assert.equal(body.execution.status, 'unknown');
+  assert.equal(body.execution.trace_id, null);
+  assert.deepEqual(body.spans, []);
+  assert.deepEqual(body.page_info, { has_next_page: false, cursor: null });
+});
+
+test('GET /api/traces/{trace_id}/trace serves a trace directly; 404 / 400 otherwise', async () => {
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  const r = await orcheoRun(provider, { executionId: 'exec-by-trace', nodes: 2 });
+  await provider.shutdown();
+  const t = await getJson(`${query.base}/api/traces/${r.traceId}/trace`);
+  assert.equal(t.status, 200);
+  assert.equal(t.body.execution.id, 'exec-by-trace');
+  assert.equal(t.body.spans.length, 3);
+  assert.equal((await getJson(`${query.base}/api/traces/${'ab'.repeat(16)}/trace`)).status, 404);
+  const bad = await getJson(`${query.base}/api/traces/not-hex/trace`);
+  assert.equal(bad.status, 400);
+  assert.ok(bad.body.detail);
+});
+
+test('idempotent: the same spans sent twice are stored once', async () => {
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  const parent = provider.getTracer('dup').startSpan('dup-root');
+  parent.setAttribute('orcheo.execution.id', 'exec-dup');
+  parent.end();
+  await provider.shutdown(); // exported once here
+  // the same finished span exported twice more, as a client retrying after a lost ack would
+  const again = new OTLPTraceExporter({ url: collector.url });
+  for (let i = 0; i < 2; i++)
+    await new Promise((res, rej) => again.export([parent], (r) => (r.code === 0 ? res() : rej(r.error))));
+  await again.shutdown();
+  const body = await traceOf('exec-dup');
+  assert.equal(body.spans.length, 1);
+  assert.equal(body.execution.span_count, 1);
+  const check = admin(data, 'check');
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+});
+
+test('restart both daemons: everything survives', async () => {
+  const before = await traceOf('exec-proto-true');
+  const c = await collector.stop();
+  const q = await query.stop();
+  assert.deepEqual([c.code, q.code], [0, 0], 'clean exits');
+  collector = await startCollector(data);
+  query = await startQuery(data);
+  const after = await eventually(async () => {
+    const r = await getJson(`${query.base}/api/executions/exec-proto-true/trace`);
+    return r.status === 200 && r.body;
+  });
+  assert.deepEqual(after, before);
+  const check = admin(data, 'check');
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /check: 0 problems/);
+  const stat = admin(data, 'stat');
+  assert.match(stat.stdout, /index spans\s+entries \d+/);
+});
+
+test('ready and healthz', async () => {
+  assert.equal((await getJson(`${query.base}/ready`)).status, 200);
+  assert.equal((await getJson(`${query.base}/healthz`)).status, 200);
+  assert.equal((await getJson(`${query.base}/nope`)).status, 404);
+});
+
+await run();
+await collector.stop();
+await query.stop();

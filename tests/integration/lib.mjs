@@ -1,0 +1,122 @@
+// Test harness: start the real binaries on 127.0.0.1 with ephemeral ports and a
+// fresh data directory, and a tiny TAP runner so meson counts every case.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const BUILD = path.resolve(process.env.ARBOR_BUILD_DIR || new URL('../../build', import.meta.url).pathname);
+export const BIN = {
+  collector: path.join(BUILD, 'collector/arbor-collector'),
+  query: path.join(BUILD, 'query/arbor-query'),
+  admin: path.join(BUILD, 'store/arbor-admin'),
+};
+
+const cases = [];
+export function test(name, fn) { cases.push({ name, fn }); }
+
+export async function run() {
+  let n = 0, failed = 0;
+  const cleanup = [];
+  for (const c of cases) {
+    n++;
+    try {
+      await c.fn();
+      console.log(`ok ${n} - ${c.name}`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok ${n} - ${c.name}`);
+      for (const line of String(e && e.stack || e).split('\n')) console.log(`#   ${line}`);
+    }
+  }
+  for (const p of running) { try { p.kill('SIGKILL'); } catch {} }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  console.log(`1..${n}`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+const running = new Set();
+const dirs = [];
+export function tempDir(prefix = 'arbor-it-') {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+// Start a daemon and wait for its `event=ready` log line; returns a handle.
+export function startDaemon(bin, args, { env = {}, readyTimeoutMs = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(proc);
+    let log = '';
+    const h = {
+      proc, get log() { return log; },
+      exited: new Promise((res) => proc.on('exit', (code, sig) => { running.delete(proc); res({ code, sig }); })),
+      async stop(signal = 'SIGTERM', timeoutMs = 20000) {
+        if (proc.exitCode !== null || proc.signalCode !== null) return h.exited;
+        proc.kill(signal);
+        const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+        const r = await h.exited;
+        clearTimeout(t);
+        return r;
+      },
+    };
+    const timer = setTimeout(() => reject(new Error(`${path.basename(bin)} not ready:\n${log}`)), readyTimeoutMs);
+    const onData = (d) => {
+      log += d;
+      const m = /event=ready (.*)/.exec(log);
+      if (m && !h.ready) {
+        h.ready = true;
+        clearTimeout(timer);
+        for (const kv of m[1].split(' ')) {
+          const [k, v] = kv.split('=');
+          h[k] = v;
+        }
+        resolve(h);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => { if (!h.ready) { clearTimeout(timer); reject(new Error(`exited ${code}:\n${log}`)); } });
+  });
+}
+
+export async function startCollector(dataDir, extra = [], opts = {}) {
+  const h = await startDaemon(BIN.collector, [`--data-dir=${dataDir}`, '--otlp-http-addr=127.0.0.1:0', ...extra], opts);
+  h.url = `http://${h.otlp_http}/v1/traces`;
+  h.base = `http://${h.otlp_http}`;
+  return h;
+}
+
+export async function startQuery(dataDir, extra = [], opts = {}) {
+  const h = await startDaemon(BIN.query, [`--data-dir=${dataDir}`, '--query-addr=127.0.0.1:0', ...extra], opts);
+  h.base = `http://${h.query}`;
+  return h;
+}
+
+export async function getJson(url, init) {
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let body;
+  try { body = JSON.parse(text); } catch { body = text; }
+  return { status: r.status, headers: r.headers, body, text };
+}
+
+// Poll until fn() returns a truthy value (spans become visible once committed).
+export async function eventually(fn, { timeoutMs = 10000, intervalMs = 50 } = {}) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms; last: ${last && last.stack || JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function admin(dataDir, ...args) {
+  return spawnSync(BIN.admin, [`--data-dir=${dataDir}`, ...args], { encoding: 'utf8' });
+}
+
+export function curl(args, input) {
+  return spawnSync('curl', ['-s', '-S', ...args], { input, encoding: 'buffer', maxBuffer: 256 << 20 });
+}
