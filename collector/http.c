@@ -163,6 +163,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (t->stopping) { /* draining: finish what the writer has, take nothing new */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONNECTION, NULL, H2O_STRLIT("close"));
+        respond_status(req, 503, "Service Unavailable", OTLP_ENC_JSON, 14, "collector is shutting down", 1);
+        return 0;
+    }
     if (ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/x-protobuf"))
         enc = OTLP_ENC_PROTOBUF;
     else if (ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/json"))

@@ -188,6 +188,9 @@ test('ready and healthz', async () => {
   assert.equal((await getJson(`${query.base}/nope`)).status, 404);
 });
 
+test('both daemons exit cleanly on SIGTERM', async () => {
+  assert.deepEqual(await collector.stop(), { code: 0, sig: null });
+  assert.deepEqual(await query.stop(), { code: 0, sig: null });
+});
+
 await run();
-await collector.stop();
-await query.stop();

@@ -118,5 +118,5 @@ export function admin(dataDir, ...args) {
 }
 
 export function curl(args, input) {
-  return spawnSync('curl', ['-s', '-S', ...args], { input, encoding: 'buffer', maxBuffer: 256 << 20 });
+  return spawnSync('curl', ['-s', '-S', ...args], { input, maxBuffer: 256 << 20 });
 }

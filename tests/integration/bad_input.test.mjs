@@ -1,0 +1,179 @@
+// Hostile and malformed input: each gets its status code and a clear body, the
+// service keeps serving, and nothing already stored is lost.
+import assert from 'node:assert/strict';
+import { gzipSync, deflateSync } from 'node:zlib';
+import { test, run, tempDir, startCollector, startQuery, getJson, admin, curl } from './lib.mjs';
+import { makeProvider, orcheoRun } from './otel.mjs';
+
+const data = tempDir();
+// a small limit makes the size tests cheap
+const collector = await startCollector(data, ['--max-request-bytes=1MiB']);
+const query = await startQuery(data);
+
+const provider = makeProvider({ protocol: 'proto', url: collector.url });
+await orcheoRun(provider, { executionId: 'exec-keep', nodes: 3 });
+await provider.shutdown();
+const keep = async () => (await getJson(`${query.base}/api/executions/exec-keep/trace`)).body;
+const before = await keep();
+
+const post = (body, headers = {}, method = 'POST') =>
+  fetch(collector.url, { method, body, headers: { 'content-type': 'application/x-protobuf', ...headers } });
+
+const TRACE = '5b8efff798038103d269b633813fc60c';
+const jsonReq = (spans) => JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans }] }] });
+
+test('garbage protobuf: 400 with a google.rpc.Status body in protobuf', async () => {
+  const r = await post(Buffer.from('this is not protobuf \xff\xff\xff'));
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.get('content-type'), 'application/x-protobuf');
+  const b = Buffer.from(await r.arrayBuffer());
+  assert.equal(b[0], 0x08, 'Status.code field first'); // field 1 varint
+  assert.ok(b.toString('latin1').includes('malformed'), 'Status.message explains');
+});
+
+test('malformed JSON: 400 with a JSON Status naming the problem', async () => {
+  const r = await post('{"resourceSpans": [', { 'content-type': 'application/json' });
+  assert.equal(r.status, 400);
+  const b = await r.json();
+  assert.equal(b.code, 3);
+  assert.match(b.message, /invalid JSON/);
+});
+
+test('JSON of the wrong shape: 400 naming the field', async () => {
+  const r = await post(jsonReq([{ traceId: TRACE, spanId: '0102030405060708', startTimeUnixNano: 'soon' }]),
+    { 'content-type': 'application/json; charset=utf-8' });
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).message, /startTimeUnixNano/);
+});
+
+test('wrong content type: 415; wrong method: 405 with Allow; other path: 404', async () => {
+  assert.equal((await post('x', { 'content-type': 'text/plain' })).status, 415);
+  assert.equal((await fetch(collector.url, { method: 'POST', body: 'x' })).status, 415);
+  const g = await fetch(collector.url);
+  assert.equal(g.status, 405);
+  assert.equal(g.headers.get('allow'), 'POST');
+  assert.equal((await fetch(`${collector.base}/v1/metrics`, { method: 'POST', body: '' })).status, 404);
+  assert.equal((await post('x', { 'content-encoding': 'br' })).status, 415);
+});
+
+test('oversized body: 413', async () => {
+  const r = await post(Buffer.alloc(2 << 20, 0x41));
+  assert.equal(r.status, 413);
+});
+
+test('gzip bomb: 413, never an out-of-memory', async () => {
+  const bomb = gzipSync(Buffer.alloc(64 << 20)); // 64 MiB of zeros in ~64 KiB
+  assert.ok(bomb.length < 1 << 20);
+  const r = await post(bomb, { 'content-encoding': 'gzip' });
+  assert.equal(r.status, 413);
+});
+
+test('corrupt gzip: 400; deflate body accepted', async () => {
+  const good = gzipSync(Buffer.from(jsonReq([])));
+  const r = await post(good.subarray(0, good.length - 9), { 'content-encoding': 'gzip', 'content-type': 'application/json' });
+  assert.equal(r.status, 400);
+  const d = await post(deflateSync(Buffer.from(jsonReq([]))), { 'content-encoding': 'deflate', 'content-type': 'application/json' });
+  assert.equal(d.status, 200);
+});
+
+test('invalid span IDs: valid spans stored, partial_success counts the rest', async () => {
+  const spans = [
+    { traceId: TRACE, spanId: '1111111111111111', name: 'good', startTimeUnixNano: '1', endTimeUnixNano: '2',
+      attributes: [{ key: 'orcheo.execution.id', value: { stringValue: 'exec-partial' } }] },
+    { traceId: '00000000000000000000000000000000', spanId: '2222222222222222', name: 'zero trace' },
+    { traceId: TRACE, spanId: '00', name: 'short span id' },
+    { traceId: 'xyz', spanId: '3333333333333333', name: 'not hex' },
+  ];
+  const r = await post(jsonReq(spans), { 'content-type': 'application/json' });
+  assert.equal(r.status, 200);
+  const b = await r.json();
+  assert.equal(b.partialSuccess.rejectedSpans, '3');
+  assert.match(b.partialSuccess.errorMessage, /trace_id/);
+  const t = await getJson(`${query.base}/api/executions/exec-partial/trace`);
+  assert.deepEqual(t.body.spans.map((s) => s.name), ['good']);
+});
+
+test('invalid UTF-8 in span strings: stored, served as valid UTF-8', async () => {
+  // hand-built protobuf: Request{ResourceSpans{ScopeSpans{Span{trace, span, name="\xff\xfeok", attr orcheo.execution.id}}}}
+  const str = (field, bytes) => Buffer.concat([Buffer.from([field << 3 | 2, bytes.length]), bytes]);
+  const kv = str(9, Buffer.concat([str(1, Buffer.from('orcheo.execution.id')), str(2, str(1, Buffer.from('exec-utf8')))]));
+  const span = Buffer.concat([str(1, Buffer.from(TRACE.replace(/5b/, '6b'), 'hex')), str(2, Buffer.from('4444444444444444', 'hex')),
+    str(5, Buffer.from([0xff, 0xfe, 0x6f, 0x6b])), kv]);
+  const body = str(1, str(2, str(2, span)));
+  const r = await post(body);
+  assert.equal(r.status, 200);
+  const t = await getJson(`${query.base}/api/executions/exec-utf8/trace`);
+  assert.equal(t.status, 200);
+  assert.equal(t.body.spans[0].name, '\ufffd\ufffdok');
+  assert.ok(Buffer.from(t.text, 'utf8').toString('utf8') === t.text);
+});
+
+test('deep nesting and huge attribute counts: answered, not crashed', async () => {
+  let v = '{"intValue":1}';
+  for (let i = 0; i < 200; i++) v = `{"arrayValue":{"values":[${v}]}}`;
+  const deep = jsonReq([{ traceId: TRACE, spanId: '5555555555555555', attributes: [{ key: 'd', value: JSON.parse(v) }] }]);
+  const r = await post(deep, { 'content-type': 'application/json' });
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).message, /nested/);
+  const attrs = Array.from({ length: 20000 }, (_, i) => ({ key: `k${i}`, value: { intValue: i } }));
+  const many = await post(jsonReq([{ traceId: TRACE.replace(/^5b/, '7b'), spanId: '6666666666666666', name: 'wide', attributes: [
+    ...attrs, { key: 'orcheo.execution.id', value: { stringValue: 'exec-wide' } }] }]), { 'content-type': 'application/json' });
+  assert.equal(many.status, 200);
+  const t = await getJson(`${query.base}/api/executions/exec-wide/trace`);
+  assert.equal(Object.keys(t.body.spans[0].attributes).length, 20001);
+});
+
+test('chunked HTTP/1.1 body and h2c prior knowledge are accepted', async () => {
+  const body = jsonReq([{ traceId: TRACE.replace(/^5b/, '8b'), spanId: '7777777777777777', name: 'chunked',
+    attributes: [{ key: 'orcheo.execution.id', value: { stringValue: 'exec-chunked' } }] }]);
+  const c = curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', 'Transfer-Encoding: chunked',
+    '-H', 'Content-Type: application/json', '--data-binary', '@-', collector.url], body);
+  assert.equal(c.stdout.toString(), '200');
+  const h2 = curl(['--http2-prior-knowledge', '-o', '/dev/null', '-w', '%{http_version} %{http_code}',
+    '-H', 'Content-Type: application/json', '--data-binary', '@-', collector.url], jsonReq([]));
+  assert.equal(h2.stdout.toString(), '2 200');
+  const t = await getJson(`${query.base}/api/executions/exec-chunked/trace`);
+  assert.equal(t.body.spans[0].name, 'chunked');
+});
+
+test('a client that vanishes mid-request does not disturb the collector', async () => {
+  const net = await import('node:net');
+  const [host, port] = collector.otlp_http.split(':');
+  await new Promise((resolve) => {
+    const s = net.connect(Number(port), host, () => {
+      s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"resourceSpans":');
+      setTimeout(() => { s.destroy(); resolve(); }, 50);
+    });
+  });
+  assert.equal((await post(jsonReq([]), { 'content-type': 'application/json' })).status, 200);
+});
+
+test('bad IDs in query URLs: 400 with detail; odd execution IDs are just unknown', async () => {
+  for (const id of ['zz', 'abc', 'g'.repeat(32)]) {
+    const r = await getJson(`${query.base}/api/traces/${id}/trace`);
+    assert.equal(r.status, 400);
+    assert.ok(r.body.detail);
+  }
+  const odd = await getJson(`${query.base}/api/executions/${encodeURIComponent('a/b %ff\u00e9')}/trace`);
+  assert.equal(odd.status, 200);
+  assert.equal(odd.body.execution.status, 'unknown');
+  assert.equal(odd.body.execution.id, 'a/b %ff\u00e9');
+  assert.equal((await fetch(`${query.base}/api/executions/x/trace`, { method: 'POST' })).status, 405);
+});
+
+test('after all of that: nothing lost, still serving, store consistent', async () => {
+  assert.deepEqual(await keep(), { ...before, seq: (await keep()).seq });
+  const p = makeProvider({ protocol: 'proto', url: collector.url });
+  await orcheoRun(p, { executionId: 'exec-after', nodes: 1 });
+  await p.shutdown();
+  assert.equal((await getJson(`${query.base}/api/executions/exec-after/trace`)).body.spans.length, 2);
+  const check = admin(data, 'check');
+  assert.equal(check.status, 0, check.stdout);
+});
+
+test('both daemons exit cleanly on SIGTERM', async () => {
+  assert.deepEqual(await collector.stop(), { code: 0, sig: null });
+  assert.deepEqual(await query.stop(), { code: 0, sig: null });
+});
+
+await run();
