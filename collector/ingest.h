@@ -35,12 +35,17 @@ struct ingest_job {
 
 typedef struct {
     const char *const *execution_id_keys; /* NULL-terminated, in priority order */
-    size_t arena_limit;                   /* bytes a decode may allocate */
+    size_t arena_limit;                   /* bytes a job's arena may hold (0 = unlimited) */
 } ingest_options_t;
 
 /** A new empty job, or NULL on ENOMEM. */
 ingest_job_t *ingest_job_new(const ingest_options_t *opts);
 void ingest_job_free(ingest_job_t *job);
+
+/** Decoding may allocate this many bytes per body byte (plus 1 MiB) before it
+ * gives up with ARBOR_ETOOBIG: ample for real spans (about 3x), not for bodies
+ * crafted as millions of one-byte attributes. */
+#define INGEST_ARENA_PER_BODY_BYTE 12
 
 /**
  * Decode @p body (encoding @p enc) into the job's spans.
