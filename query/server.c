@@ -126,12 +126,15 @@ static int seg_is(const path_t *p, size_t i, const char *lit)
     return i < p->n && arbor_iov_eq_str(p->seg[i], lit);
 }
 
-static void api_execution_trace(h2o_req_t *req, arbor_iov_t exec_id)
+/* Render a JSON body from one read snapshot and send it: 503 while the store
+ * is not available, 404 for ARBOR_ENOTFOUND, 500 for other store errors. */
+typedef int (*render_fn)(arbor_reader_t *r, const void *arg, jsonw_t *w);
+
+static void respond_rendered(h2o_req_t *req, render_fn render, const void *arg)
 {
     arbor_store_t *st = store_get();
     arbor_reader_t *r;
     jsonw_t w;
-    trace_options_t o = {0};
     if (st == NULL) {
         send_detail(req, 503, "Service Unavailable", "store not available yet");
         return;
@@ -142,45 +145,37 @@ static void api_execution_trace(h2o_req_t *req, arbor_iov_t exec_id)
         return;
     }
     jsonw_init(&w);
-    rc = trace_render_execution(r, exec_id, &o, &w);
+    rc = render(r, arg, &w);
     arbor_reader_end(r);
-    if (rc)
+    if (rc == ARBOR_ENOTFOUND)
+        send_detail(req, 404, "Not Found", "not found");
+    else if (rc)
         send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
     else
         send_writer(req, &w);
     jsonw_free(&w);
 }
 
+static int render_execution(arbor_reader_t *r, const void *arg, jsonw_t *w)
+{
+    trace_options_t o = {0};
+    return trace_render_execution(r, *(const arbor_iov_t *)arg, &o, w);
+}
+
+static int render_trace(arbor_reader_t *r, const void *arg, jsonw_t *w)
+{
+    trace_options_t o = {0};
+    return trace_render_trace(r, arg, &o, w);
+}
+
 static void api_trace_tree(h2o_req_t *req, arbor_iov_t hex)
 {
     uint8_t id[16];
-    arbor_reader_t *r;
-    jsonw_t w;
-    trace_options_t o = {0};
     if (arbor_hex_decode(id, 16, hex.base, hex.len) != 0) {
         send_detail(req, 400, "Bad Request", "trace ID must be 32 hex characters");
         return;
     }
-    arbor_store_t *st = store_get();
-    if (st == NULL) {
-        send_detail(req, 503, "Service Unavailable", "store not available yet");
-        return;
-    }
-    int rc = arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
-    if (rc) {
-        send_detail(req, 503, "Service Unavailable", arbor_strerror(rc));
-        return;
-    }
-    jsonw_init(&w);
-    rc = trace_render_trace(r, id, &o, &w);
-    arbor_reader_end(r);
-    if (rc == ARBOR_ENOTFOUND)
-        send_detail(req, 404, "Not Found", "trace not found");
-    else if (rc)
-        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
-    else
-        send_writer(req, &w);
-    jsonw_free(&w);
+    respond_rendered(req, render_trace, id);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -202,7 +197,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         else
             send_detail(req, 503, "Service Unavailable", "store not available yet");
     } else if (p.n == 4 && seg_is(&p, 0, "api") && seg_is(&p, 1, "executions") && seg_is(&p, 3, "trace")) {
-        api_execution_trace(req, p.seg[2]);
+        respond_rendered(req, render_execution, &p.seg[2]);
     } else if (p.n == 4 && seg_is(&p, 0, "api") && seg_is(&p, 1, "traces") && seg_is(&p, 3, "trace")) {
         api_trace_tree(req, p.seg[2]);
     } else {
