@@ -7,12 +7,14 @@
 typedef struct {
     const char *data_dir;
     arbor_addr_t otlp_http_addr;
+    arbor_addr_t otlp_grpc_addr;
     const char *execution_id_keys;
     uint64_t map_size;
     int sync;
     uint64_t max_request_bytes;
     int log_level;
     int64_t http_threads;
+    int64_t grpc_threads;
     int64_t max_queue_spans;
 } collector_config_t;
 

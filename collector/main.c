@@ -1,6 +1,7 @@
 /* arbor-collector: parse settings, open the store, start the writer and the
  * receivers, wait for SIGINT/SIGTERM, then shut down losing nothing acknowledged. */
 #include "config.h"
+#include "grpc.h"
 #include "http.h"
 #include "ingest.h"
 #include "writer.h"
@@ -18,6 +19,7 @@ int main(int argc, char **argv)
     arbor_store_t *store = NULL;
     writer_t *writer = NULL;
     http_server_t *http = NULL;
+    grpc_receiver_t *grpc = NULL;
     int status = 1, rc;
 
     arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
@@ -57,13 +59,28 @@ int main(int argc, char **argv)
         bound.port = port;
         arbor_addr_format(&bound, http_addr, sizeof http_addr);
     }
-    arbor_info("ready", "otlp_http=%s data_dir=%s sync=%s version=%s", http_addr, cfg.data_dir,
+    char grpc_addr[160] = "off";
+    if (cfg.otlp_grpc_addr.enabled) {
+        grpc_options_t go = {.addr = cfg.otlp_grpc_addr, .threads = (int)cfg.grpc_threads,
+                             .max_request_bytes = cfg.max_request_bytes, .ingest = &ingest, .writer = writer};
+        uint16_t port;
+        if (grpc_receiver_start(&go, &grpc, &port) != 0)
+            goto out_http;
+        arbor_addr_t bound = cfg.otlp_grpc_addr;
+        bound.port = port;
+        arbor_addr_format(&bound, grpc_addr, sizeof grpc_addr);
+    }
+    arbor_info("ready", "otlp_http=%s otlp_grpc=%s data_dir=%s sync=%s version=%s", http_addr, grpc_addr,
+               cfg.data_dir,
                cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
 
     int sig = 0;
     sigwait(&sigs, &sig);
     arbor_info("shutdown", "signal=%d", sig);
     status = 0;
+    if (grpc != NULL)
+        grpc_receiver_stop(grpc);
+out_http:
     if (http != NULL)
         http_server_stop(http);
 out_writer:

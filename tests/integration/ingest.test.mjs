@@ -2,7 +2,7 @@
 // read back through arbor-query as the Canvas reads it; restart survival.
 import assert from 'node:assert/strict';
 import { test, run, tempDir, startCollector, startQuery, getJson, eventually, admin } from './lib.mjs';
-import { makeProvider, orcheoRun } from './otel.mjs';
+import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 const data = tempDir();
 let collector = await startCollector(data);
@@ -12,50 +12,6 @@ async function traceOf(id) {
   const r = await getJson(`${query.base}/api/executions/${encodeURIComponent(id)}/trace`);
   assert.equal(r.status, 200);
   return r.body;
-}
-
-// Every rule of the Canvas contract that a finished Orcheo run must satisfy.
-function assertCompletedRun(body, run, executionId, nodes) {
-  assert.deepEqual(Object.keys(body).slice(0, 3), ['execution', 'spans', 'page_info']);
-  const ex = body.execution;
-  for (const k of ['id', 'status', 'thread_id', 'started_at', 'finished_at', 'trace_id', 'token_usage'])
-    assert.ok(k in ex, `execution.${k} present`);
-  assert.equal(ex.id, executionId);
-  assert.equal(ex.status, 'completed');
-  assert.equal(ex.trace_id, run.traceId);
-  assert.equal(ex.thread_id, 'thread-7');
-  assert.match(ex.started_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$/);
-  assert.match(ex.finished_at, /Z$/);
-  const sumIn = [...Array(nodes).keys()].reduce((a, i) => a + 10 + i, 0);
-  const sumOut = [...Array(nodes).keys()].reduce((a, i) => a + 20 + i, 0);
-  assert.deepEqual(ex.token_usage, { input: sumIn, output: sumOut });
-  assert.deepEqual(body.page_info, { has_next_page: false, cursor: null });
-  assert.equal(body.spans.length, nodes + 1);
-  // pre-order: root first, then nodes by start time
-  const [root, ...kids] = body.spans;
-  assert.equal(root.span_id, run.rootId);
-  assert.equal(root.parent_span_id, null);
-  assert.equal(root.name, 'workflow.execution');
-  assert.equal(root.status.code, 'OK');
-  assert.deepEqual(kids.map((s) => s.span_id), run.nodeIds);
-  for (const [i, s] of kids.entries()) {
-    for (const k of ['span_id', 'parent_span_id', 'name', 'start_time', 'end_time', 'attributes', 'events', 'status', 'links'])
-      assert.ok(k in s, `span.${k} present`);
-    assert.match(s.span_id, /^[0-9a-f]{16}$/);
-    assert.equal(s.parent_span_id, run.rootId);
-    assert.equal(s.name, `node-${i}`);
-    assert.equal(s.attributes['orcheo.token.input'], 10 + i);
-    assert.deepEqual(s.attributes['orcheo.artifact.ids'], [`art-${i}`]);
-    // the Canvas's token badges read gen_ai.usage.*; Arbor adds them
-    assert.equal(s.attributes['gen_ai.usage.input_tokens'], 10 + i);
-    assert.equal(s.attributes['gen_ai.usage.output_tokens'], 20 + i);
-    assert.deepEqual(s.token_usage, { input: 10 + i, output: 20 + i });
-    assert.deepEqual(s.events.map((e) => e.name), ['prompt', 'response']);
-    assert.equal(s.events[0].attributes.preview, `question ${i}`);
-    // zero-length node spans are shown starting latency_ms before their end
-    assert.equal(Date.parse(s.end_time) - Date.parse(s.start_time), 250);
-    assert.equal(s.status.code, 'OK');
-  }
 }
 
 for (const [protocol, gzip] of [['proto', false], ['proto', true], ['json', false], ['json', true]]) {

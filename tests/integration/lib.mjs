@@ -82,9 +82,11 @@ export function startDaemon(bin, args, { env = {}, readyTimeoutMs = 15000 } = {}
 }
 
 export async function startCollector(dataDir, extra = [], opts = {}) {
-  const h = await startDaemon(BIN.collector, [`--data-dir=${dataDir}`, '--otlp-http-addr=127.0.0.1:0', ...extra], opts);
+  const h = await startDaemon(BIN.collector,
+    [`--data-dir=${dataDir}`, '--otlp-http-addr=127.0.0.1:0', '--otlp-grpc-addr=127.0.0.1:0', ...extra], opts);
   h.url = `http://${h.otlp_http}/v1/traces`;
   h.base = `http://${h.otlp_http}`;
+  h.grpcUrl = `http://${h.otlp_grpc}`;
   return h;
 }
 

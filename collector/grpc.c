@@ -1,0 +1,353 @@
+/* The gRPC receiver. Each completion-queue thread keeps several request_call
+ * slots armed and runs a small state machine per call:
+ *   NEW  -> (Export) send initial metadata + receive the message   -> READ
+ *        -> (other method) UNIMPLEMENTED                            -> DONE
+ *   READ -> decode on this thread, queue for the writer; the writer's done
+ *           callback starts the final batch (message + status)     -> DONE
+ *   DONE -> free.
+ * Error statuses carry SEND_INITIAL_METADATA in the same batch when it was not
+ * sent yet: without it chttp2 never writes the trailers and clients hang. */
+#include "grpc.h"
+
+#include "arbor/log.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define EXPORT_METHOD "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#define SLOTS_PER_CQ 16
+
+enum { GRPC_CODE_OK = 0, GRPC_CODE_INVALID_ARGUMENT = 3, GRPC_CODE_RESOURCE_EXHAUSTED = 8,
+       GRPC_CODE_UNIMPLEMENTED = 12, GRPC_CODE_INTERNAL = 13, GRPC_CODE_UNAVAILABLE = 14 };
+
+typedef struct cq_thread cq_thread_t;
+
+struct grpc_receiver {
+    grpc_options_t opts;
+    grpc_server *server;
+    grpc_completion_queue *shutdown_cq;
+    cq_thread_t *threads;
+    int n_threads;
+};
+
+struct cq_thread {
+    grpc_receiver_t *recv;
+    grpc_completion_queue *cq;
+    pthread_t tid;
+};
+
+typedef enum { CALL_NEW, CALL_READ, CALL_DONE } call_state_t;
+
+typedef struct {
+    call_state_t state;
+    cq_thread_t *thread;
+    grpc_call *call;
+    grpc_call_details details;
+    grpc_metadata_array request_md;
+    grpc_byte_buffer *in, *out;
+    int cancelled;
+    int initial_md_sent;
+    ingest_job_t *job;
+    grpc_slice status_details;
+    grpc_metadata trailer; /* grpc-status-details-bin, when set */
+    int has_trailer;
+} call_t;
+
+static void arm(cq_thread_t *t)
+{
+    call_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->thread = t;
+    c->state = CALL_NEW;
+    c->status_details = grpc_empty_slice();
+    grpc_call_details_init(&c->details);
+    grpc_metadata_array_init(&c->request_md);
+    grpc_call_error e = grpc_server_request_call(t->recv->server, &c->call, &c->details, &c->request_md, t->cq,
+                                                 t->cq, c);
+    if (e != GRPC_CALL_OK) {
+        grpc_call_details_destroy(&c->details);
+        grpc_metadata_array_destroy(&c->request_md);
+        free(c);
+    }
+}
+
+static void call_free(call_t *c)
+{
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_call_details_destroy(&c->details);
+    grpc_metadata_array_destroy(&c->request_md);
+    if (c->in)
+        grpc_byte_buffer_destroy(c->in);
+    if (c->out)
+        grpc_byte_buffer_destroy(c->out);
+    grpc_slice_unref(c->status_details);
+    if (c->has_trailer) {
+        grpc_slice_unref(c->trailer.key);
+        grpc_slice_unref(c->trailer.value);
+    }
+    ingest_job_free(c->job);
+    free(c);
+}
+
+/* Final batch: [initial metadata] + [message] + status + close. May be called from
+ * the writer thread: grpc_call_start_batch is thread-safe. */
+static void finish(call_t *c, grpc_status_code code, const char *message, int retry_delay_s, arbor_iov_t response)
+{
+    grpc_op ops[4];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!c->initial_md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->initial_md_sent = 1;
+    }
+    if (code == GRPC_STATUS_OK) {
+        grpc_slice s = grpc_slice_from_copied_buffer(response.base, response.len);
+        c->out = grpc_raw_byte_buffer_create(&s, 1);
+        grpc_slice_unref(s);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = c->out;
+    }
+    grpc_slice_unref(c->status_details);
+    c->status_details = message ? grpc_slice_from_copied_string(message) : grpc_empty_slice();
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n].data.send_status_from_server.status_details = &c->status_details;
+    if (code != GRPC_STATUS_OK && message != NULL) {
+        /* rich status: google.rpc.Status (+ RetryInfo when retryable) */
+        arbor_arena_t a;
+        arbor_arena_init(&a, 1024, 0);
+        arbor_iov_t st = otlp_status_encode(&a, OTLP_ENC_PROTOBUF, (int)code, arbor_iov(message, strlen(message)),
+                                            retry_delay_s);
+        c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
+        c->trailer.value = grpc_slice_from_copied_buffer(st.base, st.len);
+        c->has_trailer = 1;
+        arbor_arena_free(&a);
+        ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+        ops[n].data.send_status_from_server.trailing_metadata = &c->trailer;
+    }
+    n++;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    c->state = CALL_DONE;
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+        arbor_warn("grpc_batch_failed", "stage=finish");
+        call_free(c); /* no completion will come for a refused batch */
+    }
+}
+
+static void finish_job(call_t *c)
+{
+    ingest_job_t *job = c->job;
+    if (job->result == MDB_MAP_FULL) {
+        finish(c, GRPC_STATUS_UNAVAILABLE, "store is full; retry after retention frees space", 30, ARBOR_IOV_NULL);
+        return;
+    }
+    if (job->result != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "write failed: %s", arbor_strerror(job->result));
+        finish(c, GRPC_STATUS_UNAVAILABLE, msg, 5, ARBOR_IOV_NULL);
+        return;
+    }
+    arbor_iov_t resp = otlp_export_response(&job->arena, OTLP_ENC_PROTOBUF, job->rejected,
+                                            arbor_iov(job->error_message, strlen(job->error_message)));
+    finish(c, GRPC_STATUS_OK, NULL, 0, resp);
+}
+
+/* Writer thread: the spans are committed (or failed); answer the call. */
+static void on_job_done(ingest_job_t *job)
+{
+    finish_job(job->owner);
+}
+
+static void on_new(call_t *c)
+{
+    arm(c->thread); /* keep the slot count constant */
+    if (grpc_slice_str_cmp(c->details.method, EXPORT_METHOD) != 0) {
+        finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method: this server implements TraceService/Export", 0,
+               ARBOR_IOV_NULL);
+        return;
+    }
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_MESSAGE;
+    ops[1].data.recv_message.recv_message = &c->in;
+    c->initial_md_sent = 1;
+    c->state = CALL_READ;
+    if (grpc_call_start_batch(c->call, ops, 2, c, NULL) != GRPC_CALL_OK) {
+        arbor_warn("grpc_batch_failed", "stage=read");
+        call_free(c);
+    }
+}
+
+static void on_read(call_t *c)
+{
+    grpc_receiver_t *r = c->thread->recv;
+    if (c->in == NULL) { /* client cancelled or half-closed without a message */
+        finish(c, GRPC_STATUS_INVALID_ARGUMENT, "no request message", 0, ARBOR_IOV_NULL);
+        return;
+    }
+    grpc_byte_buffer_reader rd;
+    if (!grpc_byte_buffer_reader_init(&rd, c->in)) {
+        finish(c, GRPC_STATUS_INVALID_ARGUMENT, "message could not be decompressed", 0, ARBOR_IOV_NULL);
+        return;
+    }
+    grpc_slice all = grpc_byte_buffer_reader_readall(&rd); /* decompresses gzip */
+    grpc_byte_buffer_reader_destroy(&rd);
+    size_t len = GRPC_SLICE_LENGTH(all);
+    if (len > r->opts.max_request_bytes) {
+        grpc_slice_unref(all);
+        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "message exceeds the size limit after decompression", 0,
+               ARBOR_IOV_NULL);
+        return;
+    }
+    char err[256] = "";
+    c->job = ingest_job_new(r->opts.ingest);
+    int rc = c->job ? ingest_decode(c->job, r->opts.ingest, OTLP_ENC_PROTOBUF, GRPC_SLICE_START_PTR(all), len, err,
+                                    sizeof err)
+                    : ENOMEM;
+    grpc_slice_unref(all);
+    if (rc == ARBOR_EDECODE) {
+        finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, 0, ARBOR_IOV_NULL);
+        return;
+    }
+    if (rc == ARBOR_ETOOBIG) {
+        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, err, 0, ARBOR_IOV_NULL);
+        return;
+    }
+    if (rc != 0) {
+        finish(c, GRPC_STATUS_UNAVAILABLE, "out of memory", 1, ARBOR_IOV_NULL);
+        return;
+    }
+    if (c->job->n_spans == 0) {
+        c->job->result = 0;
+        finish_job(c);
+        return;
+    }
+    c->job->owner = c;
+    c->job->done = on_job_done;
+    rc = writer_submit(r->opts.writer, c->job);
+    if (rc != 0)
+        finish(c, GRPC_STATUS_UNAVAILABLE,
+               rc == ARBOR_EBUSY ? "writer queue is full; retry later" : "collector is shutting down", 1,
+               ARBOR_IOV_NULL);
+    /* else: the writer owns the job until on_job_done */
+}
+
+static void *cq_main(void *arg)
+{
+    cq_thread_t *t = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(t->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        call_t *c = ev.tag;
+        switch (c->state) {
+        case CALL_NEW:
+            if (!ev.success) { /* server shutting down: the slot was never filled */
+                call_free(c);
+                break;
+            }
+            on_new(c);
+            break;
+        case CALL_READ:
+            on_read(c);
+            break;
+        case CALL_DONE:
+            call_free(c);
+            break;
+        }
+    }
+    return NULL;
+}
+
+int grpc_receiver_start(const grpc_options_t *opts, grpc_receiver_t **out, uint16_t *bound_port)
+{
+    char target[160];
+    grpc_receiver_t *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return ENOMEM;
+    r->opts = *opts;
+    r->n_threads = opts->threads > 0 ? opts->threads : 1;
+    r->threads = calloc((size_t)r->n_threads, sizeof *r->threads);
+    grpc_init();
+    grpc_arg args[2];
+    memset(args, 0, sizeof args);
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = opts->max_request_bytes > INT32_MAX ? INT32_MAX : (int)opts->max_request_bytes;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[1].value.integer = 0; /* a second collector on the same port must fail, not share */
+    grpc_channel_args chargs = {2, args};
+    r->server = grpc_server_create(&chargs, NULL);
+    r->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
+    for (int i = 0; i < r->n_threads; i++) {
+        r->threads[i].recv = r;
+        r->threads[i].cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(r->server, r->threads[i].cq, NULL);
+    }
+    arbor_addr_format(&opts->addr, target, sizeof target);
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    int port = grpc_server_add_http2_port(r->server, target, creds);
+    grpc_server_credentials_release(creds);
+    if (port <= 0) {
+        arbor_error("listen_failed", "proto=otlp_grpc addr=%s", target);
+        grpc_server_destroy(r->server);
+        for (int i = 0; i < r->n_threads; i++)
+            grpc_completion_queue_destroy(r->threads[i].cq);
+        grpc_completion_queue_destroy(r->shutdown_cq);
+        grpc_shutdown();
+        free(r->threads);
+        free(r);
+        return EADDRINUSE;
+    }
+    *bound_port = (uint16_t)port;
+    grpc_server_start(r->server);
+    for (int i = 0; i < r->n_threads; i++) {
+        for (int s = 0; s < SLOTS_PER_CQ; s++)
+            arm(&r->threads[i]);
+        pthread_create(&r->threads[i].tid, NULL, cq_main, &r->threads[i]);
+    }
+    *out = r;
+    return 0;
+}
+
+void grpc_receiver_stop(grpc_receiver_t *r)
+{
+    int tag;
+    /* no new calls; calls in flight run to completion (the writer still runs) */
+    grpc_server_shutdown_and_notify(r->server, r->shutdown_cq, &tag);
+    grpc_event ev = grpc_completion_queue_pluck(r->shutdown_cq, &tag, gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                                gpr_time_from_seconds(10, GPR_TIMESPAN)), NULL);
+    if (ev.type != GRPC_OP_COMPLETE) {
+        arbor_warn("grpc_shutdown_slow", "action=cancel_remaining_calls");
+        grpc_server_cancel_all_calls(r->server);
+        grpc_completion_queue_pluck(r->shutdown_cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    }
+    for (int i = 0; i < r->n_threads; i++)
+        grpc_completion_queue_shutdown(r->threads[i].cq);
+    for (int i = 0; i < r->n_threads; i++)
+        pthread_join(r->threads[i].tid, NULL);
+    grpc_server_destroy(r->server);
+    for (int i = 0; i < r->n_threads; i++)
+        grpc_completion_queue_destroy(r->threads[i].cq);
+    grpc_completion_queue_shutdown(r->shutdown_cq);
+    grpc_completion_queue_destroy(r->shutdown_cq);
+    grpc_shutdown();
+    free(r->threads);
+    free(r);
+}

@@ -1,0 +1,27 @@
+/* OTLP/gRPC receiver on gRPC C core: opentelemetry.proto.collector.trace.v1.
+ * TraceService/Export, answered only after the spans have committed. */
+#ifndef ARBOR_COLLECTOR_GRPC_H
+#define ARBOR_COLLECTOR_GRPC_H
+
+#include "arbor/config.h"
+#include "ingest.h"
+#include "writer.h"
+
+typedef struct grpc_receiver grpc_receiver_t;
+
+typedef struct {
+    arbor_addr_t addr;
+    int threads;              /* completion-queue threads */
+    size_t max_request_bytes; /* decompressed message limit (RESOURCE_EXHAUSTED above) */
+    const ingest_options_t *ingest;
+    writer_t *writer;
+} grpc_options_t;
+
+/** Start the server. Call before any other thread is created with signals unblocked
+ *  (gRPC spawns threads that inherit the caller's signal mask). */
+int grpc_receiver_start(const grpc_options_t *opts, grpc_receiver_t **out, uint16_t *bound_port);
+/** Refuse new calls, finish the ones in flight (their spans commit and are
+ *  answered), then stop and free. */
+void grpc_receiver_stop(grpc_receiver_t *r);
+
+#endif

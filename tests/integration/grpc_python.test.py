@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+"""OTLP/gRPC error paths with Debian's python3-grpcio (run with /usr/bin/python3).
+Requests are built from the project's own descriptor set (no protoc, no
+generated Python). Prints TAP."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+import gzip
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+BUILD = os.path.abspath(os.environ.get("ARBOR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build")))
+COLLECTOR = os.path.join(BUILD, "collector/arbor-collector")
+QUERY = os.path.join(BUILD, "query/arbor-query")
+ADMIN = os.path.join(BUILD, "store/arbor-admin")
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+fds = descriptor_pb2.FileDescriptorSet()
+fds.ParseFromString(open(os.path.join(BUILD, "proto/otlp.desc"), "rb").read())
+pool = descriptor_pool.DescriptorPool()
+for f in fds.file:
+    pool.Add(f)
+factory = message_factory.MessageFactory(pool)
+Request = factory.GetPrototype(pool.FindMessageTypeByName("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"))
+Response = factory.GetPrototype(pool.FindMessageTypeByName("opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse"))
+Status = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.Status"))
+RetryInfo = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.RetryInfo"))
+
+tmp_dirs, procs = [], []
+
+
+class Daemon:
+    def __init__(self, binary, args):
+        self.proc = subprocess.Popen([binary] + args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        procs.append(self.proc)
+        self.log = ""
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log += line
+            m = re.search(r"event=ready (.*)", line)
+            if m:
+                self.info = dict(kv.split("=", 1) for kv in m.group(1).split())
+                threading.Thread(target=self._drain, daemon=True).start()
+                return
+        raise RuntimeError("daemon not ready:\n" + self.log)
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log += line
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+def collector(data, *extra):
+    return Daemon(COLLECTOR, ["--data-dir=" + data, "--otlp-http-addr=off", "--otlp-grpc-addr=127.0.0.1:0", *extra])
+
+
+def query(data):
+    return Daemon(QUERY, ["--data-dir=" + data, "--query-addr=127.0.0.1:0"])
+
+
+def tempdir():
+    d = tempfile.mkdtemp(prefix="arbor-py-")
+    tmp_dirs.append(d)
+    return d
+
+
+def make_request(execution_id, n=10, trace_id=None, bad=0, payload=""):
+    r = Request()
+    rs = r.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "service.name", "py-grpc"
+    ss = rs.scope_spans.add()
+    ss.scope.name = "test"
+    tid = trace_id or os.urandom(16)
+    for i in range(n + bad):
+        s = ss.spans.add()
+        s.trace_id = tid if i < n else b"\0" * 16
+        s.span_id = os.urandom(8)
+        s.name = "span-%d" % i
+        s.start_time_unix_nano = 1_700_000_000_000_000_000 + i
+        s.end_time_unix_nano = s.start_time_unix_nano + 10
+        a = s.attributes.add()
+        a.key, a.value.string_value = "orcheo.execution.id", execution_id
+        if payload:
+            a = s.attributes.add()
+            a.key, a.value.string_value = "payload", payload
+    return r.SerializeToString()
+
+
+def export(channel, body, timeout=10, compression=None):
+    call = channel.unary_unary(EXPORT)
+    return call(body, timeout=timeout, compression=compression)
+
+
+def get_trace(q, execution_id):
+    with urllib.request.urlopen("http://%s/api/executions/%s/trace" % (q.info["query"], execution_id)) as r:
+        return json.loads(r.read())
+
+
+def status_details(err):
+    for k, v in err.trailing_metadata() or ():
+        if k == "grpc-status-details-bin":
+            st = Status()
+            st.ParseFromString(v)
+            return st
+    return None
+
+
+cases = []
+
+
+def case(fn):
+    cases.append(fn)
+    return fn
+
+
+data = tempdir()
+C = collector(data, "--max-request-bytes=1MiB")
+Q = query(data)
+ch = grpc.insecure_channel(C.info["otlp_grpc"])
+
+
+@case
+def export_ok_and_visible():
+    resp = Response()
+    resp.ParseFromString(export(ch, make_request("py-ok", 10)))
+    assert not resp.HasField("partial_success"), resp
+    t = get_trace(Q, "py-ok")
+    assert len(t["spans"]) == 10, len(t["spans"])
+
+
+@case
+def gzip_compressed_call():
+    export(ch, make_request("py-gzip", 7), compression=grpc.Compression.Gzip)
+    assert len(get_trace(Q, "py-gzip")["spans"]) == 7
+
+
+@case
+def partial_success_counts_invalid_spans():
+    resp = Response()
+    resp.ParseFromString(export(ch, make_request("py-partial", 3, bad=2)))
+    assert resp.partial_success.rejected_spans == 2, resp
+    assert "trace_id" in resp.partial_success.error_message
+    assert len(get_trace(Q, "py-partial")["spans"]) == 3
+
+
+@case
+def garbage_is_invalid_argument():
+    try:
+        export(ch, b"\xff\xff\xff garbage")
+        raise AssertionError("garbage accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.code()
+        assert "malformed" in e.details(), e.details()
+
+
+@case
+def deep_nesting_is_invalid_argument():
+    r = Request()
+    s = r.resource_spans.add().scope_spans.add().spans.add()
+    s.trace_id, s.span_id = os.urandom(16), os.urandom(8)
+    v = s.attributes.add()
+    v.key = "deep"
+    val = v.value
+    for _ in range(60):
+        val = val.array_value.values.add()
+    val.int_value = 1
+    try:
+        export(ch, r.SerializeToString())
+        raise AssertionError("accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "nested" in e.details(), (e.code(), e.details())
+
+
+@case
+def oversized_is_resource_exhausted_without_retry_info():
+    try:
+        export(ch, make_request("py-big", 1, payload="x" * (2 << 20)))
+        raise AssertionError("accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e.code()
+        st = status_details(e)
+        assert st is None or not any("RetryInfo" in d.type_url for d in st.details)
+
+
+@case
+def gzip_bomb_is_resource_exhausted():
+    # 64 MiB of one attribute value compresses to ~64 KiB; the limit is 1 MiB
+    try:
+        export(ch, make_request("py-bomb", 1, payload="a" * (64 << 20)), compression=grpc.Compression.Gzip, timeout=60)
+        raise AssertionError("accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (e.code(), e.details())
+
+
+@case
+def unknown_method_is_unimplemented_not_a_hang():
+    t0 = time.time()
+    try:
+        ch.unary_unary("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")(b"", timeout=5)
+        raise AssertionError("accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNIMPLEMENTED, e.code()
+    assert time.time() - t0 < 2, "answered promptly"
+
+
+@case
+def cancelled_calls_leave_the_server_healthy():
+    call = ch.unary_unary(EXPORT)
+    futures = [call.future(make_request("py-cancel-%d" % i, 50, payload="y" * 2000), timeout=10) for i in range(40)]
+    for f in futures:
+        f.cancel()
+    for f in futures:
+        try:
+            f.result()
+        except (grpc.RpcError, grpc.FutureCancelledError):
+            pass
+    export(ch, make_request("py-after-cancel", 2))
+    assert len(get_trace(Q, "py-after-cancel")["spans"]) == 2
+
+
+@case
+def many_calls_in_flight():
+    call = ch.unary_unary(EXPORT)
+    futures = [call.future(make_request("py-many-%d" % i, 20), timeout=20) for i in range(64)]
+    for f in futures:
+        f.result()
+    for i in (0, 31, 63):
+        assert len(get_trace(Q, "py-many-%d" % i)["spans"]) == 20
+
+
+@case
+def store_full_is_unavailable_with_retry_info():
+    d = tempdir()
+    small = collector(d, "--map-size=2MiB")
+    c2 = grpc.insecure_channel(small.info["otlp_grpc"])
+    err = None
+    for i in range(200):
+        try:
+            export(c2, make_request("py-full-%d" % i, 40, payload="z" * 1500))
+        except grpc.RpcError as e:
+            err = e
+            break
+    assert err is not None, "map never filled"
+    assert err.code() == grpc.StatusCode.UNAVAILABLE, err.code()
+    st = status_details(err)
+    assert st is not None and st.code == 14, st
+    ri = [d for d in st.details if d.type_url == "type.googleapis.com/google.rpc.RetryInfo"]
+    assert ri, st
+    info = RetryInfo()
+    info.ParseFromString(ri[0].value)
+    assert info.retry_delay.seconds > 0
+    c2.close()
+    assert small.stop() == 0, small.log
+    chk = subprocess.run([ADMIN, "--data-dir=" + d, "check"], capture_output=True, text=True)
+    assert chk.returncode == 0, chk.stdout
+
+
+@case
+def sigterm_with_calls_in_flight_loses_nothing_acknowledged():
+    d = tempdir()
+    c = collector(d)
+    c3 = grpc.insecure_channel(c.info["otlp_grpc"])
+    call = c3.unary_unary(EXPORT)
+    futures = [(i, call.future(make_request("py-term-%d" % i, 30), timeout=20)) for i in range(150)]
+    time.sleep(0.05)
+    c.proc.send_signal(signal.SIGTERM)
+    acked = []
+    for i, f in futures:
+        try:
+            f.result()
+            acked.append(i)
+        except grpc.RpcError as e:
+            assert e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), e.code()
+    assert c.proc.wait(timeout=30) == 0, c.log
+    c3.close()
+    q = query(d)
+    for i in acked:
+        assert len(get_trace(q, "py-term-%d" % i)["spans"]) == 30, i
+    q.stop()
+    print("# %d/150 calls acknowledged before SIGTERM, all present" % len(acked))
+
+
+@case
+def daemons_exit_cleanly():
+    ch.close()
+    assert C.stop() == 0, C.log
+    assert Q.stop() == 0, Q.log
+
+
+failed = 0
+for n, fn in enumerate(cases, 1):
+    try:
+        fn()
+        print("ok %d - %s" % (n, fn.__name__.replace("_", " ")))
+    except Exception:
+        failed += 1
+        print("not ok %d - %s" % (n, fn.__name__.replace("_", " ")))
+        for line in traceback.format_exc().splitlines():
+            print("#   " + line)
+    sys.stdout.flush()
+for p in procs:
+    if p.poll() is None:
+        p.kill()
+for d in tmp_dirs:
+    shutil.rmtree(d, ignore_errors=True)
+print("1..%d" % len(cases))
+sys.exit(1 if failed else 0)
