@@ -230,6 +230,7 @@ static void on_read(call_t *c)
         finish(c, GRPC_STATUS_UNAVAILABLE, "out of memory", 1, ARBOR_IOV_NULL);
         return;
     }
+    writer_count_request(r->opts.writer, c->job->n_spans + (size_t)c->job->rejected, (size_t)c->job->rejected);
     if (c->job->n_spans == 0) {
         c->job->result = 0;
         finish_job(c);

@@ -223,6 +223,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             respond_status(req, 503, "Service Unavailable", enc, 14, err, 1);
         return 0;
     }
+    writer_count_request(s->opts.writer, job->n_spans + (size_t)job->rejected, (size_t)job->rejected);
     if (job->n_spans == 0) { /* nothing to write: empty request or every span rejected */
         job->result = 0;
         respond_job(req, job, enc);

@@ -141,8 +141,18 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                 in->kind = s->kind;
                 in->status_code = s->status_code;
                 in->has_tokens = otlp_span_tokens(&s->attrs, &in->tokens_in, &in->tokens_out);
+                /* Orcheo's node spans are zero-length; their latency is an attribute */
+                int64_t latency_ms;
+                if (in->end_ns - in->start_ns < 1000000 &&
+                    otlp_value_as_int(otlp_attrs_get(&s->attrs, "orcheo.node.latency_ms"), &latency_ms) &&
+                    latency_ms > 0 && (uint64_t)latency_ms * 1000000u <= in->end_ns)
+                    in->shown_duration_ns = (uint64_t)latency_ms * 1000000u;
                 in->name = s->name;
                 in->service_name = service;
+                const otlp_value_t *wf = otlp_attrs_get(&s->attrs, "orcheo.workflow.id");
+                if (wf == NULL)
+                    wf = otlp_attrs_get(&s->attrs, "workflow.id");
+                in->workflow_id = wf && wf->type == OTLP_VALUE_STRING ? wf->u.str : ARBOR_IOV_NULL;
                 in->execution_id = find_exec_id(a, o, &s->attrs);
                 if (in->execution_id.len == 0)
                     in->execution_id = resource_exec;

@@ -85,12 +85,13 @@ out_http:
         http_server_stop(http);
 out_writer:
     if (writer != NULL) {
-        writer_stats_t st;
+        arbor_ingest_stats_t st;
         writer_get_stats(writer, &st);
         writer_stop(writer);
-        arbor_info("writer_stopped", "requests=%llu spans=%llu commits=%llu failures=%llu",
-                   (unsigned long long)st.jobs, (unsigned long long)st.spans, (unsigned long long)st.commits,
-                   (unsigned long long)st.failures);
+        arbor_info("writer_stopped", "requests=%llu spans_stored=%llu spans_rejected=%llu commits=%llu failures=%llu",
+                   (unsigned long long)st.requests, (unsigned long long)st.spans_stored,
+                   (unsigned long long)st.spans_rejected, (unsigned long long)st.commits,
+                   (unsigned long long)st.write_failures);
     }
 out_store:
     arbor_store_close(store);

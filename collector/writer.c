@@ -20,7 +20,7 @@ struct writer {
     ingest_job_t *head, *tail;
     size_t queued_spans, max_queue_spans, max_spans_per_commit;
     int stopping;
-    writer_stats_t stats;
+    arbor_ingest_stats_t stats; /* under mu */
 };
 
 static int write_job(arbor_batch_t *b, ingest_job_t *job)
@@ -55,10 +55,13 @@ out:
     return rc;
 }
 
-/* Write jobs [first, stop) in one transaction; 0 only if all committed. */
+/* Write jobs [first, stop) in one transaction; 0 only if all committed. The
+ * counters go into the same transaction, as they will be if it commits. */
 static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
 {
     arbor_batch_t *b;
+    uint8_t enc[ARBOR_INGEST_STATS_WORDS * 8];
+    uint64_t spans = 0;
     int rc = arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
     if (rc)
         return rc;
@@ -67,13 +70,25 @@ static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
             arbor_batch_abort(b);
             return rc;
         }
+        spans += j->n_spans;
+    }
+    pthread_mutex_lock(&w->mu);
+    arbor_ingest_stats_t next = w->stats;
+    pthread_mutex_unlock(&w->mu);
+    next.spans_stored += spans;
+    arbor_ingest_stats_encode(&next, enc);
+    if ((rc = arbor_batch_put_meta(b, ARBOR_INGEST_STATS_KEY, arbor_iov(enc, sizeof enc))) != 0) {
+        arbor_batch_abort(b);
+        return rc;
     }
     uint64_t t0 = arbor_mono_ns();
     rc = arbor_batch_commit(b);
     uint64_t took = arbor_mono_ns() - t0;
     pthread_mutex_lock(&w->mu);
-    w->stats.commit_ns_total += took;
-    w->stats.commits += rc == 0;
+    if (rc == 0) {
+        w->stats.spans_stored += spans;
+        arbor_ingest_stats_observe_commit(&w->stats, took);
+    }
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
@@ -84,14 +99,11 @@ static void complete(writer_t *w, ingest_job_t *first, ingest_job_t *stop, int r
     while (j != stop) {
         ingest_job_t *next = j->next; /* done() hands the job away: read next first */
         j->result = rc;
-        pthread_mutex_lock(&w->mu);
-        if (rc == 0) {
-            w->stats.jobs++;
-            w->stats.spans += j->n_spans;
-        } else {
-            w->stats.failures++;
+        if (rc != 0) {
+            pthread_mutex_lock(&w->mu);
+            w->stats.write_failures++;
+            pthread_mutex_unlock(&w->mu);
         }
-        pthread_mutex_unlock(&w->mu);
         j->done(j);
         j = next;
     }
@@ -196,7 +208,16 @@ void writer_stop(writer_t *w)
     free(w);
 }
 
-void writer_get_stats(writer_t *w, writer_stats_t *out)
+void writer_count_request(writer_t *w, size_t received, size_t rejected)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stats.requests++;
+    w->stats.spans_received += received;
+    w->stats.spans_rejected += rejected;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void writer_get_stats(writer_t *w, arbor_ingest_stats_t *out)
 {
     pthread_mutex_lock(&w->mu);
     *out = w->stats;

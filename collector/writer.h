@@ -6,12 +6,9 @@
 
 #include "ingest.h"
 
-typedef struct writer writer_t;
+#include "arbor/ingest_stats.h"
 
-typedef struct {
-    uint64_t jobs, spans, commits, failures;
-    uint64_t commit_ns_total; /* time inside commit (incl. fsync) */
-} writer_stats_t;
+typedef struct writer writer_t;
 
 /** Start the writer thread. @p max_queue_spans bounds spans waiting for a commit. */
 int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, writer_t **out);
@@ -22,6 +19,9 @@ int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_
 int writer_submit(writer_t *w, ingest_job_t *job);
 /** Commit everything queued, complete those jobs, stop the thread and free @p w. */
 void writer_stop(writer_t *w);
-void writer_get_stats(writer_t *w, writer_stats_t *out);
+/** Count a decoded request (receivers call this for every request they decode,
+ *  including those with no valid span). Thread-safe. */
+void writer_count_request(writer_t *w, size_t received, size_t rejected);
+void writer_get_stats(writer_t *w, arbor_ingest_stats_t *out);
 
 #endif

@@ -11,6 +11,20 @@ static const arbor_cfg_entry_t entries[] = {
     {"query-addr", ARBOR_CFG_ADDR, "127.0.0.1:3200", F(query_addr), "Query API listener.", NULL, 0, 0},
     {"map-size", ARBOR_CFG_SIZE, "16GiB", F(map_size), "LMDB map size (at least the collector's).", NULL,
      1 << 20, INT64_MAX},
+    {"preview-max-length", ARBOR_CFG_INT, "512", F(preview_max_length),
+     "Characters kept of prompt/response/message values in tree responses (the span endpoint returns them "
+     "whole).",
+     NULL, 1, 1 << 20},
+    {"artifact-url-template", ARBOR_CFG_STRING, "/api/artifacts/{id}/download", F(artifact_url_template),
+     "How artifact IDs become download links (`{id}` is replaced, URL-encoded).", NULL, 0, 0},
+    {"artifact-upstream", ARBOR_CFG_STRING, NULL, F(artifact_upstream),
+     "Base URL of the workflow backend; when set, `/api/artifacts/*` is reverse-proxied to it.", NULL, 0, 0},
+    {"trace-links", ARBOR_CFG_STRING, NULL, F(trace_links),
+     "`Name=https://…{trace_id}…` pairs, comma separated: links to external dashboards "
+     "(`{execution_id}` works too).",
+     NULL, 0, 0},
+    {"cors-origins", ARBOR_CFG_STRING, "http://localhost:5173,http://127.0.0.1:5173", F(cors_origins),
+     "Browser origins allowed to call the API, comma separated (`*` allows any).", NULL, 0, 0},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
 };
 

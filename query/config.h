@@ -9,6 +9,11 @@ typedef struct {
     arbor_addr_t query_addr;
     uint64_t map_size;
     int log_level;
+    int64_t preview_max_length;
+    const char *artifact_url_template;
+    const char *artifact_upstream;
+    const char *trace_links;
+    const char *cors_origins;
 } query_config_t;
 
 extern const arbor_cfg_table_t query_config_table;

@@ -1,8 +1,11 @@
-/* Routing and responses for arbor-query. The store is opened read-only; until
- * the collector has created it, API calls answer 503 and /ready says not ready. */
+/* arbor-query's HTTP layer: one h2o event loop, routing, query parameters, CORS,
+ * request logs and metrics. The store is opened read-only and lazily: until the
+ * collector has created it, API calls answer 503 and /ready says not ready. */
 #include "server.h"
 
 #include "jsonw.h"
+#include "lists.h"
+#include "metrics.h"
 #include "trace.h"
 
 #include "arbor/listen.h"
@@ -14,15 +17,23 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
-typedef struct {
+#define MAX_LINKS 16
+#define MAX_ORIGINS 32
+
+static struct {
     const query_config_t *cfg;
     arbor_store_t *store;
     uint64_t next_open_try_ns;
-} query_state_t;
-
-static query_state_t state;
+    trace_options_t opts;
+    trace_link_t links[MAX_LINKS];
+    char *origins[MAX_ORIGINS];
+    size_t n_origins;
+    int any_origin;
+} state;
 
 /* Open the store lazily: the collector may start after us. */
 static arbor_store_t *store_get(void)
@@ -43,12 +54,42 @@ static arbor_store_t *store_get(void)
     return state.store;
 }
 
-static void send_json(h2o_req_t *req, int status, const char *reason, const char *body, size_t len)
+/* ---- responses ---- */
+
+static const char *allowed_origin(h2o_req_t *req, h2o_iovec_t *origin)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i < 0)
+        return NULL;
+    *origin = req->headers.entries[i].value;
+    if (state.any_origin)
+        return "*";
+    for (size_t k = 0; k < state.n_origins; k++)
+        if (strlen(state.origins[k]) == origin->len && memcmp(state.origins[k], origin->base, origin->len) == 0)
+            return state.origins[k];
+    return NULL;
+}
+
+static void add_cors(h2o_req_t *req)
+{
+    h2o_iovec_t origin;
+    if (allowed_origin(req, &origin) == NULL)
+        return;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, origin.base,
+                   origin.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-credentials"), 0, NULL,
+                          H2O_STRLIT("true"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+}
+
+static void send_body(h2o_req_t *req, int status, const char *reason, const char *type, const char *body,
+                      size_t len)
 {
     req->res.status = status;
     req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    add_cors(req);
     req->res.content_length = len;
     h2o_send_inline(req, body, len);
 }
@@ -63,20 +104,21 @@ static void send_detail(h2o_req_t *req, int status, const char *reason, const ch
     jsonw_cstr(&w, detail);
     jsonw_object_end(&w);
     char *body = jsonw_take(&w, &len);
-    send_json(req, status, reason, body, len);
+    send_body(req, status, reason, "application/json", body, len);
     free(body);
 }
 
-static void send_writer(h2o_req_t *req, jsonw_t *w)
+static void send_writer(h2o_req_t *req, jsonw_t *w, const char *type)
 {
     size_t len;
     char *body = jsonw_take(w, &len);
-    send_json(req, 200, "OK", body, len);
+    send_body(req, 200, "OK", type, body, len);
     free(body);
 }
 
-/* Percent-decode one path segment into @p pool. */
-static arbor_iov_t decode_segment(h2o_mem_pool_t *pool, const char *s, size_t n)
+/* ---- request parsing ---- */
+
+static arbor_iov_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t n, int plus_is_space)
 {
     char *out = h2o_mem_alloc_pool(pool, n + 1);
     size_t j = 0;
@@ -85,9 +127,9 @@ static arbor_iov_t decode_segment(h2o_mem_pool_t *pool, const char *s, size_t n)
         if (s[i] == '%' && i + 2 < n && arbor_hex_decode(&b, 1, s + i + 1, 2) == 0) {
             out[j++] = (char)b;
             i += 2;
-            continue;
+        } else {
+            out[j++] = plus_is_space && s[i] == '+' ? ' ' : s[i];
         }
-        out[j++] = s[i];
     }
     out[j] = '\0';
     return arbor_iov(out, j);
@@ -99,14 +141,13 @@ typedef struct {
     size_t n;
 } path_t;
 
-/* Split the raw path (before '?') into decoded segments; 0 or -1 if too many. */
+/* Split the raw path (before '?') into decoded segments; -1 if too many. */
 static int split_path(h2o_req_t *req, path_t *p)
 {
     size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *s = req->path.base;
     p->n = 0;
-    size_t i = 0;
-    while (i < len) {
+    for (size_t i = 0; i < len;) {
         while (i < len && s[i] == '/')
             i++;
         if (i >= len)
@@ -116,21 +157,84 @@ static int split_path(h2o_req_t *req, path_t *p)
             i++;
         if (p->n == MAX_SEGMENTS)
             return -1;
-        p->seg[p->n++] = decode_segment(&req->pool, s + start, i - start);
+        p->seg[p->n++] = percent_decode(&req->pool, s + start, i - start, 0);
     }
     return 0;
 }
 
-static int seg_is(const path_t *p, size_t i, const char *lit)
+/* Value of query parameter @p name (decoded), or base NULL when absent. */
+static arbor_iov_t query_param(h2o_req_t *req, const char *name)
 {
-    return i < p->n && arbor_iov_eq_str(p->seg[i], lit);
+    if (req->query_at == SIZE_MAX)
+        return ARBOR_IOV_NULL;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end, *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - q) == nl && memcmp(q, name, nl) == 0)
+            return eq ? percent_decode(&req->pool, eq + 1, (size_t)(stop - eq - 1), 1) : arbor_iov("", 0);
+        q = stop + 1;
+    }
+    return ARBOR_IOV_NULL;
 }
 
-/* Render a JSON body from one read snapshot and send it: 503 while the store
- * is not available, 404 for ARBOR_ENOTFOUND, 500 for other store errors. */
-typedef int (*render_fn)(arbor_reader_t *r, const void *arg, jsonw_t *w);
+/* Integer parameter within [lo, hi]; default when absent; -1 (and a 400 sent) when bad. */
+static int int_param(h2o_req_t *req, const char *name, long lo, long hi, long def, long *out)
+{
+    arbor_iov_t v = query_param(req, name);
+    *out = def;
+    if (v.base == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v.base, &end, 10);
+    if (v.len == 0 || *end != '\0' || errno != 0 || x < lo || x > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be an integer from %ld to %ld", name, lo, hi);
+        send_detail(req, 400, "Bad Request", msg);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
 
-static void respond_rendered(h2o_req_t *req, render_fn render, const void *arg)
+/* ISO-8601 UTC ("2026-11-21T08:57:25Z", fraction optional) or Unix seconds. */
+static int parse_time(arbor_iov_t v, uint64_t *ns)
+{
+    char *end;
+    if (v.len == 0)
+        return -1;
+    errno = 0;
+    double secs = strtod(v.base, &end);
+    if (*end == '\0' && errno == 0 && secs >= 0) {
+        *ns = (uint64_t)(secs * 1e9);
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(v.base, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest == NULL)
+        return -1;
+    double frac = 0;
+    if (*rest == '.') {
+        frac = strtod(rest, &end);
+        rest = end;
+    }
+    if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0 && *rest != '\0')
+        return -1;
+    *ns = (uint64_t)timegm(&tm) * 1000000000u + (uint64_t)(frac * 1e9);
+    return 0;
+}
+
+/* ---- endpoints ---- */
+
+typedef int (*render_fn)(arbor_reader_t *r, void *arg, jsonw_t *w);
+
+/* Render a JSON body from one read snapshot: 503 while the store is not
+ * available, 404 for ARBOR_ENOTFOUND, 400 for ARBOR_EDECODE, 500 otherwise. */
+static void respond_rendered(h2o_req_t *req, render_fn render, void *arg)
 {
     arbor_store_t *st = store_get();
     arbor_reader_t *r;
@@ -149,64 +253,273 @@ static void respond_rendered(h2o_req_t *req, render_fn render, const void *arg)
     arbor_reader_end(r);
     if (rc == ARBOR_ENOTFOUND)
         send_detail(req, 404, "Not Found", "not found");
+    else if (rc == ARBOR_EDECODE)
+        send_detail(req, 400, "Bad Request", "invalid cursor");
     else if (rc)
         send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
     else
-        send_writer(req, &w);
+        send_writer(req, &w, "application/json");
     jsonw_free(&w);
 }
 
-static int render_execution(arbor_reader_t *r, const void *arg, jsonw_t *w)
+typedef struct {
+    render_kind_t kind;
+    arbor_iov_t execution_id;
+    uint8_t trace_id[16];
+    int by_trace;
+    page_params_t page;
+} tree_request_t;
+
+static int render_tree(arbor_reader_t *r, void *arg, jsonw_t *w)
 {
-    trace_options_t o = {0};
-    return trace_render_execution(r, *(const arbor_iov_t *)arg, &o, w);
+    tree_request_t *t = arg;
+    return trace_render(r, t->kind, t->execution_id, t->by_trace ? t->trace_id : NULL, &state.opts, &t->page, w);
 }
 
-static int render_trace(arbor_reader_t *r, const void *arg, jsonw_t *w)
+static int decode_trace_id(h2o_req_t *req, arbor_iov_t hex, uint8_t id[16])
 {
-    trace_options_t o = {0};
-    return trace_render_trace(r, arg, &o, w);
+    if (arbor_hex_decode(id, 16, hex.base, hex.len) == 0)
+        return 0;
+    send_detail(req, 400, "Bad Request", "trace ID must be 32 hex characters");
+    return -1;
 }
 
-static void api_trace_tree(h2o_req_t *req, arbor_iov_t hex)
+/* /api/executions/{id}/(trace|tree) and /api/traces/{trace_id}/(trace|tree) */
+static void api_tree(h2o_req_t *req, render_kind_t kind, int by_trace, arbor_iov_t id)
 {
-    uint8_t id[16];
-    if (arbor_hex_decode(id, 16, hex.base, hex.len) != 0) {
-        send_detail(req, 400, "Bad Request", "trace ID must be 32 hex characters");
+    tree_request_t t;
+    long limit, depth;
+    memset(&t, 0, sizeof t);
+    t.kind = kind;
+    t.by_trace = by_trace;
+    t.execution_id = id;
+    if (by_trace && decode_trace_id(req, id, t.trace_id) != 0)
+        return;
+    if (int_param(req, "limit", 1, TRACE_MAX_LIMIT, TRACE_DEFAULT_LIMIT, &limit) != 0 ||
+        int_param(req, "depth", 1, 100000, 0, &depth) != 0)
+        return;
+    t.page.limit = (size_t)limit;
+    t.page.max_depth = (uint32_t)depth;
+    arbor_iov_t cursor = query_param(req, "cursor");
+    t.page.cursor = cursor.base ? cursor : arbor_iov("", 0);
+    arbor_iov_t parent = query_param(req, "parent");
+    if (parent.base != NULL && kind == RENDER_SKELETON) {
+        if (arbor_hex_decode(t.page.parent, 8, parent.base, parent.len) != 0) {
+            send_detail(req, 400, "Bad Request", "parent must be a 16-hex-character span ID");
+            return;
+        }
+        t.page.has_parent = 1;
+    }
+    respond_rendered(req, render_tree, &t);
+}
+
+typedef struct {
+    uint8_t trace_id[16], span_id[8];
+} span_request_t;
+
+static int render_span(arbor_reader_t *r, void *arg, jsonw_t *w)
+{
+    span_request_t *s = arg;
+    return trace_render_span(r, s->trace_id, s->span_id, &state.opts, w);
+}
+
+static void api_span(h2o_req_t *req, arbor_iov_t trace_hex, arbor_iov_t span_hex)
+{
+    span_request_t s;
+    if (decode_trace_id(req, trace_hex, s.trace_id) != 0)
+        return;
+    if (arbor_hex_decode(s.span_id, 8, span_hex.base, span_hex.len) != 0) {
+        send_detail(req, 400, "Bad Request", "span ID must be 16 hex characters");
         return;
     }
-    respond_rendered(req, render_trace, id);
+    respond_rendered(req, render_span, &s);
+}
+
+typedef struct {
+    list_params_t p;
+    int executions;
+} list_request_t;
+
+static int render_list(arbor_reader_t *r, void *arg, jsonw_t *w)
+{
+    list_request_t *l = arg;
+    return l->executions ? lists_render_executions(r, &l->p, w) : lists_render_traces(r, &l->p, w);
+}
+
+static void api_list(h2o_req_t *req, int executions)
+{
+    static const char *const statuses[] = {"running", "completed", "error", "cancelled", NULL};
+    list_request_t l;
+    long limit;
+    memset(&l, 0, sizeof l);
+    l.executions = executions;
+    if (int_param(req, "limit", 1, LIST_MAX_LIMIT, LIST_DEFAULT_LIMIT, &limit) != 0)
+        return;
+    l.p.limit = (size_t)limit;
+    arbor_iov_t wf = query_param(req, "workflow_id"), status = query_param(req, "status"),
+                since = query_param(req, "since");
+    l.p.workflow_id = wf.base ? wf : ARBOR_IOV_NULL;
+    if (status.base != NULL) {
+        for (int i = 0; statuses[i] && l.p.status == NULL; i++)
+            if (arbor_iov_eq_str(status, statuses[i]))
+                l.p.status = statuses[i];
+        if (l.p.status == NULL) {
+            send_detail(req, 400, "Bad Request", "status must be running, completed, error or cancelled");
+            return;
+        }
+    }
+    if (since.base != NULL && parse_time(since, &l.p.since_ns) != 0) {
+        send_detail(req, 400, "Bad Request", "since must be an ISO-8601 UTC time or Unix seconds");
+        return;
+    }
+    respond_rendered(req, render_list, &l);
+}
+
+static void api_metrics(h2o_req_t *req)
+{
+    jsonw_t w;
+    jsonw_init(&w);
+    metrics_render(store_get(), &w);
+    send_writer(req, &w, "text/plain; version=0.0.4; charset=utf-8");
+    jsonw_free(&w);
+}
+
+/* CORS preflight: allowed origins get the methods and whatever headers they ask
+ * for (Authorization included); others get 403. */
+static void preflight(h2o_req_t *req)
+{
+    h2o_iovec_t origin;
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1) < 0) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD, OPTIONS"));
+        send_body(req, 204, "No Content", "text/plain", "", 0);
+        return;
+    }
+    if (allowed_origin(req, &origin) == NULL) {
+        send_detail(req, 403, "Forbidden", "origin not allowed");
+        return;
+    }
+    ssize_t h = h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-headers"), -1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          H2O_STRLIT("GET, HEAD, OPTIONS"));
+    if (h >= 0)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                              req->headers.entries[h].value.base, req->headers.entries[h].value.len);
+    else
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                              H2O_STRLIT("Authorization, Content-Type"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
+                          H2O_STRLIT("600"));
+    send_body(req, 204, "No Content", "text/plain", "", 0);
+}
+
+static int seg_is(const path_t *p, size_t i, const char *lit)
+{
+    return i < p->n && arbor_iov_eq_str(p->seg[i], lit);
+}
+
+static route_t dispatch(h2o_req_t *req)
+{
+    path_t p;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+        preflight(req);
+        return ROUTE_OTHER;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD, OPTIONS"));
+        send_detail(req, 405, "Method Not Allowed", "method not allowed");
+        return ROUTE_OTHER;
+    }
+    if (split_path(req, &p) != 0) {
+        send_detail(req, 404, "Not Found", "Not Found");
+        return ROUTE_OTHER;
+    }
+    if (p.n == 1 && seg_is(&p, 0, "healthz")) {
+        send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ok\"}"));
+        return ROUTE_HEALTHZ;
+    }
+    if (p.n == 1 && seg_is(&p, 0, "ready")) {
+        if (store_get() != NULL)
+            send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ready\"}"));
+        else
+            send_detail(req, 503, "Service Unavailable", "store not available yet");
+        return ROUTE_READY;
+    }
+    if (p.n == 1 && seg_is(&p, 0, "metrics")) {
+        api_metrics(req);
+        return ROUTE_METRICS;
+    }
+    if (!seg_is(&p, 0, "api") || p.n < 2) {
+        send_detail(req, 404, "Not Found", "Not Found");
+        return ROUTE_OTHER;
+    }
+    int execs = seg_is(&p, 1, "executions"), traces = seg_is(&p, 1, "traces");
+    if (p.n == 2 && (execs || traces)) {
+        api_list(req, execs);
+        return execs ? ROUTE_EXECUTIONS : ROUTE_TRACES;
+    }
+    if (p.n == 4 && (execs || traces) && (seg_is(&p, 3, "trace") || seg_is(&p, 3, "tree"))) {
+        render_kind_t kind = seg_is(&p, 3, "trace") ? RENDER_TRACE : RENDER_SKELETON;
+        api_tree(req, kind, traces, p.seg[2]);
+        return kind == RENDER_TRACE ? (execs ? ROUTE_EXECUTION_TRACE : ROUTE_TRACE_TRACE)
+                                    : (execs ? ROUTE_EXECUTION_TREE : ROUTE_TRACE_TREE);
+    }
+    if (p.n == 5 && traces && seg_is(&p, 3, "spans")) {
+        api_span(req, p.seg[2], p.seg[4]);
+        return ROUTE_SPAN;
+    }
+    if (seg_is(&p, 1, "artifacts")) { /* the proxy serves these when an upstream is configured */
+        send_detail(req, 404, "Not Found", "artifact downloads are not configured (ARBOR_ARTIFACT_UPSTREAM)");
+        return ROUTE_OTHER;
+    }
+    send_detail(req, 404, "Not Found", "Not Found");
+    return ROUTE_OTHER;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    path_t p;
     uint64_t t0 = arbor_mono_ns();
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
-        send_detail(req, 405, "Method Not Allowed", "method not allowed");
-    } else if (split_path(req, &p) != 0) {
-        send_detail(req, 404, "Not Found", "Not Found");
-    } else if (p.n == 1 && seg_is(&p, 0, "healthz")) {
-        send_json(req, 200, "OK", H2O_STRLIT("{\"status\":\"ok\"}"));
-    } else if (p.n == 1 && seg_is(&p, 0, "ready")) {
-        if (store_get() != NULL)
-            send_json(req, 200, "OK", H2O_STRLIT("{\"status\":\"ready\"}"));
-        else
-            send_detail(req, 503, "Service Unavailable", "store not available yet");
-    } else if (p.n == 4 && seg_is(&p, 0, "api") && seg_is(&p, 1, "executions") && seg_is(&p, 3, "trace")) {
-        respond_rendered(req, render_execution, &p.seg[2]);
-    } else if (p.n == 4 && seg_is(&p, 0, "api") && seg_is(&p, 1, "traces") && seg_is(&p, 3, "trace")) {
-        api_trace_tree(req, p.seg[2]);
-    } else {
-        send_detail(req, 404, "Not Found", "Not Found");
-    }
-    arbor_debug("request", "method=%.*s path=\"%.*s\" status=%d duration_us=%llu", (int)req->method.len,
-                req->method.base, (int)req->path.len, req->path.base, req->res.status,
-                (unsigned long long)((arbor_mono_ns() - t0) / 1000));
+    route_t route = dispatch(req);
+    uint64_t took = arbor_mono_ns() - t0;
+    metrics_observe(route, req->res.status, took);
+    arbor_info("request", "method=%.*s path=\"%.*s\" status=%d duration_us=%llu", (int)req->method.len,
+               req->method.base, (int)(req->path.len > 300 ? 300 : req->path.len), req->path.base,
+               req->res.status, (unsigned long long)(took / 1000));
     return 0;
+}
+
+/* ---- setup ---- */
+
+static void parse_settings(const query_config_t *cfg)
+{
+    state.opts.span.preview_max = (size_t)cfg->preview_max_length;
+    state.opts.span.artifact_url_template = cfg->artifact_url_template;
+    state.opts.links = state.links;
+    if (cfg->trace_links) {
+        char *copy = strdup(cfg->trace_links), *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item && state.opts.n_links < MAX_LINKS;
+             item = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(item, '=');
+            if (eq == NULL)
+                continue;
+            *eq = '\0';
+            trace_link_t *l = &state.links[state.opts.n_links++];
+            snprintf(l->name, sizeof l->name, "%s", item);
+            snprintf(l->url, sizeof l->url, "%s", eq + 1);
+        }
+        free(copy);
+    }
+    if (cfg->cors_origins) {
+        char *copy = strdup(cfg->cors_origins), *save = NULL;
+        for (char *o = strtok_r(copy, ", ", &save); o && state.n_origins < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
+            if (strcmp(o, "*") == 0)
+                state.any_origin = 1;
+            else
+                state.origins[state.n_origins++] = strdup(o);
+        }
+        free(copy);
+    }
 }
 
 static h2o_accept_ctx_t accept_ctx;
@@ -219,15 +532,41 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_accept(&accept_ctx, sock);
 }
 
+/* /api/artifacts/... is reverse-proxied to ARBOR_ARTIFACT_UPSTREAM/api/artifacts/... by h2o. */
+static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
+{
+    static h2o_url_t url;
+    static h2o_proxy_config_vars_t vars;
+    char full[1024];
+    size_t n = strlen(upstream);
+    while (n > 0 && upstream[n - 1] == '/')
+        n--;
+    snprintf(full, sizeof full, "%.*s/api/artifacts", (int)n, upstream);
+    if (h2o_url_parse(strdup(full), SIZE_MAX, &url) != 0) {
+        arbor_error("config_invalid", "setting=ARBOR_ARTIFACT_UPSTREAM value=\"%s\"", upstream);
+        return -1;
+    }
+    memset(&vars, 0, sizeof vars);
+    vars.io_timeout = 30000;
+    vars.keepalive_timeout = 2000;
+    h2o_pathconf_t *pc = h2o_config_register_path(host, "/api/artifacts", 0);
+    h2o_proxy_register_reverse_proxy(pc, &url, &vars);
+    return 0;
+}
+
 int query_server_run(const query_config_t *cfg, volatile int *stop)
 {
     static h2o_globalconf_t config;
     static h2o_context_t ctx;
     uint16_t port;
     state.cfg = cfg;
+    parse_settings(cfg);
     h2o_config_init(&config);
     config.server_name = h2o_iovec_init(H2O_STRLIT("arbor-query"));
     h2o_hostconf_t *host = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    /* first registered prefix wins: the proxy path goes before "/" */
+    if (cfg->artifact_upstream && cfg->artifact_upstream[0] && register_artifact_proxy(host, cfg->artifact_upstream))
+        return 2;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
     h2o_context_init(&ctx, h2o_evloop_create(), &config);
@@ -255,5 +594,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     h2o_socket_close(listener);
     arbor_store_close(state.store);
     state.store = NULL;
+    for (size_t i = 0; i < state.n_origins; i++)
+        free(state.origins[i]);
     return 0;
 }

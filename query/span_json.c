@@ -1,10 +1,43 @@
 #include "span_json.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"};
 static const char *const status_names[] = {"UNSET", "OK", "ERROR"};
+
+/* Attribute keys whose values are prompts, responses or messages (reference/otlp.md §3):
+ * the key itself or anything below it ("gen_ai.prompt.0.content"). */
+static const char *const content_keys[] = {
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
+    "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "llm.input_messages",
+    "llm.output_messages", "llm.prompts", "input.value", "output.value", "traceloop.entity.input",
+    "traceloop.entity.output", "langfuse.observation.input", "langfuse.observation.output", "ai.prompt",
+    "ai.response", "ai.toolCall.args", "ai.toolCall.result", "orcheo.workflow.state",
+};
+
+int span_json_is_content_key(arbor_iov_t key)
+{
+    for (size_t i = 0; i < sizeof content_keys / sizeof content_keys[0]; i++) {
+        size_t n = strlen(content_keys[i]);
+        if (key.len >= n && memcmp(key.base, content_keys[i], n) == 0 && (key.len == n || key.base[n] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Events whose every string attribute is content: Orcheo's prompt/response/message
+ * previews and the GenAI message events. */
+static int is_content_event(arbor_iov_t name)
+{
+    static const char *const names[] = {"prompt", "response", "message", "gen_ai.content.prompt",
+                                        "gen_ai.content.completion", "gen_ai.choice"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (arbor_iov_eq_str(name, names[i]))
+            return 1;
+    return name.len > 15 && memcmp(name.base, "gen_ai.", 7) == 0 && memcmp(name.base + name.len - 8, ".message", 8) == 0;
+}
 
 void span_json_value(jsonw_t *w, const otlp_value_t *v)
 {
@@ -55,6 +88,25 @@ void span_json_attrs(jsonw_t *w, const otlp_attrs_t *attrs)
     jsonw_object_end(w);
 }
 
+/* A value, cut to @p max code points when it is a string that should be. */
+static void value_cut(jsonw_t *w, const otlp_value_t *v, size_t max, int cut_it)
+{
+    if (cut_it && max > 0 && v->type == OTLP_VALUE_STRING)
+        jsonw_str_cut(w, v->u.str, max);
+    else
+        span_json_value(w, v);
+}
+
+static int needs_cut(const otlp_kv_t *kv, size_t max, int content_event, size_t *len)
+{
+    if (max == 0 || kv->value.type != OTLP_VALUE_STRING || kv->value.u.str.len <= max)
+        return 0; /* fewer bytes than the limit: fewer code points too */
+    if (!content_event && !span_json_is_content_key(kv->key))
+        return 0;
+    *len = utf8_length(kv->value.u.str);
+    return *len > max;
+}
+
 static void write_status(jsonw_t *w, int code, arbor_iov_t message)
 {
     jsonw_key(w, "status");
@@ -69,9 +121,9 @@ static void write_status(jsonw_t *w, int code, arbor_iov_t message)
     jsonw_object_end(w);
 }
 
-static void write_token_usage(jsonw_t *w, int64_t in, int64_t out)
+static void write_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out)
 {
-    jsonw_key(w, "token_usage");
+    jsonw_key(w, key);
     jsonw_object(w);
     jsonw_key(w, "input");
     jsonw_int(w, in);
@@ -80,18 +132,156 @@ static void write_token_usage(jsonw_t *w, int64_t in, int64_t out)
     jsonw_object_end(w);
 }
 
-void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *rec)
+static void write_extra(jsonw_t *w, const span_extra_t *extra)
 {
-    otlp_span_t s;
-    int ok = otlp_span_decode(arena, rec->span_bytes.base, rec->span_bytes.len, &s) == 0;
-    uint64_t start = rec->start_ns, end = rec->end_ns;
-    int64_t latency_ms = 0;
-    /* Orcheo's node spans are zero-length; their real latency is an attribute */
-    if (ok && end - start < 1000000 &&
-        otlp_value_as_int(otlp_attrs_get(&s.attrs, "orcheo.node.latency_ms"), &latency_ms) && latency_ms > 0 &&
-        (uint64_t)latency_ms * 1000000u <= end)
-        start = end - (uint64_t)latency_ms * 1000000u;
+    if (extra == NULL)
+        return;
+    jsonw_key(w, "child_count");
+    jsonw_uint(w, extra->child_count);
+    jsonw_key(w, "depth");
+    jsonw_uint(w, extra->depth);
+}
 
+/* ---- artifacts ---- */
+
+static void write_url(jsonw_t *w, const char *tmpl, arbor_iov_t id)
+{
+    char buf[2048];
+    size_t n = 0;
+    const char *p = tmpl ? tmpl : "/api/artifacts/{id}/download";
+    while (*p && n + 4 < sizeof buf) {
+        if (strncmp(p, "{id}", 4) == 0) {
+            for (size_t i = 0; i < id.len && n + 4 < sizeof buf; i++) {
+                unsigned char c = (unsigned char)id.base[i];
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+                    buf[n++] = (char)c;
+                else
+                    n += (size_t)snprintf(buf + n, sizeof buf - n, "%%%02X", c);
+            }
+            p += 4;
+        } else {
+            buf[n++] = *p++;
+        }
+    }
+    jsonw_str(w, arbor_iov(buf, n));
+}
+
+static const otlp_value_t *event_attr(const otlp_event_t *e, const char *a, const char *b)
+{
+    const otlp_value_t *v = otlp_attrs_get(&e->attrs, a);
+    return v ? v : otlp_attrs_get(&e->attrs, b);
+}
+
+static int is_artifact_event(const otlp_event_t *e)
+{
+    return arbor_iov_eq_str(e->name, "artifact") || arbor_iov_eq_str(e->name, "orcheo.artifact");
+}
+
+/* One artifact: its ID plus whatever an artifact event says about it. */
+static void write_artifact(jsonw_t *w, const otlp_span_t *s, arbor_iov_t id, const span_render_t *o)
+{
+    jsonw_object(w);
+    jsonw_key(w, "id");
+    jsonw_str(w, id);
+    jsonw_key(w, "download_url");
+    write_url(w, o->artifact_url_template, id);
+    for (size_t i = 0; i < s->n_events; i++) {
+        const otlp_event_t *e = &s->events[i];
+        const otlp_value_t *eid = event_attr(e, "artifact.id", "id");
+        if (!is_artifact_event(e) || eid == NULL || eid->type != OTLP_VALUE_STRING || !arbor_iov_eq(eid->u.str, id))
+            continue;
+        static const char *const fields[][2] = {{"name", "artifact.name"}, {"mime_type", "artifact.mime_type"},
+                                                {"size", "artifact.size"}, {"preview", "artifact.preview"}};
+        for (size_t f = 0; f < 4; f++) {
+            const otlp_value_t *v = event_attr(e, fields[f][1], fields[f][0]);
+            if (v == NULL)
+                continue;
+            jsonw_key(w, fields[f][0]);
+            value_cut(w, v, o->preview_max, f == 3);
+        }
+        break;
+    }
+    jsonw_object_end(w);
+}
+
+static void write_artifacts(jsonw_t *w, const otlp_span_t *s, const span_render_t *o)
+{
+    const otlp_value_t *ids = otlp_attrs_get(&s->attrs, "orcheo.artifact.ids");
+    int any = ids && ((ids->type == OTLP_VALUE_ARRAY && ids->u.array.count) ||
+                      (ids->type == OTLP_VALUE_STRING && ids->u.str.len));
+    for (size_t i = 0; !any && i < s->n_events; i++)
+        any = is_artifact_event(&s->events[i]);
+    if (!any)
+        return;
+    jsonw_key(w, "artifacts");
+    jsonw_array(w);
+    if (ids && ids->type == OTLP_VALUE_STRING && ids->u.str.len)
+        write_artifact(w, s, ids->u.str, o);
+    for (size_t i = 0; ids && ids->type == OTLP_VALUE_ARRAY && i < ids->u.array.count; i++)
+        if (ids->u.array.items[i].type == OTLP_VALUE_STRING && ids->u.array.items[i].u.str.len)
+            write_artifact(w, s, ids->u.array.items[i].u.str, o);
+    /* artifacts announced only by an event */
+    for (size_t i = 0; i < s->n_events; i++) {
+        const otlp_value_t *eid = event_attr(&s->events[i], "artifact.id", "id");
+        if (!is_artifact_event(&s->events[i]) || eid == NULL || eid->type != OTLP_VALUE_STRING)
+            continue;
+        int listed = 0;
+        for (size_t k = 0; ids && ids->type == OTLP_VALUE_ARRAY && k < ids->u.array.count; k++)
+            listed |= ids->u.array.items[k].type == OTLP_VALUE_STRING && arbor_iov_eq(ids->u.array.items[k].u.str, eid->u.str);
+        listed |= ids && ids->type == OTLP_VALUE_STRING && arbor_iov_eq(ids->u.str, eid->u.str);
+        if (!listed)
+            write_artifact(w, s, eid->u.str, o);
+    }
+    jsonw_array_end(w);
+}
+
+/* ---- spans ---- */
+
+/* Start shown for a span: Orcheo's node spans are zero-length, with their real
+ * latency in an attribute (the collector keeps it in the span header). */
+static uint64_t shown_start(const arbor_span_rec_t *rec)
+{
+    return rec->shown_duration_ns ? rec->end_ns - rec->shown_duration_ns : rec->start_ns;
+}
+
+static void write_truncation_marker(jsonw_t *w, const otlp_span_t *s, size_t max)
+{
+    size_t len;
+    int any = 0;
+    for (size_t i = 0; i < s->attrs.count && !any; i++)
+        any = needs_cut(&s->attrs.items[i], max, 0, &len);
+    for (size_t e = 0; e < s->n_events && !any; e++)
+        for (size_t i = 0; i < s->events[e].attrs.count && !any; i++)
+            any = needs_cut(&s->events[e].attrs.items[i], max, is_content_event(s->events[e].name), &len);
+    if (!any)
+        return;
+    /* {"key": original length, "events[2].preview": original length} */
+    jsonw_key(w, "arbor.truncated");
+    jsonw_object(w);
+    for (size_t i = 0; i < s->attrs.count; i++)
+        if (needs_cut(&s->attrs.items[i], max, 0, &len)) {
+            jsonw_key_iov(w, s->attrs.items[i].key);
+            jsonw_uint(w, len);
+        }
+    for (size_t e = 0; e < s->n_events; e++) {
+        int ce = is_content_event(s->events[e].name);
+        for (size_t i = 0; i < s->events[e].attrs.count; i++) {
+            if (!needs_cut(&s->events[e].attrs.items[i], max, ce, &len))
+                continue;
+            char key[300];
+            const arbor_iov_t k = s->events[e].attrs.items[i].key;
+            int n = snprintf(key, sizeof key, "events[%zu].%.*s", e, (int)(k.len > 256 ? 256 : k.len), k.base);
+            jsonw_key_iov(w, arbor_iov(key, (size_t)n));
+            jsonw_uint(w, len);
+        }
+    }
+    jsonw_object_end(w);
+}
+
+static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_t *s, const span_render_t *o,
+                       const span_extra_t *extra, int full)
+{
+    size_t max = full ? 0 : o->preview_max;
     jsonw_object(w);
     jsonw_key(w, "span_id");
     jsonw_hex(w, rec->span_id, 8);
@@ -101,31 +291,31 @@ void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *r
     else
         jsonw_null(w);
     jsonw_key(w, "name");
-    if (ok)
-        jsonw_str(w, s.name);
-    else
-        jsonw_null(w);
+    jsonw_str(w, s ? s->name : rec->name);
     jsonw_key(w, "start_time");
-    jsonw_time(w, start);
+    jsonw_time(w, shown_start(rec));
     jsonw_key(w, "end_time");
-    jsonw_time(w, end);
+    jsonw_time(w, rec->end_ns);
 
     jsonw_key(w, "attributes");
     jsonw_object(w);
-    if (ok) {
-        for (size_t i = 0; i < s.attrs.count; i++) {
-            jsonw_key_iov(w, s.attrs.items[i].key);
-            span_json_value(w, &s.attrs.items[i].value);
+    if (s != NULL) {
+        size_t len;
+        for (size_t i = 0; i < s->attrs.count; i++) {
+            jsonw_key_iov(w, s->attrs.items[i].key);
+            value_cut(w, &s->attrs.items[i].value, max, needs_cut(&s->attrs.items[i], max, 0, &len));
         }
         /* the Canvas's token badges read gen_ai.usage.*: add them where another
          * convention carried the counts */
-        if (rec->has_tokens && otlp_attrs_get(&s.attrs, "gen_ai.usage.input_tokens") == NULL &&
-            otlp_attrs_get(&s.attrs, "gen_ai.usage.output_tokens") == NULL) {
+        if (rec->has_tokens && otlp_attrs_get(&s->attrs, "gen_ai.usage.input_tokens") == NULL &&
+            otlp_attrs_get(&s->attrs, "gen_ai.usage.output_tokens") == NULL) {
             jsonw_key(w, "gen_ai.usage.input_tokens");
             jsonw_int(w, rec->tokens_in);
             jsonw_key(w, "gen_ai.usage.output_tokens");
             jsonw_int(w, rec->tokens_out);
         }
+        if (max > 0)
+            write_truncation_marker(w, s, max);
     } else {
         jsonw_key(w, "arbor.decode_error");
         jsonw_bool(w, 1);
@@ -134,30 +324,51 @@ void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *r
 
     jsonw_key(w, "events");
     jsonw_array(w);
-    for (size_t i = 0; ok && i < s.n_events; i++) {
+    for (size_t e = 0; s && e < s->n_events; e++) {
+        const otlp_event_t *ev = &s->events[e];
+        int ce = is_content_event(ev->name);
+        size_t len;
         jsonw_object(w);
         jsonw_key(w, "name");
-        jsonw_str(w, s.events[i].name);
+        jsonw_str(w, ev->name);
         jsonw_key(w, "time");
-        jsonw_time(w, s.events[i].time_ns);
+        jsonw_time(w, ev->time_ns);
         jsonw_key(w, "attributes");
-        span_json_attrs(w, &s.events[i].attrs);
+        jsonw_object(w);
+        for (size_t i = 0; i < ev->attrs.count; i++) {
+            jsonw_key_iov(w, ev->attrs.items[i].key);
+            value_cut(w, &ev->attrs.items[i].value, max, needs_cut(&ev->attrs.items[i], max, ce, &len));
+        }
+        jsonw_object_end(w);
+        if (full) {
+            jsonw_key(w, "dropped_attributes_count");
+            jsonw_uint(w, ev->dropped_attrs);
+        }
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
 
-    write_status(w, rec->status_code, ok ? s.status_message : ARBOR_IOV_NULL);
+    write_status(w, rec->status_code, s ? s->status_message : ARBOR_IOV_NULL);
 
     jsonw_key(w, "links");
     jsonw_array(w);
-    for (size_t i = 0; ok && i < s.n_links; i++) {
+    for (size_t i = 0; s && i < s->n_links; i++) {
+        const otlp_link_t *l = &s->links[i];
         jsonw_object(w);
         jsonw_key(w, "trace_id");
-        jsonw_hex(w, s.links[i].trace_id.base, s.links[i].trace_id.len);
+        jsonw_hex(w, l->trace_id.base, l->trace_id.len);
         jsonw_key(w, "span_id");
-        jsonw_hex(w, s.links[i].span_id.base, s.links[i].span_id.len);
+        jsonw_hex(w, l->span_id.base, l->span_id.len);
         jsonw_key(w, "attributes");
-        span_json_attrs(w, &s.links[i].attrs);
+        span_json_attrs(w, &l->attrs);
+        if (full) {
+            jsonw_key(w, "trace_state");
+            jsonw_str(w, l->trace_state);
+            jsonw_key(w, "flags");
+            jsonw_uint(w, l->flags);
+            jsonw_key(w, "dropped_attributes_count");
+            jsonw_uint(w, l->dropped_attrs);
+        }
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
@@ -167,26 +378,98 @@ void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *r
     jsonw_hex(w, rec->trace_id, 16);
     jsonw_key(w, "kind");
     jsonw_cstr(w, kind_names[rec->kind >= 0 && rec->kind <= 5 ? rec->kind : 0]);
-    write_token_usage(w, rec->tokens_in, rec->tokens_out);
+    write_tokens(w, "token_usage", rec->tokens_in, rec->tokens_out);
+    if (s != NULL)
+        write_artifacts(w, s, o);
     jsonw_key(w, "seq");
     jsonw_uint(w, rec->seq);
+    write_extra(w, extra);
+}
+
+void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *rec, const span_render_t *o,
+                     const span_extra_t *extra)
+{
+    otlp_span_t s;
+    int ok = otlp_span_decode(arena, rec->span_bytes.base, rec->span_bytes.len, &s) == 0;
+    write_span(w, rec, ok ? &s : NULL, o, extra, 0);
     jsonw_object_end(w);
 }
 
-void span_json_placeholder(jsonw_t *w, const uint8_t trace_id[16], const uint8_t span_id[8], uint64_t start_ns,
-                           uint64_t end_ns)
+void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const arbor_span_rec_t *rec,
+                    const span_render_t *o)
+{
+    otlp_span_t s;
+    otlp_resource_t res;
+    otlp_scope_t scope;
+    arbor_iov_t bytes;
+    int ok = otlp_span_decode(arena, rec->span_bytes.base, rec->span_bytes.len, &s) == 0;
+    write_span(w, rec, ok ? &s : NULL, o, NULL, 1);
+    if (ok) {
+        jsonw_key(w, "trace_state");
+        jsonw_str(w, s.trace_state);
+        jsonw_key(w, "flags");
+        jsonw_uint(w, s.flags);
+        /* exact nanoseconds, as strings (JSON numbers lose precision past 2^53) */
+        char ns[24];
+        jsonw_key(w, "start_time_unix_nano");
+        snprintf(ns, sizeof ns, "\"%llu\"", (unsigned long long)s.start_ns);
+        jsonw_raw(w, ns, strlen(ns));
+        jsonw_key(w, "end_time_unix_nano");
+        snprintf(ns, sizeof ns, "\"%llu\"", (unsigned long long)s.end_ns);
+        jsonw_raw(w, ns, strlen(ns));
+        jsonw_key(w, "dropped_attributes_count");
+        jsonw_uint(w, s.dropped_attrs);
+        jsonw_key(w, "dropped_events_count");
+        jsonw_uint(w, s.dropped_events);
+        jsonw_key(w, "dropped_links_count");
+        jsonw_uint(w, s.dropped_links);
+    }
+    jsonw_key(w, "resource");
+    if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, rec->resource_ref, &bytes) == 0 &&
+        otlp_resource_record_decode(arena, bytes.base, bytes.len, &res) == 0) {
+        jsonw_object(w);
+        jsonw_key(w, "attributes");
+        span_json_attrs(w, &res.attrs);
+        jsonw_key(w, "dropped_attributes_count");
+        jsonw_uint(w, res.dropped_attrs);
+        jsonw_key(w, "schema_url");
+        jsonw_str(w, res.schema_url);
+        jsonw_object_end(w);
+    } else {
+        jsonw_null(w);
+    }
+    jsonw_key(w, "scope");
+    if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, rec->scope_ref, &bytes) == 0 &&
+        otlp_scope_record_decode(arena, bytes.base, bytes.len, &scope) == 0) {
+        jsonw_object(w);
+        jsonw_key(w, "name");
+        jsonw_str(w, scope.name);
+        jsonw_key(w, "version");
+        jsonw_str(w, scope.version);
+        jsonw_key(w, "attributes");
+        span_json_attrs(w, &scope.attrs);
+        jsonw_key(w, "schema_url");
+        jsonw_str(w, scope.schema_url);
+        jsonw_object_end(w);
+    } else {
+        jsonw_null(w);
+    }
+    jsonw_object_end(w);
+}
+
+void span_json_placeholder(jsonw_t *w, const arbor_span_rec_t *rec, const span_extra_t *extra)
 {
     jsonw_object(w);
     jsonw_key(w, "span_id");
-    jsonw_hex(w, span_id, 8);
+    jsonw_hex(w, rec->span_id, 8);
     jsonw_key(w, "parent_span_id");
     jsonw_null(w);
     jsonw_key(w, "name");
-    jsonw_cstr(w, "(span not received yet)");
+    jsonw_str(w, rec->name);
     jsonw_key(w, "start_time");
-    jsonw_time(w, start_ns);
+    jsonw_time(w, rec->start_ns);
     jsonw_key(w, "end_time");
-    jsonw_time(w, end_ns);
+    jsonw_time(w, rec->end_ns);
     jsonw_key(w, "attributes");
     jsonw_object(w);
     jsonw_key(w, "arbor.placeholder");
@@ -200,9 +483,10 @@ void span_json_placeholder(jsonw_t *w, const uint8_t trace_id[16], const uint8_t
     jsonw_array(w);
     jsonw_array_end(w);
     jsonw_key(w, "trace_id");
-    jsonw_hex(w, trace_id, 16);
+    jsonw_hex(w, rec->trace_id, 16);
     jsonw_key(w, "kind");
     jsonw_cstr(w, "UNSPECIFIED");
-    write_token_usage(w, 0, 0);
+    write_tokens(w, "token_usage", 0, 0);
+    write_extra(w, extra);
     jsonw_object_end(w);
 }

@@ -1,5 +1,6 @@
-/* One stored span as JSON in the Orcheo TraceSpanResponse shape (plus additive
- * fields), and OTLP values as plain JSON. */
+/* One stored span as JSON: the Orcheo TraceSpanResponse shape plus additive
+ * fields, with prompt/response/message values cut to a preview, artifacts, and a
+ * full mode (every value whole, resource, scope) for the span endpoint. */
 #ifndef ARBOR_QUERY_SPAN_JSON_H
 #define ARBOR_QUERY_SPAN_JSON_H
 
@@ -7,20 +8,31 @@
 #include "jsonw.h"
 #include "otlp.h"
 
-/** An OTLP AnyValue as plain JSON (bytes as base64). */
+typedef struct {
+    size_t preview_max;                /* code points kept of content values; 0 = keep all */
+    const char *artifact_url_template; /* "{id}" is replaced by the URL-encoded artifact ID */
+} span_render_t;
+
+/** Tree facts about the span, written as additive fields when non-NULL. */
+typedef struct {
+    uint32_t child_count, depth;
+} span_extra_t;
+
 void span_json_value(jsonw_t *w, const otlp_value_t *v);
-/** Attributes as a JSON object (key order kept). */
 void span_json_attrs(jsonw_t *w, const otlp_attrs_t *attrs);
 
-/**
- * Write one span. @p rec comes from the store; @p arena is scratch for decoding
- * (the caller resets it). A span whose bytes do not decode is still written
- * from its header, with attribute `arbor.decode_error`.
- */
-void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *rec);
+/** Write one span (arena = scratch for decoding, reset by the caller). */
+void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *rec, const span_render_t *o,
+                     const span_extra_t *extra);
 
-/** A placeholder for a parent that has not arrived: ID, children's time range. */
-void span_json_placeholder(jsonw_t *w, const uint8_t trace_id[16], const uint8_t span_id[8], uint64_t start_ns,
-                           uint64_t end_ns);
+/** Everything about one span, values whole: resource, scope, dropped counts, states. */
+void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const arbor_span_rec_t *rec,
+                    const span_render_t *o);
+
+/** A placeholder for a parent that has not arrived. */
+void span_json_placeholder(jsonw_t *w, const arbor_span_rec_t *rec, const span_extra_t *extra);
+
+/** Is this attribute key prompt/response/message content (cut to a preview)? */
+int span_json_is_content_key(arbor_iov_t key);
 
 #endif

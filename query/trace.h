@@ -1,26 +1,65 @@
-/* Building Orcheo's TraceResponse from the store: one read snapshot, every span
- * of every trace of an execution, ordered as a tree in pre-order. */
+/* Rendering from one read snapshot: Orcheo's TraceResponse (paged pre-order),
+ * the compact skeleton for large traces, and one span in full. */
 #ifndef ARBOR_QUERY_TRACE_H
 #define ARBOR_QUERY_TRACE_H
 
 #include "arbor/store.h"
 #include "jsonw.h"
+#include "span_json.h"
 
 /** Most traces one execution may merge (resumed runs). */
 #define TRACE_MAX_PER_EXECUTION 64
+#define TRACE_DEFAULT_LIMIT 1000
+#define TRACE_MAX_LIMIT 10000
 
 typedef struct {
-    size_t preview_max; /* reserved for preview truncation (0 = off) */
+    char name[64];
+    char url[512]; /* with {trace_id} / {execution_id} placeholders */
+} trace_link_t;
+
+typedef struct {
+    span_render_t span;
+    const trace_link_t *links;
+    size_t n_links;
 } trace_options_t;
 
-/**
- * Render GET /api/executions/{id}/trace into @p out. An unknown execution renders
- * status "unknown" with no spans (the Canvas retries forever on 404).
- * @return 0 or a store error (nothing useful in @p out then).
- */
-int trace_render_execution(arbor_reader_t *r, arbor_iov_t execution_id, const trace_options_t *o, jsonw_t *out);
+typedef struct {
+    size_t limit;       /* spans per page, 1..TRACE_MAX_LIMIT */
+    uint32_t max_depth; /* 0 = whole tree; N = spans at depth < N */
+    arbor_iov_t cursor; /* empty = first page */
+    int has_parent;     /* skeleton: page the children of this span */
+    uint8_t parent[ARBOR_SPAN_ID_LEN];
+} page_params_t;
 
-/** Render GET /api/traces/{trace_id}/trace. ARBOR_ENOTFOUND when the trace is unknown. */
-int trace_render_trace(arbor_reader_t *r, const uint8_t trace_id[16], const trace_options_t *o, jsonw_t *out);
+typedef enum { RENDER_TRACE, RENDER_SKELETON } render_kind_t;
+
+/**
+ * Render an execution (all its traces) or one trace, as a TraceResponse page or
+ * a skeleton page. An unknown execution renders status "unknown" with no spans.
+ * @return 0; ARBOR_ENOTFOUND (unknown trace, or unknown parent span);
+ *         ARBOR_EDECODE (bad cursor); or a store error.
+ */
+int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t execution_id, const uint8_t *trace_id,
+                 const trace_options_t *o, const page_params_t *page, jsonw_t *w);
+
+/** One span in full. ARBOR_ENOTFOUND when absent. */
+int trace_render_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8_t span_id[8],
+                      const trace_options_t *o, jsonw_t *w);
+
+/* ---- executions shared with the lists ---- */
+
+typedef struct {
+    arbor_iov_t id; /* base NULL: a trace without execution */
+    uint8_t ids[TRACE_MAX_PER_EXECUTION][ARBOR_TRACE_ID_LEN];
+    arbor_trace_summary_t sums[TRACE_MAX_PER_EXECUTION];
+    size_t n;
+    int root, first; /* index of the latest root / earliest trace, -1 if none */
+    int all_rooted;
+} execution_t;
+
+int execution_load(arbor_reader_t *r, arbor_iov_t execution_id, execution_t *x);
+/** "running", "completed", "error", "cancelled" or "unknown". */
+const char *execution_status(arbor_reader_t *r, const execution_t *x);
+uint64_t execution_finished_ns(const execution_t *x);
 
 #endif

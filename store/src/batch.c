@@ -4,6 +4,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -12,6 +13,7 @@ typedef struct {
     int existed;
     /* owned copies of the summary's strings (t.* point here) */
     char name[SUMMARY_MAX_NAME], service[SUMMARY_MAX_NAME], exec[ARBOR_MAX_EXECUTION_ID];
+    char workflow[SUMMARY_MAX_NAME];
 } cached_summary_t;
 
 struct arbor_batch {
@@ -195,6 +197,7 @@ static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary
         set_str(&c->t.root_name, c->name, sizeof c->name, t.root_name);
         set_str(&c->t.root_service, c->service, sizeof c->service, t.root_service);
         set_str(&c->t.execution_id, c->exec, sizeof c->exec, t.execution_id);
+        set_str(&c->t.workflow_id, c->workflow, sizeof c->workflow, t.workflow_id);
         c->existed = 1;
         c->indexed_start = t.start_ns;
     } else if (rc == MDB_NOTFOUND) {
@@ -285,11 +288,12 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     }
 
     uint64_t seq = b->seq;
-    MDB_val val = {SPAN_HDR_LEN + in->span_bytes.len, NULL};
+    size_t head = SPAN_HDR_LEN + arbor__span_name_len(in);
+    MDB_val val = {head + in->span_bytes.len, NULL};
     if ((rc = mdb_put(b->txn, s->dbi[DBI_SPANS], &key, &val, MDB_RESERVE)) != 0)
         return rc;
     arbor__span_hdr_encode(val.mv_data, in, seq);
-    memcpy((uint8_t *)val.mv_data + SPAN_HDR_LEN, in->span_bytes.base, in->span_bytes.len);
+    memcpy((uint8_t *)val.mv_data + head, in->span_bytes.base, in->span_bytes.len);
 
     /* change feed: append-only key (tenant | seq) */
     uint8_t fk[FEED_KEY_LEN], fv[24];
@@ -325,6 +329,8 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
         /* until the root arrives, the first span's service stands in */
         set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
     }
+    if (in->workflow_id.len > 0 && t->workflow_id.len == 0)
+        set_str(&t->workflow_id, c->workflow, sizeof c->workflow, in->workflow_id);
     if (in->execution_id.len > 0 && in->execution_id.len <= ARBOR_MAX_EXECUTION_ID &&
         t->execution_id.len == 0) {
         /* the first execution ID seen for a trace maps the whole trace */
@@ -333,6 +339,16 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
             return rc;
     }
     return 0;
+}
+
+int arbor_batch_put_meta(arbor_batch_t *b, const char *key, arbor_iov_t value)
+{
+    char k[128];
+    int kl = snprintf(k, sizeof k, "app/%s", key);
+    if (kl <= 0 || (size_t)kl >= sizeof k || value.len > 4096)
+        return EINVAL;
+    MDB_val mk = {(size_t)kl, k}, mv = {value.len, (void *)value.base};
+    return mdb_put(b->txn, b->store->dbi[DBI_META], &mk, &mv, 0);
 }
 
 int arbor_batch_commit(arbor_batch_t *b)

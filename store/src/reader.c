@@ -2,6 +2,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct arbor_reader {
@@ -147,6 +148,22 @@ int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t exec, uint8_t (
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int arbor_reader_meta(arbor_reader_t *r, const char *key, arbor_iov_t *value)
+{
+    char k[128];
+    int kl = snprintf(k, sizeof k, "app/%s", key);
+    if (kl <= 0 || (size_t)kl >= sizeof k)
+        return EINVAL;
+    MDB_val mk = {(size_t)kl, k}, mv;
+    int rc = mdb_get(r->txn, r->store->dbi[DBI_META], &mk, &mv);
+    if (rc == MDB_NOTFOUND)
+        return ARBOR_ENOTFOUND;
+    if (rc)
+        return rc;
+    *value = arbor_iov(mv.mv_data, mv.mv_size);
+    return 0;
 }
 
 int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t ref, arbor_iov_t *bytes)

@@ -181,10 +181,19 @@ int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int creat
 
 /* ---- value codecs ---- */
 
+size_t arbor__span_name_len(const arbor_span_in_t *in)
+{
+    return in->name.len > SPAN_MAX_NAME ? SPAN_MAX_NAME : in->name.len;
+}
+
 void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
 {
+    size_t nl = arbor__span_name_len(in);
     memset(h, 0, SPAN_HDR_LEN);
     h[0] = 1;
+    le16_put(h + 4, (uint16_t)nl);
+    if (nl)
+        memcpy(h + SPAN_HDR_LEN, in->name.base, nl);
     h[1] = (uint8_t)((in->has_parent ? SPAN_F_PARENT : 0) | (in->has_tokens ? SPAN_F_TOKENS : 0));
     h[2] = (uint8_t)in->kind;
     h[3] = (uint8_t)in->status_code;
@@ -197,6 +206,7 @@ void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
         memcpy(h + 48, in->parent_span_id, 8);
     le64_put(h + 56, (uint64_t)in->tokens_in);
     le64_put(h + 64, (uint64_t)in->tokens_out);
+    le64_put(h + 72, in->shown_duration_ns);
 }
 
 int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
@@ -216,7 +226,12 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
     memcpy(o->parent_span_id, h + 48, 8);
     o->tokens_in = (int64_t)le64_get(h + 56);
     o->tokens_out = (int64_t)le64_get(h + 64);
-    o->span_bytes = arbor_iov(h + SPAN_HDR_LEN, v->mv_size - SPAN_HDR_LEN);
+    o->shown_duration_ns = le64_get(h + 72);
+    size_t nl = le16_get(h + 4);
+    if (SPAN_HDR_LEN + nl > v->mv_size)
+        return ARBOR_EDECODE;
+    o->name = arbor_iov(h + SPAN_HDR_LEN, nl);
+    o->span_bytes = arbor_iov(h + SPAN_HDR_LEN + nl, v->mv_size - SPAN_HDR_LEN - nl);
     return 0;
 }
 
@@ -228,12 +243,13 @@ static size_t clamp_name(size_t n)
 size_t arbor__summary_size(const arbor_trace_summary_t *t)
 {
     return SUMMARY_FIXED_LEN + clamp_name(t->root_name.len) + clamp_name(t->root_service.len) +
-           t->execution_id.len;
+           t->execution_id.len + clamp_name(t->workflow_id.len);
 }
 
 void arbor__summary_encode(uint8_t *o, const arbor_trace_summary_t *t)
 {
     size_t nl = clamp_name(t->root_name.len), sl = clamp_name(t->root_service.len), el = t->execution_id.len;
+    size_t wl = clamp_name(t->workflow_id.len);
     memset(o, 0, SUMMARY_FIXED_LEN);
     o[0] = 1;
     o[1] = (uint8_t)(t->has_root ? 1 : 0);
@@ -249,6 +265,7 @@ void arbor__summary_encode(uint8_t *o, const arbor_trace_summary_t *t)
     le16_put(o + 64, (uint16_t)nl);
     le16_put(o + 66, (uint16_t)sl);
     le16_put(o + 68, (uint16_t)el);
+    le16_put(o + 70, (uint16_t)wl);
     uint8_t *p = o + SUMMARY_FIXED_LEN;
     if (nl)
         memcpy(p, t->root_name.base, nl);
@@ -256,6 +273,8 @@ void arbor__summary_encode(uint8_t *o, const arbor_trace_summary_t *t)
         memcpy(p + nl, t->root_service.base, sl);
     if (el)
         memcpy(p + nl + sl, t->execution_id.base, el);
+    if (wl)
+        memcpy(p + nl + sl + el, t->workflow_id.base, wl);
 }
 
 int arbor__summary_decode(const MDB_val *v, arbor_trace_summary_t *t)
@@ -263,8 +282,8 @@ int arbor__summary_decode(const MDB_val *v, arbor_trace_summary_t *t)
     const uint8_t *o = v->mv_data;
     if (v->mv_size < SUMMARY_FIXED_LEN || o[0] != 1)
         return ARBOR_EDECODE;
-    size_t nl = le16_get(o + 64), sl = le16_get(o + 66), el = le16_get(o + 68);
-    if (SUMMARY_FIXED_LEN + nl + sl + el != v->mv_size)
+    size_t nl = le16_get(o + 64), sl = le16_get(o + 66), el = le16_get(o + 68), wl = le16_get(o + 70);
+    if (SUMMARY_FIXED_LEN + nl + sl + el + wl != v->mv_size)
         return ARBOR_EDECODE;
     t->has_root = o[1] & 1;
     t->root_status = o[2];
@@ -280,6 +299,7 @@ int arbor__summary_decode(const MDB_val *v, arbor_trace_summary_t *t)
     t->root_name = arbor_iov(p, nl);
     t->root_service = arbor_iov(p + nl, sl);
     t->execution_id = arbor_iov(p + nl + sl, el);
+    t->workflow_id = arbor_iov(p + nl + sl + el, wl);
     return 0;
 }
 

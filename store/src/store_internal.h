@@ -81,9 +81,12 @@ static inline uint16_t le16_get(const uint8_t *p)
 #define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
 #define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
 
-/* ---- span value: a fixed header, then the OTLP Span bytes ---- */
-#define SPAN_HDR_LEN 72
+/* ---- span value: a fixed header, the span name, then the OTLP Span bytes ---- */
+#define SPAN_HDR_LEN 80
+#define SPAN_MAX_NAME 1024
+size_t arbor__span_name_len(const arbor_span_in_t *in);
 enum { SPAN_F_PARENT = 1, SPAN_F_TOKENS = 2 };
+/* Header and name into @p hdr (SPAN_HDR_LEN + arbor__span_name_len bytes). */
 void arbor__span_hdr_encode(uint8_t *hdr, const arbor_span_in_t *in, uint64_t seq);
 /* Fill @p out (except trace/span id) from a stored value; ARBOR_EDECODE if malformed. */
 int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *out);

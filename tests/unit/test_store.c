@@ -122,6 +122,7 @@ static void test_put_scan(arbor_store_t *s)
     is_int(arbor_reader_span(r, tid, sid, &one), 0, "point lookup of one span");
     ok(one.has_parent && one.parent_span_id[7] == 1 && one.status_code == 2, "span header round-trips");
     ok(arbor_iov_eq(one.span_bytes, ARBOR_IOV("\x2a\x02op")), "span bytes stored verbatim");
+    ok(arbor_iov_eq_str(one.name, "op"), "span name readable without decoding");
     arbor_iov_t rec;
     is_int(arbor_reader_record(r, ARBOR_RECORD_RESOURCE, one.resource_ref, &rec), 0, "resource record found");
     ok(arbor_iov_eq_str(rec, "res"), "resource record bytes");
@@ -180,6 +181,7 @@ static void test_late_execution(arbor_store_t *s)
     arbor_reader_end(r);
     arbor_span_in_t root[1] = {span(2, 1, 0, 10)};
     root[0].execution_id = ARBOR_IOV("exec-42");
+    root[0].workflow_id = ARBOR_IOV("wf-9");
     is_int(put_spans(s, root, 1), 0, "root with execution ID stored");
     arbor_reader_begin(s, T, &r);
     arbor_reader_execution_traces(r, ARBOR_IOV("exec-42"), ids, 4, &n);
@@ -189,6 +191,7 @@ static void test_late_execution(arbor_store_t *s)
     arbor_reader_trace_summary(r, ids[0], &t);
     is_int(t.span_count, 3, "trace 2 summary counts all 3 spans");
     ok(arbor_iov_eq_str(t.execution_id, "exec-42"), "summary carries the execution ID");
+    ok(arbor_iov_eq_str(t.workflow_id, "wf-9"), "summary carries the workflow ID");
     arbor_reader_end(r);
     /* a resumed run: a second trace of the same execution */
     arbor_span_in_t resumed[1] = {span(3, 1, 0, 500)};
@@ -233,6 +236,20 @@ static void test_recent_and_snapshot(arbor_store_t *s)
     arbor_reader_end(r);
 }
 
+static void test_meta(arbor_store_t *s)
+{
+    arbor_batch_t *b;
+    arbor_reader_t *r;
+    arbor_iov_t v;
+    arbor_batch_begin(s, T, &b);
+    is_int(arbor_batch_put_meta(b, "collector/stats", ARBOR_IOV("abc")), 0, "meta put");
+    is_int(arbor_batch_commit(b), 0, "meta commit");
+    arbor_reader_begin(s, T, &r);
+    ok(arbor_reader_meta(r, "collector/stats", &v) == 0 && arbor_iov_eq_str(v, "abc"), "meta read back");
+    is_int(arbor_reader_meta(r, "nope", &v), ARBOR_ENOTFOUND, "missing meta key");
+    arbor_reader_end(r);
+}
+
 static void test_records_dedup(arbor_store_t *s)
 {
     arbor_batch_t *b;
@@ -260,6 +277,7 @@ int main(void)
     test_late_execution(s);
     test_recent_and_snapshot(s);
     test_records_dedup(s);
+    test_meta(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
 
     /* a reader process view while the writer is open */

@@ -79,9 +79,12 @@ typedef struct {
     int status_code; /**< OTLP StatusCode: 0 unset, 1 ok, 2 error */
     int has_tokens;
     int64_t tokens_in, tokens_out;
+    uint64_t shown_duration_ns; /**< non-zero: show the span as ending at end_ns and lasting this long
+                                     (zero-length spans that carry their real latency elsewhere) */
     arbor_iov_t name;         /**< span name, kept in the trace summary for roots */
     arbor_iov_t service_name; /**< resource service.name */
     arbor_iov_t execution_id; /**< empty when the span carries none */
+    arbor_iov_t workflow_id;  /**< empty when the span carries none (kept per trace) */
     uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
     arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim */
 } arbor_span_in_t;
@@ -102,6 +105,12 @@ int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov
  * On error the batch must be aborted (LMDB leaves the transaction unusable).
  */
 int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *span);
+/**
+ * Store a small application value under @p key in the meta index (for example the
+ * collector's counters, read by arbor-query's /metrics). Keys are namespaced
+ * ("app/" is prepended); values up to 4 KiB.
+ */
+int arbor_batch_put_meta(arbor_batch_t *b, const char *key, arbor_iov_t value);
 /** Sequence number the next stored span will get. */
 uint64_t arbor_batch_next_seq(const arbor_batch_t *b);
 /**
@@ -126,7 +135,9 @@ typedef struct {
     int kind, status_code;
     uint64_t seq, start_ns, end_ns;
     int64_t tokens_in, tokens_out;
+    uint64_t shown_duration_ns; /**< see arbor_span_in_t */
     uint64_t resource_ref, scope_ref;
+    arbor_iov_t name;       /**< span name, without decoding the span bytes */
     arbor_iov_t span_bytes;
 } arbor_span_rec_t;
 
@@ -139,7 +150,7 @@ typedef struct {
     int has_root;
     int root_status;
     uint8_t root_span_id[ARBOR_SPAN_ID_LEN];
-    arbor_iov_t root_name, root_service, execution_id;
+    arbor_iov_t root_name, root_service, execution_id, workflow_id;
 } arbor_trace_summary_t;
 
 /**
@@ -173,6 +184,9 @@ int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRACE_ID_L
  */
 int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t execution_id,
                                   uint8_t (*ids)[ARBOR_TRACE_ID_LEN], size_t max, size_t *n);
+
+/** A value stored with arbor_batch_put_meta(); 0 or ARBOR_ENOTFOUND. */
+int arbor_reader_meta(arbor_reader_t *r, const char *key, arbor_iov_t *value);
 
 /** Bytes of a resource/scope record; 0 or ARBOR_ENOTFOUND. */
 int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t ref, arbor_iov_t *bytes);
