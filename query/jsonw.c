@@ -312,3 +312,8 @@ void jsonw_raw(jsonw_t *w, const char *json, size_t len)
     after_key_value(w);
     put(w, json, len);
 }
+
+void jsonw_append(jsonw_t *w, const char *text, size_t len)
+{
+    put(w, text, len);
+}

@@ -44,6 +44,8 @@ void jsonw_hex(jsonw_t *w, const void *bytes, size_t n);
 void jsonw_time(jsonw_t *w, uint64_t unix_ns);
 /** Raw, already valid JSON text as a value. */
 void jsonw_raw(jsonw_t *w, const char *json, size_t len);
+/** Append bytes with no JSON structure at all (for non-JSON bodies built here). */
+void jsonw_append(jsonw_t *w, const char *text, size_t len);
 
 /** Number of code points in valid-or-repaired UTF-8 @p s. */
 size_t utf8_length(arbor_iov_t s);

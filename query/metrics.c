@@ -49,7 +49,7 @@ static void line(jsonw_t *w, const char *fmt, ...)
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n > 0)
-        jsonw_raw(w, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        jsonw_append(w, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 static void counter(jsonw_t *w, const char *name, const char *help, unsigned long long v)

@@ -16,7 +16,7 @@ typedef enum {
 void metrics_observe(route_t route, int status, uint64_t duration_ns);
 /** Subscribers currently connected to live streams (set by the live module). */
 void metrics_set_live_subscribers(uint64_t n);
-/** Append the exposition text to @p w's buffer (not JSON: raw text). */
+/** Append the exposition text to @p w's buffer (plain text, via jsonw_append). */
 void metrics_render(arbor_store_t *store, jsonw_t *w);
 
 #endif

@@ -31,10 +31,7 @@ static int collect(void *ctx, const arbor_span_rec_t *rec)
 
 static size_t hash_span(const uint8_t *id, size_t cap)
 {
-    uint64_t h;
-    memcpy(&h, id, 8);
-    h *= 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 17) & (cap - 1);
+    return (size_t)arbor_hash_id(id, 8) & (cap - 1);
 }
 
 uint32_t tree_find(const tree_t *t, const uint8_t *id)

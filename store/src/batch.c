@@ -129,9 +129,7 @@ int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov
 
 static size_t slot_of(const arbor_batch_t *b, const uint8_t *trace_id)
 {
-    uint64_t h;
-    memcpy(&h, trace_id, 8); /* trace IDs are random: their bytes are a fine hash */
-    return (size_t)h & (b->n_slots - 1);
+    return (size_t)arbor_hash_id(trace_id, 16) & (b->n_slots - 1);
 }
 
 static int cache_grow(arbor_batch_t *b)

@@ -122,3 +122,42 @@ export function admin(dataDir, ...args) {
 export function curl(args, input) {
   return spawnSync('curl', ['-s', '-S', ...args], { input, maxBuffer: 256 << 20 });
 }
+
+// OTLP/JSON request helpers for hand-shaped traces.
+export const hex = (n, width) => BigInt(n).toString(16).padStart(width, '0');
+
+export function span({ trace, id, parent, name = `span-${id}`, start = 1, end, status, attrs = {}, events = [] }) {
+  const kv = (k, v) => ({ key: k, value: typeof v === 'string' ? { stringValue: v }
+    : typeof v === 'boolean' ? { boolValue: v }
+    : Array.isArray(v) ? { arrayValue: { values: v.map((x) => ({ stringValue: String(x) })) } }
+    : Number.isInteger(v) ? { intValue: v } : { doubleValue: v } });
+  return {
+    traceId: typeof trace === 'string' ? trace : hex(trace, 32),
+    spanId: typeof id === 'string' ? id : hex(id, 16),
+    parentSpanId: parent === undefined ? undefined : typeof parent === 'string' ? parent : hex(parent, 16),
+    name, kind: 1,
+    startTimeUnixNano: String(BigInt(start)), endTimeUnixNano: String(end ?? BigInt(start) + 1000n),
+    attributes: Object.entries(attrs).map(([k, v]) => kv(k, v)),
+    events: events.map((e) => ({ name: e.name, timeUnixNano: String(e.time ?? BigInt(start)),
+      attributes: Object.entries(e.attrs || {}).map(([k, v]) => kv(k, v)) })),
+    status: status ? { code: status } : undefined,
+  };
+}
+
+export async function postSpans(url, spans, resource = { 'service.name': 'test-svc' }) {
+  const body = JSON.stringify({ resourceSpans: [{
+    resource: { attributes: Object.entries(resource).map(([k, v]) => ({ key: k, value: { stringValue: v } })) },
+    scopeSpans: [{ scope: { name: 'test-scope', version: '1.2.3' }, spans }] }] });
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`POST ${r.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+// ISO-8601 the way the query API writes it: microseconds when non-zero.
+export function isoNs(ns) {
+  ns = BigInt(ns);
+  const base = new Date(Number(ns / 1000000000n) * 1000).toISOString().slice(0, 19);
+  const us = (ns % 1000000000n) / 1000n;
+  return us ? `${base}.${String(us).padStart(6, '0')}Z` : `${base}Z`;
+}

@@ -83,6 +83,28 @@ int arbor_hex_decode(void *out, size_t n, const char *hex, size_t hexlen);
 /** 1 if all @p n bytes are zero. */
 int arbor_is_zero(const void *p, size_t n);
 
+/**
+ * 64-bit hash of a short byte string (IDs). IDs are usually random, but some
+ * senders use sequential ones; a full avalanche mix keeps hash tables flat
+ * either way (splitmix64's finalizer over 8-byte words).
+ */
+static inline uint64_t arbor_hash_id(const void *p, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, b + i, n - i < 8 ? n - i : 8);
+        h ^= w;
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebull;
+        h ^= h >> 31;
+    }
+    return h;
+}
+
 /** Wall clock in nanoseconds since the epoch. */
 uint64_t arbor_now_ns(void);
 /** Monotonic clock in nanoseconds. */
