@@ -70,13 +70,13 @@ int main(int argc, char **argv)
         bound.port = port;
         arbor_addr_format(&bound, grpc_addr, sizeof grpc_addr);
     }
-    arbor_info("ready", "otlp_http=%s otlp_grpc=%s data_dir=%s sync=%s version=%s", http_addr, grpc_addr,
+    arbor_log_lifecycle("ready", "otlp_http=%s otlp_grpc=%s data_dir=%s sync=%s version=%s", http_addr, grpc_addr,
                cfg.data_dir,
                cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    arbor_info("shutdown", "signal=%d", sig);
+    arbor_log_lifecycle("shutdown", "signal=%d", sig);
     status = 0;
     if (grpc != NULL)
         grpc_receiver_stop(grpc);
@@ -88,7 +88,7 @@ out_writer:
         arbor_ingest_stats_t st;
         writer_get_stats(writer, &st);
         writer_stop(writer);
-        arbor_info("writer_stopped", "requests=%llu spans_stored=%llu spans_rejected=%llu commits=%llu failures=%llu",
+        arbor_log_lifecycle("writer_stopped", "requests=%llu spans_stored=%llu spans_rejected=%llu commits=%llu failures=%llu",
                    (unsigned long long)st.requests, (unsigned long long)st.spans_stored,
                    (unsigned long long)st.spans_rejected, (unsigned long long)st.commits,
                    (unsigned long long)st.write_failures);

@@ -585,11 +585,11 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     char addr[160];
     bound.port = port;
     arbor_addr_format(&bound, addr, sizeof addr);
-    arbor_info("ready", "query=%s data_dir=%s store=%s version=%s", addr, cfg->data_dir,
+    arbor_log_lifecycle("ready", "query=%s data_dir=%s store=%s version=%s", addr, cfg->data_dir,
                state.store ? "open" : "waiting", ARBOR_VERSION);
     while (!*stop)
         h2o_evloop_run(ctx.loop, 100);
-    arbor_info("shutdown", "reason=signal");
+    arbor_log_lifecycle("shutdown", "reason=signal");
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     arbor_store_close(state.store);

@@ -9,10 +9,8 @@
 const char *const arbor_log_level_names[] = {"debug", "info", "warn", "error", NULL};
 int arbor_log_level = ARBOR_LOG_INFO;
 
-void arbor_log(int level, const char *event, const char *fmt, ...)
+static void vlog(int level, const char *event, const char *fmt, va_list ap)
 {
-    if (level < arbor_log_level)
-        return;
     char line[2048];
     struct timeval tv;
     struct tm tm;
@@ -21,11 +19,8 @@ void arbor_log(int level, const char *event, const char *fmt, ...)
     int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (long)tv.tv_usec / 1000, arbor_log_level_names[level], event);
-    va_list ap;
-    va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line)
         n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof line - 1)
@@ -34,4 +29,22 @@ void arbor_log(int level, const char *event, const char *fmt, ...)
     /* one write(2) per line keeps lines from different threads whole */
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
+}
+
+void arbor_log(int level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    if (level < arbor_log_level)
+        return;
+    va_start(ap, fmt);
+    vlog(level, event, fmt, ap);
+    va_end(ap);
+}
+
+void arbor_log_lifecycle(const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(ARBOR_LOG_INFO, event, fmt, ap);
+    va_end(ap);
 }

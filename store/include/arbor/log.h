@@ -12,6 +12,10 @@ extern int arbor_log_level;
 /** Log @p event with a printf-style tail of key=value pairs. Thread-safe (one write). */
 void arbor_log(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/** Lifecycle events (ready, shutdown): printed at level info whatever the log level,
+ *  because supervisors and tests read them. */
+void arbor_log_lifecycle(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define arbor_debug(ev, ...) arbor_log(ARBOR_LOG_DEBUG, ev, __VA_ARGS__)
 #define arbor_info(ev, ...) arbor_log(ARBOR_LOG_INFO, ev, __VA_ARGS__)
 #define arbor_warn(ev, ...) arbor_log(ARBOR_LOG_WARN, ev, __VA_ARGS__)
