@@ -57,13 +57,7 @@ static void write_common(jsonw_t *w, const char *status, uint64_t start, uint64_
     jsonw_uint(w, spans);
     jsonw_key(w, "error_count");
     jsonw_uint(w, errors);
-    jsonw_key(w, "token_usage");
-    jsonw_object(w);
-    jsonw_key(w, "input");
-    jsonw_int(w, tin);
-    jsonw_key(w, "output");
-    jsonw_int(w, tout);
-    jsonw_object_end(w);
+    span_json_tokens(w, "token_usage", tin, tout);
 }
 
 static int visit_execution(void *ctx, const arbor_trace_summary_t *t)

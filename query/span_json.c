@@ -107,12 +107,22 @@ static int needs_cut(const otlp_kv_t *kv, size_t max, int content_event, size_t 
     return *len > max;
 }
 
+const char *span_json_status_name(int code)
+{
+    return status_names[code >= 0 && code <= 2 ? code : 0];
+}
+
+const char *span_json_kind_name(int kind)
+{
+    return kind_names[kind >= 0 && kind <= 5 ? kind : 0];
+}
+
 static void write_status(jsonw_t *w, int code, arbor_iov_t message)
 {
     jsonw_key(w, "status");
     jsonw_object(w);
     jsonw_key(w, "code");
-    jsonw_cstr(w, status_names[code >= 0 && code <= 2 ? code : 0]);
+    jsonw_cstr(w, span_json_status_name(code));
     jsonw_key(w, "message");
     if (message.len)
         jsonw_str(w, message);
@@ -121,7 +131,7 @@ static void write_status(jsonw_t *w, int code, arbor_iov_t message)
     jsonw_object_end(w);
 }
 
-static void write_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out)
+void span_json_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out)
 {
     jsonw_key(w, key);
     jsonw_object(w);
@@ -239,7 +249,7 @@ static void write_artifacts(jsonw_t *w, const otlp_span_t *s, const span_render_
 
 /* Start shown for a span: Orcheo's node spans are zero-length, with their real
  * latency in an attribute (the collector keeps it in the span header). */
-static uint64_t shown_start(const arbor_span_rec_t *rec)
+uint64_t span_json_shown_start(const arbor_span_rec_t *rec)
 {
     return rec->shown_duration_ns ? rec->end_ns - rec->shown_duration_ns : rec->start_ns;
 }
@@ -293,7 +303,7 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     jsonw_key(w, "name");
     jsonw_str(w, s ? s->name : rec->name);
     jsonw_key(w, "start_time");
-    jsonw_time(w, shown_start(rec));
+    jsonw_time(w, span_json_shown_start(rec));
     jsonw_key(w, "end_time");
     jsonw_time(w, rec->end_ns);
 
@@ -377,8 +387,8 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     jsonw_key(w, "trace_id");
     jsonw_hex(w, rec->trace_id, 16);
     jsonw_key(w, "kind");
-    jsonw_cstr(w, kind_names[rec->kind >= 0 && rec->kind <= 5 ? rec->kind : 0]);
-    write_tokens(w, "token_usage", rec->tokens_in, rec->tokens_out);
+    jsonw_cstr(w, span_json_kind_name(rec->kind));
+    span_json_tokens(w, "token_usage", rec->tokens_in, rec->tokens_out);
     if (s != NULL)
         write_artifacts(w, s, o);
     jsonw_key(w, "seq");
@@ -486,7 +496,7 @@ void span_json_placeholder(jsonw_t *w, const arbor_span_rec_t *rec, const span_e
     jsonw_hex(w, rec->trace_id, 16);
     jsonw_key(w, "kind");
     jsonw_cstr(w, "UNSPECIFIED");
-    write_tokens(w, "token_usage", 0, 0);
+    span_json_tokens(w, "token_usage", 0, 0);
     write_extra(w, extra);
     jsonw_object_end(w);
 }

@@ -32,6 +32,14 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
 /** A placeholder for a parent that has not arrived. */
 void span_json_placeholder(jsonw_t *w, const arbor_span_rec_t *rec, const span_extra_t *extra);
 
+/** {"input": in, "output": out} under @p key. */
+void span_json_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out);
+/** "UNSET" / "OK" / "ERROR", and "INTERNAL", "SERVER", … (unknown values: the first). */
+const char *span_json_status_name(int code);
+const char *span_json_kind_name(int kind);
+/** Start shown for a span: Orcheo's zero-length node spans last their latency. */
+uint64_t span_json_shown_start(const arbor_span_rec_t *rec);
+
 /** Is this attribute key prompt/response/message content (cut to a preview)? */
 int span_json_is_content_key(arbor_iov_t key);
 

@@ -147,13 +147,7 @@ static void write_execution(jsonw_t *w, arbor_reader_t *r, const execution_t *x,
         jsonw_hex(w, x->sums[x->first].trace_id, 16);
     else
         jsonw_null(w);
-    jsonw_key(w, "token_usage");
-    jsonw_object(w);
-    jsonw_key(w, "input");
-    jsonw_int(w, t->tokens_in);
-    jsonw_key(w, "output");
-    jsonw_int(w, t->tokens_out);
-    jsonw_object_end(w);
+    span_json_tokens(w, "token_usage", t->tokens_in, t->tokens_out);
     /* additive */
     jsonw_key(w, "trace_ids");
     jsonw_array(w);
@@ -228,8 +222,6 @@ static void write_page_info(jsonw_t *w, int more, size_t next_pos, const uint8_t
 
 static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx)
 {
-    static const char *const status_names[] = {"UNSET", "OK", "ERROR"};
-    static const char *const kinds[] = {"UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"};
     const tree_node_t *n = &t->nodes[idx];
     const arbor_span_rec_t *s = &n->rec;
     jsonw_object(w);
@@ -243,27 +235,15 @@ static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx)
     jsonw_key(w, "name");
     jsonw_str(w, s->name);
     jsonw_key(w, "start_time");
-    jsonw_time(w, s->shown_duration_ns ? s->end_ns - s->shown_duration_ns : s->start_ns);
+    jsonw_time(w, span_json_shown_start(s));
     jsonw_key(w, "end_time");
     jsonw_time(w, s->end_ns);
     jsonw_key(w, "status");
-    jsonw_cstr(w, status_names[s->status_code <= 2 ? s->status_code : 0]);
+    jsonw_cstr(w, span_json_status_name(s->status_code));
     jsonw_key(w, "kind");
-    jsonw_cstr(w, kinds[s->kind <= 5 ? s->kind : 0]);
-    jsonw_key(w, "tokens");
-    jsonw_object(w);
-    jsonw_key(w, "input");
-    jsonw_int(w, s->tokens_in);
-    jsonw_key(w, "output");
-    jsonw_int(w, s->tokens_out);
-    jsonw_object_end(w);
-    jsonw_key(w, "subtree_tokens");
-    jsonw_object(w);
-    jsonw_key(w, "input");
-    jsonw_int(w, n->subtree_in);
-    jsonw_key(w, "output");
-    jsonw_int(w, n->subtree_out);
-    jsonw_object_end(w);
+    jsonw_cstr(w, span_json_kind_name(s->kind));
+    span_json_tokens(w, "tokens", s->tokens_in, s->tokens_out);
+    span_json_tokens(w, "subtree_tokens", n->subtree_in, n->subtree_out);
     jsonw_key(w, "error_count");
     jsonw_uint(w, n->subtree_errors);
     jsonw_key(w, "child_count");
