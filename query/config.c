@@ -25,6 +25,16 @@ static const arbor_cfg_entry_t entries[] = {
      NULL, 0, 0},
     {"cors-origins", ARBOR_CFG_STRING, "http://localhost:5173,http://127.0.0.1:5173", F(cors_origins),
      "Browser origins allowed to call the API, comma separated (`*` allows any).", NULL, 0, 0},
+    {"live-quiet", ARBOR_CFG_DURATION, "3s", F(live_quiet_ms),
+     "A live stream says `complete: true` once the root span has arrived and no span came for this long.",
+     NULL, 0, 0},
+    {"live-ping-interval", ARBOR_CFG_DURATION, "20s", F(live_ping_ms),
+     "Idle WebSocket connections get a ping this often.", NULL, 100, 3600000},
+    {"live-max-queued-bytes", ARBOR_CFG_SIZE, "8MiB", F(live_max_queued_bytes),
+     "A live client further behind than this is closed with code 1013 instead of buffered without bound.",
+     NULL, 4096, (int64_t)1 << 32},
+    {"live-max-subscribers", ARBOR_CFG_INT, "10000", F(live_max_subscribers),
+     "Concurrent live subscriptions; more are refused with 503.", NULL, 1, 1000000},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
 };
 

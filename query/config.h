@@ -14,6 +14,10 @@ typedef struct {
     const char *artifact_upstream;
     const char *trace_links;
     const char *cors_origins;
+    uint64_t live_quiet_ms;
+    uint64_t live_ping_ms;
+    uint64_t live_max_queued_bytes;
+    int64_t live_max_subscribers;
 } query_config_t;
 
 extern const arbor_cfg_table_t query_config_table;

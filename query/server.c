@@ -5,6 +5,7 @@
 
 #include "jsonw.h"
 #include "lists.h"
+#include "live.h"
 #include "metrics.h"
 #include "trace.h"
 
@@ -13,6 +14,7 @@
 #include "arbor/store.h"
 
 #include "h2o.h"
+#include "h2o/websocket.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -412,6 +414,38 @@ static void preflight(h2o_req_t *req)
     send_body(req, 204, "No Content", "text/plain", "", 0);
 }
 
+/* /api/executions/{id}/trace/live and /api/traces/{trace_id}/live */
+static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
+{
+    uint8_t trace_id[16];
+    const char *key = NULL;
+    if (by_trace && decode_trace_id(req, id, trace_id) != 0)
+        return;
+    if (req->version >= 0x200 || h2o_is_websocket_handshake(req, &key) != 0 || key == NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
+        send_detail(req, 426, "Upgrade Required", "this is a WebSocket endpoint: connect over HTTP/1.1 with Upgrade: websocket");
+        return;
+    }
+    arbor_iov_t since_text = query_param(req, "since");
+    uint64_t since = 0;
+    if (since_text.base != NULL) {
+        char *end;
+        errno = 0;
+        since = strtoull(since_text.base, &end, 10);
+        if (since_text.len == 0 || *end != '\0' || errno != 0 || since_text.base[0] == '-') {
+            send_detail(req, 400, "Bad Request", "since must be a sequence number (the seq of a response)");
+            return;
+        }
+    }
+    int rc = live_subscribe(req, key, id, by_trace ? trace_id : NULL, since_text.base != NULL, since);
+    if (rc == ARBOR_EBUSY)
+        send_detail(req, 503, "Service Unavailable", "too many live subscribers");
+    else if (rc == ARBOR_ENOSTORE)
+        send_detail(req, 503, "Service Unavailable", "store not available yet");
+    else if (rc)
+        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
+}
+
 static int seg_is(const path_t *p, size_t i, const char *lit)
 {
     return i < p->n && arbor_iov_eq_str(p->seg[i], lit);
@@ -463,6 +497,11 @@ static route_t dispatch(h2o_req_t *req)
         api_tree(req, kind, traces, p.seg[2]);
         return kind == RENDER_TRACE ? (execs ? ROUTE_EXECUTION_TRACE : ROUTE_TRACE_TRACE)
                                     : (execs ? ROUTE_EXECUTION_TREE : ROUTE_TRACE_TREE);
+    }
+    if ((p.n == 5 && execs && seg_is(&p, 3, "trace") && seg_is(&p, 4, "live")) ||
+        (p.n == 4 && traces && seg_is(&p, 3, "live"))) {
+        api_live(req, traces, p.seg[2]);
+        return ROUTE_LIVE;
     }
     if (p.n == 5 && traces && seg_is(&p, 3, "spans")) {
         api_span(req, p.seg[2], p.seg[4]);
@@ -580,6 +619,11 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     }
     h2o_socket_t *listener = h2o_evloop_socket_create(ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(listener, on_accept);
+    live_options_t lo = {.quiet_ms = cfg->live_quiet_ms, .ping_ms = cfg->live_ping_ms,
+                         .max_queued_bytes = cfg->live_max_queued_bytes,
+                         .max_subscribers = (size_t)cfg->live_max_subscribers, .render = &state.opts,
+                         .store = store_get};
+    live_init(&lo);
     store_get();
     arbor_addr_t bound = cfg->query_addr;
     char addr[160];
@@ -587,9 +631,15 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     arbor_addr_format(&bound, addr, sizeof addr);
     arbor_log_lifecycle("ready", "query=%s data_dir=%s store=%s version=%s", addr, cfg->data_dir,
                state.store ? "open" : "waiting", ARBOR_VERSION);
-    while (!*stop)
-        h2o_evloop_run(ctx.loop, 100);
+    int32_t wait_ms = 100;
+    while (!*stop) {
+        h2o_evloop_run(ctx.loop, wait_ms);
+        wait_ms = live_tick(); /* short waits only while someone is subscribed */
+    }
     arbor_log_lifecycle("shutdown", "reason=signal");
+    live_shutdown();
+    for (int i = 0; i < 10 && live_subscribers() > 0; i++)
+        h2o_evloop_run(ctx.loop, 10); /* let the close frames go out */
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     arbor_store_close(state.store);

@@ -144,7 +144,7 @@ void span_json_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out)
 
 static void write_extra(jsonw_t *w, const span_extra_t *extra)
 {
-    if (extra == NULL)
+    if (extra == NULL || !extra->has_tree)
         return;
     jsonw_key(w, "child_count");
     jsonw_uint(w, extra->child_count);
@@ -326,6 +326,10 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
         }
         if (max > 0)
             write_truncation_marker(w, s, max);
+        if (extra != NULL && extra->replaces_placeholder) { /* the Canvas merges attributes shallowly */
+            jsonw_key(w, "arbor.placeholder");
+            jsonw_bool(w, 0);
+        }
     } else {
         jsonw_key(w, "arbor.decode_error");
         jsonw_bool(w, 1);

@@ -13,9 +13,11 @@ typedef struct {
     const char *artifact_url_template; /* "{id}" is replaced by the URL-encoded artifact ID */
 } span_render_t;
 
-/** Tree facts about the span, written as additive fields when non-NULL. */
+/** Extra facts about the span, written as additive fields. */
 typedef struct {
+    int has_tree;                   /* child_count and depth are known */
     uint32_t child_count, depth;
+    int replaces_placeholder;       /* the client holds a placeholder with this ID: say it no longer is one */
 } span_extra_t;
 
 void span_json_value(jsonw_t *w, const otlp_value_t *v);

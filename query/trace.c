@@ -261,7 +261,7 @@ static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, render_kind_t kind, 
                  arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
-    span_extra_t extra = {n->n_children, n->depth};
+    span_extra_t extra = {1, n->n_children, n->depth, 0};
     if (kind == RENDER_SKELETON)
         skeleton_entry(w, t, idx);
     else if (n->placeholder)

@@ -130,6 +130,12 @@ int arbor_store_sync(arbor_store_t *s)
     return s->read_only ? 0 : mdb_env_sync(s->env, 1);
 }
 
+uint64_t arbor_store_last_txn(arbor_store_t *s)
+{
+    MDB_envinfo info;
+    return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
+}
+
 uint64_t arbor_store_file_size(arbor_store_t *s)
 {
     const char *path;

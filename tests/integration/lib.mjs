@@ -161,3 +161,13 @@ export function isoNs(ns) {
   const us = (ns % 1000000000n) / 1000n;
   return us ? `${base}.${String(us).padStart(6, '0')}Z` : `${base}Z`;
 }
+
+// Debian's Chromium, headless, driven by playwright-core (no browser download).
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}

@@ -58,6 +58,12 @@ int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out);
 void arbor_store_close(arbor_store_t *store);
 /** Flush OS buffers to disk (useful with ARBOR_SYNC_NONE). */
 int arbor_store_sync(arbor_store_t *store);
+/**
+ * ID of the last committed write transaction, read from the meta page without a
+ * transaction or lock (a few nanoseconds): a reader process polls it to learn
+ * that the writer committed something.
+ */
+uint64_t arbor_store_last_txn(arbor_store_t *store);
 /** Bytes the data file occupies. */
 uint64_t arbor_store_file_size(arbor_store_t *store);
 
