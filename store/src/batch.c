@@ -26,6 +26,11 @@ struct arbor_batch {
     size_t n_slots, n_used;
     uint8_t *buf;      /* scratch for span values */
     size_t buf_cap;
+    /* attribute-index keys written by this batch, by 64-bit hash: one (trace,
+     * key, value) is put once per batch however many spans repeat it. A hash
+     * collision would skip one index entry; at 2^-64 per pair it is accepted. */
+    uint64_t *attr_seen;
+    size_t attr_cap, attr_n;
 };
 
 static void tenant_prefix(uint8_t *k, uint32_t tenant)
@@ -64,6 +69,7 @@ static void batch_free(arbor_batch_t *b)
     for (size_t i = 0; i < b->n_slots; i++)
         free(b->slots[i]);
     free(b->slots);
+    free(b->attr_seen);
     free(b->buf);
     free(b);
 }
@@ -252,6 +258,60 @@ static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
     return 0;
 }
 
+/* ---- attribute index ---- */
+
+/* 1 if @p h was not seen in this batch yet (and now is). ENOMEM-free: on
+ * allocation failure the entry is simply written again. */
+static int attr_first(arbor_batch_t *b, uint64_t h)
+{
+    h |= 1; /* 0 marks an empty slot */
+    if ((b->attr_n + 1) * 2 > b->attr_cap) {
+        size_t cap = b->attr_cap ? b->attr_cap * 2 : 1024;
+        uint64_t *t = calloc(cap, sizeof *t);
+        if (t == NULL)
+            return 1;
+        for (size_t i = 0; i < b->attr_cap; i++)
+            if (b->attr_seen[i]) {
+                size_t j = b->attr_seen[i] & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = b->attr_seen[i];
+            }
+        free(b->attr_seen);
+        b->attr_seen = t;
+        b->attr_cap = cap;
+    }
+    size_t j = h & (b->attr_cap - 1);
+    while (b->attr_seen[j]) {
+        if (b->attr_seen[j] == h)
+            return 0;
+        j = (j + 1) & (b->attr_cap - 1);
+    }
+    b->attr_seen[j] = h;
+    b->attr_n++;
+    return 1;
+}
+
+static int put_attrs(arbor_batch_t *b, const arbor_span_in_t *in)
+{
+    uint8_t k[ATTR_KEY_MAX];
+    for (size_t i = 0; i < in->n_attrs; i++) {
+        const arbor_attr_in_t *a = &in->attrs[i];
+        size_t n = arbor__attr_prefix(k, b->tenant, a->scope, a->key, 1, a->type, a->str, a->i, a->d);
+        if (n == 0) /* too long to index */
+            continue;
+        memcpy(k + n, in->trace_id, 16);
+        n += 16;
+        if (!attr_first(b, arbor_hash_id(k, n)))
+            continue;
+        MDB_val key = {n, k}, val = {0, ""};
+        int rc = mdb_put(b->txn, b->store->dbi[DBI_ATTRS], &key, &val, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---- spans ---- */
 
 int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
@@ -292,6 +352,9 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
         return rc;
     arbor__span_hdr_encode(val.mv_data, in, seq);
     memcpy((uint8_t *)val.mv_data + head, in->span_bytes.base, in->span_bytes.len);
+
+    if ((rc = put_attrs(b, in)) != 0)
+        return rc;
 
     /* change feed: append-only key (tenant | seq) */
     uint8_t fk[FEED_KEY_LEN], fv[24];

@@ -226,6 +226,31 @@ static int check_back_refs(check_t *c)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Every attribute-index entry must belong to a trace that exists. */
+static int check_attrs(check_t *c)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    char hx[33];
+    int rc = mdb_cursor_open(c->txn, c->s->dbi[DBI_ATTRS], &cur);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        const uint8_t *k = key.mv_data;
+        uint8_t tk[TRACE_KEY_LEN];
+        if (key.mv_size < 4 + 2 + 2 + 16) {
+            problem(c, "attribute index entry with malformed key");
+            continue;
+        }
+        memcpy(tk, k, 4);
+        memcpy(tk + 4, k + key.mv_size - 16, 16);
+        if (!exists(c, DBI_TRACES, tk, sizeof tk, NULL))
+            problem(c, "attribute index entry for unknown trace %s", hex16(tk + 4, hx));
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int check_feed(check_t *c, uint64_t n_spans)
 {
     MDB_cursor *cur;
@@ -276,7 +301,7 @@ int arbor_store_check(arbor_store_t *s, arbor_check_report_fn fn, void *ctx, uin
     if (rc)
         return rc;
     if ((rc = check_spans(&c, &n_spans)) == 0 && (rc = check_summaries(&c)) == 0 &&
-        (rc = check_back_refs(&c)) == 0)
+        (rc = check_back_refs(&c)) == 0 && (rc = check_attrs(&c)) == 0)
         rc = check_feed(&c, n_spans);
     mdb_txn_abort(c.txn);
     *problems = c.problems;

@@ -246,3 +246,105 @@ out:
     mdb_cursor_close(cur);
     return rc;
 }
+
+/* ---- attribute index ---- */
+
+int arbor_reader_attr_traces(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key,
+                             const arbor_attr_value_t *v, arbor_trace_id_visit_fn fn, void *ctx)
+{
+    uint8_t prefix[ATTR_KEY_MAX];
+    MDB_cursor *cur;
+    if (r->tenant == 0)
+        return 0;
+    size_t pl = arbor__attr_prefix(prefix, r->tenant, scope, key, 1, v->type, v->str, v->i, v->d);
+    if (pl == 0)
+        return 0;
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_ATTRS], &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {pl, prefix}, val;
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+        if (k.mv_size != pl + 16 || memcmp(k.mv_data, prefix, pl) != 0)
+            break;
+        if ((rc = fn(ctx, (const uint8_t *)k.mv_data + pl)) != 0)
+            goto out;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_key_visit_fn fn, void *ctx)
+{
+    uint8_t seek[ATTR_KEY_MAX];
+    MDB_cursor *cur;
+    if (r->tenant == 0)
+        return 0;
+    be32_put(seek, r->tenant);
+    seek[4] = (uint8_t)scope;
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_ATTRS], &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {5, seek}, val;
+    /* skip-scan: after each key, seek past all of its entries */
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE)) {
+        const uint8_t *p = k.mv_data;
+        if (k.mv_size < 6 || memcmp(p, seek, 5) != 0 || k.mv_size < 6u + p[5])
+            break;
+        size_t kl = p[5];
+        if ((rc = fn(ctx, arbor_iov(p + 6, kl))) != 0)
+            goto out;
+        memmove(seek + 5, p + 5, 1 + kl);
+        seek[6 + kl] = 0xff; /* beyond any value type */
+        k.mv_size = 7 + kl;
+        k.mv_data = seek;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key, arbor_value_visit_fn fn,
+                             void *ctx)
+{
+    uint8_t seek[ATTR_KEY_MAX];
+    MDB_cursor *cur;
+    if (r->tenant == 0)
+        return 0;
+    size_t pl = arbor__attr_prefix(seek, r->tenant, scope, key, 0, 0, ARBOR_IOV_NULL, 0, 0);
+    if (pl == 0)
+        return 0;
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_ATTRS], &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {pl, seek}, val;
+    uint8_t prefix[ATTR_KEY_MAX];
+    memcpy(prefix, seek, pl);
+    rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+        const uint8_t *p = k.mv_data;
+        arbor_attr_value_t v;
+        size_t used;
+        if (k.mv_size < pl || memcmp(p, prefix, pl) != 0 || arbor__attr_value(p + pl, k.mv_size - pl, &v, &used) != 0)
+            break;
+        if ((rc = fn(ctx, &v)) != 0)
+            goto out;
+        /* skip the value's other traces: seek past value + the largest trace ID */
+        memcpy(seek, p, pl + used);
+        memset(seek + pl + used, 0xff, 16);
+        k.mv_size = pl + used + 16;
+        k.mv_data = seek;
+        rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == pl + used + 16 && memcmp(k.mv_data, seek, k.mv_size) == 0)
+            rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}

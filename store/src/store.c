@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
-                                                "records"};
+                                                "records", "attributes"};
 
 static const char META_FORMAT[] = "format";
 static const char META_SEQ[] = "seq";
@@ -347,4 +347,100 @@ int arbor_store_backup(arbor_store_t *s, const char *dir, int compact)
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return errno;
     return mdb_env_copy2(s->env, dir, compact ? MDB_CP_COMPACT : 0);
+}
+
+/* ---- attribute keys ---- */
+
+/* Integers are stored big-endian with the sign bit flipped, doubles in their
+ * order-preserving transform, so the index sorts numerically within a type. */
+static uint64_t double_order(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return (u & 0x8000000000000000ull) ? ~u : u | 0x8000000000000000ull;
+}
+
+static double double_unorder(uint64_t u)
+{
+    double d;
+    u = (u & 0x8000000000000000ull) ? u & ~0x8000000000000000ull : ~u;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+size_t arbor__attr_prefix(uint8_t *out, uint32_t tenant, int scope, arbor_iov_t key, int with_value, int vtype,
+                          arbor_iov_t str, int64_t i, double d)
+{
+    if (key.len == 0 || key.len > ARBOR_ATTR_MAX_KEY)
+        return 0;
+    size_t n = 0;
+    be32_put(out, tenant);
+    n = 4;
+    out[n++] = (uint8_t)scope;
+    out[n++] = (uint8_t)key.len;
+    memcpy(out + n, key.base, key.len);
+    n += key.len;
+    if (!with_value)
+        return n;
+    out[n++] = (uint8_t)vtype;
+    switch (vtype) {
+    case ARBOR_VAL_STRING:
+        if (str.len > ARBOR_ATTR_MAX_VALUE)
+            return 0;
+        out[n++] = (uint8_t)str.len;
+        if (str.len)
+            memcpy(out + n, str.base, str.len);
+        n += str.len;
+        break;
+    case ARBOR_VAL_BOOL:
+        out[n++] = 1;
+        out[n++] = i ? 1 : 0;
+        break;
+    case ARBOR_VAL_INT:
+        out[n++] = 8;
+        be64_put(out + n, (uint64_t)i ^ 0x8000000000000000ull);
+        n += 8;
+        break;
+    case ARBOR_VAL_DOUBLE:
+        out[n++] = 8;
+        be64_put(out + n, double_order(d));
+        n += 8;
+        break;
+    default:
+        return 0;
+    }
+    return n;
+}
+
+int arbor__attr_value(const uint8_t *p, size_t n, arbor_attr_value_t *v, size_t *used)
+{
+    if (n < 2 || (size_t)p[1] + 2 > n)
+        return ARBOR_EDECODE;
+    size_t vl = p[1];
+    memset(v, 0, sizeof *v);
+    v->type = (arbor_val_type_t)p[0];
+    switch (p[0]) {
+    case ARBOR_VAL_STRING:
+        v->str = arbor_iov(p + 2, vl);
+        break;
+    case ARBOR_VAL_BOOL:
+        if (vl != 1)
+            return ARBOR_EDECODE;
+        v->i = p[2];
+        break;
+    case ARBOR_VAL_INT:
+        if (vl != 8)
+            return ARBOR_EDECODE;
+        v->i = (int64_t)(be64_get(p + 2) ^ 0x8000000000000000ull);
+        break;
+    case ARBOR_VAL_DOUBLE:
+        if (vl != 8)
+            return ARBOR_EDECODE;
+        v->d = double_unorder(be64_get(p + 2));
+        break;
+    default:
+        return ARBOR_EDECODE;
+    }
+    *used = 2 + vl;
+    return 0;
 }

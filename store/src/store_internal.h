@@ -10,7 +10,7 @@
 
 #define ARBOR_FORMAT_VERSION 1
 
-enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_COUNT };
+enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_ATTRS, DBI_COUNT };
 extern const char *const arbor_dbi_names[DBI_COUNT];
 
 struct arbor_store {
@@ -80,6 +80,14 @@ static inline uint16_t le16_get(const uint8_t *p)
 #define FEED_KEY_LEN (4 + 8)        /* tenant | seq  -> trace_id | span_id */
 #define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
 #define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
+/* tenant | scope | klen | key | vtype | vlen | value | trace_id */
+#define ATTR_KEY_MAX (4 + 1 + 1 + ARBOR_ATTR_MAX_KEY + 1 + 1 + ARBOR_ATTR_MAX_VALUE + 16)
+/* Encode the attribute-key prefix up to and including the value; returns its
+ * length, or 0 when key or value is too long to be indexed. */
+size_t arbor__attr_prefix(uint8_t *out, uint32_t tenant, int scope, arbor_iov_t key, int with_value, int vtype,
+                          arbor_iov_t str, int64_t i, double d);
+/* Decode the value part of an attribute key at @p p (after klen|key). */
+int arbor__attr_value(const uint8_t *p, size_t n, arbor_attr_value_t *v, size_t *used);
 
 /* ---- span value: a fixed header, the span name, then the OTLP Span bytes ---- */
 #define SPAN_HDR_LEN 80

@@ -250,6 +250,97 @@ static void test_meta(arbor_store_t *s)
     arbor_reader_end(r);
 }
 
+typedef struct {
+    int n;
+    char items[16][80];
+} strs_t;
+
+static int visit_tid(void *ctx, const uint8_t *trace_id)
+{
+    strs_t *v = ctx;
+    if (v->n < 16)
+        snprintf(v->items[v->n], 80, "%02x", trace_id[0]);
+    v->n++;
+    return 0;
+}
+
+static int visit_key(void *ctx, arbor_iov_t key)
+{
+    strs_t *v = ctx;
+    if (v->n < 16)
+        snprintf(v->items[v->n], 80, "%.*s", (int)key.len, key.base);
+    v->n++;
+    return 0;
+}
+
+static int visit_value(void *ctx, const arbor_attr_value_t *a)
+{
+    strs_t *v = ctx;
+    if (v->n < 16) {
+        if (a->type == ARBOR_VAL_STRING)
+            snprintf(v->items[v->n], 80, "s:%.*s", (int)a->str.len, a->str.base);
+        else if (a->type == ARBOR_VAL_DOUBLE)
+            snprintf(v->items[v->n], 80, "d:%g", a->d);
+        else
+            snprintf(v->items[v->n], 80, "%c:%lld", a->type, (long long)a->i);
+    }
+    v->n++;
+    return 0;
+}
+
+static void test_attr_index(arbor_store_t *s)
+{
+    char longv[100];
+    memset(longv, 'x', sizeof longv);
+    arbor_attr_in_t a1[] = {
+        {ARBOR_SCOPE_RESOURCE, ARBOR_VAL_STRING, ARBOR_IOV("service.name"), ARBOR_IOV("frontend"), 0, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_INT, ARBOR_IOV("http.status_code"), ARBOR_IOV_NULL, 500, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_INT, ARBOR_IOV("http.status_code"), ARBOR_IOV_NULL, -3, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_STRING, ARBOR_IOV("long"), arbor_iov(longv, sizeof longv), 0, 0},
+    };
+    arbor_attr_in_t a2[] = {
+        {ARBOR_SCOPE_RESOURCE, ARBOR_VAL_STRING, ARBOR_IOV("service.name"), ARBOR_IOV("backend"), 0, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_INT, ARBOR_IOV("http.status_code"), ARBOR_IOV_NULL, 200, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_DOUBLE, ARBOR_IOV("ratio"), ARBOR_IOV_NULL, 0, -0.5},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_BOOL, ARBOR_IOV("cached"), ARBOR_IOV_NULL, 1, 0},
+    };
+    arbor_span_in_t sp[3] = {span(0x61, 1, 0, 5), span(0x61, 2, 1, 6), span(0x62, 1, 0, 7)};
+    sp[0].attrs = a1, sp[0].n_attrs = 4;
+    sp[1].attrs = a1, sp[1].n_attrs = 2; /* repeats: indexed once */
+    sp[2].attrs = a2, sp[2].n_attrs = 4;
+    is_int(put_spans(s, sp, 3), 0, "spans with indexed attributes");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    strs_t v = {0};
+    arbor_attr_value_t want = {ARBOR_VAL_STRING, ARBOR_IOV("frontend"), 0, 0};
+    arbor_reader_attr_traces(r, ARBOR_SCOPE_RESOURCE, ARBOR_IOV("service.name"), &want, visit_tid, &v);
+    ok(v.n == 1 && strcmp(v.items[0], "61") == 0, "resource.service.name = frontend -> trace 61 once");
+    strs_t w = {0};
+    arbor_attr_value_t code = {ARBOR_VAL_INT, ARBOR_IOV_NULL, 200, 0};
+    arbor_reader_attr_traces(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), &code, visit_tid, &w);
+    ok(w.n == 1 && strcmp(w.items[0], "62") == 0, "span.http.status_code = 200 -> trace 62");
+    strs_t none = {0};
+    arbor_attr_value_t lv = {ARBOR_VAL_STRING, arbor_iov(longv, sizeof longv), 0, 0};
+    arbor_reader_attr_traces(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("long"), &lv, visit_tid, &none);
+    is_int(none.n, 0, "values over the bound are not indexed");
+    strs_t keys = {0};
+    arbor_reader_attr_keys(r, ARBOR_SCOPE_SPAN, visit_key, &keys);
+    ok(keys.n == 3 && !strcmp(keys.items[0], "ratio") && !strcmp(keys.items[1], "cached") &&
+           !strcmp(keys.items[2], "http.status_code"),
+       "distinct span keys, each once, by length then bytes (the long-valued one absent)");
+    strs_t vals = {0};
+    arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), visit_value, &vals);
+    ok(vals.n == 3 && !strcmp(vals.items[0], "i:-3") && !strcmp(vals.items[1], "i:200") && !strcmp(vals.items[2], "i:500"),
+       "distinct int values in numeric order (negative first)");
+    strs_t svals = {0};
+    arbor_reader_attr_values(r, ARBOR_SCOPE_RESOURCE, ARBOR_IOV("service.name"), visit_value, &svals);
+    ok(svals.n == 2 && !strcmp(svals.items[0], "s:backend") && !strcmp(svals.items[1], "s:frontend"), "string values");
+    strs_t dv = {0};
+    arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("ratio"), visit_value, &dv);
+    ok(dv.n == 1 && !strcmp(dv.items[0], "d:-0.5"), "double value round-trips");
+    arbor_reader_end(r);
+}
+
 static void test_records_dedup(arbor_store_t *s)
 {
     arbor_batch_t *b;
@@ -278,25 +369,26 @@ int main(void)
     test_recent_and_snapshot(s);
     test_records_dedup(s);
     test_meta(s);
+    test_attr_index(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
 
     /* a reader process view while the writer is open */
     ro = open_store(1);
     arbor_reader_t *r;
     arbor_reader_begin(ro, T, &r);
-    is_int(arbor_reader_last_seq(r), 9, "read-only handle sees the writer's commits");
+    is_int(arbor_reader_last_seq(r), 12, "read-only handle sees the writer's commits");
     arbor_reader_end(r);
     arbor_store_close(ro);
 
     arbor_store_close(s);
     s = open_store(0);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 9, "sequence survives reopen");
+    is_int(arbor_reader_last_seq(r), 12, "sequence survives reopen");
     arbor_reader_end(r);
     arbor_span_in_t sp[1] = {span(5, 1, 0, 1)};
     put_spans(s, sp, 1);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 10, "sequence continues after reopen");
+    is_int(arbor_reader_last_seq(r), 13, "sequence continues after reopen");
     arbor_reader_end(r);
     is_int(check_problems(s), 0, "check clean after reopen");
     arbor_store_close(s);

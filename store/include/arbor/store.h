@@ -74,6 +74,25 @@ uint64_t arbor_store_file_size(arbor_store_t *store);
 /** Record kinds for shared, deduplicated resource/scope bytes. */
 typedef enum { ARBOR_RECORD_RESOURCE = 1, ARBOR_RECORD_SCOPE = 2 } arbor_record_kind_t;
 
+/** Attribute scopes of the attribute index. */
+typedef enum { ARBOR_SCOPE_SPAN = 's', ARBOR_SCOPE_RESOURCE = 'r', ARBOR_SCOPE_INTRINSIC = 'i' } arbor_attr_scope_t;
+/** Value types of the attribute index (their order is the index order). */
+typedef enum { ARBOR_VAL_BOOL = 'b', ARBOR_VAL_DOUBLE = 'd', ARBOR_VAL_INT = 'i', ARBOR_VAL_STRING = 's' } arbor_val_type_t;
+
+/** Longest key / value that is indexed: longer ones are simply not in the index. */
+#define ARBOR_ATTR_MAX_KEY 128
+#define ARBOR_ATTR_MAX_VALUE 64
+
+/** One attribute value to index for a trace (borrowed for the call). */
+typedef struct {
+    arbor_attr_scope_t scope;
+    arbor_val_type_t type;
+    arbor_iov_t key;
+    arbor_iov_t str;  /* STRING */
+    int64_t i;        /* INT, BOOL (0/1) */
+    double d;         /* DOUBLE */
+} arbor_attr_in_t;
+
 /** One span to store. All pointers are borrowed for the duration of the call. */
 typedef struct {
     uint8_t trace_id[ARBOR_TRACE_ID_LEN];
@@ -93,6 +112,8 @@ typedef struct {
     arbor_iov_t workflow_id;  /**< empty when the span carries none (kept per trace) */
     uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
     arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim */
+    const arbor_attr_in_t *attrs; /**< values for the attribute index (trace level, deduplicated) */
+    size_t n_attrs;
 } arbor_span_in_t;
 
 /**
@@ -202,6 +223,32 @@ typedef int (*arbor_trace_visit_fn)(void *ctx, const arbor_trace_summary_t *trac
 /** Traces newest-start first, starting at or before @p before_ns (0 = now/any). */
 int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx);
 
+/** An indexed attribute value, as the reader returns it (borrowed). */
+typedef struct {
+    arbor_val_type_t type;
+    arbor_iov_t str;
+    int64_t i;
+    double d;
+} arbor_attr_value_t;
+
+/**
+ * Traces having attribute @p key = @p value in @p scope, in trace-ID order. Values
+ * longer than ARBOR_ATTR_MAX_VALUE are never indexed: do not use this for them.
+ * The visitor gets each trace ID once; return non-zero to stop.
+ */
+typedef int (*arbor_trace_id_visit_fn)(void *ctx, const uint8_t trace_id[ARBOR_TRACE_ID_LEN]);
+int arbor_reader_attr_traces(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key,
+                             const arbor_attr_value_t *value, arbor_trace_id_visit_fn fn, void *ctx);
+
+/** Distinct indexed keys of @p scope, ordered by length then bytes; visitor returns non-zero to stop. */
+typedef int (*arbor_key_visit_fn)(void *ctx, arbor_iov_t key);
+int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_key_visit_fn fn, void *ctx);
+
+/** Distinct indexed values of one key, in index order. */
+typedef int (*arbor_value_visit_fn)(void *ctx, const arbor_attr_value_t *value);
+int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key, arbor_value_visit_fn fn,
+                             void *ctx);
+
 /** Visitor over the change feed: the span that the entry names, as currently stored. */
 typedef int (*arbor_change_visit_fn)(void *ctx, uint64_t seq, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
                                      const uint8_t span_id[ARBOR_SPAN_ID_LEN]);
@@ -219,7 +266,7 @@ typedef struct {
     unsigned depth;
 } arbor_index_stat_t;
 
-#define ARBOR_STAT_MAX_INDEXES 8
+#define ARBOR_STAT_MAX_INDEXES 10
 typedef struct {
     uint64_t file_bytes, map_bytes, last_seq, last_txn;
     unsigned readers_used, readers_max;
