@@ -69,6 +69,47 @@ static arbor_iov_t find_exec_id(arbor_arena_t *a, const ingest_options_t *o, con
     return ARBOR_IOV_NULL;
 }
 
+/* Indexed per span: the name, and scalar span and resource attributes (bounded
+ * counts, so a span with 20,000 attributes costs no more than one with 64). */
+#define INDEX_SPAN_ATTRS 64
+#define INDEX_RESOURCE_ATTRS 32
+
+static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t scope, const otlp_attrs_t *attrs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < attrs->count && n < room; i++) {
+        const otlp_kv_t *kv = &attrs->items[i];
+        arbor_attr_in_t *a = &out[n];
+        memset(a, 0, sizeof *a);
+        a->scope = scope;
+        a->key = kv->key;
+        switch (kv->value.type) {
+        case OTLP_VALUE_STRING:
+            if (kv->value.u.str.len > ARBOR_ATTR_MAX_VALUE)
+                continue;
+            a->type = ARBOR_VAL_STRING;
+            a->str = kv->value.u.str;
+            break;
+        case OTLP_VALUE_INT:
+            a->type = ARBOR_VAL_INT;
+            a->i = kv->value.u.i;
+            break;
+        case OTLP_VALUE_DOUBLE:
+            a->type = ARBOR_VAL_DOUBLE;
+            a->d = kv->value.u.d;
+            break;
+        case OTLP_VALUE_BOOL:
+            a->type = ARBOR_VAL_BOOL;
+            a->i = kv->value.u.boolean;
+            break;
+        default:
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
 static void note_rejection(ingest_job_t *job, const char *why)
 {
     if (job->rejected++ == 0)
@@ -154,6 +195,24 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                     wf = otlp_attrs_get(&s->attrs, "workflow.id");
                 in->workflow_id = wf && wf->type == OTLP_VALUE_STRING ? wf->u.str : ARBOR_IOV_NULL;
                 in->execution_id = find_exec_id(a, o, &s->attrs);
+                size_t room = 1 + (s->attrs.count < INDEX_SPAN_ATTRS ? s->attrs.count : INDEX_SPAN_ATTRS) +
+                              (rs->resource.attrs.count < INDEX_RESOURCE_ATTRS ? rs->resource.attrs.count
+                                                                              : INDEX_RESOURCE_ATTRS);
+                arbor_attr_in_t *idx = arbor_arena_alloc(a, room * sizeof *idx);
+                if (idx == NULL)
+                    goto nomem;
+                size_t ni = 0;
+                if (s->name.len && s->name.len <= ARBOR_ATTR_MAX_VALUE) {
+                    memset(&idx[ni], 0, sizeof idx[ni]);
+                    idx[ni].scope = ARBOR_SCOPE_INTRINSIC;
+                    idx[ni].type = ARBOR_VAL_STRING;
+                    idx[ni].key = ARBOR_IOV("name");
+                    idx[ni++].str = s->name;
+                }
+                ni += index_attrs(idx + ni, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs);
+                ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &rs->resource.attrs);
+                in->attrs = idx;
+                in->n_attrs = ni;
                 if (in->execution_id.len == 0)
                     in->execution_id = resource_exec;
                 size_t n = otlp_span_packed_size(s);
