@@ -168,6 +168,26 @@ arbor_iov_t otlp_export_response(arbor_arena_t *arena, otlp_encoding_t enc, int6
 arbor_iov_t otlp_status_encode(arbor_arena_t *arena, otlp_encoding_t enc, int code, arbor_iov_t message,
                                int retry_delay_s);
 
+/* ---- Tempo traces, assembled from stored bytes without decoding spans ---- */
+
+typedef struct otlp_trace_builder otlp_trace_builder_t;
+
+/** A builder whose memory lives in @p arena (NULL on ENOMEM). */
+otlp_trace_builder_t *otlp_trace_builder_new(arbor_arena_t *arena);
+/**
+ * Add one span with its resource and scope records (as stored). Spans sharing
+ * (resource_ref, scope_ref) are grouped under one ResourceSpans / ScopeSpans.
+ * Borrowed bytes must stay valid until otlp_trace_pack(). 0 or ENOMEM.
+ */
+int otlp_trace_builder_add(otlp_trace_builder_t *b, uint64_t resource_ref, arbor_iov_t resource_record,
+                           uint64_t scope_ref, arbor_iov_t scope_record, arbor_iov_t span_bytes);
+/** Serialized tempopb.Trace (wire-identical to OTLP TracesData), in the arena. */
+arbor_iov_t otlp_trace_pack(otlp_trace_builder_t *b);
+/** Serialized tempopb.TraceByIDResponse around a packed Trace. */
+arbor_iov_t otlp_trace_by_id_response(arbor_arena_t *arena, arbor_iov_t trace, int partial, arbor_iov_t message);
+/** Decode a packed Trace back into views (for JSON rendering and tests). */
+int otlp_trace_decode(arbor_arena_t *arena, arbor_iov_t trace, otlp_request_t *out);
+
 /** Find an attribute by key (first match) or NULL. */
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);
 /** Integer view of a value: INT, DOUBLE (truncated) or a decimal STRING. 1 if found. */

@@ -8,7 +8,7 @@
 
 static const char *const route_names[ROUTE_COUNT] = {
     "execution_trace", "trace_trace", "execution_tree", "trace_tree", "span", "executions",
-    "traces", "live", "ready", "healthz", "metrics", "other"};
+    "traces", "live", "tempo_trace", "tempo_search", "tempo_tags", "ready", "healthz", "metrics", "other"};
 
 static const int status_codes[] = {101, 200, 204, 400, 403, 404, 405, 426, 500, 503, 0};
 #define N_STATUS (sizeof status_codes / sizeof status_codes[0])

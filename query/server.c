@@ -7,6 +7,7 @@
 #include "lists.h"
 #include "live.h"
 #include "metrics.h"
+#include "tempo.h"
 #include "trace.h"
 
 #include "arbor/listen.h"
@@ -446,6 +447,220 @@ static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
         send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
 }
 
+/* ---- Tempo API ---- */
+
+/* Go durations as Grafana sends them: "100ms", "1.5s", "1h30m". */
+static int parse_go_duration(arbor_iov_t v, uint64_t *ns)
+{
+    static const struct {
+        const char *u;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    const char *s = v.base, *end = v.base + v.len;
+    double total = 0;
+    if (v.len == 0)
+        return -1;
+    if (v.len == 1 && s[0] == '0') {
+        *ns = 0;
+        return 0;
+    }
+    while (s < end) {
+        char *e;
+        double x = strtod(s, &e);
+        if (e == s || x < 0)
+            return -1;
+        s = e;
+        size_t best = 0;
+        double mult = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t n = strlen(units[i].u);
+            if ((size_t)(end - s) >= n && strncmp(s, units[i].u, n) == 0 && n > best) {
+                best = n;
+                mult = units[i].ns;
+            }
+        }
+        if (best == 0)
+            return -1;
+        s += best;
+        total += x * mult;
+    }
+    *ns = (uint64_t)total;
+    return 0;
+}
+
+static tempo_format_t wanted_format(h2o_req_t *req)
+{
+    ssize_t a = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    if (a >= 0 && h2o_strstr(req->headers.entries[a].value.base, req->headers.entries[a].value.len,
+                             H2O_STRLIT("application/protobuf")) != SIZE_MAX)
+        return TEMPO_PROTOBUF;
+    return TEMPO_JSON;
+}
+
+/* start/end in Unix seconds; -1 (and a 400) when malformed. */
+static int window_params(h2o_req_t *req, uint64_t *start, uint64_t *end)
+{
+    long s, e;
+    if (int_param(req, "start", 0, 4102444800L, 0, &s) != 0 || int_param(req, "end", 0, 4102444800L, 0, &e) != 0)
+        return -1;
+    if (s && e && e < s) {
+        send_detail(req, 400, "Bad Request", "invalid start/end: end must be after start");
+        return -1;
+    }
+    *start = (uint64_t)s;
+    *end = (uint64_t)e;
+    return 0;
+}
+
+typedef struct {
+    uint8_t id[16];
+    tempo_trace_params_t p;
+    char err[256];
+} tempo_trace_request_t;
+
+static int render_tempo_trace(arbor_reader_t *r, void *arg, jsonw_t *w)
+{
+    tempo_trace_request_t *t = arg;
+    return tempo_trace(r, t->id, &t->p, w, t->err, sizeof t->err);
+}
+
+static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
+{
+    tempo_trace_request_t t;
+    arbor_store_t *st = store_get();
+    arbor_reader_t *r;
+    jsonw_t w;
+    memset(&t, 0, sizeof t);
+    if (tempo_parse_trace_id(hex, t.id) != 0) {
+        send_detail(req, 400, "Bad Request", "trace ID must be at most 32 hex characters");
+        return;
+    }
+    if (window_params(req, &t.p.start_s, &t.p.end_s) != 0)
+        return;
+    t.p.v2 = v2;
+    t.p.format = wanted_format(req);
+    arbor_iov_t q = query_param(req, "q");
+    t.p.q = q.base ? q : arbor_iov("", 0);
+    if (st == NULL) {
+        send_detail(req, 503, "Service Unavailable", "store not available yet");
+        return;
+    }
+    if (arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) != 0) {
+        send_detail(req, 503, "Service Unavailable", "store busy");
+        return;
+    }
+    jsonw_init(&w);
+    int rc = render_tempo_trace(r, &t, &w);
+    arbor_reader_end(r);
+    const char *type = t.p.format == TEMPO_PROTOBUF ? "application/protobuf" : "application/json";
+    if (rc == ARBOR_ENOTFOUND)
+        send_body(req, 404, "Not Found", "text/plain", "", 0); /* Tempo v1: 404, empty body */
+    else if (rc == ARBOR_EDECODE)
+        send_detail(req, 400, "Bad Request", t.err);
+    else if (rc)
+        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
+    else
+        send_writer(req, &w, type);
+    jsonw_free(&w);
+}
+
+typedef struct {
+    tempo_search_params_t p;
+    char err[512];
+    int kind; /* 0 search, 1 tags, 2 tag values */
+    int v2;
+    char scope[16];
+    arbor_iov_t tag;
+} tempo_search_request_t;
+
+static int render_tempo_search(arbor_reader_t *r, void *arg, jsonw_t *w)
+{
+    tempo_search_request_t *t = arg;
+    switch (t->kind) {
+    case 1:
+        return tempo_tags(r, t->v2, t->scope[0] ? t->scope : NULL, t->p.limit, w);
+    case 2:
+        return tempo_tag_values(r, t->v2, t->tag, t->p.limit, w);
+    default:
+        return tempo_search(r, &t->p, w, t->err, sizeof t->err);
+    }
+}
+
+static void respond_tempo(h2o_req_t *req, tempo_search_request_t *t)
+{
+    arbor_store_t *st = store_get();
+    arbor_reader_t *r;
+    jsonw_t w;
+    if (st == NULL) {
+        send_detail(req, 503, "Service Unavailable", "store not available yet");
+        return;
+    }
+    if (arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) != 0) {
+        send_detail(req, 503, "Service Unavailable", "store busy");
+        return;
+    }
+    jsonw_init(&w);
+    int rc = render_tempo_search(r, t, &w);
+    arbor_reader_end(r);
+    if (rc == ARBOR_EDECODE)
+        send_detail(req, 400, "Bad Request", t->err);
+    else if (rc)
+        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
+    else
+        send_writer(req, &w, "application/json");
+    jsonw_free(&w);
+}
+
+static void api_search(h2o_req_t *req)
+{
+    tempo_search_request_t t;
+    long limit, spss;
+    memset(&t, 0, sizeof t);
+    if (int_param(req, "limit", 1, 10000, 20, &limit) != 0 || int_param(req, "spss", 1, 100, 3, &spss) != 0 ||
+        window_params(req, &t.p.start_s, &t.p.end_s) != 0)
+        return;
+    t.p.limit = (size_t)limit;
+    t.p.spss = (size_t)spss;
+    arbor_iov_t q = query_param(req, "q"), tags = query_param(req, "tags");
+    arbor_iov_t mind = query_param(req, "minDuration"), maxd = query_param(req, "maxDuration");
+    t.p.q = q.base ? q : arbor_iov("", 0);
+    t.p.tags = tags.base ? tags : arbor_iov("", 0);
+    if ((mind.base && mind.len && parse_go_duration(mind, &t.p.min_ns) != 0) ||
+        (maxd.base && maxd.len && parse_go_duration(maxd, &t.p.max_ns) != 0)) {
+        send_detail(req, 400, "Bad Request", "minDuration/maxDuration must be durations such as 100ms or 1.5s");
+        return;
+    }
+    if (t.p.max_ns && t.p.min_ns > t.p.max_ns) {
+        send_detail(req, 400, "Bad Request", "invalid maxDuration: must be greater than minDuration");
+        return;
+    }
+    respond_tempo(req, &t);
+}
+
+static void api_tags(h2o_req_t *req, int v2, int values, arbor_iov_t tag)
+{
+    tempo_search_request_t t;
+    long limit;
+    memset(&t, 0, sizeof t);
+    if (int_param(req, "limit", 1, 100000, 10000, &limit) != 0)
+        return;
+    t.p.limit = (size_t)limit;
+    t.kind = values ? 2 : 1;
+    t.v2 = v2;
+    arbor_iov_t scope = query_param(req, "scope");
+    if (scope.base && scope.len) {
+        if (!arbor_iov_eq_str(scope, "span") && !arbor_iov_eq_str(scope, "resource") &&
+            !arbor_iov_eq_str(scope, "intrinsic")) {
+            send_detail(req, 400, "Bad Request", "scope must be span, resource or intrinsic");
+            return;
+        }
+        snprintf(t.scope, sizeof t.scope, "%.*s", (int)scope.len, scope.base);
+    }
+    /* Grafana encodes the tag segment twice; the path split decoded it once */
+    t.tag = percent_decode(&req->pool, tag.base, tag.len, 0);
+    respond_tempo(req, &t);
+}
+
 static int seg_is(const path_t *p, size_t i, const char *lit)
 {
     return i < p->n && arbor_iov_eq_str(p->seg[i], lit);
@@ -486,6 +701,35 @@ static route_t dispatch(h2o_req_t *req)
     if (!seg_is(&p, 0, "api") || p.n < 2) {
         send_detail(req, 404, "Not Found", "Not Found");
         return ROUTE_OTHER;
+    }
+    /* Grafana Tempo datasource */
+    if (p.n == 2 && seg_is(&p, 1, "echo")) {
+        send_body(req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("echo\n"));
+        return ROUTE_OTHER;
+    }
+    if (p.n == 3 && seg_is(&p, 1, "status") && seg_is(&p, 2, "buildinfo")) {
+        static const char info[] = "{\"version\":\"" ARBOR_VERSION "\",\"revision\":\"\",\"branch\":\"\","
+                                   "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}";
+        send_body(req, 200, "OK", "application/json", info, sizeof info - 1);
+        return ROUTE_OTHER;
+    }
+    int v2 = seg_is(&p, 1, "v2"), o = v2; /* offset of the rest of a /api/v2/... path */
+    if (p.n == 3 + (size_t)o && seg_is(&p, 1 + (size_t)o, "traces") && (v2 || !seg_is(&p, 2, "trace"))) {
+        api_tempo_trace(req, p.seg[2 + o], v2);
+        return ROUTE_TEMPO_TRACE;
+    }
+    if (p.n == 2 + (size_t)o && seg_is(&p, 1 + (size_t)o, "search") && !v2) {
+        api_search(req);
+        return ROUTE_TEMPO_SEARCH;
+    }
+    if (p.n == 3 + (size_t)o && seg_is(&p, 1 + (size_t)o, "search") && seg_is(&p, 2 + (size_t)o, "tags")) {
+        api_tags(req, v2, 0, ARBOR_IOV_NULL);
+        return ROUTE_TEMPO_TAGS;
+    }
+    if (p.n == 5 + (size_t)o && seg_is(&p, 1 + (size_t)o, "search") && seg_is(&p, 2 + (size_t)o, "tag") &&
+        seg_is(&p, 4 + (size_t)o, "values")) {
+        api_tags(req, v2, 1, p.seg[3 + o]);
+        return ROUTE_TEMPO_TAGS;
     }
     int execs = seg_is(&p, 1, "executions"), traces = seg_is(&p, 1, "traces");
     if (p.n == 2 && (execs || traces)) {

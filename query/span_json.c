@@ -39,6 +39,18 @@ static int is_content_event(arbor_iov_t name)
     return name.len > 15 && memcmp(name.base, "gen_ai.", 7) == 0 && memcmp(name.base + name.len - 8, ".message", 8) == 0;
 }
 
+void span_json_base64(jsonw_t *w, arbor_iov_t bytes)
+{
+    size_t n = 4 * ((bytes.len + 2) / 3);
+    char small[64], *b = n < sizeof small ? small : malloc(n + 1);
+    if (b == NULL)
+        abort();
+    EVP_EncodeBlock((unsigned char *)b, (const unsigned char *)bytes.base, (int)bytes.len);
+    jsonw_str(w, arbor_iov(b, n));
+    if (b != small)
+        free(b);
+}
+
 void span_json_value(jsonw_t *w, const otlp_value_t *v)
 {
     switch (v->type) {
@@ -63,16 +75,9 @@ void span_json_value(jsonw_t *w, const otlp_value_t *v)
     case OTLP_VALUE_KVLIST:
         span_json_attrs(w, &v->u.kvlist);
         break;
-    case OTLP_VALUE_BYTES: {
-        size_t n = 4 * ((v->u.str.len + 2) / 3);
-        char *b = malloc(n + 1);
-        if (b == NULL)
-            abort();
-        EVP_EncodeBlock((unsigned char *)b, (const unsigned char *)v->u.str.base, (int)v->u.str.len);
-        jsonw_str(w, arbor_iov(b, n));
-        free(b);
+    case OTLP_VALUE_BYTES:
+        span_json_base64(w, v->u.str);
         break;
-    }
     default:
         jsonw_null(w);
     }

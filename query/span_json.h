@@ -34,6 +34,8 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
 /** A placeholder for a parent that has not arrived. */
 void span_json_placeholder(jsonw_t *w, const arbor_span_rec_t *rec, const span_extra_t *extra);
 
+/** Bytes as a standard base64 JSON string. */
+void span_json_base64(jsonw_t *w, arbor_iov_t bytes);
 /** {"input": in, "output": out} under @p key. */
 void span_json_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out);
 /** "UNSET" / "OK" / "ERROR", and "INTERNAL", "SERVER", … (unknown values: the first). */

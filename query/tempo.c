@@ -1,0 +1,932 @@
+/* Tempo-compatible endpoints. Trace-by-ID protobuf bodies are packed from the
+ * stored bytes without decoding a span; JSON follows Tempo's "mostly OTLP" style
+ * (base64 IDs, enum names, 64-bit integers as strings). Search uses the
+ * attribute index when the query pins an equality, else walks the time index
+ * newest first, and evaluates TraceQL per candidate trace. */
+#include "tempo.h"
+
+#include "span_json.h"
+#include "traceql.h"
+#include "tree.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#define SEARCH_MAX_CANDIDATES 100000 /* from the attribute index */
+#define SEARCH_MAX_INSPECT 50000     /* traces evaluated per search */
+
+int tempo_parse_trace_id(arbor_iov_t hex, uint8_t id[16])
+{
+    char padded[32];
+    if (hex.len == 0 || hex.len > 32)
+        return -1;
+    memset(padded, '0', sizeof padded);
+    memcpy(padded + 32 - hex.len, hex.base, hex.len);
+    return arbor_hex_decode(id, 16, padded, 32) == 0 ? 0 : -1;
+}
+
+/* ---- Tempo JSON ---- */
+
+static const char *const kind_enum[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+                                        "SPAN_KIND_CLIENT",      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"};
+
+static void tj_attrs(jsonw_t *w, const otlp_attrs_t *a);
+
+static void tj_value(jsonw_t *w, const otlp_value_t *v)
+{
+    char num[24];
+    jsonw_object(w);
+    switch (v->type) {
+    case OTLP_VALUE_STRING:
+        jsonw_key(w, "stringValue");
+        jsonw_str(w, v->u.str);
+        break;
+    case OTLP_VALUE_BOOL:
+        jsonw_key(w, "boolValue");
+        jsonw_bool(w, v->u.boolean);
+        break;
+    case OTLP_VALUE_INT:
+        jsonw_key(w, "intValue");
+        snprintf(num, sizeof num, "%lld", (long long)v->u.i);
+        jsonw_cstr(w, num);
+        break;
+    case OTLP_VALUE_DOUBLE:
+        jsonw_key(w, "doubleValue");
+        jsonw_double(w, v->u.d);
+        break;
+    case OTLP_VALUE_BYTES:
+        jsonw_key(w, "bytesValue");
+        span_json_base64(w, v->u.str);
+        break;
+    case OTLP_VALUE_ARRAY:
+        jsonw_key(w, "arrayValue");
+        jsonw_object(w);
+        jsonw_key(w, "values");
+        jsonw_array(w);
+        for (size_t i = 0; i < v->u.array.count; i++)
+            tj_value(w, &v->u.array.items[i]);
+        jsonw_array_end(w);
+        jsonw_object_end(w);
+        break;
+    case OTLP_VALUE_KVLIST:
+        jsonw_key(w, "kvlistValue");
+        jsonw_object(w);
+        jsonw_key(w, "values");
+        tj_attrs(w, &v->u.kvlist);
+        jsonw_object_end(w);
+        break;
+    default:
+        break;
+    }
+    jsonw_object_end(w);
+}
+
+static void tj_attrs(jsonw_t *w, const otlp_attrs_t *a)
+{
+    jsonw_array(w);
+    for (size_t i = 0; i < a->count; i++) {
+        jsonw_object(w);
+        jsonw_key(w, "key");
+        jsonw_str(w, a->items[i].key);
+        jsonw_key(w, "value");
+        tj_value(w, &a->items[i].value);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
+static void tj_ns(jsonw_t *w, const char *key, uint64_t ns)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)ns);
+    jsonw_key(w, key);
+    jsonw_cstr(w, num);
+}
+
+static void tj_span(jsonw_t *w, const otlp_span_t *s)
+{
+    jsonw_object(w);
+    jsonw_key(w, "traceId");
+    span_json_base64(w, s->trace_id);
+    jsonw_key(w, "spanId");
+    span_json_base64(w, s->span_id);
+    if (s->parent_span_id.len) {
+        jsonw_key(w, "parentSpanId");
+        span_json_base64(w, s->parent_span_id);
+    }
+    if (s->trace_state.len) {
+        jsonw_key(w, "traceState");
+        jsonw_str(w, s->trace_state);
+    }
+    jsonw_key(w, "name");
+    jsonw_str(w, s->name);
+    jsonw_key(w, "kind");
+    jsonw_cstr(w, kind_enum[s->kind >= 0 && s->kind <= 5 ? s->kind : 0]);
+    tj_ns(w, "startTimeUnixNano", s->start_ns);
+    tj_ns(w, "endTimeUnixNano", s->end_ns);
+    jsonw_key(w, "attributes");
+    tj_attrs(w, &s->attrs);
+    if (s->dropped_attrs) {
+        jsonw_key(w, "droppedAttributesCount");
+        jsonw_uint(w, s->dropped_attrs);
+    }
+    jsonw_key(w, "events");
+    jsonw_array(w);
+    for (size_t i = 0; i < s->n_events; i++) {
+        jsonw_object(w);
+        tj_ns(w, "timeUnixNano", s->events[i].time_ns);
+        jsonw_key(w, "name");
+        jsonw_str(w, s->events[i].name);
+        jsonw_key(w, "attributes");
+        tj_attrs(w, &s->events[i].attrs);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "links");
+    jsonw_array(w);
+    for (size_t i = 0; i < s->n_links; i++) {
+        jsonw_object(w);
+        jsonw_key(w, "traceId");
+        span_json_base64(w, s->links[i].trace_id);
+        jsonw_key(w, "spanId");
+        span_json_base64(w, s->links[i].span_id);
+        jsonw_key(w, "attributes");
+        tj_attrs(w, &s->links[i].attrs);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "status");
+    jsonw_object(w);
+    if (s->status_code == 1 || s->status_code == 2) {
+        jsonw_key(w, "code");
+        jsonw_cstr(w, s->status_code == 2 ? "STATUS_CODE_ERROR" : "STATUS_CODE_OK");
+    }
+    if (s->status_message.len) {
+        jsonw_key(w, "message");
+        jsonw_str(w, s->status_message);
+    }
+    jsonw_object_end(w);
+    if (s->flags) {
+        jsonw_key(w, "flags");
+        jsonw_uint(w, s->flags);
+    }
+    jsonw_object_end(w);
+}
+
+static void tj_resource_spans(jsonw_t *w, const otlp_request_t *req)
+{
+    jsonw_array(w);
+    for (size_t r = 0; r < req->count; r++) {
+        const otlp_resource_spans_t *rs = &req->items[r];
+        jsonw_object(w);
+        jsonw_key(w, "resource");
+        jsonw_object(w);
+        jsonw_key(w, "attributes");
+        tj_attrs(w, &rs->resource.attrs);
+        jsonw_object_end(w);
+        if (rs->resource.schema_url.len) {
+            jsonw_key(w, "schemaUrl");
+            jsonw_str(w, rs->resource.schema_url);
+        }
+        jsonw_key(w, "scopeSpans");
+        jsonw_array(w);
+        for (size_t s = 0; s < rs->n_scopes; s++) {
+            const otlp_scope_spans_t *ss = &rs->scopes[s];
+            jsonw_object(w);
+            jsonw_key(w, "scope");
+            jsonw_object(w);
+            jsonw_key(w, "name");
+            jsonw_str(w, ss->scope.name);
+            if (ss->scope.version.len) {
+                jsonw_key(w, "version");
+                jsonw_str(w, ss->scope.version);
+            }
+            if (ss->scope.attrs.count) {
+                jsonw_key(w, "attributes");
+                tj_attrs(w, &ss->scope.attrs);
+            }
+            jsonw_object_end(w);
+            jsonw_key(w, "spans");
+            jsonw_array(w);
+            for (size_t i = 0; i < ss->n_spans; i++)
+                tj_span(w, &ss->spans[i]);
+            jsonw_array_end(w);
+            jsonw_object_end(w);
+        }
+        jsonw_array_end(w);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
+/* ---- evaluating TraceQL over one stored trace ---- */
+
+typedef struct {
+    arbor_reader_t *r;
+    tree_t tree;
+    tq_span_t *spans;
+    arbor_arena_t arena;
+    /* resources decoded for this trace (few), by reference */
+    struct {
+        uint64_t ref;
+        otlp_resource_t res;
+        int ok;
+    } res[16];
+    size_t n_res;
+    uint64_t bytes;
+} trace_eval_t;
+
+static int decode_span(void *ctx, size_t i)
+{
+    trace_eval_t *e = ctx;
+    tq_span_t *sp = &e->spans[i];
+    const arbor_span_rec_t *rec = sp->rec;
+    otlp_span_t *s = arbor_arena_alloc(&e->arena, sizeof *s);
+    if (s == NULL || otlp_span_decode(&e->arena, rec->span_bytes.base, rec->span_bytes.len, s) != 0)
+        return -1;
+    e->bytes += rec->span_bytes.len;
+    sp->span = s;
+    for (size_t k = 0; k < e->n_res; k++)
+        if (e->res[k].ref == rec->resource_ref) {
+            sp->resource = e->res[k].ok ? &e->res[k].res : NULL;
+            return 0;
+        }
+    arbor_iov_t bytes;
+    otlp_resource_t *res = NULL;
+    if (e->n_res < sizeof e->res / sizeof e->res[0]) {
+        size_t k = e->n_res++;
+        e->res[k].ref = rec->resource_ref;
+        e->res[k].ok = arbor_reader_record(e->r, ARBOR_RECORD_RESOURCE, rec->resource_ref, &bytes) == 0 &&
+                       otlp_resource_record_decode(&e->arena, bytes.base, bytes.len, &e->res[k].res) == 0;
+        res = e->res[k].ok ? &e->res[k].res : NULL;
+    } else if (arbor_reader_record(e->r, ARBOR_RECORD_RESOURCE, rec->resource_ref, &bytes) == 0) {
+        res = arbor_arena_alloc(&e->arena, sizeof *res);
+        if (res && otlp_resource_record_decode(&e->arena, bytes.base, bytes.len, res) != 0)
+            res = NULL;
+    }
+    sp->resource = res;
+    return 0;
+}
+
+static int trace_eval_load(trace_eval_t *e, arbor_reader_t *r, const uint8_t *trace_id, tq_trace_t *t,
+                           const arbor_trace_summary_t *sum)
+{
+    memset(e, 0, sizeof *e);
+    e->r = r;
+    arbor_arena_init(&e->arena, 64 * 1024, 0);
+    int rc = tree_load(&e->tree, r, (const uint8_t(*)[16])trace_id, 1);
+    if (rc)
+        return rc;
+    e->spans = calloc(e->tree.n ? e->tree.n : 1, sizeof *e->spans);
+    if (e->spans == NULL)
+        abort();
+    for (size_t i = 0; i < e->tree.n; i++) {
+        e->spans[i].rec = e->tree.nodes[i].placeholder ? NULL : &e->tree.nodes[i].rec;
+        e->spans[i].parent = e->tree.nodes[i].parent;
+    }
+    t->spans = e->spans;
+    t->n = e->tree.n;
+    t->order = e->tree.order;
+    t->summary = sum;
+    t->decode = decode_span;
+    t->ctx = e;
+    return 0;
+}
+
+static void trace_eval_free(trace_eval_t *e)
+{
+    tree_free(&e->tree);
+    free(e->spans);
+    arbor_arena_free(&e->arena);
+}
+
+/* ---- trace by ID ---- */
+
+int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_params_t *p, jsonw_t *body, char *err,
+                size_t errlen)
+{
+    arbor_trace_summary_t sum;
+    arbor_arena_t arena;
+    tq_query_t *q = NULL;
+    int found = arbor_reader_trace_summary(r, id, &sum) == 0;
+    /* a window that misses the trace: as if it were not there */
+    if (found && p->start_s && sum.end_ns < p->start_s * 1000000000ull)
+        found = 0;
+    if (found && p->end_s && sum.start_ns > p->end_s * 1000000000ull)
+        found = 0;
+    if (!found && !p->v2)
+        return ARBOR_ENOTFOUND;
+    if (p->v2 && p->q.len) {
+        if ((q = tq_parse_filter(p->q, err, errlen)) == NULL)
+            return ARBOR_EDECODE;
+        if (tq_matches_all(q)) {
+            tq_free(q);
+            q = NULL;
+        }
+    }
+    arbor_arena_init(&arena, 64 * 1024, 0);
+    otlp_trace_builder_t *b = otlp_trace_builder_new(&arena);
+    int partial = 0, rc = 0;
+    if (found) {
+        trace_eval_t e;
+        tq_trace_t t;
+        if ((rc = trace_eval_load(&e, r, id, &t, &sum)) != 0)
+            goto out;
+        uint8_t *keep = calloc(t.n ? t.n : 1, 1);
+        if (keep == NULL)
+            abort();
+        if (q != NULL) {
+            tq_eval(q, &t, keep);
+            partial = 1;
+        } else {
+            memset(keep, 1, t.n);
+        }
+        for (size_t k = 0; k < t.n && rc == 0; k++) {
+            uint32_t i = t.order[k];
+            const arbor_span_rec_t *s = t.spans[i].rec;
+            arbor_iov_t rrec, srec;
+            if (s == NULL || !keep[i])
+                continue;
+            if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, s->resource_ref, &rrec) != 0)
+                rrec = ARBOR_IOV_NULL;
+            if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, s->scope_ref, &srec) != 0)
+                srec = ARBOR_IOV_NULL;
+            rc = otlp_trace_builder_add(b, s->resource_ref, rrec, s->scope_ref, srec, s->span_bytes);
+        }
+        free(keep);
+        trace_eval_free(&e);
+        if (rc)
+            goto out;
+    }
+    arbor_iov_t trace = otlp_trace_pack(b);
+    if (p->format == TEMPO_PROTOBUF) {
+        arbor_iov_t out = p->v2 ? (found ? otlp_trace_by_id_response(&arena, trace, partial, ARBOR_IOV_NULL)
+                                         : arbor_iov("", 0))
+                                : trace;
+        jsonw_append(body, out.base ? out.base : "", out.len);
+    } else {
+        otlp_request_t req;
+        memset(&req, 0, sizeof req);
+        if (trace.len && (rc = otlp_trace_decode(&arena, trace, &req)) != 0)
+            goto out;
+        jsonw_object(body);
+        if (p->v2) {
+            jsonw_key(body, "trace");
+            jsonw_object(body);
+            if (found) {
+                jsonw_key(body, "resourceSpans");
+                tj_resource_spans(body, &req);
+            }
+            jsonw_object_end(body);
+            jsonw_key(body, "metrics");
+            jsonw_object(body);
+            jsonw_object_end(body);
+            if (partial) {
+                jsonw_key(body, "status");
+                jsonw_cstr(body, "PARTIAL");
+            }
+        } else {
+            jsonw_key(body, "batches");
+            tj_resource_spans(body, &req);
+        }
+        jsonw_object_end(body);
+    }
+out:
+    tq_free(q);
+    arbor_arena_free(&arena);
+    return rc;
+}
+
+/* ---- search ---- */
+
+typedef struct {
+    arbor_iov_t key, value;
+} tag_t;
+
+/* logfmt: k=v k2="v 2"; 0 or -1 with err. */
+static int parse_tags(arbor_iov_t text, tag_t *tags, size_t max, size_t *n, char *err, size_t errlen)
+{
+    const char *s = text.base, *end = text.base + text.len;
+    *n = 0;
+    while (s < end) {
+        while (s < end && isspace((unsigned char)*s))
+            s++;
+        if (s >= end)
+            break;
+        const char *k = s;
+        while (s < end && *s != '=' && !isspace((unsigned char)*s))
+            s++;
+        if (s >= end || *s != '=' || s == k) {
+            snprintf(err, errlen, "invalid tags: expected key=value at offset %zu", (size_t)(k - text.base));
+            return -1;
+        }
+        arbor_iov_t key = arbor_iov(k, (size_t)(s - k));
+        s++;
+        arbor_iov_t value;
+        if (s < end && *s == '"') {
+            const char *v = ++s;
+            while (s < end && *s != '"')
+                s++;
+            if (s >= end) {
+                snprintf(err, errlen, "invalid tags: unterminated quote");
+                return -1;
+            }
+            value = arbor_iov(v, (size_t)(s - v));
+            s++;
+        } else {
+            const char *v = s;
+            while (s < end && !isspace((unsigned char)*s))
+                s++;
+            value = arbor_iov(v, (size_t)(s - v));
+        }
+        for (size_t i = 0; i < *n; i++)
+            if (arbor_iov_eq(tags[i].key, key)) {
+                snprintf(err, errlen, "invalid tags: duplicate key '%.*s'", (int)key.len, key.base);
+                return -1;
+            }
+        if (*n == max) {
+            snprintf(err, errlen, "invalid tags: too many");
+            return -1;
+        }
+        tags[*n].key = key;
+        tags[(*n)++].value = value;
+    }
+    return 0;
+}
+
+static int contains_ci(arbor_iov_t hay, arbor_iov_t needle)
+{
+    if (needle.len == 0)
+        return 1;
+    for (size_t i = 0; i + needle.len <= hay.len; i++)
+        if (strncasecmp(hay.base + i, needle.base, needle.len) == 0)
+            return 1;
+    return 0;
+}
+
+static int value_contains(const otlp_value_t *v, arbor_iov_t needle)
+{
+    char num[40];
+    if (v == NULL)
+        return 0;
+    switch (v->type) {
+    case OTLP_VALUE_STRING:
+        return contains_ci(v->u.str, needle);
+    case OTLP_VALUE_INT:
+        return contains_ci(arbor_iov(num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i)), needle);
+    case OTLP_VALUE_DOUBLE:
+        return contains_ci(arbor_iov(num, (size_t)snprintf(num, sizeof num, "%g", v->u.d)), needle);
+    case OTLP_VALUE_BOOL:
+        return contains_ci(v->u.boolean ? ARBOR_IOV("true") : ARBOR_IOV("false"), needle);
+    default:
+        return 0;
+    }
+}
+
+/* Old-style tag search: every tag found (case-insensitive substring) on some span. */
+static size_t eval_tags(const tag_t *tags, size_t n, tq_trace_t *t, uint8_t *matched)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        matched[i] = 0;
+        if (t->spans[i].rec == NULL || t->decode(t->ctx, i) != 0)
+            continue;
+        int all = 1;
+        for (size_t k = 0; k < n && all; k++) {
+            char key[ARBOR_ATTR_MAX_KEY + 1];
+            size_t kl = tags[k].key.len < ARBOR_ATTR_MAX_KEY ? tags[k].key.len : ARBOR_ATTR_MAX_KEY;
+            memcpy(key, tags[k].key.base, kl);
+            key[kl] = '\0';
+            const tq_span_t *sp = &t->spans[i];
+            if (strcmp(key, "name") == 0)
+                all = contains_ci(sp->rec->name, tags[k].value);
+            else if (strcmp(key, "status.code") == 0 || strcmp(key, "status") == 0) {
+                static const char *const names[] = {"unset", "ok", "error"};
+                int c = sp->rec->status_code;
+                all = c >= 0 && c <= 2 && contains_ci(arbor_iov(names[c], strlen(names[c])), tags[k].value);
+            } else
+                all = value_contains(otlp_attrs_get(&sp->span->attrs, key), tags[k].value) ||
+                      (sp->resource && value_contains(otlp_attrs_get(&sp->resource->attrs, key), tags[k].value));
+        }
+        matched[i] = (uint8_t)all;
+        hits += (size_t)all;
+    }
+    return hits;
+}
+
+typedef struct {
+    uint8_t id[16];
+    uint64_t start;
+} candidate_t;
+
+typedef struct {
+    candidate_t *v;
+    size_t n, cap;
+} candidates_t;
+
+static int add_candidate(void *ctx, const uint8_t *id)
+{
+    candidates_t *c = ctx;
+    if (c->n == SEARCH_MAX_CANDIDATES)
+        return 1;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->v = realloc(c->v, c->cap * sizeof *c->v);
+        if (c->v == NULL)
+            abort();
+    }
+    memcpy(c->v[c->n++].id, id, 16);
+    return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    const candidate_t *x = a, *y = b;
+    return x->start < y->start ? 1 : x->start > y->start ? -1 : memcmp(x->id, y->id, 16);
+}
+
+typedef struct {
+    arbor_reader_t *r;
+    const tempo_search_params_t *p;
+    const tq_query_t *q;
+    const tag_t *tags;
+    size_t n_tags;
+    jsonw_t *w;
+    size_t found, inspected, spans;
+    uint64_t bytes;
+} search_t;
+
+static void span_attr_cb(void *ctx, arbor_iov_t name, const otlp_value_t *v)
+{
+    jsonw_t *w = ctx;
+    jsonw_object(w);
+    jsonw_key(w, "key");
+    jsonw_str(w, name);
+    jsonw_key(w, "value");
+    tj_value(w, v);
+    jsonw_object_end(w);
+}
+
+static void write_spanset(search_t *s, tq_trace_t *t, const uint8_t *matched, size_t n_matched)
+{
+    jsonw_t *w = s->w;
+    jsonw_object(w);
+    jsonw_key(w, "spans");
+    jsonw_array(w);
+    size_t shown = 0;
+    for (size_t k = 0; k < t->n && shown < s->p->spss; k++) {
+        uint32_t i = t->order[k];
+        const arbor_span_rec_t *rec = t->spans[i].rec;
+        if (!matched[i] || rec == NULL)
+            continue;
+        char id[17];
+        arbor_hex_encode(id, rec->span_id, 8);
+        jsonw_object(w);
+        jsonw_key(w, "spanID");
+        jsonw_cstr(w, id);
+        jsonw_key(w, "name");
+        jsonw_str(w, rec->name);
+        tj_ns(w, "startTimeUnixNano", rec->start_ns);
+        tj_ns(w, "durationNanos", rec->end_ns - rec->start_ns);
+        jsonw_key(w, "attributes");
+        jsonw_array(w);
+        if (s->q != NULL)
+            tq_span_fields(s->q, t, i, span_attr_cb, w);
+        jsonw_array_end(w);
+        jsonw_object_end(w);
+        shown++;
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "matched");
+    jsonw_uint(w, n_matched);
+    jsonw_object_end(w);
+}
+
+/* Evaluate one trace; write it if it matches. 1 when the limit is reached. */
+static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
+{
+    const tempo_search_params_t *p = s->p;
+    uint64_t dur = sum->end_ns - sum->start_ns;
+    if ((p->start_s && sum->start_ns < p->start_s * 1000000000ull) ||
+        (p->end_s && sum->start_ns > p->end_s * 1000000000ull) || dur < p->min_ns || (p->max_ns && dur > p->max_ns))
+        return 0;
+    if (++s->inspected > SEARCH_MAX_INSPECT)
+        return 1;
+    trace_eval_t e;
+    tq_trace_t t;
+    if (trace_eval_load(&e, s->r, sum->trace_id, &t, sum) != 0)
+        return 0;
+    s->spans += e.tree.n_real;
+    uint8_t *matched = calloc(t.n ? t.n : 1, 1);
+    if (matched == NULL)
+        abort();
+    size_t n = s->q ? tq_eval(s->q, &t, matched) : eval_tags(s->tags, s->n_tags, &t, matched);
+    if (n > 0) {
+        jsonw_t *w = s->w;
+        char id[33];
+        size_t skip = 0;
+        arbor_hex_encode(id, sum->trace_id, 16);
+        while (skip < 31 && id[skip] == '0') /* Tempo trims leading zeros */
+            skip++;
+        jsonw_object(w);
+        jsonw_key(w, "traceID");
+        jsonw_cstr(w, id + skip);
+        jsonw_key(w, "rootServiceName");
+        if (sum->has_root && sum->root_service.len)
+            jsonw_str(w, sum->root_service);
+        else
+            jsonw_cstr(w, "<root span not yet received>");
+        if (sum->has_root) {
+            jsonw_key(w, "rootTraceName");
+            jsonw_str(w, sum->root_name);
+        }
+        tj_ns(w, "startTimeUnixNano", sum->start_ns);
+        jsonw_key(w, "durationMs");
+        jsonw_uint(w, dur / 1000000u);
+        jsonw_key(w, "spanSet");
+        write_spanset(s, &t, matched, n);
+        jsonw_key(w, "spanSets");
+        jsonw_array(w);
+        write_spanset(s, &t, matched, n);
+        jsonw_array_end(w);
+        jsonw_object_end(w);
+        s->found++;
+    }
+    s->bytes += e.bytes;
+    free(matched);
+    trace_eval_free(&e);
+    return s->found >= p->limit;
+}
+
+static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
+{
+    search_t *s = ctx;
+    if (s->p->start_s && sum->start_ns < s->p->start_s * 1000000000ull)
+        return 1; /* newest first: everything further is older than the window */
+    return search_trace(s, sum);
+}
+
+int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, char *err, size_t errlen)
+{
+    tag_t tags[32];
+    size_t n_tags = 0;
+    tq_query_t *q = NULL;
+    if (p->q.len && p->tags.len) {
+        snprintf(err, errlen, "invalid request: can't specify tags and q");
+        return ARBOR_EDECODE;
+    }
+    if (p->tags.len && parse_tags(p->tags, tags, 32, &n_tags, err, errlen) != 0)
+        return ARBOR_EDECODE;
+    if (p->q.len && (q = tq_parse(p->q, err, errlen)) == NULL)
+        return ARBOR_EDECODE;
+    if (q == NULL && n_tags == 0 && (q = tq_parse(ARBOR_IOV("{}"), err, errlen)) == NULL)
+        return ARBOR_EDECODE;
+    search_t s = {r, p, q, tags, n_tags, w, 0, 0, 0, 0};
+    jsonw_object(w);
+    jsonw_key(w, "traces");
+    jsonw_array(w);
+    tq_index_hint_t hint;
+    int rc = 0;
+    if (q != NULL && tq_index_hint(q, &hint)) {
+        /* candidates from the attribute index, then newest first */
+        candidates_t c = {0};
+        rc = arbor_reader_attr_traces(r, hint.scope, hint.key, &hint.value, add_candidate, &c);
+        for (size_t i = 0; i < c.n; i++) {
+            arbor_trace_summary_t sum;
+            c.v[i].start = arbor_reader_trace_summary(r, c.v[i].id, &sum) == 0 ? sum.start_ns : 0;
+        }
+        qsort(c.v, c.n, sizeof *c.v, newest_first);
+        for (size_t i = 0; i < c.n && rc >= 0; i++) {
+            arbor_trace_summary_t sum;
+            if (arbor_reader_trace_summary(r, c.v[i].id, &sum) == 0 && search_trace(&s, &sum))
+                break;
+        }
+        free(c.v);
+        if (rc == 1)
+            rc = 0;
+    } else {
+        uint64_t before = p->end_s ? p->end_s * 1000000000ull + 999999999ull : 0;
+        rc = arbor_reader_recent_traces(r, before, visit_recent, &s);
+        if (rc == 1)
+            rc = 0;
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "metrics");
+    jsonw_object(w);
+    jsonw_key(w, "inspectedTraces");
+    jsonw_uint(w, s.inspected > SEARCH_MAX_INSPECT ? SEARCH_MAX_INSPECT : s.inspected);
+    tj_ns(w, "inspectedBytes", s.bytes);
+    tj_ns(w, "inspectedSpans", s.spans);
+    jsonw_key(w, "totalBlocks");
+    jsonw_uint(w, 0);
+    jsonw_object_end(w);
+    jsonw_object_end(w);
+    tq_free(q);
+    return rc;
+}
+
+/* ---- tags ---- */
+
+static const char *const intrinsic_tags[] = {
+    "duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration",
+    "span:duration", "span:kind", "span:name", "span:status", "span:statusMessage", "trace:duration",
+    "trace:rootName", "trace:rootService", NULL};
+
+typedef struct {
+    jsonw_t *w;
+    size_t n, limit;
+    char **names; /* collected for sorting and de-duplication */
+    size_t cap;
+} names_t;
+
+static int collect_name(void *ctx, arbor_iov_t key)
+{
+    names_t *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->names = realloc(c->names, c->cap * sizeof *c->names);
+        if (c->names == NULL)
+            abort();
+    }
+    char *s = malloc(key.len + 1);
+    if (s == NULL)
+        abort();
+    memcpy(s, key.base, key.len);
+    s[key.len] = '\0';
+    c->names[c->n++] = s;
+    return c->n >= c->limit;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, unique names as a JSON array; frees them. */
+static void write_names(jsonw_t *w, names_t *c)
+{
+    qsort(c->names, c->n, sizeof *c->names, cmp_str);
+    jsonw_array(w);
+    for (size_t i = 0; i < c->n; i++) {
+        if (i == 0 || strcmp(c->names[i], c->names[i - 1]) != 0)
+            jsonw_cstr(w, c->names[i]);
+        free(c->names[i]);
+    }
+    jsonw_array_end(w);
+    free(c->names);
+    c->names = NULL;
+    c->n = c->cap = 0;
+}
+
+int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw_t *w)
+{
+    names_t c = {w, 0, limit, NULL, 0};
+    int rc = 0;
+    int want_span = !scope || !strcmp(scope, "span"), want_res = !scope || !strcmp(scope, "resource");
+    int want_intr = !scope || !strcmp(scope, "intrinsic");
+    jsonw_object(w);
+    if (!v2) {
+        if (want_span)
+            rc = arbor_reader_attr_keys(r, ARBOR_SCOPE_SPAN, collect_name, &c);
+        if (rc == 0 && want_res)
+            rc = arbor_reader_attr_keys(r, ARBOR_SCOPE_RESOURCE, collect_name, &c);
+        if (scope && !strcmp(scope, "intrinsic"))
+            for (int i = 0; intrinsic_tags[i]; i++)
+                collect_name(&c, arbor_iov(intrinsic_tags[i], strlen(intrinsic_tags[i])));
+        jsonw_key(w, "tagNames");
+        write_names(w, &c);
+    } else {
+        jsonw_key(w, "scopes");
+        jsonw_array(w);
+        static const struct {
+            const char *name;
+            arbor_attr_scope_t scope;
+        } scopes[] = {{"resource", ARBOR_SCOPE_RESOURCE}, {"span", ARBOR_SCOPE_SPAN}};
+        for (int k = 0; k < 2 && rc >= 0; k++) {
+            if (scope && strcmp(scope, scopes[k].name) != 0)
+                continue;
+            rc = arbor_reader_attr_keys(r, scopes[k].scope, collect_name, &c);
+            jsonw_object(w);
+            jsonw_key(w, "name");
+            jsonw_cstr(w, scopes[k].name);
+            jsonw_key(w, "tags");
+            write_names(w, &c);
+            jsonw_object_end(w);
+        }
+        if (want_intr) {
+            jsonw_object(w);
+            jsonw_key(w, "name");
+            jsonw_cstr(w, "intrinsic");
+            jsonw_key(w, "tags");
+            for (int i = 0; intrinsic_tags[i]; i++)
+                collect_name(&c, arbor_iov(intrinsic_tags[i], strlen(intrinsic_tags[i])));
+            write_names(w, &c);
+            jsonw_object_end(w);
+        }
+        jsonw_array_end(w);
+    }
+    (void)want_span;
+    (void)want_res;
+    jsonw_key(w, "metrics");
+    jsonw_object(w);
+    jsonw_object_end(w);
+    jsonw_object_end(w);
+    return rc < 0 ? rc : 0;
+}
+
+typedef struct {
+    jsonw_t *w;
+    int v2;
+    size_t n, limit;
+} values_t;
+
+static int write_value(void *ctx, const arbor_attr_value_t *v)
+{
+    values_t *c = ctx;
+    char buf[40];
+    arbor_iov_t text;
+    const char *type;
+    switch (v->type) {
+    case ARBOR_VAL_STRING:
+        text = v->str, type = "string";
+        break;
+    case ARBOR_VAL_INT:
+        text = arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%lld", (long long)v->i)), type = "int";
+        break;
+    case ARBOR_VAL_DOUBLE:
+        text = arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%g", v->d)), type = "float";
+        break;
+    default:
+        text = v->i ? ARBOR_IOV("true") : ARBOR_IOV("false"), type = "bool";
+    }
+    if (c->v2) {
+        jsonw_object(c->w);
+        jsonw_key(c->w, "type");
+        jsonw_cstr(c->w, type);
+        jsonw_key(c->w, "value");
+        jsonw_str(c->w, text);
+        jsonw_object_end(c->w);
+    } else {
+        jsonw_str(c->w, text);
+    }
+    return ++c->n >= c->limit;
+}
+
+static void keywords(values_t *c, const char *const *words)
+{
+    for (int i = 0; words[i] && c->n < c->limit; i++) {
+        if (c->v2) {
+            jsonw_object(c->w);
+            jsonw_key(c->w, "type");
+            jsonw_cstr(c->w, "keyword");
+            jsonw_key(c->w, "value");
+            jsonw_cstr(c->w, words[i]);
+            jsonw_object_end(c->w);
+        } else {
+            jsonw_cstr(c->w, words[i]);
+        }
+        c->n++;
+    }
+}
+
+int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, jsonw_t *w)
+{
+    static const char *const statuses[] = {"error", "ok", "unset", NULL};
+    static const char *const kinds[] = {"client", "consumer", "internal", "producer", "server", "unspecified", NULL};
+    values_t c = {w, v2, 0, limit};
+    int rc = 0;
+    jsonw_object(w);
+    jsonw_key(w, "tagValues");
+    jsonw_array(w);
+    arbor_iov_t name = tag;
+    int span = 1, res = 1;
+    if (v2 || tag.len) {
+        if (tag.len > 5 && !memcmp(tag.base, "span.", 5))
+            name = arbor_iov(tag.base + 5, tag.len - 5), res = 0;
+        else if (tag.len > 9 && !memcmp(tag.base, "resource.", 9))
+            name = arbor_iov(tag.base + 9, tag.len - 9), span = 0;
+        else if (tag.len > 1 && tag.base[0] == '.')
+            name = arbor_iov(tag.base + 1, tag.len - 1);
+    }
+    if (arbor_iov_eq_str(tag, "status") || arbor_iov_eq_str(tag, "span:status")) {
+        keywords(&c, statuses);
+    } else if (arbor_iov_eq_str(tag, "kind") || arbor_iov_eq_str(tag, "span:kind")) {
+        keywords(&c, kinds);
+    } else if (arbor_iov_eq_str(tag, "name") || arbor_iov_eq_str(tag, "span:name")) {
+        rc = arbor_reader_attr_values(r, ARBOR_SCOPE_INTRINSIC, ARBOR_IOV("name"), write_value, &c);
+    } else {
+        if (span)
+            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, name, write_value, &c);
+        if (rc == 0 && res && c.n < limit)
+            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_RESOURCE, name, write_value, &c);
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "metrics");
+    jsonw_object(w);
+    jsonw_object_end(w);
+    jsonw_object_end(w);
+    return rc < 0 ? rc : 0;
+}

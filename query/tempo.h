@@ -1,0 +1,46 @@
+/* The Grafana Tempo datasource API (reference/tempo-jaeger.md §1): echo,
+ * buildinfo, trace by ID (v1, v2), search (TraceQL or tags), tag names and
+ * values (v1, v2). Renders bodies from one read snapshot. */
+#ifndef ARBOR_QUERY_TEMPO_H
+#define ARBOR_QUERY_TEMPO_H
+
+#include "arbor/store.h"
+#include "jsonw.h"
+
+typedef enum { TEMPO_JSON, TEMPO_PROTOBUF } tempo_format_t;
+
+/** Parse a Tempo trace ID: hex, at most 32 characters, left-padded. 0 or -1. */
+int tempo_parse_trace_id(arbor_iov_t hex, uint8_t id[16]);
+
+typedef struct {
+    int v2;
+    tempo_format_t format;
+    uint64_t start_s, end_s; /* 0: unbounded */
+    arbor_iov_t q;           /* v2: spanset filter (empty: all) */
+} tempo_trace_params_t;
+
+/**
+ * Trace by ID. @p body receives JSON text or protobuf bytes (caller frees with
+ * jsonw_free). @return 0, ARBOR_ENOTFOUND (v1 only: v2 renders an empty trace),
+ * ARBOR_EDECODE with @p err for a bad q.
+ */
+int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_params_t *p, jsonw_t *body, char *err,
+                size_t errlen);
+
+typedef struct {
+    arbor_iov_t q, tags;      /* TraceQL or logfmt; at most one */
+    uint64_t min_ns, max_ns;  /* trace duration bounds; max 0 = none */
+    size_t limit, spss;
+    uint64_t start_s, end_s;  /* window on trace start; 0 = unbounded */
+} tempo_search_params_t;
+
+/** Search. ARBOR_EDECODE with @p err (400) for a bad query. */
+int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, char *err, size_t errlen);
+
+/** /api/search/tags (v1: tagNames) and /api/v2/search/tags (scopes). @p scope: NULL, "span", "resource", "intrinsic". */
+int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw_t *w);
+
+/** Tag values; @p tag is the (decoded) path segment. */
+int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, jsonw_t *w);
+
+#endif
