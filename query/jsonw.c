@@ -21,6 +21,8 @@ static void reserve(jsonw_t *w, size_t n)
 
 static void put(jsonw_t *w, const char *s, size_t n)
 {
+    if (n == 0) /* memcpy into a still-NULL buffer is undefined, even for 0 bytes */
+        return;
     reserve(w, n);
     memcpy(w->buf + w->len, s, n);
     w->len += n;

@@ -770,12 +770,12 @@ static void write_names(jsonw_t *w, names_t *c)
 {
     qsort(c->names, c->n, sizeof *c->names, cmp_str);
     jsonw_array(w);
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0; i < c->n; i++)
         if (i == 0 || strcmp(c->names[i], c->names[i - 1]) != 0)
             jsonw_cstr(w, c->names[i]);
-        free(c->names[i]);
-    }
     jsonw_array_end(w);
+    for (size_t i = 0; i < c->n; i++)
+        free(c->names[i]);
     free(c->names);
     c->names = NULL;
     c->n = c->cap = 0;
@@ -838,72 +838,110 @@ int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw
 }
 
 typedef struct {
-    jsonw_t *w;
+    char type;
+    size_t order;
+    char *text;
+} tag_value_t;
+
+typedef struct {
     int v2;
-    size_t n, limit;
+    size_t n, limit, cap;
+    tag_value_t *v;
 } values_t;
 
-static int write_value(void *ctx, const arbor_attr_value_t *v)
+static void add_value(values_t *c, char type, arbor_iov_t text)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->v = realloc(c->v, c->cap * sizeof *c->v);
+        if (c->v == NULL)
+            abort();
+    }
+    tag_value_t *t = &c->v[c->n];
+    t->type = type;
+    t->order = c->n++;
+    t->text = malloc(text.len + 1);
+    if (t->text == NULL)
+        abort();
+    memcpy(t->text, text.base, text.len);
+    t->text[text.len] = '\0';
+}
+
+static int collect_value(void *ctx, const arbor_attr_value_t *v)
 {
     values_t *c = ctx;
     char buf[40];
-    arbor_iov_t text;
-    const char *type;
     switch (v->type) {
     case ARBOR_VAL_STRING:
-        text = v->str, type = "string";
+        add_value(c, 's', v->str);
         break;
     case ARBOR_VAL_INT:
-        text = arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%lld", (long long)v->i)), type = "int";
+        add_value(c, 'i', arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%lld", (long long)v->i)));
         break;
     case ARBOR_VAL_DOUBLE:
-        text = arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%g", v->d)), type = "float";
+        add_value(c, 'f', arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%g", v->d)));
         break;
     default:
-        text = v->i ? ARBOR_IOV("true") : ARBOR_IOV("false"), type = "bool";
+        add_value(c, 'b', v->i ? ARBOR_IOV("true") : ARBOR_IOV("false"));
     }
-    if (c->v2) {
-        jsonw_object(c->w);
-        jsonw_key(c->w, "type");
-        jsonw_cstr(c->w, type);
-        jsonw_key(c->w, "value");
-        jsonw_str(c->w, text);
-        jsonw_object_end(c->w);
-    } else {
-        jsonw_str(c->w, text);
-    }
-    return ++c->n >= c->limit;
+    return c->n >= c->limit;
+}
+
+/* Strings alphabetically (the index orders them by length first); numbers keep
+ * the index's numeric order. */
+static int cmp_values(const void *a, const void *b)
+{
+    const tag_value_t *x = a, *y = b;
+    if (x->type == 's' && y->type == 's')
+        return strcmp(x->text, y->text);
+    return x->order < y->order ? -1 : x->order > y->order;
 }
 
 static void keywords(values_t *c, const char *const *words)
 {
-    for (int i = 0; words[i] && c->n < c->limit; i++) {
+    for (int i = 0; words[i] && c->n < c->limit; i++)
+        add_value(c, 'k', arbor_iov(words[i], strlen(words[i])));
+}
+
+static void write_values(jsonw_t *w, values_t *c)
+{
+    qsort(c->v, c->n, sizeof *c->v, cmp_values);
+    for (size_t i = 0; i < c->n; i++) {
+        static const struct {
+            char t;
+            const char *name;
+        } types[] = {{'s', "string"}, {'i', "int"}, {'f', "float"}, {'b', "bool"}, {'k', "keyword"}};
         if (c->v2) {
-            jsonw_object(c->w);
-            jsonw_key(c->w, "type");
-            jsonw_cstr(c->w, "keyword");
-            jsonw_key(c->w, "value");
-            jsonw_cstr(c->w, words[i]);
-            jsonw_object_end(c->w);
+            const char *type = "string";
+            for (size_t k = 0; k < 5; k++)
+                if (types[k].t == c->v[i].type)
+                    type = types[k].name;
+            jsonw_object(w);
+            jsonw_key(w, "type");
+            jsonw_cstr(w, type);
+            jsonw_key(w, "value");
+            jsonw_cstr(w, c->v[i].text);
+            jsonw_object_end(w);
         } else {
-            jsonw_cstr(c->w, words[i]);
+            jsonw_cstr(w, c->v[i].text);
         }
-        c->n++;
+        free(c->v[i].text);
     }
+    free(c->v);
 }
 
 int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, jsonw_t *w)
 {
     static const char *const statuses[] = {"error", "ok", "unset", NULL};
     static const char *const kinds[] = {"client", "consumer", "internal", "producer", "server", "unspecified", NULL};
-    values_t c = {w, v2, 0, limit};
+    values_t c = {v2, 0, limit, 0, NULL};
     int rc = 0;
     jsonw_object(w);
     jsonw_key(w, "tagValues");
     jsonw_array(w);
     arbor_iov_t name = tag;
     int span = 1, res = 1;
-    if (v2 || tag.len) {
+    {
         if (tag.len > 5 && !memcmp(tag.base, "span.", 5))
             name = arbor_iov(tag.base + 5, tag.len - 5), res = 0;
         else if (tag.len > 9 && !memcmp(tag.base, "resource.", 9))
@@ -916,13 +954,14 @@ int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, j
     } else if (arbor_iov_eq_str(tag, "kind") || arbor_iov_eq_str(tag, "span:kind")) {
         keywords(&c, kinds);
     } else if (arbor_iov_eq_str(tag, "name") || arbor_iov_eq_str(tag, "span:name")) {
-        rc = arbor_reader_attr_values(r, ARBOR_SCOPE_INTRINSIC, ARBOR_IOV("name"), write_value, &c);
+        rc = arbor_reader_attr_values(r, ARBOR_SCOPE_INTRINSIC, ARBOR_IOV("name"), collect_value, &c);
     } else {
         if (span)
-            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, name, write_value, &c);
-        if (rc == 0 && res && c.n < limit)
-            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_RESOURCE, name, write_value, &c);
+            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, name, collect_value, &c);
+        if (rc >= 0 && res && c.n < limit)
+            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_RESOURCE, name, collect_value, &c);
     }
+    write_values(w, &c);
     jsonw_array_end(w);
     jsonw_key(w, "metrics");
     jsonw_object(w);

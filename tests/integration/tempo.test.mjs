@@ -1,0 +1,246 @@
+// Grafana's Tempo datasource calls, answered as Tempo does (reference/tempo-jaeger.md
+// §1): golden responses checked field by field, the TraceQL examples of §2 over a
+// dataset built so each has a known answer, invalid queries, and protobuf bodies
+// decoded by Debian's python3-protobuf.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { test, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, BUILD } from './lib.mjs';
+
+const data = tempDir();
+const collector = await startCollector(data);
+const query = await startQuery(data);
+const Q = query.base;
+const S = 1_700_000_000_000_000_000n; // ns
+const ms = (n) => BigInt(n) * 1_000_000n;
+const T1 = 0xa1, T2 = 0xa2, T3 = 0xa3, T4 = 0xa4;
+
+// T1 frontend (prod, us-east-1): POST /api/orders (error, 500, 6 s) > db (postgresql, error)
+// T2 frontend (staging, us-west-1): GET /x (ok, 200, 50 ms)
+// T3 gateway: GET /gw (150 ms) > child-a (http.url) > db (mysql, db-shard-001); GET /gw > child-b
+// T4 two resources in one trace: us-east-1 and us-west-1
+test('setup: four traces over OTLP/JSON', async () => {
+  await postSpans(collector.url, [
+    span({ trace: T1, id: 1, name: 'POST /api/orders', start: S, end: S + ms(6000), status: 2,
+      attrs: { 'http.status_code': 500, 'odd/key name': 'v' } }),
+    span({ trace: T1, id: 2, parent: 1, name: 'db', start: S + ms(1), end: S + ms(100), status: 2,
+      attrs: { 'db.system': 'postgresql', 'db.name': 'db-shard-001' } })],
+    { 'service.name': 'frontend', 'deployment.environment': 'prod-eu', 'cloud.region': 'us-east-1' });
+  await postSpans(collector.url, [span({ trace: T2, id: 1, name: 'GET /x', start: S + ms(10000), end: S + ms(10050), status: 1,
+    attrs: { 'http.status_code': 200 } })],
+    { 'service.name': 'frontend', 'deployment.environment': 'staging', 'cloud.region': 'us-west-1' });
+  await postSpans(collector.url, [
+    span({ trace: T3, id: 1, name: 'GET /gw', start: S + ms(20000), end: S + ms(20150) }),
+    span({ trace: T3, id: 2, parent: 1, name: 'child-a', start: S + ms(20001), attrs: { 'http.url': '/path/of/api' } }),
+    span({ trace: T3, id: 3, parent: 2, name: 'db', start: S + ms(20002), attrs: { 'db.system': 'mysql', 'db.name': 'db-shard-001' } }),
+    span({ trace: T3, id: 4, parent: 1, name: 'child-b', start: S + ms(20003) })], { 'service.name': 'gateway' });
+  await postSpans(collector.url, [span({ trace: T4, id: 1, name: 'east', start: S + ms(30000), end: S + ms(30001) })],
+    { 'service.name': 'multi', 'cloud.region': 'us-east-1' });
+  await postSpans(collector.url, [span({ trace: T4, id: 2, parent: 1, name: 'west', start: S + ms(30000) })],
+    { 'service.name': 'multi', 'cloud.region': 'us-west-1' });
+});
+
+test('Save & test: /api/echo and /api/status/buildinfo', async () => {
+  const e = await fetch(`${Q}/api/echo`);
+  assert.equal(e.status, 200);
+  assert.match(e.headers.get('content-type'), /^text\/plain/);
+  assert.equal(await e.text(), 'echo\n');
+  const b = await getJson(`${Q}/api/status/buildinfo`);
+  assert.deepEqual(Object.keys(b.body).sort(), ['branch', 'buildDate', 'buildUser', 'goVersion', 'revision', 'version']);
+  assert.match(b.body.version, /^\d+\.\d+\.\d+$/, 'a semver Grafana can compare');
+});
+
+function decodePb(bytes, type) {
+  const r = spawnSync('/usr/bin/python3', [path.join(import.meta.dirname, 'decode_tempo.py'), BUILD, type], { input: bytes });
+  assert.equal(r.status, 0, r.stderr.toString());
+  return JSON.parse(r.stdout.toString());
+}
+
+const pb = (url) => fetch(url, { headers: { accept: 'application/protobuf' } });
+
+test('trace by ID v2, protobuf (what Grafana calls): a TraceByIDResponse python3-protobuf decodes', async () => {
+  const r = await pb(`${Q}/api/v2/traces/${hex(T3, 32)}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'application/protobuf');
+  const d = decodePb(Buffer.from(await r.arrayBuffer()), 'tempopb.TraceByIDResponse');
+  assert.equal(d.status, 0, 'COMPLETE');
+  assert.equal(d.batches.length, 1);
+  assert.equal(d.batches[0].resource['service.name'], 'gateway');
+  const spans = d.batches[0].scopes[0].spans;
+  assert.deepEqual(spans.map((s) => s.name), ['GET /gw', 'child-a', 'db', 'child-b'], 'pre-order');
+  assert.equal(spans[0].trace_id, hex(T3, 32));
+  assert.equal(spans[2].parent, hex(2, 16));
+  // T4: two resources become two batches
+  const d4 = decodePb(Buffer.from(await (await pb(`${Q}/api/v2/traces/${hex(T4, 32)}`)).arrayBuffer()), 'tempopb.TraceByIDResponse');
+  assert.deepEqual(d4.batches.map((b) => b.resource['cloud.region']).sort(), ['us-east-1', 'us-west-1']);
+});
+
+test('trace by ID v1, protobuf Trace and {"batches": …} JSON in Tempo style', async () => {
+  const r = await pb(`${Q}/api/traces/${hex(T1, 32)}`);
+  const d = decodePb(Buffer.from(await r.arrayBuffer()), 'tempopb.Trace');
+  assert.deepEqual(d.batches[0].scopes[0].spans.map((s) => [s.name, s.status, s.kind]), [['POST /api/orders', 2, 1], ['db', 2, 1]]);
+  const j = await getJson(`${Q}/api/traces/${(T1).toString(16)}`); // short IDs are left-padded
+  assert.equal(j.status, 200);
+  assert.match(j.headers.get('content-type'), /^application\/json/);
+  const batch = j.body.batches[0];
+  assert.deepEqual(batch.resource.attributes.find((a) => a.key === 'service.name'), { key: 'service.name', value: { stringValue: 'frontend' } });
+  assert.deepEqual(batch.scopeSpans[0].scope, { name: 'test-scope', version: '1.2.3' });
+  const root = batch.scopeSpans[0].spans[0];
+  assert.equal(Buffer.from(root.traceId, 'base64').toString('hex'), hex(T1, 32), 'IDs are base64 (Tempo quirk)');
+  assert.equal(Buffer.from(root.spanId, 'base64').toString('hex'), hex(1, 16));
+  assert.equal(root.parentSpanId, undefined);
+  assert.equal(root.kind, 'SPAN_KIND_INTERNAL');
+  assert.equal(root.startTimeUnixNano, String(S));
+  assert.equal(root.endTimeUnixNano, String(S + ms(6000)));
+  assert.deepEqual(root.status, { code: 'STATUS_CODE_ERROR' });
+  assert.deepEqual(root.attributes.find((a) => a.key === 'http.status_code').value, { intValue: '500' }, 'int64 as a string');
+  const child = batch.scopeSpans[0].spans[1];
+  assert.equal(Buffer.from(child.parentSpanId, 'base64').toString('hex'), hex(1, 16));
+});
+
+test('missing traces: v1 404 with an empty body, v2 200 with an empty trace; bad IDs 400', async () => {
+  const v1 = await fetch(`${Q}/api/traces/${hex(0xdead, 32)}`);
+  assert.equal(v1.status, 404);
+  assert.equal(await v1.text(), '');
+  const v2 = await getJson(`${Q}/api/v2/traces/${hex(0xdead, 32)}`);
+  assert.equal(v2.status, 200);
+  assert.deepEqual(v2.body.trace, {});
+  const v2pb = await pb(`${Q}/api/v2/traces/${hex(0xdead, 32)}`);
+  assert.equal(v2pb.status, 200);
+  assert.equal((await v2pb.arrayBuffer()).byteLength, 0);
+  for (const id of ['xyz', 'a'.repeat(33)])
+    assert.equal((await fetch(`${Q}/api/traces/${id}`)).status, 400, id);
+});
+
+test('v2: start/end outside the trace means not found; q keeps only matching spans (PARTIAL)', async () => {
+  const t0 = Number(S / 1_000_000_000n);
+  assert.deepEqual((await getJson(`${Q}/api/v2/traces/${hex(T1, 32)}?start=${t0 + 100}&end=${t0 + 200}`)).body.trace, {});
+  assert.ok((await getJson(`${Q}/api/v2/traces/${hex(T1, 32)}?start=${t0 - 1}&end=${t0 + 1}`)).body.trace.resourceSpans);
+  const f = (await getJson(`${Q}/api/v2/traces/${hex(T3, 32)}?q=${encodeURIComponent('{ name = "db" }')}`)).body;
+  assert.equal(f.status, 'PARTIAL');
+  assert.deepEqual(f.trace.resourceSpans[0].scopeSpans[0].spans.map((s) => s.name), ['db']);
+  assert.equal((await fetch(`${Q}/api/v2/traces/${hex(T3, 32)}?q=${encodeURIComponent('{ .a = 1 } && { .b = 2 }')}`)).status, 400);
+});
+
+const search = async (params) => {
+  const r = await getJson(`${Q}/api/search?${new URLSearchParams(params)}`);
+  return r;
+};
+const ids = (r) => r.body.traces.map((t) => parseInt(t.traceID, 16));
+
+// the TraceQL examples of reference §2, each with the traces it must return (newest first)
+const examples = [
+  ['{ resource.service.name = "frontend" && name = "POST /api/orders" }', [T1]],
+  ['{ resource.service.name="frontend" && name = "POST /api/orders" && status = error }', [T1]],
+  ['{ span.http.status_code >= 500 }', [T1]],
+  ['{ resource.deployment.environment =~ "prod-.*" && span.http.status_code = 500 }', [T1]],
+  ['{ span.db.system =~ "postgresql|mysql" }', [T3, T1]],
+  ['{ trace:duration > 5s }', [T1]],
+  ['{ traceDuration > 100ms }', [T3, T1]],
+  ['{ rootServiceName = "gateway" }', [T3]],
+  ['{ resource.cloud.region = "us-east-1" } && { resource.cloud.region = "us-west-1" }', [T4]],
+  ['{ resource.service.name="frontend" } >> { status = error }', [T1]],
+  ['{ span.http.url = "/path/of/api" } >> { span.db.name = "db-shard-001" }', [T3]],
+  ['{ name = "GET /gw" } > { span.http.url = "/path/of/api" }', [T3]],
+  ['{ name = "child-a" } ~ { name = "child-b" }', [T3]],
+  ['{ !(status = error) && resource.service.name = "gateway" && (kind = internal || kind = server) }', [T3]],
+  ['{ span.db.system =~ "postgres" }', []],
+  ['{}', [T4, T3, T2, T1]],
+];
+for (const [q, want] of examples) {
+  test(`TraceQL ${q}`, async () => {
+    const r = await search({ q, limit: 20 });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(ids(r), want);
+  });
+}
+
+test('search response fields as Grafana reads them', async () => {
+  const r = await search({ q: '{ span.db.system = "postgresql" }', spss: 1 });
+  const t = r.body.traces[0];
+  assert.equal(t.traceID, 'a1', 'leading zeros trimmed');
+  assert.equal(t.rootServiceName, 'frontend');
+  assert.equal(t.rootTraceName, 'POST /api/orders');
+  assert.equal(t.startTimeUnixNano, String(S), 'a string');
+  assert.equal(t.durationMs, 6000);
+  assert.deepEqual(t.spanSet, t.spanSets[0], 'spanSet mirrors spanSets[0]');
+  assert.equal(t.spanSet.matched, 1);
+  const s = t.spanSet.spans[0];
+  assert.equal(s.spanID, hex(2, 16));
+  assert.equal(s.durationNanos, String(ms(99)));
+  assert.deepEqual(s.attributes, [{ key: 'db.system', value: { stringValue: 'postgresql' } }]);
+  assert.equal(typeof r.body.metrics.inspectedTraces, 'number');
+  assert.equal(typeof r.body.metrics.inspectedBytes, 'string');
+  const all = await search({ q: '{}', spss: 2 });
+  assert.ok(all.body.traces.every((x) => x.spanSet.spans.length <= 2));
+  assert.equal(all.body.traces.find((x) => x.traceID === 'a3').spanSet.matched, 4);
+  const starts = all.body.traces.map((x) => BigInt(x.startTimeUnixNano));
+  assert.deepEqual(starts, [...starts].sort((a, b) => (a > b ? -1 : 1)), 'newest first');
+});
+
+test('search parameters: limit, min/maxDuration, start/end, logfmt tags', async () => {
+  assert.deepEqual(ids(await search({ q: '{}', limit: 1 })), [T4]);
+  assert.deepEqual(ids(await search({ q: '{}', minDuration: '1s' })), [T1]);
+  assert.deepEqual(ids(await search({ q: '{}', minDuration: '100ms', maxDuration: '1m30s' })), [T3, T1]);
+  assert.deepEqual(ids(await search({ q: '{}', minDuration: '100ms', maxDuration: '1s' })), [T3]);
+  const t0 = Number(S / 1_000_000_000n);
+  assert.deepEqual(ids(await search({ q: '{}', start: t0 + 5, end: t0 + 25 })), [T3, T2]);
+  assert.deepEqual(ids(await search({ tags: 'service.name=front' })), [T2, T1], 'case-insensitive substring');
+  assert.deepEqual(ids(await search({ tags: 'service.name=frontend db.system="postgre"' })), [T1]);
+  assert.deepEqual(ids(await search({ tags: 'name=GW' })), [T3]);
+});
+
+test('invalid searches: 400 with the error position', async () => {
+  const cases = [
+    [{ q: '{ span.http.status_code >= }' }, /col 28: expected a value/],
+    [{ q: '{ span.http.status_code = 200 } | count() > 3' }, /col 33: pipelines/],
+    [{ q: '{ foo = "x" }' }, /col 3: unknown field/],
+    [{ q: '{ .a =~ "(" }' }, /invalid regular expression/],
+    [{ q: '{}', tags: 'a=b' }, /can't specify tags and q/],
+    [{ tags: 'a=1 a=2' }, /duplicate key/],
+    [{ q: '{}', limit: 0 }, /limit/],
+    [{ q: '{}', spss: 101 }, /spss/],
+    [{ q: '{}', minDuration: 'soon' }, /minDuration/],
+    [{ q: '{}', minDuration: '2s', maxDuration: '1s' }, /maxDuration/],
+    [{ q: '{}', start: 20, end: 10 }, /end must be after start/],
+  ];
+  for (const [params, re] of cases) {
+    const r = await search(params);
+    assert.equal(r.status, 400, JSON.stringify(params));
+    assert.match(r.body.detail, re);
+  }
+});
+
+test('tags: v2 scopes with intrinsics (no scope param), v1 tagNames, scope filter', async () => {
+  const v2 = (await getJson(`${Q}/api/v2/search/tags`)).body;
+  const scope = (n) => v2.scopes.find((s) => s.name === n).tags;
+  assert.ok(scope('resource').includes('service.name') && scope('resource').includes('cloud.region'));
+  assert.ok(scope('span').includes('http.status_code') && scope('span').includes('db.system'));
+  for (const t of ['duration', 'kind', 'name', 'rootName', 'rootServiceName', 'status', 'statusMessage', 'traceDuration'])
+    assert.ok(scope('intrinsic').includes(t), t);
+  const v1 = (await getJson(`${Q}/api/search/tags`)).body;
+  assert.ok(v1.tagNames.includes('service.name') && v1.tagNames.includes('db.name'));
+  assert.deepEqual(v1.tagNames, [...v1.tagNames].sort());
+  const res = (await getJson(`${Q}/api/v2/search/tags?scope=resource`)).body;
+  assert.deepEqual(res.scopes.map((s) => s.name), ['resource']);
+  assert.equal((await getJson(`${Q}/api/search/tags?scope=weird`)).status, 400);
+});
+
+test('tag values: typed in v2, plain in v1, keywords for status/kind, path encoded twice', async () => {
+  const v = async (tag, v2 = true) => (await getJson(`${Q}/api${v2 ? '/v2' : ''}/search/tag/${encodeURIComponent(encodeURIComponent(tag))}/values`)).body.tagValues;
+  assert.deepEqual(await v('resource.service.name'),
+    ['frontend', 'gateway', 'multi'].map((value) => ({ type: 'string', value })));
+  assert.deepEqual(await v('span.http.status_code'), [{ type: 'int', value: '200' }, { type: 'int', value: '500' }]);
+  assert.deepEqual(await v('status'), ['error', 'ok', 'unset'].map((value) => ({ type: 'keyword', value })));
+  assert.ok((await v('kind')).some((x) => x.value === 'server' && x.type === 'keyword'));
+  assert.ok((await v('name')).some((x) => x.value === 'GET /gw'));
+  assert.deepEqual(await v('span.odd/key name'), [{ type: 'string', value: 'v' }], 'a tag with / and space, encoded twice');
+  assert.deepEqual(await v('service.name', false), ['frontend', 'gateway', 'multi']);
+});
+
+test('daemons exit cleanly', async () => {
+  assert.deepEqual(await collector.stop(), { code: 0, sig: null });
+  assert.deepEqual(await query.stop(), { code: 0, sig: null });
+});
+
+await run();

@@ -1,0 +1,240 @@
+/* TraceQL: the canonical examples parse; invalid queries fail with a column;
+ * each operator evaluates as specified on a small synthetic trace. */
+#include "tap.h"
+#include "traceql.h"
+
+#include <string.h>
+
+static tq_query_t *parse(const char *q, char *err)
+{
+    return tq_parse(arbor_iov(q, strlen(q)), err, 256);
+}
+
+static void test_parse(void)
+{
+    static const char *const good[] = {
+        "{}", "{ }", "{ true }",
+        "{ resource.service.name = \"frontend\" && name = \"POST /api/orders\" }",
+        "{ resource.service.name=\"frontend\" && name = \"POST /api/orders\" && status = error }",
+        "{ span.http.status_code >= 500 }",
+        "{ resource.deployment.environment =~ \"prod-.*\" && span.http.status_code = 200 }",
+        "{ span.db.system =~ \"postgresql|mysql\" }",
+        "{ trace:duration > 5s }", "{ traceDuration > 100ms }", "{ rootServiceName = \"gateway\" }",
+        "{ resource.cloud.region = \"us-east-1\" } && { resource.cloud.region = \"us-west-1\" }",
+        "{ resource.service.name=\"frontend\" } >> { status = error }",
+        "{ span.http.url = \"/path/of/api\" } >> { span.db.name = \"db-shard-001\" }",
+        "{ .x != nil } || ({ kind = server } ~ { name !~ \"a.*\" })",
+        "{ !(status = ok) && (duration > 1.5ms || span.\"odd name\" = -3) }",
+        "{ span:name = \"x\" } > { trace:rootService = \"y\" } < { span:kind = client } << { span:duration <= 1h }",
+        "{ span.flag = true && span.ratio < 0.5 && statusMessage = \"boom\" }",
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        tq_query_t *q = parse(good[i], err);
+        ok(q != NULL, "parses: %s%s%s", good[i], q ? "" : " -- ", q ? "" : err);
+        tq_free(q);
+    }
+    static const struct {
+        const char *q;
+        const char *msg;
+        int col;
+    } bad[] = {
+        {"{ span.http.status_code = 200 } | count() > 3", "pipelines", 33},
+        {"{ span.foo = }", "expected a value", 14},
+        {"{ span.foo = \"x\"", "expected '}'", 17},
+        {"{ foo = 1 }", "unknown field", 3},
+        {"{ status = 5 }", "status compares", 3},
+        {"{ .a =~ \"(\" }", "invalid regular expression", 3},
+        {"{ .a =~ 5 }", "must be a string", 3},
+        {"{ event.name = \"x\" }", "not supported", 3},
+        {"{ .a = \"x\" } junk", "unexpected input after the query", 14},
+        {"", "empty query", 1},
+        {"{ .a & .b }", "'&&'", 6},
+        {"{ .a = \"unterminated }", "unterminated string", 8},
+        {"{ duration > \"x\" }", "durations compare", 3},
+        {"{ .a = nil && .b > nil }", "nil only", 15},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        tq_query_t *q = parse(bad[i].q, err);
+        char col[32];
+        snprintf(col, sizeof col, "col %d:", bad[i].col);
+        ok(q == NULL && strstr(err, bad[i].msg) && strstr(err, col), "rejects %s (%s)", bad[i].q, err);
+        tq_free(q);
+    }
+    tq_query_t *deep = NULL;
+    char nested[1000] = "{ ";
+    for (int i = 0; i < 200; i++)
+        strcat(nested, "(");
+    strcat(nested, ".a = 1");
+    for (int i = 0; i < 200; i++)
+        strcat(nested, ")");
+    strcat(nested, " }");
+    deep = parse(nested, err);
+    ok(deep == NULL && strstr(err, "nested too deeply"), "rejects absurd nesting (%s)", err);
+    tq_query_t *f = tq_parse_filter(ARBOR_IOV("{ .a = 1 } && { .b = 2 }"), err, sizeof err);
+    ok(f == NULL && strstr(err, "only one spanset filter"), "filter-only parse refuses spanset operators");
+}
+
+/* A trace: 0 root "GET /" (server, ok, 2s, svc frontend)
+ *            1 child "db" (client, error, db.system=postgresql, 100ms)
+ *              3 grandchild "cache" (internal, ok, hits=[a,b])
+ *            2 child "db2" (client, unset, db.system=mysql)          */
+static arbor_span_rec_t recs[4];
+static otlp_span_t spans[4];
+static otlp_kv_t kvs[4][2];
+static otlp_value_t arr[2];
+static otlp_resource_t res;
+static otlp_kv_t res_kv[1];
+static tq_span_t tspans[4];
+static uint32_t order[4] = {0, 1, 3, 2};
+static arbor_trace_summary_t sum;
+
+static int decode(void *ctx, size_t i)
+{
+    (void)ctx;
+    tspans[i].span = &spans[i];
+    tspans[i].resource = &res;
+    return 0;
+}
+
+static void setup(tq_trace_t *t)
+{
+    static const char *const names[] = {"GET /", "db", "db2", "cache"};
+    static const int kinds[] = {2, 3, 3, 1}, statuses[] = {1, 2, 0, 1};
+    static const uint32_t parents[] = {UINT32_MAX, 0, 0, 1};
+    static const uint64_t durs[] = {2000000000ull, 100000000ull, 5000000ull, 1000000ull};
+    memset(kvs, 0, sizeof kvs);
+    for (int i = 0; i < 4; i++) {
+        memset(&recs[i], 0, sizeof recs[i]);
+        recs[i].name = arbor_iov(names[i], strlen(names[i]));
+        recs[i].kind = kinds[i];
+        recs[i].status_code = statuses[i];
+        recs[i].start_ns = 1000;
+        recs[i].end_ns = 1000 + durs[i];
+        recs[i].span_id[7] = (uint8_t)(i + 1);
+        memset(&spans[i], 0, sizeof spans[i]);
+        spans[i].name = recs[i].name;
+        tspans[i].rec = &recs[i];
+        tspans[i].parent = parents[i];
+        tspans[i].span = NULL;
+    }
+    kvs[1][0].key = ARBOR_IOV("db.system");
+    kvs[1][0].value.type = OTLP_VALUE_STRING, kvs[1][0].value.u.str = ARBOR_IOV("postgresql");
+    kvs[2][0].key = ARBOR_IOV("db.system");
+    kvs[2][0].value.type = OTLP_VALUE_STRING, kvs[2][0].value.u.str = ARBOR_IOV("mysql");
+    kvs[0][0].key = ARBOR_IOV("http.status_code");
+    kvs[0][0].value.type = OTLP_VALUE_INT, kvs[0][0].value.u.i = 200;
+    arr[0].type = arr[1].type = OTLP_VALUE_STRING;
+    arr[0].u.str = ARBOR_IOV("a"), arr[1].u.str = ARBOR_IOV("b");
+    kvs[3][0].key = ARBOR_IOV("hits");
+    kvs[3][0].value.type = OTLP_VALUE_ARRAY, kvs[3][0].value.u.array.items = arr, kvs[3][0].value.u.array.count = 2;
+    for (int i = 0; i < 4; i++)
+        spans[i].attrs.items = kvs[i], spans[i].attrs.count = 1;
+    spans[1].status_message = ARBOR_IOV("connection refused");
+    res_kv[0].key = ARBOR_IOV("service.name");
+    res_kv[0].value.type = OTLP_VALUE_STRING, res_kv[0].value.u.str = ARBOR_IOV("frontend");
+    res.attrs.items = res_kv, res.attrs.count = 1;
+    memset(&sum, 0, sizeof sum);
+    sum.has_root = 1, sum.start_ns = 1000, sum.end_ns = 1000 + 2000000000ull;
+    sum.root_name = ARBOR_IOV("GET /"), sum.root_service = ARBOR_IOV("frontend");
+    t->spans = tspans, t->n = 4, t->order = order, t->summary = &sum, t->decode = decode, t->ctx = NULL;
+}
+
+/* Which spans match, as a string like "0110". */
+static const char *eval(const char *text)
+{
+    static char out[8];
+    char err[256];
+    tq_trace_t t;
+    uint8_t m[4];
+    setup(&t);
+    tq_query_t *q = parse(text, err);
+    if (q == NULL) {
+        snprintf(out, sizeof out, "ERR");
+        return out;
+    }
+    tq_eval(q, &t, m);
+    for (int i = 0; i < 4; i++)
+        out[i] = (char)('0' + m[i]);
+    out[4] = '\0';
+    tq_free(q);
+    return out;
+}
+
+static void check(const char *q, const char *want)
+{
+    const char *got = eval(q);
+    ok(strcmp(got, want) == 0, "%s -> %s (got %s)", q, want, got);
+}
+
+static void test_eval(void)
+{
+    check("{}", "1111");
+    check("{ name = \"db\" }", "0100");
+    check("{ status = error }", "0100");
+    check("{ status != error }", "1011");
+    check("{ kind = client }", "0110");
+    check("{ duration > 50ms }", "1100");
+    check("{ duration <= 5ms }", "0011");
+    check("{ traceDuration > 1s }", "1111");
+    check("{ rootServiceName = \"frontend\" && rootName = \"GET /\" }", "1111");
+    check("{ span.db.system = \"mysql\" }", "0010");
+    check("{ span.db.system =~ \"postgres\" }", "0000"); /* fully anchored */
+    check("{ span.db.system =~ \"postgres.*|mysql\" }", "0110");
+    check("{ span.db.system !~ \"my.*\" }", "0100");
+    check("{ span.db.system != \"mysql\" }", "0100"); /* missing attribute never matches != */
+    check("{ span.db.system = nil }", "1001");
+    check("{ span.db.system != nil }", "0110");
+    check("{ span.http.status_code >= 200 && span.http.status_code < 300 }", "1000");
+    check("{ span.http.status_code = 200.0 }", "1000");
+    check("{ span.db.system > \"n\" }", "0100"); /* lexicographic */
+    check("{ resource.service.name = \"frontend\" }", "1111");
+    check("{ .service.name = \"frontend\" }", "1111");
+    check("{ .db.system = \"mysql\" }", "0010");
+    check("{ span.service.name = \"frontend\" }", "0000");
+    check("{ span.hits = \"b\" }", "0001");  /* arrays: any element */
+    check("{ span.hits != \"c\" }", "0001"); /* none equal */
+    check("{ span.hits != \"a\" }", "0000");
+    check("{ statusMessage = \"connection refused\" }", "0100");
+    check("{ !(kind = client) && status = ok }", "1001");
+    check("{ kind = server || span.hits =~ \"a\" }", "1001");
+    check("{ name = \"GET /\" } >> { status = ok }", "0001");
+    check("{ name = \"GET /\" } > { kind = client }", "0110");
+    check("{ name = \"db\" } ~ { name = \"db2\" }", "0010");
+    check("{ name = \"db\" } ~ { name = \"db\" }", "0000"); /* a span is not its own sibling */
+    check("{ name = \"cache\" } << { kind = server }", "1000");
+    check("{ name = \"cache\" } < { }", "0100");
+    check("{ name = \"db\" } && { name = \"db2\" }", "0110");
+    check("{ name = \"db\" } && { name = \"nope\" }", "0000");
+    check("{ name = \"db\" } || { name = \"nope\" }", "0100");
+    check("({ name = \"db\" } || { name = \"db2\" }) >> { }", "0001");
+}
+
+static void test_hints(void)
+{
+    char err[256];
+    tq_index_hint_t h;
+    tq_query_t *q = parse("{ span.http.status_code >= 500 && resource.service.name = \"frontend\" }", err);
+    ok(tq_index_hint(q, &h) && h.scope == ARBOR_SCOPE_RESOURCE && arbor_iov_eq_str(h.key, "service.name") &&
+           arbor_iov_eq_str(h.value.str, "frontend"),
+       "equality inside && gives an index hint");
+    tq_free(q);
+    q = parse("{ .a = \"x\" || span.b = \"y\" }", err);
+    ok(!tq_index_hint(q, &h), "|| gives no hint");
+    tq_free(q);
+    q = parse("{ name = \"x\" } >> { span.c = 3 }", err);
+    ok(tq_index_hint(q, &h) && h.scope == ARBOR_SCOPE_INTRINSIC, "structural: either side may hint");
+    tq_free(q);
+    q = parse("{ .service.name = \"x\" }", err);
+    ok(!tq_index_hint(q, &h), "unscoped attributes give no hint (span or resource)");
+    tq_free(q);
+}
+
+int main(void)
+{
+    test_parse();
+    test_eval();
+    test_hints();
+    return tap_done();
+}
