@@ -8,9 +8,9 @@
 
 static const char *const route_names[ROUTE_COUNT] = {
     "execution_trace", "trace_trace", "execution_tree", "trace_tree", "span", "executions",
-    "traces", "live", "tempo_trace", "tempo_search", "tempo_tags", "ready", "healthz", "metrics", "other"};
+    "traces", "live", "tempo_trace", "tempo_search", "tempo_tags", "ui", "ready", "healthz", "metrics", "other"};
 
-static const int status_codes[] = {101, 200, 204, 400, 403, 404, 405, 426, 500, 503, 0};
+static const int status_codes[] = {101, 200, 204, 304, 400, 403, 404, 405, 426, 500, 503, 0};
 #define N_STATUS (sizeof status_codes / sizeof status_codes[0])
 static const double latency_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 #define N_LE (sizeof latency_le / sizeof latency_le[0])

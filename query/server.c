@@ -8,6 +8,7 @@
 #include "live.h"
 #include "metrics.h"
 #include "tempo.h"
+#include "ui.h"
 #include "trace.h"
 
 #include "arbor/listen.h"
@@ -698,7 +699,28 @@ static route_t dispatch(h2o_req_t *req)
         api_metrics(req);
         return ROUTE_METRICS;
     }
-    if (!seg_is(&p, 0, "api") || p.n < 2) {
+    if (!seg_is(&p, 0, "api")) {
+        size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+        const ui_asset_t *a = ui_find(req->path.base, plen);
+        if (a == NULL) {
+            send_detail(req, 404, "Not Found", "Not Found");
+            return ROUTE_OTHER;
+        }
+        ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, a->etag, strlen(a->etag));
+        if (inm >= 0 && h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, a->etag,
+                                  strlen(a->etag))) {
+            send_body(req, 304, "Not Modified", a->content_type, "", 0);
+            return ROUTE_UI;
+        }
+        /* the page only talks to this origin: say so */
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
+                              H2O_STRLIT("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+                                         "style-src 'self'; script-src 'self'; frame-ancestors 'self'"));
+        send_body(req, 200, "OK", a->content_type, (const char *)a->data, a->len);
+        return ROUTE_UI;
+    }
+    if (p.n < 2) {
         send_detail(req, 404, "Not Found", "Not Found");
         return ROUTE_OTHER;
     }

@@ -232,6 +232,8 @@ static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx)
         jsonw_hex(w, t->nodes[n->parent].rec.span_id, 8);
     else
         jsonw_null(w);
+    jsonw_key(w, "trace_id");
+    jsonw_hex(w, s->trace_id, 16);
     jsonw_key(w, "name");
     jsonw_str(w, s->name);
     jsonw_key(w, "start_time");
