@@ -1,8 +1,10 @@
-// Query latency for SPEC §7: the 1,000-span execution tree, and the first page
-// and skeleton of a 100,001-span trace. Sequential requests on one keep-alive
-// connection; prints "name value unit" lines and a JSON summary.
-// Usage: node tests/bench/trees.mjs [BUILD_DIR] [--quick]
-import { tempDir, startCollector, startQuery, span, postSpans } from '../integration/lib.mjs';
+// Query latency for SPEC §7: the 1,000-span execution tree, Tempo v2 trace by ID
+// (protobuf) of the same 1,000 spans, and the first page and skeleton of a
+// 100,001-span trace; query RSS idle. Sequential keep-alive GETs measured by the C
+// load generator; prints "name value unit" lines and a JSON summary.
+// Usage: ARBOR_BUILD_DIR=build-release node tests/bench/trees.mjs [--quick]
+import { tempDir, startCollector, startQuery, span, postSpans, hex } from '../integration/lib.mjs';
+import { probe, rssKb } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 2000;
@@ -38,29 +40,18 @@ for (let b = 0; b < 10; b++) {
   await postSpans(collector.url, batch);
 }
 
-async function measure(name, path) {
-  const url = `${query.base}${path}`;
-  for (let i = 0; i < 20; i++) await (await fetch(url)).arrayBuffer(); // warm the page cache and the connection
-  const ms = [];
-  for (let i = 0; i < N; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = await fetch(url);
-    await r.arrayBuffer();
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
-  }
-  ms.sort((a, b) => a - b);
-  const p = (q) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))];
-  console.log(`${name}_p50 ${p(0.5).toFixed(2)} ms`);
-  console.log(`${name}_p99 ${p(0.99).toFixed(2)} ms`);
-  return { p50: p(0.5), p99: p(0.99) };
-}
-
+const idle = rssKb(query.proc.pid).rss;
 const summary = {
-  execution_tree_1k: await measure('execution_tree_1k', '/api/executions/exec-1k/trace'),
-  first_page_100k: await measure('first_page_100k', '/api/executions/exec-100k/trace'),
-  skeleton_first_page_100k: await measure('skeleton_first_page_100k', '/api/executions/exec-100k/tree'),
+  execution_tree_1k: probe('execution_tree_1k', `${query.base}/api/executions/exec-1k/trace`, { requests: N }),
+  tempo_v2_trace_1k: probe('tempo_v2_trace_1k', `${query.base}/api/v2/traces/${hex(1, 32)}`,
+    { requests: N, header: 'Accept: application/protobuf' }),
+  first_page_100k: probe('first_page_100k', `${query.base}/api/executions/exec-100k/trace`, { requests: N }),
+  skeleton_first_page_100k: probe('skeleton_first_page_100k', `${query.base}/api/executions/exec-100k/tree`, { requests: N }),
 };
+summary.query_rss_idle_kb = idle;
+summary.query_rss_after_kb = rssKb(query.proc.pid).rss;
+console.log(`query_rss_idle ${(idle / 1024).toFixed(1)} MB`);
+console.log(`query_rss_after_queries ${(summary.query_rss_after_kb / 1024).toFixed(1)} MB`);
 console.log(JSON.stringify(summary));
 await collector.stop();
 await query.stop();
