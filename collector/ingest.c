@@ -69,15 +69,18 @@ static arbor_iov_t find_exec_id(arbor_arena_t *a, const ingest_options_t *o, con
     return ARBOR_IOV_NULL;
 }
 
-/* Indexed per span: the name, and scalar span and resource attributes (bounded
- * counts, so a span with 20,000 attributes costs no more than one with 64). */
+/* Put in the trace's bloom per span: the name, and scalar span and resource
+ * attributes (bounded counts, so a span with 20,000 attributes costs no more than
+ * one with 64; such a span is marked incomplete and its trace's bloom then rules
+ * nothing out). */
 #define INDEX_SPAN_ATTRS 64
 #define INDEX_RESOURCE_ATTRS 32
 
-static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t scope, const otlp_attrs_t *attrs)
+static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t scope, const otlp_attrs_t *attrs,
+                          int *incomplete)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < attrs->count && n < room; i++) {
+    size_t n = 0, i;
+    for (i = 0; i < attrs->count && n < room; i++) {
         const otlp_kv_t *kv = &attrs->items[i];
         arbor_attr_in_t *a = &out[n];
         memset(a, 0, sizeof *a);
@@ -85,8 +88,6 @@ static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t 
         a->key = kv->key;
         switch (kv->value.type) {
         case OTLP_VALUE_STRING:
-            if (kv->value.u.str.len > ARBOR_ATTR_MAX_VALUE)
-                continue;
             a->type = ARBOR_VAL_STRING;
             a->str = kv->value.u.str;
             break;
@@ -107,6 +108,8 @@ static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t 
         }
         n++;
     }
+    if (i < attrs->count)
+        *incomplete = 1;
     return n;
 }
 
@@ -202,15 +205,16 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                 if (idx == NULL)
                     goto nomem;
                 size_t ni = 0;
-                if (s->name.len && s->name.len <= ARBOR_ATTR_MAX_VALUE) {
+                if (s->name.len) {
                     memset(&idx[ni], 0, sizeof idx[ni]);
                     idx[ni].scope = ARBOR_SCOPE_INTRINSIC;
                     idx[ni].type = ARBOR_VAL_STRING;
                     idx[ni].key = ARBOR_IOV("name");
                     idx[ni++].str = s->name;
                 }
-                ni += index_attrs(idx + ni, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs);
-                ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &rs->resource.attrs);
+                ni += index_attrs(idx + ni, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs, &in->attrs_incomplete);
+                ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &rs->resource.attrs,
+                                  &in->attrs_incomplete);
                 in->attrs = idx;
                 in->n_attrs = ni;
                 if (in->execution_id.len == 0)

@@ -1,8 +1,8 @@
 /* Tempo-compatible endpoints. Trace-by-ID protobuf bodies are packed from the
  * stored bytes without decoding a span; JSON follows Tempo's "mostly OTLP" style
- * (base64 IDs, enum names, 64-bit integers as strings). Search uses the
- * attribute index when the query pins an equality, else walks the time index
- * newest first, and evaluates TraceQL per candidate trace. */
+ * (base64 IDs, enum names, 64-bit integers as strings). Search walks the time
+ * index newest first, skips traces whose bloom proves a pinned equality absent,
+ * and evaluates TraceQL on the rest. */
 #include "tempo.h"
 
 #include "span_json.h"
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#define SEARCH_MAX_CANDIDATES 100000 /* from the attribute index */
 #define SEARCH_MAX_INSPECT 50000     /* traces evaluated per search */
+#define SEARCH_MAX_WALK 5000000      /* time-index entries (blooms) visited per search */
 
 int tempo_parse_trace_id(arbor_iov_t hex, uint8_t id[16])
 {
@@ -518,44 +518,15 @@ static size_t eval_tags(const tag_t *tags, size_t n, tq_trace_t *t, uint8_t *mat
 }
 
 typedef struct {
-    uint8_t id[16];
-    uint64_t start;
-} candidate_t;
-
-typedef struct {
-    candidate_t *v;
-    size_t n, cap;
-} candidates_t;
-
-static int add_candidate(void *ctx, const uint8_t *id)
-{
-    candidates_t *c = ctx;
-    if (c->n == SEARCH_MAX_CANDIDATES)
-        return 1;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 256;
-        c->v = realloc(c->v, c->cap * sizeof *c->v);
-        if (c->v == NULL)
-            abort();
-    }
-    memcpy(c->v[c->n++].id, id, 16);
-    return 0;
-}
-
-static int newest_first(const void *a, const void *b)
-{
-    const candidate_t *x = a, *y = b;
-    return x->start < y->start ? 1 : x->start > y->start ? -1 : memcmp(x->id, y->id, 16);
-}
-
-typedef struct {
     arbor_reader_t *r;
     const tempo_search_params_t *p;
     const tq_query_t *q;
     const tag_t *tags;
     size_t n_tags;
     jsonw_t *w;
-    size_t found, inspected, spans;
+    tq_index_hint_t hints[8]; /* equalities every match needs: tested on trace blooms */
+    size_t n_hints;
+    size_t found, inspected, spans, walked;
     uint64_t bytes;
 } search_t;
 
@@ -666,6 +637,10 @@ static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
     search_t *s = ctx;
     if (s->p->start_s && sum->start_ns < s->p->start_s * 1000000000ull)
         return 1; /* newest first: everything further is older than the window */
+    if (++s->walked > SEARCH_MAX_WALK)
+        return 1;
+    if (!tq_hints_may_match(s->hints, s->n_hints, sum->bloom))
+        return 0; /* the bloom proves a required value absent: not worth decoding */
     return search_trace(s, sum);
 }
 
@@ -684,35 +659,16 @@ int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, 
         return ARBOR_EDECODE;
     if (q == NULL && n_tags == 0 && (q = tq_parse(ARBOR_IOV("{}"), err, errlen)) == NULL)
         return ARBOR_EDECODE;
-    search_t s = {r, p, q, tags, n_tags, w, 0, 0, 0, 0};
+    search_t s = {.r = r, .p = p, .q = q, .tags = tags, .n_tags = n_tags, .w = w};
+    if (q != NULL)
+        s.n_hints = tq_index_hints(q, s.hints, sizeof s.hints / sizeof s.hints[0]);
     jsonw_object(w);
     jsonw_key(w, "traces");
     jsonw_array(w);
-    tq_index_hint_t hint;
-    int rc = 0;
-    if (q != NULL && tq_index_hint(q, &hint)) {
-        /* candidates from the attribute index, then newest first */
-        candidates_t c = {0};
-        rc = arbor_reader_attr_traces(r, hint.scope, hint.key, &hint.value, add_candidate, &c);
-        for (size_t i = 0; i < c.n; i++) {
-            arbor_trace_summary_t sum;
-            c.v[i].start = arbor_reader_trace_summary(r, c.v[i].id, &sum) == 0 ? sum.start_ns : 0;
-        }
-        qsort(c.v, c.n, sizeof *c.v, newest_first);
-        for (size_t i = 0; i < c.n && rc >= 0; i++) {
-            arbor_trace_summary_t sum;
-            if (arbor_reader_trace_summary(r, c.v[i].id, &sum) == 0 && search_trace(&s, &sum))
-                break;
-        }
-        free(c.v);
-        if (rc == 1)
-            rc = 0;
-    } else {
-        uint64_t before = p->end_s ? p->end_s * 1000000000ull + 999999999ull : 0;
-        rc = arbor_reader_recent_traces(r, before, visit_recent, &s);
-        if (rc == 1)
-            rc = 0;
-    }
+    uint64_t before = p->end_s ? p->end_s * 1000000000ull + 999999999ull : 0;
+    int rc = arbor_reader_recent_traces(r, before, visit_recent, &s);
+    if (rc == 1)
+        rc = 0;
     jsonw_array_end(w);
     jsonw_key(w, "metrics");
     jsonw_object(w);

@@ -637,59 +637,89 @@ int tq_needs_attributes(const tq_query_t *q)
 
 /* ---- index hints ---- */
 
-static int expr_hint(const expr_t *e, tq_index_hint_t *h)
+typedef struct {
+    tq_index_hint_t *v;
+    size_t n, max;
+} hints_t;
+
+/* Collect the equalities an expression requires of any span it matches. */
+static void expr_hints(const expr_t *e, hints_t *hs)
 {
-    if (e == NULL)
-        return 0;
-    if (e->op == E_AND)
-        return expr_hint(e->l, h) || expr_hint(e->r, h);
+    if (e == NULL || hs->n == hs->max)
+        return;
+    if (e->op == E_AND) {
+        expr_hints(e->l, hs);
+        expr_hints(e->r, hs);
+        return;
+    }
     if (e->op != E_CMP || e->cmp != T_EQ)
-        return 0;
+        return;
+    tq_index_hint_t *h = &hs->v[hs->n];
     memset(h, 0, sizeof *h);
     if (e->field == F_NAME) {
         h->scope = ARBOR_SCOPE_INTRINSIC;
         h->key = ARBOR_IOV("name");
-    } else if (e->field == F_ATTR && e->scope != SC_ANY) {
-        h->scope = e->scope == SC_SPAN ? ARBOR_SCOPE_SPAN : ARBOR_SCOPE_RESOURCE;
+    } else if (e->field == F_ATTR) {
+        h->span_or_resource = e->scope == SC_ANY;
+        h->scope = e->scope == SC_RESOURCE ? ARBOR_SCOPE_RESOURCE : ARBOR_SCOPE_SPAN;
         h->key = e->name;
     } else {
-        return 0;
+        return;
     }
     switch (e->lit.kind) {
     case L_STRING:
-        if (e->lit.str_len > ARBOR_ATTR_MAX_VALUE)
-            return 0; /* never indexed: the index cannot rule traces out */
         h->value.type = ARBOR_VAL_STRING;
         h->value.str = arbor_iov(e->lit.str, e->lit.str_len);
-        return 1;
+        break;
     case L_INT:
-        h->value.type = ARBOR_VAL_INT;
-        h->value.i = e->lit.i;
-        return e->field == F_ATTR;
     case L_BOOL:
-        h->value.type = ARBOR_VAL_BOOL;
+        if (e->field != F_ATTR)
+            return;
+        h->value.type = e->lit.kind == L_INT ? ARBOR_VAL_INT : ARBOR_VAL_BOOL;
         h->value.i = e->lit.i;
-        return e->field == F_ATTR;
+        break;
+    case L_FLOAT: /* blooms answer integral doubles as integers too */
+        if (e->field != F_ATTR)
+            return;
+        h->value.type = ARBOR_VAL_DOUBLE;
+        h->value.d = e->lit.d;
+        break;
     default:
-        return 0; /* floats may be stored as ints and vice versa */
+        return;
     }
+    hs->n++;
 }
 
-static int set_hint(const set_t *s, tq_index_hint_t *h)
+static void set_hints(const set_t *s, hints_t *hs)
 {
     switch (s->op) {
     case S_FILTER:
-        return expr_hint(s->filter, h);
+        expr_hints(s->filter, hs);
+        return;
     case S_OR:
-        return 0;
+        return;
     default: /* &&, structural: both sides must match somewhere in the trace */
-        return set_hint(s->l, h) || set_hint(s->r, h);
+        set_hints(s->l, hs);
+        set_hints(s->r, hs);
     }
 }
 
-int tq_index_hint(const tq_query_t *q, tq_index_hint_t *hint)
+size_t tq_index_hints(const tq_query_t *q, tq_index_hint_t *hints, size_t max)
 {
-    return set_hint(q->root, hint);
+    hints_t hs = {hints, 0, max};
+    set_hints(q->root, &hs);
+    return hs.n;
+}
+
+int tq_hints_may_match(const tq_index_hint_t *hints, size_t n, const uint8_t *bloom)
+{
+    for (size_t i = 0; i < n; i++) {
+        const tq_index_hint_t *h = &hints[i];
+        if (!arbor_bloom_may_contain(bloom, h->scope, h->key, &h->value) &&
+            !(h->span_or_resource && arbor_bloom_may_contain(bloom, ARBOR_SCOPE_RESOURCE, h->key, &h->value)))
+            return 0;
+    }
+    return 1;
 }
 
 /* ---- evaluation ---- */

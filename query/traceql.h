@@ -22,14 +22,17 @@ tq_query_t *tq_parse_filter(arbor_iov_t text, char *err, size_t errlen);
 /** 1 when the query is one filter that matches every span ({} or { true }). */
 int tq_matches_all(const tq_query_t *q);
 
-/** An equality every match must satisfy, usable with the attribute index. */
+/** An equality every matching trace must contain: tested against trace blooms. */
 typedef struct {
+    int span_or_resource; /**< unscoped attribute: either scope will do */
     arbor_attr_scope_t scope;
     arbor_iov_t key;
     arbor_attr_value_t value;
 } tq_index_hint_t;
-/** 1 and fills @p hint when such an equality exists. */
-int tq_index_hint(const tq_query_t *q, tq_index_hint_t *hint);
+/** Up to @p max such equalities (all must hold); returns how many were filled. */
+size_t tq_index_hints(const tq_query_t *q, tq_index_hint_t *hints, size_t max);
+/** 1 unless the bloom proves the trace lacks one of the hinted values. */
+int tq_hints_may_match(const tq_index_hint_t *hints, size_t n, const uint8_t *bloom);
 
 /** One span as the evaluator sees it. Attributes are decoded lazily. */
 typedef struct {

@@ -11,6 +11,8 @@ typedef struct {
     arbor_trace_summary_t t;
     uint64_t indexed_start; /* start_ns of the time-index entry on disk, if existed */
     int existed;
+    int bloom_dirty;
+    uint8_t bloom[ARBOR_BLOOM_BYTES]; /* the trace's attribute bloom (time-index value) */
     /* owned copies of the summary's strings (t.* point here) */
     char name[SUMMARY_MAX_NAME], service[SUMMARY_MAX_NAME], exec[ARBOR_MAX_EXECUTION_ID];
     char workflow[SUMMARY_MAX_NAME];
@@ -26,11 +28,6 @@ struct arbor_batch {
     size_t n_slots, n_used;
     uint8_t *buf;      /* scratch for span values */
     size_t buf_cap;
-    /* attribute-index keys written by this batch, by 64-bit hash: one (trace,
-     * key, value) is put once per batch however many spans repeat it. A hash
-     * collision would skip one index entry; at 2^-64 per pair it is accepted. */
-    uint64_t *attr_seen;
-    size_t attr_cap, attr_n;
 };
 
 static void tenant_prefix(uint8_t *k, uint32_t tenant)
@@ -64,12 +61,19 @@ fail_free:
     return rc;
 }
 
+/* Entries put by an aborted transaction never existed: forget every cached one. */
+static void tags_forget(arbor_store_t *s)
+{
+    if (s->tags_known)
+        memset(s->tags_known, 0, s->tags_cap * sizeof *s->tags_known);
+    s->tags_n = 0;
+}
+
 static void batch_free(arbor_batch_t *b)
 {
     for (size_t i = 0; i < b->n_slots; i++)
         free(b->slots[i]);
     free(b->slots);
-    free(b->attr_seen);
     free(b->buf);
     free(b);
 }
@@ -80,6 +84,7 @@ void arbor_batch_abort(arbor_batch_t *b)
         return;
     mdb_cursor_close(b->feed_cur);
     mdb_txn_abort(b->txn);
+    tags_forget(b->store);
     batch_free(b);
 }
 
@@ -204,6 +209,13 @@ static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary
         set_str(&c->t.workflow_id, c->workflow, sizeof c->workflow, t.workflow_id);
         c->existed = 1;
         c->indexed_start = t.start_ns;
+        uint8_t tk[TIME_KEY_LEN];
+        tenant_prefix(tk, b->tenant);
+        be64_put(tk + 4, t.start_ns);
+        memcpy(tk + 12, trace_id, 16);
+        MDB_val tkey = {sizeof tk, tk}, tval;
+        if (mdb_get(b->txn, b->store->dbi[DBI_TIME], &tkey, &tval) == 0 && tval.mv_size == ARBOR_BLOOM_BYTES)
+            memcpy(c->bloom, tval.mv_data, ARBOR_BLOOM_BYTES);
     } else if (rc == MDB_NOTFOUND) {
         c->t.start_ns = UINT64_MAX;
     } else {
@@ -234,16 +246,17 @@ static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
     uint8_t tk[TIME_KEY_LEN];
     tenant_prefix(tk, b->tenant);
     memcpy(tk + 12, c->t.trace_id, 16);
-    if (!c->existed || c->indexed_start != c->t.start_ns) {
-        if (c->existed) {
-            be64_put(tk + 4, c->indexed_start);
-            MDB_val key = {sizeof tk, tk};
-            rc = mdb_del(b->txn, b->store->dbi[DBI_TIME], &key, NULL);
-            if (rc && rc != MDB_NOTFOUND)
-                return rc;
-        }
+    if (c->existed && c->indexed_start != c->t.start_ns) {
+        be64_put(tk + 4, c->indexed_start);
+        MDB_val key = {sizeof tk, tk};
+        rc = mdb_del(b->txn, b->store->dbi[DBI_TIME], &key, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    if (!c->existed || c->indexed_start != c->t.start_ns || c->bloom_dirty) {
+        /* the time index carries the trace's bloom: searches test it while walking time */
         be64_put(tk + 4, c->t.start_ns);
-        MDB_val key = {sizeof tk, tk}, val = {0, ""};
+        MDB_val key = {sizeof tk, tk}, val = {ARBOR_BLOOM_BYTES, c->bloom};
         if ((rc = mdb_put(b->txn, b->store->dbi[DBI_TIME], &key, &val, 0)) != 0)
             return rc;
     }
@@ -258,56 +271,93 @@ static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
     return 0;
 }
 
-/* ---- attribute index ---- */
+/* ---- tag catalog ---- */
 
-/* 1 if @p h was not seen in this batch yet (and now is). ENOMEM-free: on
- * allocation failure the entry is simply written again. */
-static int attr_first(arbor_batch_t *b, uint64_t h)
+/* Process-wide set of catalog entries known to exist, by 64-bit hash, so a value
+ * seen before costs no LMDB call; when it fills up it is simply cleared. 1 if
+ * @p h was not known (and now is). */
+static int tag_first(arbor_store_t *s, uint64_t h)
 {
     h |= 1; /* 0 marks an empty slot */
-    if ((b->attr_n + 1) * 2 > b->attr_cap) {
-        size_t cap = b->attr_cap ? b->attr_cap * 2 : 1024;
+    if (s->tags_cap == 0 || (s->tags_n + 1) * 2 > s->tags_cap) {
+        size_t cap = s->tags_cap ? s->tags_cap : 1u << 16;
+        if (s->tags_cap && cap < (1u << 20))
+            cap *= 2;
         uint64_t *t = calloc(cap, sizeof *t);
         if (t == NULL)
             return 1;
-        for (size_t i = 0; i < b->attr_cap; i++)
-            if (b->attr_seen[i]) {
-                size_t j = b->attr_seen[i] & (cap - 1);
-                while (t[j])
-                    j = (j + 1) & (cap - 1);
-                t[j] = b->attr_seen[i];
-            }
-        free(b->attr_seen);
-        b->attr_seen = t;
-        b->attr_cap = cap;
+        free(s->tags_known); /* grown or cleared: a forgotten entry is merely put again */
+        s->tags_known = t;
+        s->tags_cap = cap;
+        s->tags_n = 0;
     }
-    size_t j = h & (b->attr_cap - 1);
-    while (b->attr_seen[j]) {
-        if (b->attr_seen[j] == h)
+    size_t j = h & (s->tags_cap - 1);
+    while (s->tags_known[j]) {
+        if (s->tags_known[j] == h)
             return 0;
-        j = (j + 1) & (b->attr_cap - 1);
+        j = (j + 1) & (s->tags_cap - 1);
     }
-    b->attr_seen[j] = h;
-    b->attr_n++;
+    s->tags_known[j] = h;
+    s->tags_n++;
     return 1;
 }
 
-static int put_attrs(arbor_batch_t *b, const arbor_span_in_t *in)
+/* The per-key count of values added since start; @p add counts one more. */
+static uint32_t *key_count(arbor_store_t *s, uint64_t key_hash)
+{
+    key_hash |= 1;
+    if ((s->key_counts_n + 1) * 2 > s->key_counts_cap) {
+        size_t cap = s->key_counts_cap ? s->key_counts_cap * 2 : 1024;
+        struct tag_key_count *t = calloc(cap, sizeof *t);
+        if (t == NULL)
+            return NULL;
+        for (size_t i = 0; i < s->key_counts_cap; i++)
+            if (s->key_counts[i].hash) {
+                size_t j = s->key_counts[i].hash & (cap - 1);
+                while (t[j].hash)
+                    j = (j + 1) & (cap - 1);
+                t[j] = s->key_counts[i];
+            }
+        free(s->key_counts);
+        s->key_counts = t;
+        s->key_counts_cap = cap;
+    }
+    size_t j = key_hash & (s->key_counts_cap - 1);
+    while (s->key_counts[j].hash && s->key_counts[j].hash != key_hash)
+        j = (j + 1) & (s->key_counts_cap - 1);
+    if (!s->key_counts[j].hash) {
+        s->key_counts[j].hash = key_hash;
+        s->key_counts_n++;
+    }
+    return &s->key_counts[j].count;
+}
+
+/* Bloom bits for the trace, catalog entries for values not seen before. */
+static int put_attrs(arbor_batch_t *b, cached_summary_t *c, const arbor_span_in_t *in)
 {
     uint8_t k[ATTR_KEY_MAX];
+    if (in->attrs_incomplete && c->bloom[0] != 0xff) { /* unknown values: the bloom must answer "maybe" */
+        memset(c->bloom, 0xff, sizeof c->bloom);
+        c->bloom_dirty = 1;
+    }
     for (size_t i = 0; i < in->n_attrs; i++) {
         const arbor_attr_in_t *a = &in->attrs[i];
+        if (arbor__bloom_add(c->bloom, a->scope, a->key, a->type, a->str, a->i, a->d))
+            c->bloom_dirty = 1;
         size_t n = arbor__attr_prefix(k, b->tenant, a->scope, a->key, 1, a->type, a->str, a->i, a->d);
-        if (n == 0) /* too long to index */
+        if (n == 0 || !tag_first(b->store, arbor_hash_id(k, n))) /* too long to list, or listed */
             continue;
-        memcpy(k + n, in->trace_id, 16);
-        n += 16;
-        if (!attr_first(b, arbor_hash_id(k, n)))
+        uint32_t *count = key_count(b->store, arbor_hash_id(k, 6 + a->key.len));
+        if (count && *count >= ARBOR_TAG_VALUES_PER_KEY) /* this key lists enough values */
             continue;
         MDB_val key = {n, k}, val = {0, ""};
-        int rc = mdb_put(b->txn, b->store->dbi[DBI_ATTRS], &key, &val, 0);
+        int rc = mdb_put(b->txn, b->store->dbi[DBI_TAGS], &key, &val, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST)
+            continue;
         if (rc)
             return rc;
+        if (count)
+            (*count)++;
     }
     return 0;
 }
@@ -353,7 +403,7 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     arbor__span_hdr_encode(val.mv_data, in, seq);
     memcpy((uint8_t *)val.mv_data + head, in->span_bytes.base, in->span_bytes.len);
 
-    if ((rc = put_attrs(b, in)) != 0)
+    if ((rc = put_attrs(b, c, in)) != 0)
         return rc;
 
     /* change feed: append-only key (tenant | seq) */
@@ -433,6 +483,8 @@ int arbor_batch_commit(arbor_batch_t *b)
         mdb_txn_abort(b->txn);
     if (rc == 0)
         s->next_seq = b->seq;
+    else
+        tags_forget(s);
     batch_free(b);
     return rc;
 }

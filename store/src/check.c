@@ -197,6 +197,8 @@ static int check_back_refs(check_t *c)
         MDB_val sv;
         memcpy(tk, k, 4);
         memcpy(tk + 4, k + 12, 16);
+        if (val.mv_size != ARBOR_BLOOM_BYTES)
+            problem(c, "time index entry for trace %s has no bloom filter", hex16(k + 12, hx));
         if (key.mv_size != TIME_KEY_LEN || !exists(c, DBI_TRACES, tk, sizeof tk, &sv) ||
             arbor__summary_decode(&sv, &t) != 0 || t.start_ns != be64_get(k + 4))
             problem(c, "time index entry for trace %s is stale", hex16(k + 12, hx));
@@ -226,26 +228,22 @@ static int check_back_refs(check_t *c)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Every attribute-index entry must belong to a trace that exists. */
-static int check_attrs(check_t *c)
+/* Every tag-catalog key must decode: tenant | scope | klen | key | value. */
+static int check_tags(check_t *c)
 {
     MDB_cursor *cur;
     MDB_val key, val;
-    char hx[33];
-    int rc = mdb_cursor_open(c->txn, c->s->dbi[DBI_ATTRS], &cur);
+    int rc = mdb_cursor_open(c->txn, c->s->dbi[DBI_TAGS], &cur);
     if (rc)
         return rc;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         const uint8_t *k = key.mv_data;
-        uint8_t tk[TRACE_KEY_LEN];
-        if (key.mv_size < 4 + 2 + 2 + 16) {
-            problem(c, "attribute index entry with malformed key");
-            continue;
-        }
-        memcpy(tk, k, 4);
-        memcpy(tk + 4, k + key.mv_size - 16, 16);
-        if (!exists(c, DBI_TRACES, tk, sizeof tk, NULL))
-            problem(c, "attribute index entry for unknown trace %s", hex16(tk + 4, hx));
+        arbor_attr_value_t v;
+        size_t used;
+        if (key.mv_size < 6 || key.mv_size < 6u + k[5] ||
+            arbor__attr_value(k + 6 + k[5], key.mv_size - 6 - k[5], &v, &used) != 0 ||
+            6 + k[5] + used != key.mv_size)
+            problem(c, "tag catalog entry with malformed key");
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -301,7 +299,7 @@ int arbor_store_check(arbor_store_t *s, arbor_check_report_fn fn, void *ctx, uin
     if (rc)
         return rc;
     if ((rc = check_spans(&c, &n_spans)) == 0 && (rc = check_summaries(&c)) == 0 &&
-        (rc = check_back_refs(&c)) == 0 && (rc = check_attrs(&c)) == 0)
+        (rc = check_back_refs(&c)) == 0 && (rc = check_tags(&c)) == 0)
         rc = check_feed(&c, n_spans);
     mdb_txn_abort(c.txn);
     *problems = c.problems;

@@ -69,6 +69,7 @@ int arbor_reader_trace_summary(arbor_reader_t *r, const uint8_t trace_id[16], ar
     if ((rc = arbor__summary_decode(&val, out)) != 0)
         return rc;
     memcpy(out->trace_id, trace_id, 16);
+    out->bloom = NULL;
     return 0;
 }
 
@@ -208,6 +209,7 @@ int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trac
         int x = arbor_reader_trace_summary(r, (const uint8_t *)key.mv_data + 12, &t);
         if (x == ARBOR_ENOTFOUND)
             continue;
+        t.bloom = val.mv_size == ARBOR_BLOOM_BYTES ? val.mv_data : NULL;
         if (x != 0 || (x = fn(ctx, &t)) != 0) {
             rc = x;
             goto out;
@@ -247,33 +249,22 @@ out:
     return rc;
 }
 
-/* ---- attribute index ---- */
+/* ---- trace blooms and the tag catalog ---- */
 
-int arbor_reader_attr_traces(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key,
-                             const arbor_attr_value_t *v, arbor_trace_id_visit_fn fn, void *ctx)
+int arbor_reader_trace_bloom(arbor_reader_t *r, arbor_trace_summary_t *t)
 {
-    uint8_t prefix[ATTR_KEY_MAX];
-    MDB_cursor *cur;
-    if (r->tenant == 0)
-        return 0;
-    size_t pl = arbor__attr_prefix(prefix, r->tenant, scope, key, 1, v->type, v->str, v->i, v->d);
-    if (pl == 0)
-        return 0;
-    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_ATTRS], &cur);
+    uint8_t k[TIME_KEY_LEN];
+    be32_put(k, r->tenant);
+    be64_put(k + 4, t->start_ns);
+    memcpy(k + 12, t->trace_id, 16);
+    MDB_val key = {sizeof k, k}, val;
+    int rc = mdb_get(r->txn, r->store->dbi[DBI_TIME], &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return ARBOR_ENOTFOUND;
     if (rc)
         return rc;
-    MDB_val k = {pl, prefix}, val;
-    for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
-        if (k.mv_size != pl + 16 || memcmp(k.mv_data, prefix, pl) != 0)
-            break;
-        if ((rc = fn(ctx, (const uint8_t *)k.mv_data + pl)) != 0)
-            goto out;
-    }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
-out:
-    mdb_cursor_close(cur);
-    return rc;
+    t->bloom = val.mv_size == ARBOR_BLOOM_BYTES ? val.mv_data : NULL;
+    return 0;
 }
 
 int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_key_visit_fn fn, void *ctx)
@@ -284,7 +275,7 @@ int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_ke
         return 0;
     be32_put(seek, r->tenant);
     seek[4] = (uint8_t)scope;
-    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_ATTRS], &cur);
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_TAGS], &cur);
     if (rc)
         return rc;
     MDB_val k = {5, seek}, val;
@@ -311,21 +302,18 @@ out:
 int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key, arbor_value_visit_fn fn,
                              void *ctx)
 {
-    uint8_t seek[ATTR_KEY_MAX];
+    uint8_t prefix[ATTR_KEY_MAX];
     MDB_cursor *cur;
     if (r->tenant == 0)
         return 0;
-    size_t pl = arbor__attr_prefix(seek, r->tenant, scope, key, 0, 0, ARBOR_IOV_NULL, 0, 0);
+    size_t pl = arbor__attr_prefix(prefix, r->tenant, scope, key, 0, 0, ARBOR_IOV_NULL, 0, 0);
     if (pl == 0)
         return 0;
-    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_ATTRS], &cur);
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_TAGS], &cur);
     if (rc)
         return rc;
-    MDB_val k = {pl, seek}, val;
-    uint8_t prefix[ATTR_KEY_MAX];
-    memcpy(prefix, seek, pl);
-    rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
-    while (rc == 0) {
+    MDB_val k = {pl, prefix}, val;
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         const uint8_t *p = k.mv_data;
         arbor_attr_value_t v;
         size_t used;
@@ -333,14 +321,6 @@ int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_
             break;
         if ((rc = fn(ctx, &v)) != 0)
             goto out;
-        /* skip the value's other traces: seek past value + the largest trace ID */
-        memcpy(seek, p, pl + used);
-        memset(seek + pl + used, 0xff, 16);
-        k.mv_size = pl + used + 16;
-        k.mv_data = seek;
-        rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
-        if (rc == 0 && k.mv_size == pl + used + 16 && memcmp(k.mv_data, seek, k.mv_size) == 0)
-            rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT);
     }
     if (rc == MDB_NOTFOUND)
         rc = 0;

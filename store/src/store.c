@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
-                                                "records", "attributes"};
+                                                "records", "tags"};
 
 static const char META_FORMAT[] = "format";
 static const char META_SEQ[] = "seq";
@@ -122,6 +122,8 @@ void arbor_store_close(arbor_store_t *s)
     if (!s->read_only)
         mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
+    free(s->tags_known);
+    free(s->key_counts);
     free(s);
 }
 
@@ -443,4 +445,81 @@ int arbor__attr_value(const uint8_t *p, size_t n, arbor_attr_value_t *v, size_t 
     }
     *used = 2 + vl;
     return 0;
+}
+
+/* ---- bloom filters ---- */
+
+static uint64_t bloom_hash(int scope, arbor_iov_t key, int vtype, const void *v, size_t vlen)
+{
+    uint64_t a = arbor_hash_id(key.base, key.len), b = arbor_hash_id(v, vlen);
+    uint8_t mix[18];
+    mix[0] = (uint8_t)scope;
+    mix[1] = (uint8_t)vtype;
+    memcpy(mix + 2, &a, 8);
+    memcpy(mix + 10, &b, 8);
+    return arbor_hash_id(mix, sizeof mix);
+}
+
+static uint64_t value_hash(int scope, arbor_iov_t key, int vtype, arbor_iov_t str, int64_t i, double d)
+{
+    uint8_t num[8];
+    switch (vtype) {
+    case ARBOR_VAL_STRING:
+        return bloom_hash(scope, key, vtype, str.base, str.len);
+    case ARBOR_VAL_DOUBLE:
+        memcpy(num, &d, 8);
+        return bloom_hash(scope, key, vtype, num, 8);
+    default: /* INT, BOOL */
+        be64_put(num, (uint64_t)i);
+        return bloom_hash(scope, key, vtype, num, 8);
+    }
+}
+
+#define BLOOM_BITS (ARBOR_BLOOM_BYTES * 8)
+
+/* 1 if a bit was newly set. */
+static int bloom_set(uint8_t *bloom, uint64_t h)
+{
+    int changed = 0;
+    for (int k = 0; k < 3; k++, h >>= 10) {
+        unsigned bit = (unsigned)(h % BLOOM_BITS);
+        uint8_t mask = (uint8_t)(1u << (bit % 8));
+        changed |= !(bloom[bit / 8] & mask);
+        bloom[bit / 8] |= mask;
+    }
+    return changed;
+}
+
+static int bloom_test(const uint8_t *bloom, uint64_t h)
+{
+    for (int k = 0; k < 3; k++, h >>= 10) {
+        unsigned bit = (unsigned)(h % BLOOM_BITS);
+        if (!(bloom[bit / 8] & (1u << (bit % 8))))
+            return 0;
+    }
+    return 1;
+}
+
+static int integral(double d)
+{
+    return d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d;
+}
+
+int arbor__bloom_add(uint8_t *bloom, int scope, arbor_iov_t key, int vtype, arbor_iov_t str, int64_t i, double d)
+{
+    int changed = bloom_set(bloom, value_hash(scope, key, vtype, str, i, d));
+    if (vtype == ARBOR_VAL_DOUBLE && integral(d)) /* { x = 200 } must find 200.0 */
+        changed |= bloom_set(bloom, value_hash(scope, key, ARBOR_VAL_INT, ARBOR_IOV_NULL, (int64_t)d, 0));
+    return changed;
+}
+
+int arbor_bloom_may_contain(const uint8_t *bloom, arbor_attr_scope_t scope, arbor_iov_t key, const arbor_attr_value_t *v)
+{
+    if (bloom == NULL)
+        return 1;
+    int type = v->type;
+    int64_t i = v->i;
+    if (type == ARBOR_VAL_DOUBLE && integral(v->d)) /* { x = 200.0 } must find the integer 200 */
+        type = ARBOR_VAL_INT, i = (int64_t)v->d;
+    return bloom_test(bloom, value_hash(scope, key, type, v->str, i, v->d));
 }

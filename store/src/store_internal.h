@@ -8,9 +8,9 @@
 #include <lmdb.h>
 #include <pthread.h>
 
-#define ARBOR_FORMAT_VERSION 1
+#define ARBOR_FORMAT_VERSION 2
 
-enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_ATTRS, DBI_COUNT };
+enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS, DBI_COUNT };
 extern const char *const arbor_dbi_names[DBI_COUNT];
 
 struct arbor_store {
@@ -19,6 +19,17 @@ struct arbor_store {
     int read_only;
     arbor_sync_mode_t sync;
     uint64_t next_seq; /* writer only: sequence the next span gets */
+    /* writer only: tag-catalog entries known to exist (by hash), and values added
+     * per key since start; bounded, rebuilt lazily after a restart */
+    uint64_t *tags_known;
+    size_t tags_cap, tags_n;
+    struct tag_key_count *key_counts;
+    size_t key_counts_cap, key_counts_n;
+};
+
+struct tag_key_count {
+    uint64_t hash;
+    uint32_t count;
 };
 
 /* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */
@@ -80,8 +91,11 @@ static inline uint16_t le16_get(const uint8_t *p)
 #define FEED_KEY_LEN (4 + 8)        /* tenant | seq  -> trace_id | span_id */
 #define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
 #define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
-/* tenant | scope | klen | key | vtype | vlen | value | trace_id */
-#define ATTR_KEY_MAX (4 + 1 + 1 + ARBOR_ATTR_MAX_KEY + 1 + 1 + ARBOR_ATTR_MAX_VALUE + 16)
+/* tag catalog: tenant | scope | klen | key | vtype | vlen | value */
+#define ATTR_KEY_MAX (4 + 1 + 1 + ARBOR_ATTR_MAX_KEY + 1 + 1 + ARBOR_ATTR_MAX_VALUE)
+/* Set the bloom bits of one attribute value (and its integer form for integral
+ * doubles); 1 if any bit was new. */
+int arbor__bloom_add(uint8_t *bloom, int scope, arbor_iov_t key, int vtype, arbor_iov_t str, int64_t i, double d);
 /* Encode the attribute-key prefix up to and including the value; returns its
  * length, or 0 when key or value is too long to be indexed. */
 size_t arbor__attr_prefix(uint8_t *out, uint32_t tenant, int scope, arbor_iov_t key, int with_value, int vtype,

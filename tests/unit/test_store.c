@@ -255,15 +255,6 @@ typedef struct {
     char items[16][80];
 } strs_t;
 
-static int visit_tid(void *ctx, const uint8_t *trace_id)
-{
-    strs_t *v = ctx;
-    if (v->n < 16)
-        snprintf(v->items[v->n], 80, "%02x", trace_id[0]);
-    v->n++;
-    return 0;
-}
-
 static int visit_key(void *ctx, arbor_iov_t key)
 {
     strs_t *v = ctx;
@@ -288,7 +279,7 @@ static int visit_value(void *ctx, const arbor_attr_value_t *a)
     return 0;
 }
 
-static void test_attr_index(arbor_store_t *s)
+static void test_blooms_and_tags(arbor_store_t *s)
 {
     char longv[100];
     memset(longv, 'x', sizeof longv);
@@ -311,23 +302,50 @@ static void test_attr_index(arbor_store_t *s)
     is_int(put_spans(s, sp, 3), 0, "spans with indexed attributes");
     arbor_reader_t *r;
     arbor_reader_begin(s, T, &r);
-    strs_t v = {0};
-    arbor_attr_value_t want = {ARBOR_VAL_STRING, ARBOR_IOV("frontend"), 0, 0};
-    arbor_reader_attr_traces(r, ARBOR_SCOPE_RESOURCE, ARBOR_IOV("service.name"), &want, visit_tid, &v);
-    ok(v.n == 1 && strcmp(v.items[0], "61") == 0, "resource.service.name = frontend -> trace 61 once");
-    strs_t w = {0};
+    uint8_t t61[16], t62[16];
+    memset(t61, 0x61, 16), memset(t62, 0x62, 16);
+    arbor_trace_summary_t s61, s62;
+    ok(arbor_reader_trace_summary(r, t61, &s61) == 0 && arbor_reader_trace_bloom(r, &s61) == 0 && s61.bloom &&
+           arbor_reader_trace_summary(r, t62, &s62) == 0 && arbor_reader_trace_bloom(r, &s62) == 0 && s62.bloom,
+       "every trace has a bloom in its time entry");
+    arbor_attr_value_t fe = {ARBOR_VAL_STRING, ARBOR_IOV("frontend"), 0, 0};
+    ok(arbor_bloom_may_contain(s61.bloom, ARBOR_SCOPE_RESOURCE, ARBOR_IOV("service.name"), &fe),
+       "bloom: trace 61 may have resource.service.name = frontend");
+    /* a bloom has false positives; at 4 values in 1024 bits these specific probes are negatives */
+    ok(!arbor_bloom_may_contain(s62.bloom, ARBOR_SCOPE_RESOURCE, ARBOR_IOV("service.name"), &fe),
+       "bloom: trace 62 has not");
+    ok(!arbor_bloom_may_contain(s61.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("service.name"), &fe),
+       "bloom: scope is part of the hash");
     arbor_attr_value_t code = {ARBOR_VAL_INT, ARBOR_IOV_NULL, 200, 0};
-    arbor_reader_attr_traces(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), &code, visit_tid, &w);
-    ok(w.n == 1 && strcmp(w.items[0], "62") == 0, "span.http.status_code = 200 -> trace 62");
-    strs_t none = {0};
+    arbor_attr_value_t code_d = {ARBOR_VAL_DOUBLE, ARBOR_IOV_NULL, 0, 200.0};
+    ok(arbor_bloom_may_contain(s62.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), &code) &&
+           arbor_bloom_may_contain(s62.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), &code_d) &&
+           !arbor_bloom_may_contain(s61.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), &code),
+       "bloom: int 200 found as 200 and 200.0, only in trace 62");
     arbor_attr_value_t lv = {ARBOR_VAL_STRING, arbor_iov(longv, sizeof longv), 0, 0};
-    arbor_reader_attr_traces(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("long"), &lv, visit_tid, &none);
-    is_int(none.n, 0, "values over the bound are not indexed");
+    ok(arbor_bloom_may_contain(s61.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("long"), &lv), "bloom: long values too");
+    arbor_reader_end(r);
+
+    /* a later batch adds to an existing trace's bloom; an incomplete span makes it rule nothing out */
+    arbor_attr_in_t a3[] = {{ARBOR_SCOPE_SPAN, ARBOR_VAL_DOUBLE, ARBOR_IOV("ratio"), ARBOR_IOV_NULL, 0, 3.0}};
+    arbor_span_in_t late[2] = {span(0x61, 3, 1, 8), span(0x62, 3, 1, 9)};
+    late[0].attrs = a3, late[0].n_attrs = 1;
+    late[1].attrs_incomplete = 1;
+    is_int(put_spans(s, late, 2), 0, "later spans");
+    arbor_reader_begin(s, T, &r);
+    arbor_attr_value_t three = {ARBOR_VAL_INT, ARBOR_IOV_NULL, 3, 0}, miss = {ARBOR_VAL_STRING, ARBOR_IOV("zz"), 0, 0};
+    ok(arbor_reader_trace_summary(r, t61, &s61) == 0 && arbor_reader_trace_bloom(r, &s61) == 0 &&
+           arbor_bloom_may_contain(s61.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("ratio"), &three) &&
+           arbor_bloom_may_contain(s61.bloom, ARBOR_SCOPE_RESOURCE, ARBOR_IOV("service.name"), &fe),
+       "bloom grows across batches (3.0 answers as 3) and keeps earlier values");
+    ok(arbor_reader_trace_summary(r, t62, &s62) == 0 && arbor_reader_trace_bloom(r, &s62) == 0 &&
+           arbor_bloom_may_contain(s62.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("anything"), &miss),
+       "a span with unlisted values saturates its trace's bloom");
     strs_t keys = {0};
     arbor_reader_attr_keys(r, ARBOR_SCOPE_SPAN, visit_key, &keys);
     ok(keys.n == 3 && !strcmp(keys.items[0], "ratio") && !strcmp(keys.items[1], "cached") &&
            !strcmp(keys.items[2], "http.status_code"),
-       "distinct span keys, each once, by length then bytes (the long-valued one absent)");
+       "distinct span keys, each once, by length then bytes (the long-valued one not catalogued)");
     strs_t vals = {0};
     arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("http.status_code"), visit_value, &vals);
     ok(vals.n == 3 && !strcmp(vals.items[0], "i:-3") && !strcmp(vals.items[1], "i:200") && !strcmp(vals.items[2], "i:500"),
@@ -337,8 +355,34 @@ static void test_attr_index(arbor_store_t *s)
     ok(svals.n == 2 && !strcmp(svals.items[0], "s:backend") && !strcmp(svals.items[1], "s:frontend"), "string values");
     strs_t dv = {0};
     arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("ratio"), visit_value, &dv);
-    ok(dv.n == 1 && !strcmp(dv.items[0], "d:-0.5"), "double value round-trips");
+    ok(dv.n == 2 && !strcmp(dv.items[0], "d:-0.5") && !strcmp(dv.items[1], "d:3"), "double values round-trip");
     arbor_reader_end(r);
+}
+
+static int count_value(void *ctx, const arbor_attr_value_t *a)
+{
+    (void)a;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* A high-cardinality key (request IDs) must not grow the catalog without bound. */
+static void test_tag_catalog_cap(arbor_store_t *s)
+{
+    enum { N = ARBOR_TAG_VALUES_PER_KEY + 50 };
+    arbor_attr_in_t *a = calloc(N, sizeof *a);
+    for (int i = 0; i < N; i++)
+        a[i] = (arbor_attr_in_t){ARBOR_SCOPE_SPAN, ARBOR_VAL_INT, ARBOR_IOV("request.seq"), ARBOR_IOV_NULL, i, 0};
+    arbor_span_in_t sp = span(0x63, 1, 0, 10);
+    sp.attrs = a, sp.n_attrs = N;
+    is_int(put_spans(s, &sp, 1), 0, "span with many distinct values of one key");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    int n = 0;
+    arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("request.seq"), count_value, &n);
+    is_int(n, ARBOR_TAG_VALUES_PER_KEY, "the catalog lists at most ARBOR_TAG_VALUES_PER_KEY values per key");
+    arbor_reader_end(r);
+    free(a);
 }
 
 static void test_records_dedup(arbor_store_t *s)
@@ -369,26 +413,27 @@ int main(void)
     test_recent_and_snapshot(s);
     test_records_dedup(s);
     test_meta(s);
-    test_attr_index(s);
+    test_blooms_and_tags(s);
+    test_tag_catalog_cap(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
 
     /* a reader process view while the writer is open */
     ro = open_store(1);
     arbor_reader_t *r;
     arbor_reader_begin(ro, T, &r);
-    is_int(arbor_reader_last_seq(r), 12, "read-only handle sees the writer's commits");
+    is_int(arbor_reader_last_seq(r), 15, "read-only handle sees the writer's commits");
     arbor_reader_end(r);
     arbor_store_close(ro);
 
     arbor_store_close(s);
     s = open_store(0);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 12, "sequence survives reopen");
+    is_int(arbor_reader_last_seq(r), 15, "sequence survives reopen");
     arbor_reader_end(r);
     arbor_span_in_t sp[1] = {span(5, 1, 0, 1)};
     put_spans(s, sp, 1);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 13, "sequence continues after reopen");
+    is_int(arbor_reader_last_seq(r), 16, "sequence continues after reopen");
     arbor_reader_end(r);
     is_int(check_problems(s), 0, "check clean after reopen");
     arbor_store_close(s);

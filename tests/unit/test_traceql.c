@@ -214,20 +214,29 @@ static void test_eval(void)
 static void test_hints(void)
 {
     char err[256];
-    tq_index_hint_t h;
+    tq_index_hint_t h[8];
     tq_query_t *q = parse("{ span.http.status_code >= 500 && resource.service.name = \"frontend\" }", err);
-    ok(tq_index_hint(q, &h) && h.scope == ARBOR_SCOPE_RESOURCE && arbor_iov_eq_str(h.key, "service.name") &&
-           arbor_iov_eq_str(h.value.str, "frontend"),
-       "equality inside && gives an index hint");
+    ok(tq_index_hints(q, h, 8) == 1 && h[0].scope == ARBOR_SCOPE_RESOURCE && !h[0].span_or_resource &&
+           arbor_iov_eq_str(h[0].key, "service.name") && arbor_iov_eq_str(h[0].value.str, "frontend"),
+       "equality inside && gives a hint, a range none");
     tq_free(q);
     q = parse("{ .a = \"x\" || span.b = \"y\" }", err);
-    ok(!tq_index_hint(q, &h), "|| gives no hint");
+    ok(tq_index_hints(q, h, 8) == 0, "|| gives no hint");
     tq_free(q);
     q = parse("{ name = \"x\" } >> { span.c = 3 }", err);
-    ok(tq_index_hint(q, &h) && h.scope == ARBOR_SCOPE_INTRINSIC, "structural: either side may hint");
+    ok(tq_index_hints(q, h, 8) == 2 && h[0].scope == ARBOR_SCOPE_INTRINSIC && h[1].value.type == ARBOR_VAL_INT &&
+           h[1].value.i == 3,
+       "structural: both sides hint");
     tq_free(q);
-    q = parse("{ .service.name = \"x\" }", err);
-    ok(!tq_index_hint(q, &h), "unscoped attributes give no hint (span or resource)");
+    q = parse("{ .service.name = \"x\" && .ratio = 0.5 && .ok = true }", err);
+    ok(tq_index_hints(q, h, 8) == 3 && h[0].span_or_resource && h[1].value.type == ARBOR_VAL_DOUBLE &&
+           h[2].value.type == ARBOR_VAL_BOOL,
+       "unscoped, float and bool equalities hint");
+    ok(tq_index_hints(q, h, 2) == 2, "hints stop at the caller's room");
+
+        uint8_t bloom[ARBOR_BLOOM_BYTES] = {0};
+    ok(tq_hints_may_match(h, 1, bloom) == 0 && tq_hints_may_match(h, 1, NULL) == 1,
+       "an empty bloom rules a trace out; no bloom rules nothing out");
     tq_free(q);
 }
 

@@ -74,16 +74,20 @@ uint64_t arbor_store_file_size(arbor_store_t *store);
 /** Record kinds for shared, deduplicated resource/scope bytes. */
 typedef enum { ARBOR_RECORD_RESOURCE = 1, ARBOR_RECORD_SCOPE = 2 } arbor_record_kind_t;
 
-/** Attribute scopes of the attribute index. */
+/** Attribute scopes (of trace blooms and the tag catalog). */
 typedef enum { ARBOR_SCOPE_SPAN = 's', ARBOR_SCOPE_RESOURCE = 'r', ARBOR_SCOPE_INTRINSIC = 'i' } arbor_attr_scope_t;
-/** Value types of the attribute index (their order is the index order). */
+/** Value types (their order is the tag catalog's order). */
 typedef enum { ARBOR_VAL_BOOL = 'b', ARBOR_VAL_DOUBLE = 'd', ARBOR_VAL_INT = 'i', ARBOR_VAL_STRING = 's' } arbor_val_type_t;
 
-/** Longest key / value that is indexed: longer ones are simply not in the index. */
+/** Longest key / value kept in the tag catalog (blooms take any length). */
 #define ARBOR_ATTR_MAX_KEY 128
 #define ARBOR_ATTR_MAX_VALUE 64
+/** Size of a trace's attribute bloom filter. */
+#define ARBOR_BLOOM_BYTES 128
+/** New values the tag catalog takes per key before it stops listing more. */
+#define ARBOR_TAG_VALUES_PER_KEY 1000
 
-/** One attribute value to index for a trace (borrowed for the call). */
+/** One attribute value of a span: goes into its trace's bloom filter and the tag catalog. */
 typedef struct {
     arbor_attr_scope_t scope;
     arbor_val_type_t type;
@@ -112,8 +116,9 @@ typedef struct {
     arbor_iov_t workflow_id;  /**< empty when the span carries none (kept per trace) */
     uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
     arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim */
-    const arbor_attr_in_t *attrs; /**< values for the attribute index (trace level, deduplicated) */
+    const arbor_attr_in_t *attrs; /**< values for the trace's bloom filter and the tag catalog */
     size_t n_attrs;
+    int attrs_incomplete;     /**< the span has values not in attrs: its trace's bloom must rule nothing out */
 } arbor_span_in_t;
 
 /**
@@ -178,6 +183,8 @@ typedef struct {
     int root_status;
     uint8_t root_span_id[ARBOR_SPAN_ID_LEN];
     arbor_iov_t root_name, root_service, execution_id, workflow_id;
+    const uint8_t *bloom; /**< ARBOR_BLOOM_BYTES, or NULL: set by arbor_reader_recent_traces() and
+                               arbor_reader_trace_bloom() */
 } arbor_trace_summary_t;
 
 /**
@@ -223,7 +230,7 @@ typedef int (*arbor_trace_visit_fn)(void *ctx, const arbor_trace_summary_t *trac
 /** Traces newest-start first, starting at or before @p before_ns (0 = now/any). */
 int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx);
 
-/** An indexed attribute value, as the reader returns it (borrowed). */
+/** An attribute value as the tag catalog returns it, or as a bloom query (borrowed). */
 typedef struct {
     arbor_val_type_t type;
     arbor_iov_t str;
@@ -232,19 +239,21 @@ typedef struct {
 } arbor_attr_value_t;
 
 /**
- * Traces having attribute @p key = @p value in @p scope, in trace-ID order. Values
- * longer than ARBOR_ATTR_MAX_VALUE are never indexed: do not use this for them.
- * The visitor gets each trace ID once; return non-zero to stop.
+ * 1 if the trace whose bloom filter is @p bloom may have @p key = @p value in
+ * @p scope; 0 if it certainly has not. Strings of any length, integers, doubles
+ * (an integral double also answers as the integer) and booleans. Cannot fail.
  */
-typedef int (*arbor_trace_id_visit_fn)(void *ctx, const uint8_t trace_id[ARBOR_TRACE_ID_LEN]);
-int arbor_reader_attr_traces(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key,
-                             const arbor_attr_value_t *value, arbor_trace_id_visit_fn fn, void *ctx);
+int arbor_bloom_may_contain(const uint8_t *bloom, arbor_attr_scope_t scope, arbor_iov_t key,
+                            const arbor_attr_value_t *value);
 
-/** Distinct indexed keys of @p scope, ordered by length then bytes; visitor returns non-zero to stop. */
+/** Fill @p t->bloom for a summary from arbor_reader_trace_summary(). 0 or ARBOR_ENOTFOUND. */
+int arbor_reader_trace_bloom(arbor_reader_t *r, arbor_trace_summary_t *t);
+
+/** Distinct catalogued keys of @p scope, ordered by length then bytes; visitor returns non-zero to stop. */
 typedef int (*arbor_key_visit_fn)(void *ctx, arbor_iov_t key);
 int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_key_visit_fn fn, void *ctx);
 
-/** Distinct indexed values of one key, in index order. */
+/** Distinct catalogued values of one key (at most ARBOR_TAG_VALUES_PER_KEY were added), in catalog order. */
 typedef int (*arbor_value_visit_fn)(void *ctx, const arbor_attr_value_t *value);
 int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key, arbor_value_visit_fn fn,
                              void *ctx);
