@@ -405,11 +405,18 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     write_extra(w, extra);
 }
 
+/* 1 when the stored span decodes. */
+static int decode(arbor_arena_t *arena, const arbor_span_rec_t *rec, otlp_span_t *s)
+{
+    arbor_iov_t bytes;
+    return arbor_span_bytes(rec, arena, &bytes) == 0 && otlp_span_decode(arena, bytes.base, bytes.len, s) == 0;
+}
+
 void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *rec, const span_render_t *o,
                      const span_extra_t *extra)
 {
     otlp_span_t s;
-    int ok = otlp_span_decode(arena, rec->span_bytes.base, rec->span_bytes.len, &s) == 0;
+    int ok = decode(arena, rec, &s);
     write_span(w, rec, ok ? &s : NULL, o, extra, 0);
     jsonw_object_end(w);
 }
@@ -421,7 +428,7 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
     otlp_resource_t res;
     otlp_scope_t scope;
     arbor_iov_t bytes;
-    int ok = otlp_span_decode(arena, rec->span_bytes.base, rec->span_bytes.len, &s) == 0;
+    int ok = decode(arena, rec, &s);
     write_span(w, rec, ok ? &s : NULL, o, NULL, 1);
     if (ok) {
         jsonw_key(w, "trace_state");

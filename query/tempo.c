@@ -245,16 +245,17 @@ static int decode_span(void *ctx, size_t i)
     tq_span_t *sp = &e->spans[i];
     const arbor_span_rec_t *rec = sp->rec;
     otlp_span_t *s = arbor_arena_alloc(&e->arena, sizeof *s);
-    if (s == NULL || otlp_span_decode(&e->arena, rec->span_bytes.base, rec->span_bytes.len, s) != 0)
+    arbor_iov_t bytes;
+    if (s == NULL || arbor_span_bytes(rec, &e->arena, &bytes) != 0 ||
+        otlp_span_decode(&e->arena, bytes.base, bytes.len, s) != 0)
         return -1;
-    e->bytes += rec->span_bytes.len;
+    e->bytes += bytes.len;
     sp->span = s;
     for (size_t k = 0; k < e->n_res; k++)
         if (e->res[k].ref == rec->resource_ref) {
             sp->resource = e->res[k].ok ? &e->res[k].res : NULL;
             return 0;
         }
-    arbor_iov_t bytes;
     otlp_resource_t *res = NULL;
     if (e->n_res < sizeof e->res / sizeof e->res[0]) {
         size_t k = e->n_res++;
@@ -354,7 +355,10 @@ int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_param
                 rrec = ARBOR_IOV_NULL;
             if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, s->scope_ref, &srec) != 0)
                 srec = ARBOR_IOV_NULL;
-            rc = otlp_trace_builder_add(b, s->resource_ref, rrec, s->scope_ref, srec, s->span_bytes);
+            arbor_iov_t bytes;
+            if (arbor_span_bytes(s, &arena, &bytes) != 0)
+                continue; /* a corrupt frame: leave the span out rather than fail the trace */
+            rc = otlp_trace_builder_add(b, s->resource_ref, rrec, s->scope_ref, srec, bytes);
         }
         free(keep);
         trace_eval_free(&e);

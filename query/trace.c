@@ -58,7 +58,10 @@ static int decode_root(arbor_reader_t *r, const execution_t *x, arbor_arena_t *a
     const arbor_trace_summary_t *root = &x->sums[x->root];
     if (arbor_reader_span(r, root->trace_id, root->root_span_id, &rec) != 0)
         return -1;
-    return otlp_span_decode(a, rec.span_bytes.base, rec.span_bytes.len, s) == 0 ? 0 : -1;
+    arbor_iov_t bytes;
+    if (arbor_span_bytes(&rec, a, &bytes) != 0)
+        return -1;
+    return otlp_span_decode(a, bytes.base, bytes.len, s) == 0 ? 0 : -1;
 }
 
 const char *execution_status(arbor_reader_t *r, const execution_t *x)

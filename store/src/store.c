@@ -2,9 +2,11 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
                                                 "records", "tags"};
@@ -123,6 +125,7 @@ void arbor_store_close(arbor_store_t *s)
         mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
     free(s->tags_known);
+    ZSTD_freeCCtx(s->zstd);
     free(s->key_counts);
     free(s);
 }
@@ -240,7 +243,62 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
         return ARBOR_EDECODE;
     o->name = arbor_iov(h + SPAN_HDR_LEN, nl);
     o->span_bytes = arbor_iov(h + SPAN_HDR_LEN + nl, v->mv_size - SPAN_HDR_LEN - nl);
+    o->span_bytes_zstd = (h[1] & SPAN_F_ZSTD) != 0;
     return 0;
+}
+
+/* Spans are small and decoded by the thousand: one decompression context per
+ * thread, made on first use and kept (freed by the thread-exit destructor). */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void dctx_key_make(void)
+{
+    pthread_key_create(&dctx_key, dctx_free);
+}
+
+int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
+{
+    if (!rec->span_bytes_zstd) {
+        *out = rec->span_bytes;
+        return 0;
+    }
+    unsigned long long n = ZSTD_getFrameContentSize(rec->span_bytes.base, rec->span_bytes.len);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ARBOR_SPAN_MAX_BYTES)
+        return ARBOR_EDECODE;
+    pthread_once(&dctx_once, dctx_key_make);
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (d == NULL) {
+        if ((d = ZSTD_createDCtx()) == NULL)
+            return ENOMEM;
+        pthread_setspecific(dctx_key, d);
+    }
+    char *buf = arbor_arena_alloc(arena, n ? (size_t)n : 1);
+    if (buf == NULL)
+        return ENOMEM;
+    size_t got = ZSTD_decompressDCtx(d, buf, (size_t)n, rec->span_bytes.base, rec->span_bytes.len);
+    if (ZSTD_isError(got) || got != n)
+        return ARBOR_EDECODE;
+    *out = arbor_iov(buf, (size_t)n);
+    return 0;
+}
+
+/* Compress @p src into @p dst (ZSTD_compressBound bytes); 0 when not worth it. */
+size_t arbor__span_compress(arbor_store_t *s, void *dst, size_t cap, arbor_iov_t src)
+{
+    if (src.len < SPAN_COMPRESS_MIN)
+        return 0;
+    if (s->zstd == NULL && (s->zstd = ZSTD_createCCtx()) == NULL)
+        return 0;
+    size_t n = ZSTD_compressCCtx(s->zstd, dst, cap, src.base, src.len, 1);
+    if (ZSTD_isError(n) || n + n / 8 >= src.len) /* under 1/9 saved: keep it plain */
+        return 0;
+    return n;
 }
 
 static size_t clamp_name(size_t n)

@@ -19,6 +19,7 @@ struct arbor_store {
     int read_only;
     arbor_sync_mode_t sync;
     uint64_t next_seq; /* writer only: sequence the next span gets */
+    struct ZSTD_CCtx_s *zstd; /* writer only: span compression context, made on first use */
     /* writer only: tag-catalog entries known to exist (by hash), and values added
      * per key since start; bounded, rebuilt lazily after a restart */
     uint64_t *tags_known;
@@ -107,7 +108,10 @@ int arbor__attr_value(const uint8_t *p, size_t n, arbor_attr_value_t *v, size_t 
 #define SPAN_HDR_LEN 80
 #define SPAN_MAX_NAME 1024
 size_t arbor__span_name_len(const arbor_span_in_t *in);
-enum { SPAN_F_PARENT = 1, SPAN_F_TOKENS = 2 };
+enum { SPAN_F_PARENT = 1, SPAN_F_TOKENS = 2, SPAN_F_ZSTD = 4 /* span bytes are one zstd frame */ };
+#define ARBOR_SPAN_MAX_BYTES (64u << 20) /* a decompressed span larger than this is corrupt */
+#define SPAN_COMPRESS_MIN 128 /* smaller span messages are stored as they are */
+size_t arbor__span_compress(arbor_store_t *s, void *dst, size_t cap, arbor_iov_t src);
 /* Header and name into @p hdr (SPAN_HDR_LEN + arbor__span_name_len bytes). */
 void arbor__span_hdr_encode(uint8_t *hdr, const arbor_span_in_t *in, uint64_t seq);
 /* Fill @p out (except trace/span id) from a stored value; ARBOR_EDECODE if malformed. */

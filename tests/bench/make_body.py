@@ -26,6 +26,21 @@ ROOT = bytes([0xB7] * 8)
 def span_marker(i):
     return bytes([0xC7, 0xC7]) + i.to_bytes(4, "big") + bytes([0xC7, 0xC7])
 
+# Prompt/response text: ~190 bytes of non-repeating prose per event, so that
+# per-span compression (and disk figures) are not flattered by repetition.
+WORDS = ("the quarter report revenue board margin growth customers churn forecast region sales "
+         "pipeline hiring costs summarise explain compare previous year percent closed rose fell "
+         "because product launch delayed strong weak demand europe asia america team outlook risk "
+         "cash flow operating expenses guidance analyst question answer model tool call retrieved "
+         "document section table figure notes appendix draft final review approve").split()
+def prose(seed, size):
+    import random
+    rnd, out = random.Random(seed), []
+    while sum(len(w) + 1 for w in out) < size:
+        out.append(rnd.choice(WORDS))
+    text = " ".join(out)
+    return text[0].upper() + text[1:] + "."
+
 r = Req()
 rs = r.resource_spans.add()
 for k, v in [("service.name", "orcheo-backend"), ("telemetry.sdk.language", "python"),
@@ -52,10 +67,9 @@ for i in range(1, n):
         kv = s.attributes.add(); kv.key = k; kv.value.string_value = v
     for k, v in [("orcheo.token.input", 120 + i), ("orcheo.token.output", 40), ("orcheo.node.latency_ms", 250)]:
         kv = s.attributes.add(); kv.key = k; kv.value.int_value = v
-    for name, text in [("prompt", "Summarise the quarterly report for the board. "),
-                       ("response", "The quarter closed with revenue up 12 percent. ")]:
+    for name in ("prompt", "response"):
         e = s.events.add(); e.name = name; e.time_unix_nano = s.start_time_unix_nano
-        kv = e.attributes.add(); kv.key = "preview"; kv.value.string_value = text * 4
+        kv = e.attributes.add(); kv.key = "preview"; kv.value.string_value = prose(i * 2 + (name == "response"), 190)
     s.status.code = 1
 body = r.SerializeToString()
 open(body_out, "wb").write(body)

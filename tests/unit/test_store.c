@@ -121,7 +121,8 @@ static void test_put_scan(arbor_store_t *s)
     uint8_t sid[8] = {0, 0, 0, 0, 0, 0, 0, 2};
     is_int(arbor_reader_span(r, tid, sid, &one), 0, "point lookup of one span");
     ok(one.has_parent && one.parent_span_id[7] == 1 && one.status_code == 2, "span header round-trips");
-    ok(arbor_iov_eq(one.span_bytes, ARBOR_IOV("\x2a\x02op")), "span bytes stored verbatim");
+    ok(arbor_iov_eq(one.span_bytes, ARBOR_IOV("\x2a\x02op")) && !one.span_bytes_zstd,
+       "small span bytes stored verbatim");
     ok(arbor_iov_eq_str(one.name, "op"), "span name readable without decoding");
     arbor_iov_t rec;
     is_int(arbor_reader_record(r, ARBOR_RECORD_RESOURCE, one.resource_ref, &rec), 0, "resource record found");
@@ -385,6 +386,43 @@ static void test_tag_catalog_cap(arbor_store_t *s)
     free(a);
 }
 
+/* Span bytes are compressed when it pays and come back byte for byte. */
+static void test_span_compression(arbor_store_t *s)
+{
+    char text[2000], noise[300];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "attribute value gen_ai.prompt "[i % 30];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof noise; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        noise[i] = (char)x;
+    }
+    arbor_span_in_t sp[2] = {span(0x64, 1, 0, 11), span(0x64, 2, 1, 12)};
+    sp[0].span_bytes = arbor_iov(text, sizeof text);
+    sp[1].span_bytes = arbor_iov(noise, sizeof noise);
+    is_int(put_spans(s, sp, 2), 0, "a compressible and an incompressible span");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    uint8_t tid[16], s1[8] = {0, 0, 0, 0, 0, 0, 0, 1}, s2[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    memset(tid, 0x64, 16);
+    arbor_span_rec_t a, b;
+    arbor_arena_t arena;
+    arbor_arena_init(&arena, 4096, 0);
+    arbor_iov_t got;
+    ok(arbor_reader_span(r, tid, s1, &a) == 0 && a.span_bytes_zstd && a.span_bytes.len < sizeof text / 4,
+       "repetitive span bytes are stored compressed");
+    ok(arbor_span_bytes(&a, &arena, &got) == 0 && arbor_iov_eq(got, arbor_iov(text, sizeof text)),
+       "and decompress to the exact bytes");
+    ok(arbor_reader_span(r, tid, s2, &b) == 0 && !b.span_bytes_zstd && arbor_iov_eq(b.span_bytes, arbor_iov(noise, sizeof noise)),
+       "incompressible span bytes are stored as they are");
+    ok(arbor_span_bytes(&b, &arena, &got) == 0 && got.base == b.span_bytes.base, "plain bytes are not copied");
+    arbor_span_rec_t bad = b;
+    bad.span_bytes_zstd = 1;
+    is_int(arbor_span_bytes(&bad, &arena, &got), ARBOR_EDECODE, "a corrupt frame is a decode error, not a crash");
+    arbor_arena_free(&arena);
+    arbor_reader_end(r);
+}
+
 static void test_records_dedup(arbor_store_t *s)
 {
     arbor_batch_t *b;
@@ -415,25 +453,26 @@ int main(void)
     test_meta(s);
     test_blooms_and_tags(s);
     test_tag_catalog_cap(s);
+    test_span_compression(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
 
     /* a reader process view while the writer is open */
     ro = open_store(1);
     arbor_reader_t *r;
     arbor_reader_begin(ro, T, &r);
-    is_int(arbor_reader_last_seq(r), 15, "read-only handle sees the writer's commits");
+    is_int(arbor_reader_last_seq(r), 17, "read-only handle sees the writer's commits");
     arbor_reader_end(r);
     arbor_store_close(ro);
 
     arbor_store_close(s);
     s = open_store(0);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 15, "sequence survives reopen");
+    is_int(arbor_reader_last_seq(r), 17, "sequence survives reopen");
     arbor_reader_end(r);
     arbor_span_in_t sp[1] = {span(5, 1, 0, 1)};
     put_spans(s, sp, 1);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 16, "sequence continues after reopen");
+    is_int(arbor_reader_last_seq(r), 18, "sequence continues after reopen");
     arbor_reader_end(r);
     is_int(check_problems(s), 0, "check clean after reopen");
     arbor_store_close(s);

@@ -170,8 +170,16 @@ typedef struct {
     uint64_t shown_duration_ns; /**< see arbor_span_in_t */
     uint64_t resource_ref, scope_ref;
     arbor_iov_t name;       /**< span name, without decoding the span bytes */
-    arbor_iov_t span_bytes;
+    arbor_iov_t span_bytes; /**< as stored: use arbor_span_bytes() for the OTLP Span message */
+    int span_bytes_zstd;    /**< span_bytes is a zstd frame */
 } arbor_span_rec_t;
+
+/**
+ * The OTLP Span message of @p rec: the stored bytes themselves, or decompressed
+ * into @p arena (they then live as long as the arena). 0, ENOMEM or
+ * ARBOR_EDECODE (a corrupt frame).
+ */
+int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out);
 
 /** Per-trace summary (strings borrowed until the reader ends). */
 typedef struct {
