@@ -224,6 +224,8 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                 if (bytes == NULL)
                     goto nomem;
                 in->span_bytes = arbor_iov(bytes, otlp_span_pack(s, bytes));
+                if (o->compress_spans && arbor_span_pack(in, a) != 0) /* here, on the decoding thread */
+                    goto nomem;
                 job->span_resource[job->n_spans] = res_idx;
                 job->span_scope[job->n_spans] = scope_idx;
                 job->n_spans++;

@@ -36,7 +36,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     const char **keys = ingest_split_keys(cfg.execution_id_keys);
-    ingest_options_t ingest = {.execution_id_keys = keys, .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + (1 << 20)};
+    ingest_options_t ingest = {.execution_id_keys = keys, .compress_spans = cfg.span_compression == 0,
+                               .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + (1 << 20)};
 
     arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,
                                 .sync = cfg.sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};

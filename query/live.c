@@ -508,6 +508,10 @@ static void check_complete(arbor_reader_t **r, arbor_store_t *st, uint64_t now)
             continue;
         if (*r == NULL && arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), r) != 0)
             return;
+        /* A snapshot newer than what was delivered could see a root whose span has
+         * not been sent yet: "complete" would overtake it. Judge on the next tick. */
+        if (arbor_reader_last_seq(*r) != L.last_seq)
+            return;
         if (!all_rooted(*r, s)) {
             s->last_change_ns = now; /* look again after another quiet period */
             continue;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <zstd.h>
 
 typedef struct {
     arbor_trace_summary_t t;
@@ -29,8 +28,6 @@ struct arbor_batch {
     size_t n_slots, n_used;
     uint8_t *buf;      /* scratch for span values */
     size_t buf_cap;
-    uint8_t *zbuf;     /* scratch for compressed span bytes */
-    size_t zbuf_cap;
 };
 
 static void tenant_prefix(uint8_t *k, uint32_t tenant)
@@ -78,7 +75,6 @@ static void batch_free(arbor_batch_t *b)
         free(b->slots[i]);
     free(b->slots);
     free(b->buf);
-    free(b->zbuf);
     free(b);
 }
 
@@ -401,21 +397,12 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
 
     uint64_t seq = b->seq;
     size_t head = SPAN_HDR_LEN + arbor__span_name_len(in);
-    size_t bound = ZSTD_COMPRESSBOUND(in->span_bytes.len);
-    if (bound > b->zbuf_cap) {
-        uint8_t *nb = realloc(b->zbuf, bound);
-        if (nb == NULL)
-            return ENOMEM;
-        b->zbuf = nb;
-        b->zbuf_cap = bound;
-    }
-    size_t packed = arbor__span_compress(s, b->zbuf, b->zbuf_cap, in->span_bytes);
-    arbor_iov_t body = packed ? arbor_iov(b->zbuf, packed) : in->span_bytes;
+    arbor_iov_t body = in->span_bytes;
     MDB_val val = {head + body.len, NULL};
     if ((rc = mdb_put(b->txn, s->dbi[DBI_SPANS], &key, &val, MDB_RESERVE)) != 0)
         return rc;
     arbor__span_hdr_encode(val.mv_data, in, seq);
-    if (packed)
+    if (in->span_bytes_zstd)
         ((uint8_t *)val.mv_data)[1] |= SPAN_F_ZSTD;
     memcpy((uint8_t *)val.mv_data + head, body.base, body.len);
 

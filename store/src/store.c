@@ -125,7 +125,6 @@ void arbor_store_close(arbor_store_t *s)
         mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
     free(s->tags_known);
-    ZSTD_freeCCtx(s->zstd);
     free(s->key_counts);
     free(s);
 }
@@ -247,19 +246,25 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
     return 0;
 }
 
-/* Spans are small and decoded by the thousand: one decompression context per
- * thread, made on first use and kept (freed by the thread-exit destructor). */
-static pthread_key_t dctx_key;
-static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+/* Spans are small and coded by the thousand: one (de)compression context per
+ * thread, made on first use and kept (freed by the thread-exit destructors). */
+static pthread_key_t dctx_key, cctx_key;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
 
 static void dctx_free(void *p)
 {
     ZSTD_freeDCtx(p);
 }
 
-static void dctx_key_make(void)
+static void cctx_free(void *p)
+{
+    ZSTD_freeCCtx(p);
+}
+
+static void zstd_keys_make(void)
 {
     pthread_key_create(&dctx_key, dctx_free);
+    pthread_key_create(&cctx_key, cctx_free);
 }
 
 int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
@@ -271,7 +276,7 @@ int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_io
     unsigned long long n = ZSTD_getFrameContentSize(rec->span_bytes.base, rec->span_bytes.len);
     if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ARBOR_SPAN_MAX_BYTES)
         return ARBOR_EDECODE;
-    pthread_once(&dctx_once, dctx_key_make);
+    pthread_once(&zstd_once, zstd_keys_make);
     ZSTD_DCtx *d = pthread_getspecific(dctx_key);
     if (d == NULL) {
         if ((d = ZSTD_createDCtx()) == NULL)
@@ -288,17 +293,28 @@ int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_io
     return 0;
 }
 
-/* Compress @p src into @p dst (ZSTD_compressBound bytes); 0 when not worth it. */
-size_t arbor__span_compress(arbor_store_t *s, void *dst, size_t cap, arbor_iov_t src)
+int arbor_span_pack(arbor_span_in_t *in, arbor_arena_t *arena)
 {
-    if (src.len < SPAN_COMPRESS_MIN)
+    arbor_iov_t src = in->span_bytes;
+    if (in->span_bytes_zstd || src.len < SPAN_COMPRESS_MIN)
         return 0;
-    if (s->zstd == NULL && (s->zstd = ZSTD_createCCtx()) == NULL)
-        return 0;
-    size_t n = ZSTD_compressCCtx(s->zstd, dst, cap, src.base, src.len, 1);
+    pthread_once(&zstd_once, zstd_keys_make);
+    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+    if (c == NULL) {
+        if ((c = ZSTD_createCCtx()) == NULL)
+            return ENOMEM;
+        pthread_setspecific(cctx_key, c);
+    }
+    size_t cap = ZSTD_compressBound(src.len);
+    void *dst = arbor_arena_alloc(arena, cap);
+    if (dst == NULL)
+        return ENOMEM;
+    size_t n = ZSTD_compressCCtx(c, dst, cap, src.base, src.len, SPAN_ZSTD_LEVEL);
     if (ZSTD_isError(n) || n + n / 8 >= src.len) /* under 1/9 saved: keep it plain */
         return 0;
-    return n;
+    in->span_bytes = arbor_iov(dst, n);
+    in->span_bytes_zstd = 1;
+    return 0;
 }
 
 static size_t clamp_name(size_t n)

@@ -400,14 +400,19 @@ static void test_span_compression(arbor_store_t *s)
     arbor_span_in_t sp[2] = {span(0x64, 1, 0, 11), span(0x64, 2, 1, 12)};
     sp[0].span_bytes = arbor_iov(text, sizeof text);
     sp[1].span_bytes = arbor_iov(noise, sizeof noise);
+    arbor_arena_t arena;
+    arbor_arena_init(&arena, 4096, 0);
+    arbor_span_in_t small = span(0x64, 3, 1, 13);
+    ok(arbor_span_pack(&small, &arena) == 0 && !small.span_bytes_zstd, "pack leaves tiny spans alone");
+    ok(arbor_span_pack(&sp[0], &arena) == 0 && sp[0].span_bytes_zstd && arbor_span_pack(&sp[1], &arena) == 0 &&
+           !sp[1].span_bytes_zstd,
+       "pack compresses what pays and leaves the rest");
     is_int(put_spans(s, sp, 2), 0, "a compressible and an incompressible span");
     arbor_reader_t *r;
     arbor_reader_begin(s, T, &r);
     uint8_t tid[16], s1[8] = {0, 0, 0, 0, 0, 0, 0, 1}, s2[8] = {0, 0, 0, 0, 0, 0, 0, 2};
     memset(tid, 0x64, 16);
     arbor_span_rec_t a, b;
-    arbor_arena_t arena;
-    arbor_arena_init(&arena, 4096, 0);
     arbor_iov_t got;
     ok(arbor_reader_span(r, tid, s1, &a) == 0 && a.span_bytes_zstd && a.span_bytes.len < sizeof text / 4,
        "repetitive span bytes are stored compressed");

@@ -115,7 +115,8 @@ typedef struct {
     arbor_iov_t execution_id; /**< empty when the span carries none */
     arbor_iov_t workflow_id;  /**< empty when the span carries none (kept per trace) */
     uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
-    arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim */
+    arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim ... */
+    int span_bytes_zstd;      /**< ... or as one zstd frame of it (see arbor_span_pack()) */
     const arbor_attr_in_t *attrs; /**< values for the trace's bloom filter and the tag catalog */
     size_t n_attrs;
     int attrs_incomplete;     /**< the span has values not in attrs: its trace's bloom must rule nothing out */
@@ -152,6 +153,13 @@ uint64_t arbor_batch_next_seq(const arbor_batch_t *b);
 int arbor_batch_commit(arbor_batch_t *b);
 /** Discard everything put since begin and free the batch. Cannot fail. */
 void arbor_batch_abort(arbor_batch_t *b);
+
+/**
+ * Compress @p in->span_bytes into @p arena when that saves more than 1/9 (and
+ * set span_bytes_zstd); otherwise leave it. Thread-safe, so callers do it on
+ * their own threads rather than the writer's. 0 or ENOMEM (then unchanged).
+ */
+int arbor_span_pack(arbor_span_in_t *in, arbor_arena_t *arena);
 
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                   */
