@@ -375,7 +375,7 @@ int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint
     metrics_set_live_subscribers(L.count);
     if (!L.primed) { /* first subscriber: start following the feed from here */
         L.last_seq = arbor_reader_last_seq(r);
-        L.last_txn = arbor_store_last_txn(st);
+        L.last_txn = arbor_reader_txn_id(r); /* the snapshot, not the environment (see live_tick) */
         L.primed = 1;
     }
     /* Everything up to L.last_seq goes now; later commits go through the ticks, so
@@ -535,7 +535,10 @@ int32_t live_tick(void)
     arbor_reader_t *r = NULL;
     uint64_t now = arbor_mono_ns(), txn = arbor_store_last_txn(st);
     if (txn != L.last_txn && arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) == 0) {
-        L.last_txn = txn;
+        /* the snapshot's own ID: the environment's may be ahead of the snapshot
+         * (meta page written, reader table not yet), and remembering that would
+         * hide the newest commit until the next one came (a lost live frame) */
+        L.last_txn = arbor_reader_txn_id(r);
         uint64_t seq = arbor_reader_last_seq(r);
         if (seq > L.last_seq) {
             changes_t ch = {0};

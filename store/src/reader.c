@@ -45,6 +45,11 @@ void arbor_reader_end(arbor_reader_t *r)
     free(r);
 }
 
+uint64_t arbor_reader_txn_id(arbor_reader_t *r)
+{
+    return (uint64_t)mdb_txn_id(r->txn);
+}
+
 uint64_t arbor_reader_last_seq(arbor_reader_t *r)
 {
     MDB_val k = {3, "seq"}, v;

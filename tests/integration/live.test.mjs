@@ -121,6 +121,20 @@ test('a trace subscription without since gets the whole tree first, in pre-order
   c.ws.close();
 });
 
+test('one span at a time, each awaited: every commit reaches the subscriber without a later one to push it', async () => {
+  // A commit seen by the environment but not yet by a new snapshot used to be
+  // remembered as delivered: its frame then waited for the next commit, forever here.
+  const T = 0xe11;
+  const c = subscribe(`/api/traces/${hex(T, 32)}/live`);
+  await c.opened;
+  for (let i = 1; i <= 1000; i++) {
+    await postSpans(collector.url, [span({ trace: T, id: 10 + i, parent: 1, start: NOW + BigInt(i) })]);
+    await c.until(() => c.spans.has(hex(10 + i, 16)), 5000);
+  }
+  assert.equal([...c.spans.values()].filter((s) => !s.attributes['arbor.placeholder']).length, 1000);
+  c.ws.close();
+});
+
 test('pings keep idle connections alive', async () => {
   const c = subscribe('/api/executions/nobody/trace/live');
   await c.opened;

@@ -212,6 +212,9 @@ int arbor_reader_begin(arbor_store_t *store, arbor_iov_t tenant, arbor_reader_t 
 void arbor_reader_end(arbor_reader_t *r);
 /** Last change-feed sequence committed as of this snapshot (0 = empty store). */
 uint64_t arbor_reader_last_seq(arbor_reader_t *r);
+/** The transaction ID of the reader's snapshot: compare it with arbor_store_last_txn(),
+ *  which may run ahead of what a reader started just after it sees. */
+uint64_t arbor_reader_txn_id(arbor_reader_t *r);
 
 /** @return 0 or ARBOR_ENOTFOUND. */
 int arbor_reader_trace_summary(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
