@@ -19,6 +19,7 @@
 #include "h2o/websocket.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -859,6 +860,19 @@ static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
     return 0;
 }
 
+/* A 100,000-span trace leaves tens of MB freed but kept by malloc; once a second,
+ * when over 8 MiB lies free, hand it back so an idle service stays small. */
+static void return_idle_memory(uint64_t *last)
+{
+    uint64_t now = arbor_mono_ns();
+    if (now - *last < 1000000000u)
+        return;
+    *last = now;
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks > (8u << 20))
+        malloc_trim(0);
+}
+
 int query_server_run(const query_config_t *cfg, volatile int *stop)
 {
     static h2o_globalconf_t config;
@@ -898,9 +912,11 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     arbor_log_lifecycle("ready", "query=%s data_dir=%s store=%s version=%s", addr, cfg->data_dir,
                state.store ? "open" : "waiting", ARBOR_VERSION);
     int32_t wait_ms = 100;
+    uint64_t last_trim = arbor_mono_ns();
     while (!*stop) {
         h2o_evloop_run(ctx.loop, wait_ms);
         wait_ms = live_tick(); /* short waits only while someone is subscribed */
+        return_idle_memory(&last_trim);
     }
     arbor_log_lifecycle("shutdown", "reason=signal");
     live_shutdown();

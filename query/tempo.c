@@ -345,16 +345,29 @@ int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_param
         } else {
             memset(keep, 1, t.n);
         }
+        uint64_t last_rref = 0, last_sref = 0;
+        int cached = 0;
+        arbor_iov_t last_rrec = ARBOR_IOV_NULL, last_srec = ARBOR_IOV_NULL;
         for (size_t k = 0; k < t.n && rc == 0; k++) {
             uint32_t i = t.order[k];
             const arbor_span_rec_t *s = t.spans[i].rec;
             arbor_iov_t rrec, srec;
             if (s == NULL || !keep[i])
                 continue;
-            if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, s->resource_ref, &rrec) != 0)
-                rrec = ARBOR_IOV_NULL;
-            if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, s->scope_ref, &srec) != 0)
-                srec = ARBOR_IOV_NULL;
+            /* spans of a trace nearly always share one resource and scope: look each up once */
+            if (!cached || s->resource_ref != last_rref) {
+                if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, s->resource_ref, &last_rrec) != 0)
+                    last_rrec = ARBOR_IOV_NULL;
+                last_rref = s->resource_ref;
+            }
+            if (!cached || s->scope_ref != last_sref) {
+                if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, s->scope_ref, &last_srec) != 0)
+                    last_srec = ARBOR_IOV_NULL;
+                last_sref = s->scope_ref;
+            }
+            cached = 1;
+            rrec = last_rrec;
+            srec = last_srec;
             arbor_iov_t bytes;
             if (arbor_span_bytes(s, &arena, &bytes) != 0)
                 continue; /* a corrupt frame: leave the span out rather than fail the trace */

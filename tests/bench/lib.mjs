@@ -21,5 +21,6 @@ export function probe(name, url, { requests = 2000, header } = {}) {
 
 export function rssKb(pid) {
   const s = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout;
-  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)?.[1]) };
+  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)?.[1]),
+    anon: Number(/RssAnon:\s+(\d+)/.exec(s)?.[1]) };
 }

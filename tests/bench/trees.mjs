@@ -49,9 +49,13 @@ const summary = {
   skeleton_first_page_100k: probe('skeleton_first_page_100k', `${query.base}/api/executions/exec-100k/tree`, { requests: N }),
 };
 summary.query_rss_idle_kb = idle;
-summary.query_rss_after_kb = rssKb(query.proc.pid).rss;
+const busy = rssKb(query.proc.pid);
+await new Promise((r) => setTimeout(r, 2000)); // idle again: freed memory is handed back within a second
+const after = rssKb(query.proc.pid);
+summary.query_rss_after_kb = after.rss;
 console.log(`query_rss_idle ${(idle / 1024).toFixed(1)} MB`);
-console.log(`query_rss_after_queries ${(summary.query_rss_after_kb / 1024).toFixed(1)} MB`);
+console.log(`query_rss_right_after_queries ${(busy.rss / 1024).toFixed(1)} MB (anon ${(busy.anon / 1024).toFixed(1)} MB)`);
+console.log(`query_rss_idle_after_queries ${(after.rss / 1024).toFixed(1)} MB (anon ${(after.anon / 1024).toFixed(1)} MB; the rest is LMDB's mapped file pages)`);
 console.log(JSON.stringify(summary));
 await collector.stop();
 await query.stop();
