@@ -782,12 +782,15 @@ static route_t dispatch(h2o_req_t *req)
     return ROUTE_OTHER;
 }
 
+static uint64_t last_request_ns; /* when the last request finished */
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     uint64_t t0 = arbor_mono_ns();
     route_t route = dispatch(req);
     uint64_t took = arbor_mono_ns() - t0;
+    last_request_ns = t0 + took;
     metrics_observe(route, req->res.status, took);
     arbor_info("request", "method=%.*s path=\"%.*s\" status=%d duration_us=%llu", (int)req->method.len,
                req->method.base, (int)(req->path.len > 300 ? 300 : req->path.len), req->path.base,
@@ -860,14 +863,15 @@ static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
     return 0;
 }
 
-/* A 100,000-span trace leaves tens of MB freed but kept by malloc; once a second,
- * when over 8 MiB lies free, hand it back so an idle service stays small. */
-static void return_idle_memory(uint64_t *last)
+/* A 100,000-span trace leaves tens of MB freed but kept by malloc. Once requests
+ * have stopped for a second and over 8 MiB lies free, hand it back so an idle
+ * service stays small; never while busy (trimming then re-faulting costs ms). */
+static void return_idle_memory(void)
 {
-    uint64_t now = arbor_mono_ns();
-    if (now - *last < 1000000000u)
+    static uint64_t trimmed_after;
+    if (last_request_ns == trimmed_after || arbor_mono_ns() - last_request_ns < 1000000000u)
         return;
-    *last = now;
+    trimmed_after = last_request_ns;
     struct mallinfo2 mi = mallinfo2();
     if (mi.fordblks > (8u << 20))
         malloc_trim(0);
@@ -912,11 +916,10 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     arbor_log_lifecycle("ready", "query=%s data_dir=%s store=%s version=%s", addr, cfg->data_dir,
                state.store ? "open" : "waiting", ARBOR_VERSION);
     int32_t wait_ms = 100;
-    uint64_t last_trim = arbor_mono_ns();
     while (!*stop) {
         h2o_evloop_run(ctx.loop, wait_ms);
         wait_ms = live_tick(); /* short waits only while someone is subscribed */
-        return_idle_memory(&last_trim);
+        return_idle_memory();
     }
     arbor_log_lifecycle("shutdown", "reason=signal");
     live_shutdown();
