@@ -26,8 +26,9 @@ static const arbor_cfg_entry_t entries[] = {
      "last seconds on power loss).",
      sync_modes, 0, 0},
     {"span-compression", ARBOR_CFG_ENUM, "zstd", F(span_compression),
-     "`zstd`: store each span's bytes zstd-compressed when that saves over 1/9 (about 0.64 of the size for "
-     "prompt-bearing spans; costs ingest and decode time); `none`: store them as received.",
+     "`zstd`: store each span's bytes zstd-compressed (level -1, built-in dictionary) when that saves "
+     "over 1/9 (about 0.68 of the size for prompt-bearing spans; ~3 us per span to compress, ~0.5 us to "
+     "decompress); `none`: store them as received.",
      compression_modes, 0, 0},
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,

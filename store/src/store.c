@@ -250,6 +250,8 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
  * thread, made on first use and kept (freed by the thread-exit destructors). */
 static pthread_key_t dctx_key, cctx_key;
 static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+static ZSTD_CDict *span_cdict; /* digested once per process, shared read-only */
+static ZSTD_DDict *span_ddict;
 
 static void dctx_free(void *p)
 {
@@ -265,6 +267,9 @@ static void zstd_keys_make(void)
 {
     pthread_key_create(&dctx_key, dctx_free);
     pthread_key_create(&cctx_key, cctx_free);
+    /* kept for the life of the process (still reachable at exit) */
+    span_cdict = ZSTD_createCDict(arbor__span_dict, arbor__span_dict_len, SPAN_ZSTD_LEVEL);
+    span_ddict = ZSTD_createDDict(arbor__span_dict, arbor__span_dict_len);
 }
 
 int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
@@ -277,6 +282,8 @@ int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_io
     if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ARBOR_SPAN_MAX_BYTES)
         return ARBOR_EDECODE;
     pthread_once(&zstd_once, zstd_keys_make);
+    if (span_ddict == NULL)
+        return ENOMEM;
     ZSTD_DCtx *d = pthread_getspecific(dctx_key);
     if (d == NULL) {
         if ((d = ZSTD_createDCtx()) == NULL)
@@ -286,7 +293,7 @@ int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_io
     char *buf = arbor_arena_alloc(arena, n ? (size_t)n : 1);
     if (buf == NULL)
         return ENOMEM;
-    size_t got = ZSTD_decompressDCtx(d, buf, (size_t)n, rec->span_bytes.base, rec->span_bytes.len);
+    size_t got = ZSTD_decompress_usingDDict(d, buf, (size_t)n, rec->span_bytes.base, rec->span_bytes.len, span_ddict);
     if (ZSTD_isError(got) || got != n)
         return ARBOR_EDECODE;
     *out = arbor_iov(buf, (size_t)n);
@@ -299,6 +306,8 @@ int arbor_span_pack(arbor_span_in_t *in, arbor_arena_t *arena)
     if (in->span_bytes_zstd || src.len < SPAN_COMPRESS_MIN)
         return 0;
     pthread_once(&zstd_once, zstd_keys_make);
+    if (span_cdict == NULL)
+        return 0; /* could not digest the dictionary: store plain */
     ZSTD_CCtx *c = pthread_getspecific(cctx_key);
     if (c == NULL) {
         if ((c = ZSTD_createCCtx()) == NULL)
@@ -309,7 +318,7 @@ int arbor_span_pack(arbor_span_in_t *in, arbor_arena_t *arena)
     void *dst = arbor_arena_alloc(arena, cap);
     if (dst == NULL)
         return ENOMEM;
-    size_t n = ZSTD_compressCCtx(c, dst, cap, src.base, src.len, SPAN_ZSTD_LEVEL);
+    size_t n = ZSTD_compress_usingCDict(c, dst, cap, src.base, src.len, span_cdict);
     if (ZSTD_isError(n) || n + n / 8 >= src.len) /* under 1/9 saved: keep it plain */
         return 0;
     in->span_bytes = arbor_iov(dst, n);

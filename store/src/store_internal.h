@@ -107,13 +107,15 @@ int arbor__attr_value(const uint8_t *p, size_t n, arbor_attr_value_t *v, size_t 
 #define SPAN_HDR_LEN 80
 #define SPAN_MAX_NAME 1024
 size_t arbor__span_name_len(const arbor_span_in_t *in);
-enum { SPAN_F_PARENT = 1, SPAN_F_TOKENS = 2, SPAN_F_ZSTD = 4 /* span bytes are one zstd frame */ };
+enum { SPAN_F_PARENT = 1, SPAN_F_TOKENS = 2, SPAN_F_ZSTD = 4 /* span bytes are one zstd frame against arbor__span_dict */ };
 #define ARBOR_SPAN_MAX_BYTES (64u << 20) /* a decompressed span larger than this is corrupt */
 #define SPAN_COMPRESS_MIN 128 /* smaller span messages are stored as they are */
-/* Level 1 on an 800-byte span: ~7 us to compress (on the decoding threads),
- * ~2.8 us to decompress, 0.64 of the size. Negative levels skip Huffman-coding
- * literals (2.7 / 0.5 us) but keep 0.75 of the size: disk was the tighter target. */
-#define SPAN_ZSTD_LEVEL 1
+/* On an 800-byte span with the dictionary: level -1 takes ~3.2 us to compress
+ * (on the decoding threads) and ~0.5 us to decompress for 0.68 of the size;
+ * level 1 takes 6.6 / 2.6 us for 0.62 (its Huffman tables are most of the cost). */
+#define SPAN_ZSTD_LEVEL (-1)
+extern const char arbor__span_dict[];
+extern const size_t arbor__span_dict_len;
 /* Header and name into @p hdr (SPAN_HDR_LEN + arbor__span_name_len bytes). */
 void arbor__span_hdr_encode(uint8_t *hdr, const arbor_span_in_t *in, uint64_t seq);
 /* Fill @p out (except trace/span id) from a stored value; ARBOR_EDECODE if malformed. */

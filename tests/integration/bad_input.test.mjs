@@ -57,8 +57,14 @@ test('wrong content type: 415; wrong method: 405 with Allow; other path: 404', a
 });
 
 test('oversized body: 413', async () => {
-  const r = await post(Buffer.alloc(2 << 20, 0x41));
-  assert.equal(r.status, 413);
+  // curl announces the body (Expect: 100-continue) and gets the 413 before sending
+  // it; a client that streams the whole body may instead see the connection close
+  // under it, since the server stops reading (h2o has no lingering close).
+  const c = curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect: 100-continue', '-H',
+    'Content-Type: application/x-protobuf', '--data-binary', '@-', collector.url], Buffer.alloc(2 << 20, 0x41));
+  assert.equal(c.stdout.toString(), '413', c.stderr.toString());
+  const r = await post(Buffer.alloc(2 << 20, 0x41)).catch((e) => ({ status: 'closed', e }));
+  assert.ok(r.status === 413 || r.status === 'closed', `streamed: ${r.status}`);
 });
 
 test('gzip bomb: 413, never an out-of-memory', async () => {
