@@ -237,9 +237,17 @@ static int parse_time(arbor_iov_t v, uint64_t *ns)
 
 typedef int (*render_fn)(arbor_reader_t *r, void *arg, jsonw_t *w);
 
-/* Render a JSON body from one read snapshot: 503 while the store is not
- * available, 404 for ARBOR_ENOTFOUND, 400 for ARBOR_EDECODE, 500 otherwise. */
-static void respond_rendered(h2o_req_t *req, render_fn render, void *arg)
+/* How a rendered answer goes out: its content type, the detail of a 400
+ * (ARBOR_EDECODE), and whether a 404 has an empty body (Tempo v1) or a detail. */
+typedef struct {
+    const char *type;
+    const char *bad_request; /* NULL: "invalid cursor" */
+    int empty_404;
+} render_opts_t;
+
+/* Render a body from one read snapshot: 503 while the store is not available,
+ * 404 for ARBOR_ENOTFOUND, 400 for ARBOR_EDECODE, 500 otherwise. */
+static void respond_with(h2o_req_t *req, render_fn render, void *arg, const render_opts_t *o)
 {
     arbor_store_t *st = store_get();
     arbor_reader_t *r;
@@ -256,15 +264,23 @@ static void respond_rendered(h2o_req_t *req, render_fn render, void *arg)
     jsonw_init(&w);
     rc = render(r, arg, &w);
     arbor_reader_end(r);
-    if (rc == ARBOR_ENOTFOUND)
+    if (rc == ARBOR_ENOTFOUND && o->empty_404)
+        send_body(req, 404, "Not Found", "text/plain", "", 0);
+    else if (rc == ARBOR_ENOTFOUND)
         send_detail(req, 404, "Not Found", "not found");
     else if (rc == ARBOR_EDECODE)
-        send_detail(req, 400, "Bad Request", "invalid cursor");
+        send_detail(req, 400, "Bad Request", o->bad_request ? o->bad_request : "invalid cursor");
     else if (rc)
         send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
     else
-        send_writer(req, &w, "application/json");
+        send_writer(req, &w, o->type);
     jsonw_free(&w);
+}
+
+static void respond_rendered(h2o_req_t *req, render_fn render, void *arg)
+{
+    static const render_opts_t json = {"application/json", NULL, 0};
+    respond_with(req, render, arg, &json);
 }
 
 typedef struct {
@@ -529,9 +545,6 @@ static int render_tempo_trace(arbor_reader_t *r, void *arg, jsonw_t *w)
 static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
 {
     tempo_trace_request_t t;
-    arbor_store_t *st = store_get();
-    arbor_reader_t *r;
-    jsonw_t w;
     memset(&t, 0, sizeof t);
     if (tempo_parse_trace_id(hex, t.id) != 0) {
         send_detail(req, 400, "Bad Request", "trace ID must be at most 32 hex characters");
@@ -543,27 +556,8 @@ static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
     t.p.format = wanted_format(req);
     arbor_iov_t q = query_param(req, "q");
     t.p.q = q.base ? q : arbor_iov("", 0);
-    if (st == NULL) {
-        send_detail(req, 503, "Service Unavailable", "store not available yet");
-        return;
-    }
-    if (arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) != 0) {
-        send_detail(req, 503, "Service Unavailable", "store busy");
-        return;
-    }
-    jsonw_init(&w);
-    int rc = render_tempo_trace(r, &t, &w);
-    arbor_reader_end(r);
-    const char *type = t.p.format == TEMPO_PROTOBUF ? "application/protobuf" : "application/json";
-    if (rc == ARBOR_ENOTFOUND)
-        send_body(req, 404, "Not Found", "text/plain", "", 0); /* Tempo v1: 404, empty body */
-    else if (rc == ARBOR_EDECODE)
-        send_detail(req, 400, "Bad Request", t.err);
-    else if (rc)
-        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
-    else
-        send_writer(req, &w, type);
-    jsonw_free(&w);
+    render_opts_t o = {t.p.format == TEMPO_PROTOBUF ? "application/protobuf" : "application/json", t.err, 1};
+    respond_with(req, render_tempo_trace, &t, &o);
 }
 
 typedef struct {
@@ -590,27 +584,8 @@ static int render_tempo_search(arbor_reader_t *r, void *arg, jsonw_t *w)
 
 static void respond_tempo(h2o_req_t *req, tempo_search_request_t *t)
 {
-    arbor_store_t *st = store_get();
-    arbor_reader_t *r;
-    jsonw_t w;
-    if (st == NULL) {
-        send_detail(req, 503, "Service Unavailable", "store not available yet");
-        return;
-    }
-    if (arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) != 0) {
-        send_detail(req, 503, "Service Unavailable", "store busy");
-        return;
-    }
-    jsonw_init(&w);
-    int rc = render_tempo_search(r, t, &w);
-    arbor_reader_end(r);
-    if (rc == ARBOR_EDECODE)
-        send_detail(req, 400, "Bad Request", t->err);
-    else if (rc)
-        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
-    else
-        send_writer(req, &w, "application/json");
-    jsonw_free(&w);
+    render_opts_t o = {"application/json", t->err, 0};
+    respond_with(req, render_tempo_search, t, &o);
 }
 
 static void api_search(h2o_req_t *req)
