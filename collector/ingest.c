@@ -113,6 +113,32 @@ static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t 
     return n;
 }
 
+/* The span's stored bytes: as received when the request was binary protobuf
+ * (no second encoding), else packed from the decoded message; compressed here,
+ * on the decoding thread, when that is on. Always arena-owned in the end: the
+ * writer must not depend on the request body living until the commit. */
+static int span_bytes(arbor_arena_t *a, const ingest_options_t *o, const otlp_span_t *s, arbor_span_in_t *in)
+{
+    if (s->wire.len > 0) {
+        in->span_bytes = s->wire;
+    } else {
+        size_t n = otlp_span_packed_size(s);
+        uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+        if (bytes == NULL)
+            return ENOMEM;
+        in->span_bytes = arbor_iov(bytes, otlp_span_pack(s, bytes));
+    }
+    if (o->compress_spans && arbor_span_pack(in, a) != 0)
+        return ENOMEM;
+    if (in->span_bytes.base == s->wire.base && s->wire.len > 0) { /* stored plain: copy out of the body */
+        void *copy = arbor_arena_dup(a, s->wire.base, s->wire.len);
+        if (copy == NULL)
+            return ENOMEM;
+        in->span_bytes = arbor_iov(copy, s->wire.len);
+    }
+    return 0;
+}
+
 static void note_rejection(ingest_job_t *job, const char *why)
 {
     if (job->rejected++ == 0)
@@ -219,12 +245,7 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                 in->n_attrs = ni;
                 if (in->execution_id.len == 0)
                     in->execution_id = resource_exec;
-                size_t n = otlp_span_packed_size(s);
-                uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
-                if (bytes == NULL)
-                    goto nomem;
-                in->span_bytes = arbor_iov(bytes, otlp_span_pack(s, bytes));
-                if (o->compress_spans && arbor_span_pack(in, a) != 0) /* here, on the decoding thread */
+                if (span_bytes(a, o, s, in) != 0)
                     goto nomem;
                 job->span_resource[job->n_spans] = res_idx;
                 job->span_scope[job->n_spans] = scope_idx;

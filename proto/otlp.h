@@ -5,7 +5,8 @@
  *
  * Ownership: every view, string and array returned here lives in the caller's
  * arena (arbor_arena_t) and is released with it. Strings point into the arena,
- * never into the input buffer, so the input may be freed after decoding.
+ * never into the input buffer, so the input may be freed after decoding (the
+ * one exception, otlp_span_t.wire, says so).
  * Strings are NOT validated as UTF-8 (renderers replace bad bytes).
  */
 #ifndef ARBOR_OTLP_H
@@ -87,6 +88,10 @@ typedef struct {
     uint32_t dropped_links;
     int status_code;
     arbor_iov_t status_message;
+    /* the span's protobuf bytes as received (binary requests only, else empty):
+     * unlike everything else here they point into the caller's input buffer and
+     * are valid only while it is */
+    arbor_iov_t wire;
     const void *pb; /* private: the generated message, for packing */
 } otlp_span_t;
 

@@ -33,8 +33,17 @@ int otlp_request_from_pb(arbor_arena_t *arena, const pb_request_t *req, otlp_req
 int otlp_json_to_pb(arbor_arena_t *arena, const void *buf, size_t len, pb_request_t **out, char *err,
                     size_t errlen);
 
-/* Check AnyValue nesting of a binary request without recursing past the limit:
- * protobuf-c itself has no depth limit and would exhaust the stack. */
-int otlp_scan_depth(const uint8_t *buf, size_t len, int max_depth);
+/* Where each span's bytes are in a binary request, in wire order (the order of
+ * protobuf-c's repeated fields): ranges point into the request buffer. */
+typedef struct {
+    arbor_iov_t *items;
+    size_t count, cap;
+} otlp_wire_spans_t;
+
+/* Check AnyValue nesting of a binary request without recursing past the limit
+ * (protobuf-c itself has no depth limit and would exhaust the stack) and, when
+ * @p spans is not NULL, note each span's byte range (arrays in @p arena).
+ * 0, ARBOR_EDECODE (malformed), ARBOR_ETOOBIG (too deep) or ENOMEM. */
+int otlp_scan(const uint8_t *buf, size_t len, int max_depth, arbor_arena_t *arena, otlp_wire_spans_t *spans);
 
 #endif

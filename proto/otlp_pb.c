@@ -229,6 +229,19 @@ int otlp_request_from_pb(arbor_arena_t *a, const pb_request_t *req, otlp_request
     return 0;
 }
 
+/* Give each span its bytes as received: the scan saw spans in wire order, which
+ * is the order of the repeated fields protobuf-c filled. */
+static void attach_wire(otlp_request_t *req, const otlp_wire_spans_t *wire)
+{
+    size_t k = 0;
+    for (size_t r = 0; r < req->count; r++)
+        for (size_t s = 0; s < req->items[r].n_scopes; s++) {
+            otlp_scope_spans_t *ss = &req->items[r].scopes[s];
+            for (size_t i = 0; i < ss->n_spans; i++)
+                ss->spans[i].wire = wire->items[k++];
+        }
+}
+
 static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen)
@@ -239,12 +252,18 @@ int otlp_request_decode(arbor_arena_t *arena, otlp_encoding_t enc, const void *b
                         otlp_request_t *out, char *err, size_t errlen)
 {
     pb_request_t *req = NULL;
+    otlp_wire_spans_t wire = {NULL, 0, 0};
     int rc;
     if (enc == OTLP_ENC_JSON) {
         if ((rc = otlp_json_to_pb(arena, buf, len, &req, err, errlen)) != 0)
             return rc;
     } else {
-        if ((rc = otlp_scan_depth(buf, len, OTLP_MAX_VALUE_DEPTH)) != 0) {
+        if ((rc = otlp_scan(buf, len, OTLP_MAX_VALUE_DEPTH, arena, &wire)) != 0) {
+            if (rc == ENOMEM) {
+                set_err(err, errlen, arena->overflowed ? "request needs more memory than allowed to decode"
+                                                       : "out of memory");
+                return arena->overflowed ? ARBOR_ETOOBIG : ENOMEM;
+            }
             set_err(err, errlen,
                     rc == ARBOR_ETOOBIG ? "attribute values nested too deeply" : "malformed protobuf message");
             return ARBOR_EDECODE;
@@ -261,6 +280,8 @@ int otlp_request_decode(arbor_arena_t *arena, otlp_encoding_t enc, const void *b
         }
     }
     rc = otlp_request_from_pb(arena, req, out);
+    if (rc == 0 && wire.count == out->n_spans) /* always, for a request protobuf-c accepted */
+        attach_wire(out, &wire);
     if (rc == ARBOR_EDECODE)
         set_err(err, errlen, "attribute values nested too deeply");
     else if (rc == ENOMEM && arena->overflowed) {

@@ -1,7 +1,11 @@
-/* A schema-aware walk over a binary ExportTraceServiceRequest that only checks
- * structure and nesting depth. protobuf-c recurses without a limit, so a body of
- * arrays nested a million deep would exhaust the stack; this walk refuses it first. */
+/* A schema-aware walk over a binary ExportTraceServiceRequest that checks
+ * structure and nesting depth, and notes where each span's bytes are. protobuf-c
+ * recurses without a limit, so a body of arrays nested a million deep would
+ * exhaust the stack; this walk refuses it first. The span ranges let ingest store
+ * the bytes as received instead of packing each span again. */
 #include "otlp_internal.h"
+
+#include <errno.h>
 
 enum msg { M_NONE, M_REQ, M_RS, M_RES, M_SS, M_SCOPE, M_SPAN, M_EVENT, M_LINK, M_KV, M_ANY, M_ARRAY, M_KVLIST };
 
@@ -54,7 +58,31 @@ static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
     return -1;
 }
 
-static int walk(const uint8_t *p, const uint8_t *end, enum msg m, int value_depth, int max_depth)
+typedef struct {
+    int max_depth;
+    otlp_wire_spans_t *spans; /* NULL: depth check only */
+    arbor_arena_t *arena;
+} walk_t;
+
+/* Append one span's byte range, growing the array in the arena. */
+static int note_span(walk_t *w, const uint8_t *p, size_t len)
+{
+    otlp_wire_spans_t *s = w->spans;
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        arbor_iov_t *n = arbor_arena_alloc(w->arena, cap * sizeof *n);
+        if (n == NULL)
+            return ENOMEM;
+        if (s->count)
+            memcpy(n, s->items, s->count * sizeof *n);
+        s->items = n;
+        s->cap = cap;
+    }
+    s->items[s->count++] = arbor_iov(p, len);
+    return 0;
+}
+
+static int walk(walk_t *w, const uint8_t *p, const uint8_t *end, enum msg m, int value_depth)
 {
     while (p < end) {
         uint64_t key, len;
@@ -84,9 +112,11 @@ static int walk(const uint8_t *p, const uint8_t *end, enum msg m, int value_dept
             enum msg c = child(m, field);
             if (c != M_NONE) {
                 int d = value_depth + (c == M_ARRAY || c == M_KVLIST);
-                if (d > max_depth)
+                if (d > w->max_depth)
                     return ARBOR_ETOOBIG;
-                int rc = walk(p, p + len, c, d, max_depth);
+                if (c == M_SPAN && w->spans != NULL && note_span(w, p, (size_t)len) != 0)
+                    return ENOMEM;
+                int rc = walk(w, p, p + len, c, d);
                 if (rc)
                     return rc;
             }
@@ -100,7 +130,10 @@ static int walk(const uint8_t *p, const uint8_t *end, enum msg m, int value_dept
     return 0;
 }
 
-int otlp_scan_depth(const uint8_t *buf, size_t len, int max_depth)
+int otlp_scan(const uint8_t *buf, size_t len, int max_depth, arbor_arena_t *arena, otlp_wire_spans_t *spans)
 {
-    return walk(buf, buf + len, M_REQ, 0, max_depth);
+    walk_t w = {max_depth, spans, arena};
+    if (spans != NULL)
+        memset(spans, 0, sizeof *spans);
+    return walk(&w, buf, buf + len, M_REQ, 0);
 }

@@ -97,6 +97,7 @@ static void test_json_and_roundtrip(void)
         return;
     otlp_span_t *s = only_span(&req);
     check_full_span(s, "json");
+    ok(s && s->wire.len == 0, "JSON spans have no wire bytes (they are packed for storage)");
     /* pack the span, decode the bytes: every field survives */
     size_t n = otlp_span_packed_size(s);
     uint8_t *bytes = arbor_arena_alloc(&arena, n);
@@ -135,6 +136,8 @@ static void test_protobuf(void)
     ok(rc == 0, "binary request with an unknown field decodes (%s)", rc ? err : "ok");
     otlp_span_t *s = rc == 0 ? only_span(&req) : NULL;
     ok(s && arbor_iov_eq_str(s->name, "hi") && s->span_id.len == 8, "binary span fields read");
+    ok(s && s->wire.len == sizeof span && memcmp(s->wire.base, span, sizeof span) == 0,
+       "binary span keeps its bytes as received, unknown field included");
     for (size_t cut = 1; cut < n; cut += 7) {
         rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, buf, n - cut, &req, err, sizeof err);
         if (rc != ARBOR_EDECODE) {
@@ -147,6 +150,48 @@ static void test_protobuf(void)
     is_int(rc, ARBOR_EDECODE, "garbage bytes are ARBOR_EDECODE");
     rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, "", 0, &req, err, sizeof err);
     ok(rc == 0 && req.n_spans == 0, "empty body is an empty request");
+}
+
+/* Two ResourceSpans, the second with two ScopeSpans: each decoded span gets the
+ * bytes of the span at its place in the request. */
+static void test_wire_order(void)
+{
+    uint8_t spans[3][12];
+    for (int i = 0; i < 3; i++) {
+        uint8_t *p = spans[i];
+        p[0] = 0x12, p[1] = 8; /* span_id = i+1 repeated */
+        memset(p + 2, i + 1, 8);
+        p[10] = 0x2a, p[11] = 0; /* empty name */
+    }
+    uint8_t buf[256];
+    size_t n = 0;
+    int layout[2][2] = {{1, 0}, {1, 1}}; /* spans per scope, per resource */
+    int next = 0;
+    for (int r = 0; r < 2; r++) {
+        size_t scopes = (size_t)(layout[r][0] + layout[r][1]) * (2 + 12) + (layout[r][1] ? 2 : 0) + 2;
+        buf[n++] = 0x0a, buf[n++] = (uint8_t)scopes;
+        for (int sc = 0; sc < 2; sc++) {
+            if (!layout[r][sc])
+                continue;
+            buf[n++] = 0x12, buf[n++] = 2 + 12;
+            buf[n++] = 0x12, buf[n++] = 12;
+            memcpy(buf + n, spans[next++], 12);
+            n += 12;
+        }
+    }
+    otlp_request_t req;
+    char err[256];
+    int rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, buf, n, &req, err, sizeof err);
+    ok(rc == 0 && req.n_spans == 3, "three spans over two resources and three scopes (%s)", rc ? err : "ok");
+    int k = 0, good = rc == 0;
+    for (size_t r = 0; good && r < req.count; r++)
+        for (size_t sc = 0; sc < req.items[r].n_scopes; sc++)
+            for (size_t i = 0; i < req.items[r].scopes[sc].n_spans; i++, k++) {
+                const otlp_span_t *s = &req.items[r].scopes[sc].spans[i];
+                good &= s->wire.len == 12 && memcmp(s->wire.base, spans[k], 12) == 0 &&
+                        (uint8_t)s->span_id.base[0] == k + 1;
+            }
+    ok(good && k == 3, "each span's wire bytes are its own, in request order");
 }
 
 /* Arrays nested far beyond the limit, in both encodings. */
@@ -294,6 +339,7 @@ int main(void)
     arbor_arena_init(&arena, 65536, 0);
     test_json_and_roundtrip();
     test_protobuf();
+    test_wire_order();
     test_deep_nesting();
     test_json_errors();
     test_tokens();
