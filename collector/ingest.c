@@ -186,6 +186,7 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
         arbor_iov_t resource_exec = find_exec_id(a, o, &rs->resource.attrs);
         uint32_t res_idx = (uint32_t)job->n_resources;
         int res_used = 0;
+        const uint8_t *res_trace = NULL; /* trace whose spans last carried the resource attributes */
         for (size_t sc = 0; sc < rs->n_scopes; sc++) {
             const otlp_scope_spans_t *ss = &rs->scopes[sc];
             uint32_t scope_idx = (uint32_t)job->n_scopes;
@@ -239,8 +240,13 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                     idx[ni++].str = s->name;
                 }
                 ni += index_attrs(idx + ni, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs, &in->attrs_incomplete);
-                ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &rs->resource.attrs,
-                                  &in->attrs_incomplete);
+                /* the bloom is per trace: a resource's attributes once per run of its spans
+                 * from one trace are enough (a batch is usually one trace) */
+                if (res_trace == NULL || memcmp(res_trace, in->trace_id, 16) != 0) {
+                    ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &rs->resource.attrs,
+                                      &in->attrs_incomplete);
+                    res_trace = in->trace_id;
+                }
                 in->attrs = idx;
                 in->n_attrs = ni;
                 if (in->execution_id.len == 0)
