@@ -157,6 +157,32 @@ static const char *invalid_reason(const otlp_span_t *s)
     return NULL;
 }
 
+/* Key order for the writer: LMDB fills pages well when keys arrive in order (a
+ * split then leaves the old page full), half-empty when they arrive at random,
+ * and span IDs are random. Equal keys keep their arrival order: a re-sent span
+ * later in the request still wins. */
+static int span_key_cmp(const void *pa, const void *pb, void *arg)
+{
+    const arbor_span_in_t *spans = arg;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    const arbor_span_in_t *x = &spans[a], *y = &spans[b];
+    int c = memcmp(x->trace_id, y->trace_id, 16);
+    if (c == 0)
+        c = memcmp(x->span_id, y->span_id, 8);
+    return c != 0 ? c : (a > b) - (a < b);
+}
+
+static int order_spans(ingest_job_t *job)
+{
+    job->order = arbor_arena_alloc(&job->arena, (job->n_spans + 1) * sizeof *job->order);
+    if (job->order == NULL)
+        return ENOMEM;
+    for (size_t i = 0; i < job->n_spans; i++)
+        job->order[i] = (uint32_t)i;
+    qsort_r(job->order, job->n_spans, sizeof *job->order, span_key_cmp, job->spans);
+    return 0;
+}
+
 int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t enc, const void *body, size_t len,
                   char *err, size_t errlen)
 {
@@ -274,6 +300,8 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
             job->resources[job->n_resources++] = arbor_iov(bytes, otlp_resource_record_pack(&rs->resource, bytes));
         }
     }
+    if (order_spans(job) != 0)
+        goto nomem;
     return 0;
 nomem:
     if (a->overflowed) {

@@ -18,6 +18,7 @@ struct ingest_job {
     /* the spans to store, with their packed resource / scope records */
     arbor_span_in_t *spans;
     uint32_t *span_resource, *span_scope; /* index into resources[] / scopes[] per span */
+    uint32_t *order;                      /* spans[] in key order (trace ID, span ID, arrival) */
     size_t n_spans;
     arbor_iov_t *resources, *scopes;
     size_t n_resources, n_scopes;

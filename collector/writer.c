@@ -39,7 +39,8 @@ static int write_job(arbor_batch_t *b, ingest_job_t *job)
     for (size_t i = 0; i < job->n_scopes; i++)
         if ((rc = arbor_batch_put_record(b, ARBOR_RECORD_SCOPE, job->scopes[i], &sr[i])) != 0)
             goto out;
-    for (size_t i = 0; i < job->n_spans; i++) {
+    for (size_t k = 0; k < job->n_spans; k++) {
+        size_t i = job->order[k];
         arbor_span_in_t *in = &job->spans[i];
         in->resource_ref = rr[job->span_resource[i]];
         in->scope_ref = sr[job->span_scope[i]];
