@@ -11,7 +11,7 @@ typedef struct {
     const char *execution_id_keys;
     uint64_t map_size;
     int sync;
-    int span_compression; /* 0 zstd, 1 none */
+    int span_compression; /* 0 lz4, 1 zstd, 2 none */
     uint64_t max_request_bytes;
     int log_level;
     int64_t http_threads;

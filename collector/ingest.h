@@ -37,7 +37,7 @@ struct ingest_job {
 typedef struct {
     const char *const *execution_id_keys; /* NULL-terminated, in priority order */
     size_t arena_limit;                   /* bytes a job's arena may hold (0 = unlimited) */
-    int compress_spans;                   /* zstd-pack span bytes (arbor_span_pack) */
+    arbor_span_codec_t span_codec;        /* how span bytes are stored (arbor_span_pack) */
 } ingest_options_t;
 
 /** A new empty job, or NULL on ENOMEM. */

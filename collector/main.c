@@ -36,7 +36,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     const char **keys = ingest_split_keys(cfg.execution_id_keys);
-    ingest_options_t ingest = {.execution_id_keys = keys, .compress_spans = cfg.span_compression == 0,
+    ingest_options_t ingest = {.execution_id_keys = keys, .span_codec = cfg.span_compression == 0   ? ARBOR_SPAN_LZ4
+                                                               : cfg.span_compression == 1 ? ARBOR_SPAN_ZSTD
+                                                                                            : ARBOR_SPAN_PLAIN,
                                .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + (1 << 20)};
 
     arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,

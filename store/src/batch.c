@@ -402,8 +402,6 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     if ((rc = mdb_put(b->txn, s->dbi[DBI_SPANS], &key, &val, MDB_RESERVE)) != 0)
         return rc;
     arbor__span_hdr_encode(val.mv_data, in, seq);
-    if (in->span_bytes_zstd)
-        ((uint8_t *)val.mv_data)[1] |= SPAN_F_ZSTD;
     memcpy((uint8_t *)val.mv_data + head, body.base, body.len);
 
     if ((rc = put_attrs(b, c, in)) != 0)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
                                                 "records", "tags"};
@@ -50,18 +49,23 @@ static int open_dbis(arbor_store_t *s)
     if ((rc = read_u64_meta(txn, s->dbi[DBI_META], META_FORMAT, &format)) != 0 ||
         (rc = read_u64_meta(txn, s->dbi[DBI_META], META_SEQ, &seq)) != 0)
         goto fail;
-    if (format == 0 && !s->read_only) {
+    if (format == 0 && s->read_only) {
+        rc = ARBOR_ENOSTORE;
+        goto fail;
+    }
+    if (format != 0 && (format < ARBOR_FORMAT_OLDEST || format > ARBOR_FORMAT_VERSION)) {
+        rc = ARBOR_EFORMAT;
+        goto fail;
+    }
+    if (format != ARBOR_FORMAT_VERSION && !s->read_only) { /* new, or older and now written by us */
         uint8_t buf[8];
         le64_put(buf, ARBOR_FORMAT_VERSION);
         MDB_val k = {sizeof META_FORMAT - 1, (void *)META_FORMAT}, v = {8, buf};
         if ((rc = mdb_put(txn, s->dbi[DBI_META], &k, &v, 0)) != 0)
             goto fail;
         uint32_t tid;
-        if ((rc = arbor__tenant_id(txn, s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), 1, &tid)) != 0)
+        if (format == 0 && (rc = arbor__tenant_id(txn, s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), 1, &tid)) != 0)
             goto fail;
-    } else if (format != ARBOR_FORMAT_VERSION) {
-        rc = format == 0 ? ARBOR_ENOSTORE : ARBOR_EFORMAT;
-        goto fail;
     }
     s->next_seq = seq + 1;
     /* commit even a read-only txn: an aborted txn would close the fresh DBI handles */
@@ -204,7 +208,10 @@ void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
     le16_put(h + 4, (uint16_t)nl);
     if (nl)
         memcpy(h + SPAN_HDR_LEN, in->name.base, nl);
-    h[1] = (uint8_t)((in->has_parent ? SPAN_F_PARENT : 0) | (in->has_tokens ? SPAN_F_TOKENS : 0));
+    h[1] = (uint8_t)((in->has_parent ? SPAN_F_PARENT : 0) | (in->has_tokens ? SPAN_F_TOKENS : 0) |
+                     (in->span_codec == ARBOR_SPAN_ZSTD  ? SPAN_F_ZSTD
+                      : in->span_codec == ARBOR_SPAN_LZ4 ? SPAN_F_LZ4
+                                                         : 0));
     h[2] = (uint8_t)in->kind;
     h[3] = (uint8_t)in->status_code;
     le64_put(h + 8, seq);
@@ -242,87 +249,10 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
         return ARBOR_EDECODE;
     o->name = arbor_iov(h + SPAN_HDR_LEN, nl);
     o->span_bytes = arbor_iov(h + SPAN_HDR_LEN + nl, v->mv_size - SPAN_HDR_LEN - nl);
-    o->span_bytes_zstd = (h[1] & SPAN_F_ZSTD) != 0;
-    return 0;
-}
-
-/* Spans are small and coded by the thousand: one (de)compression context per
- * thread, made on first use and kept (freed by the thread-exit destructors). */
-static pthread_key_t dctx_key, cctx_key;
-static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
-static ZSTD_CDict *span_cdict; /* digested once per process, shared read-only */
-static ZSTD_DDict *span_ddict;
-
-static void dctx_free(void *p)
-{
-    ZSTD_freeDCtx(p);
-}
-
-static void cctx_free(void *p)
-{
-    ZSTD_freeCCtx(p);
-}
-
-static void zstd_keys_make(void)
-{
-    pthread_key_create(&dctx_key, dctx_free);
-    pthread_key_create(&cctx_key, cctx_free);
-    /* kept for the life of the process (still reachable at exit) */
-    span_cdict = ZSTD_createCDict(arbor__span_dict, arbor__span_dict_len, SPAN_ZSTD_LEVEL);
-    span_ddict = ZSTD_createDDict(arbor__span_dict, arbor__span_dict_len);
-}
-
-int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
-{
-    if (!rec->span_bytes_zstd) {
-        *out = rec->span_bytes;
-        return 0;
-    }
-    unsigned long long n = ZSTD_getFrameContentSize(rec->span_bytes.base, rec->span_bytes.len);
-    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ARBOR_SPAN_MAX_BYTES)
+    int codec = h[1] & (SPAN_F_ZSTD | SPAN_F_LZ4);
+    if (codec == (SPAN_F_ZSTD | SPAN_F_LZ4))
         return ARBOR_EDECODE;
-    pthread_once(&zstd_once, zstd_keys_make);
-    if (span_ddict == NULL)
-        return ENOMEM;
-    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
-    if (d == NULL) {
-        if ((d = ZSTD_createDCtx()) == NULL)
-            return ENOMEM;
-        pthread_setspecific(dctx_key, d);
-    }
-    char *buf = arbor_arena_alloc(arena, n ? (size_t)n : 1);
-    if (buf == NULL)
-        return ENOMEM;
-    size_t got = ZSTD_decompress_usingDDict(d, buf, (size_t)n, rec->span_bytes.base, rec->span_bytes.len, span_ddict);
-    if (ZSTD_isError(got) || got != n)
-        return ARBOR_EDECODE;
-    *out = arbor_iov(buf, (size_t)n);
-    return 0;
-}
-
-int arbor_span_pack(arbor_span_in_t *in, arbor_arena_t *arena)
-{
-    arbor_iov_t src = in->span_bytes;
-    if (in->span_bytes_zstd || src.len < SPAN_COMPRESS_MIN)
-        return 0;
-    pthread_once(&zstd_once, zstd_keys_make);
-    if (span_cdict == NULL)
-        return 0; /* could not digest the dictionary: store plain */
-    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
-    if (c == NULL) {
-        if ((c = ZSTD_createCCtx()) == NULL)
-            return ENOMEM;
-        pthread_setspecific(cctx_key, c);
-    }
-    size_t cap = ZSTD_compressBound(src.len);
-    void *dst = arbor_arena_alloc(arena, cap);
-    if (dst == NULL)
-        return ENOMEM;
-    size_t n = ZSTD_compress_usingCDict(c, dst, cap, src.base, src.len, span_cdict);
-    if (ZSTD_isError(n) || n + n / 8 >= src.len) /* under 1/9 saved: keep it plain */
-        return 0;
-    in->span_bytes = arbor_iov(dst, n);
-    in->span_bytes_zstd = 1;
+    o->span_codec = codec == SPAN_F_ZSTD ? ARBOR_SPAN_ZSTD : codec == SPAN_F_LZ4 ? ARBOR_SPAN_LZ4 : ARBOR_SPAN_PLAIN;
     return 0;
 }
 

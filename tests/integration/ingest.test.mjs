@@ -138,6 +138,35 @@ test('restart both daemons: everything survives', async () => {
   assert.match(stat.stdout, /index spans\s+entries \d+/);
 });
 
+test('span compression: runs stored as lz4, zstd and none in one store all read back whole', async () => {
+  const prompt = (tag) => `${tag}: summarise the quarterly report for the board, region by region, `.repeat(12);
+  const runs = [];
+  for (const codec of ['zstd', 'none', 'lz4']) {
+    await collector.stop();
+    collector = await startCollector(data, [`--span-compression=${codec}`]);
+    const provider = makeProvider({ protocol: 'proto', url: collector.url });
+    const tracer = provider.getTracer('codec');
+    const root = tracer.startSpan('workflow.execution');
+    root.setAttribute('orcheo.execution.id', `exec-codec-${codec}`);
+    root.addEvent('prompt', { preview: prompt(codec) });
+    root.end();
+    await provider.shutdown();
+    runs.push({ codec, spanId: root.spanContext().spanId, traceId: root.spanContext().traceId });
+  }
+  const stat = admin(data, 'stat');
+  assert.equal(stat.status, 0, stat.stderr);
+  for (const { codec, spanId, traceId } of runs) {
+    const body = await traceOf(`exec-codec-${codec}`);
+    assert.equal(body.spans.length, 1, codec);
+    assert.equal(body.spans[0].span_id, spanId, codec);
+    const full = await getJson(`${query.base}/api/traces/${traceId}/spans/${spanId}`);
+    assert.equal(full.status, 200, codec);
+    assert.equal(full.body.events[0].attributes.preview, prompt(codec), `${codec}: the prompt comes back byte for byte`);
+  }
+  const check = admin(data, 'check');
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+});
+
 test('ready and healthz', async () => {
   assert.equal((await getJson(`${query.base}/ready`)).status, 200);
   assert.equal((await getJson(`${query.base}/healthz`)).status, 200);

@@ -3,6 +3,7 @@
 #include "arbor/store.h"
 #include "tap.h"
 
+#include <lmdb.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,7 +122,7 @@ static void test_put_scan(arbor_store_t *s)
     uint8_t sid[8] = {0, 0, 0, 0, 0, 0, 0, 2};
     is_int(arbor_reader_span(r, tid, sid, &one), 0, "point lookup of one span");
     ok(one.has_parent && one.parent_span_id[7] == 1 && one.status_code == 2, "span header round-trips");
-    ok(arbor_iov_eq(one.span_bytes, ARBOR_IOV("\x2a\x02op")) && !one.span_bytes_zstd,
+    ok(arbor_iov_eq(one.span_bytes, ARBOR_IOV("\x2a\x02op")) && one.span_codec == ARBOR_SPAN_PLAIN,
        "small span bytes stored verbatim");
     ok(arbor_iov_eq_str(one.name, "op"), "span name readable without decoding");
     arbor_iov_t rec;
@@ -386,7 +387,8 @@ static void test_tag_catalog_cap(arbor_store_t *s)
     free(a);
 }
 
-/* Span bytes are compressed when it pays and come back byte for byte. */
+/* Span bytes are compressed when it pays, with either codec (one trace may mix
+ * them), and come back byte for byte; corrupt stored bytes are a decode error. */
 static void test_span_compression(arbor_store_t *s)
 {
     char text[2000], noise[300];
@@ -397,33 +399,54 @@ static void test_span_compression(arbor_store_t *s)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         noise[i] = (char)x;
     }
-    arbor_span_in_t sp[2] = {span(0x64, 1, 0, 11), span(0x64, 2, 1, 12)};
+    static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_ZSTD, ARBOR_SPAN_LZ4};
+    static const char *const names[] = {"zstd", "lz4"};
+    arbor_span_in_t sp[3] = {span(0x64, 1, 0, 11), span(0x64, 2, 1, 12), span(0x64, 3, 1, 13)};
     sp[0].span_bytes = arbor_iov(text, sizeof text);
-    sp[1].span_bytes = arbor_iov(noise, sizeof noise);
+    sp[1].span_bytes = arbor_iov(text, sizeof text);
+    sp[2].span_bytes = arbor_iov(noise, sizeof noise);
     arbor_arena_t arena;
     arbor_arena_init(&arena, 4096, 0);
-    arbor_span_in_t small = span(0x64, 3, 1, 13);
-    ok(arbor_span_pack(&small, &arena) == 0 && !small.span_bytes_zstd, "pack leaves tiny spans alone");
-    ok(arbor_span_pack(&sp[0], &arena) == 0 && sp[0].span_bytes_zstd && arbor_span_pack(&sp[1], &arena) == 0 &&
-           !sp[1].span_bytes_zstd,
-       "pack compresses what pays and leaves the rest");
-    is_int(put_spans(s, sp, 2), 0, "a compressible and an incompressible span");
+    for (int c = 0; c < 2; c++) {
+        arbor_span_in_t small = span(0x64, 9, 1, 13);
+        ok(arbor_span_pack(&small, codecs[c], &arena) == 0 && small.span_codec == ARBOR_SPAN_PLAIN,
+           "%s: pack leaves tiny spans alone", names[c]);
+        ok(arbor_span_pack(&sp[c], codecs[c], &arena) == 0 && sp[c].span_codec == codecs[c],
+           "%s: pack compresses what pays", names[c]);
+        ok(arbor_span_pack(&sp[2], codecs[c], &arena) == 0 && sp[2].span_codec == ARBOR_SPAN_PLAIN,
+           "%s: pack leaves incompressible bytes plain", names[c]);
+    }
+    arbor_span_in_t plain = span(0x64, 4, 1, 14);
+    plain.span_bytes = arbor_iov(text, sizeof text);
+    ok(arbor_span_pack(&plain, ARBOR_SPAN_PLAIN, &arena) == 0 && plain.span_codec == ARBOR_SPAN_PLAIN &&
+           plain.span_bytes.base == text,
+       "codec plain leaves the bytes where they are");
+    is_int(put_spans(s, sp, 3), 0, "a zstd, an LZ4 and an incompressible span in one trace");
     arbor_reader_t *r;
     arbor_reader_begin(s, T, &r);
-    uint8_t tid[16], s1[8] = {0, 0, 0, 0, 0, 0, 0, 1}, s2[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    uint8_t tid[16], sid[8] = {0};
     memset(tid, 0x64, 16);
-    arbor_span_rec_t a, b;
+    arbor_span_rec_t rec[3];
     arbor_iov_t got;
-    ok(arbor_reader_span(r, tid, s1, &a) == 0 && a.span_bytes_zstd && a.span_bytes.len < sizeof text / 4,
-       "repetitive span bytes are stored compressed");
-    ok(arbor_span_bytes(&a, &arena, &got) == 0 && arbor_iov_eq(got, arbor_iov(text, sizeof text)),
-       "and decompress to the exact bytes");
-    ok(arbor_reader_span(r, tid, s2, &b) == 0 && !b.span_bytes_zstd && arbor_iov_eq(b.span_bytes, arbor_iov(noise, sizeof noise)),
+    for (int i = 0; i < 3; i++) {
+        sid[7] = (uint8_t)(i + 1);
+        arbor_reader_span(r, tid, sid, &rec[i]);
+    }
+    for (int c = 0; c < 2; c++) {
+        ok(rec[c].span_codec == codecs[c] && rec[c].span_bytes.len < sizeof text / 4,
+           "%s: repetitive span bytes are stored compressed", names[c]);
+        ok(arbor_span_bytes(&rec[c], &arena, &got) == 0 && arbor_iov_eq(got, arbor_iov(text, sizeof text)),
+           "%s: and decompress to the exact bytes", names[c]);
+        arbor_span_rec_t bad = rec[2];
+        bad.span_codec = codecs[c];
+        is_int(arbor_span_bytes(&bad, &arena, &got), ARBOR_EDECODE, "corrupt bytes are a decode error, not a crash");
+        bad = rec[c];
+        bad.span_bytes.len -= 3;
+        is_int(arbor_span_bytes(&bad, &arena, &got), ARBOR_EDECODE, "truncated bytes are a decode error");
+    }
+    ok(rec[2].span_codec == ARBOR_SPAN_PLAIN && arbor_iov_eq(rec[2].span_bytes, arbor_iov(noise, sizeof noise)),
        "incompressible span bytes are stored as they are");
-    ok(arbor_span_bytes(&b, &arena, &got) == 0 && got.base == b.span_bytes.base, "plain bytes are not copied");
-    arbor_span_rec_t bad = b;
-    bad.span_bytes_zstd = 1;
-    is_int(arbor_span_bytes(&bad, &arena, &got), ARBOR_EDECODE, "a corrupt frame is a decode error, not a crash");
+    ok(arbor_span_bytes(&rec[2], &arena, &got) == 0 && got.base == rec[2].span_bytes.base, "plain bytes are not copied");
     arbor_arena_free(&arena);
     arbor_reader_end(r);
 }
@@ -439,6 +462,71 @@ static void test_records_dedup(arbor_store_t *s)
     arbor_batch_abort(b);
     ok(a1 == a2, "identical record bytes share one reference");
     ok(a1 != b1, "different bytes get different references");
+}
+
+/* Set meta/format behind the library's back, as an older or newer binary would
+ * have left it (little-endian u64). */
+static void set_format(uint64_t version)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t buf[8];
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)(version >> (8 * i));
+    MDB_val k = {6, "format"}, v = {8, buf};
+    int rc = mdb_env_create(&env);
+    if (rc == 0 && (rc = mdb_env_set_maxdbs(env, 16)) == 0 && (rc = mdb_env_set_mapsize(env, 64 << 20)) == 0 &&
+        (rc = mdb_env_open(env, dir, 0, 0644)) == 0 && (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
+        if ((rc = mdb_dbi_open(txn, "meta", 0, &dbi)) == 0 && (rc = mdb_put(txn, dbi, &k, &v, 0)) == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    ok(rc == 0, "meta/format set to %llu by hand", (unsigned long long)version);
+}
+
+static uint64_t get_format(void)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {6, "format"}, v;
+    uint64_t f = 0;
+    if (mdb_env_create(&env) != 0)
+        return 0;
+    if (mdb_env_set_maxdbs(env, 16) == 0 && mdb_env_open(env, dir, MDB_RDONLY, 0644) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+            for (int i = 7; i >= 0; i--)
+                f = f << 8 | ((const uint8_t *)v.mv_data)[i];
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return f;
+}
+
+/* Format 2 (no LZ4 spans) is read as it is and marked 3 once a writer opens it;
+ * formats this version does not know are refused. */
+static void test_format_versions(void)
+{
+    arbor_store_t *s = NULL;
+    arbor_store_options_t ro = {.path = dir, .map_size = 64 << 20, .read_only = 1};
+    arbor_store_options_t rw = ro;
+    rw.read_only = 0;
+    set_format(2);
+    is_int(arbor_store_open(&ro, &s), 0, "a reader opens a format-2 store");
+    arbor_store_close(s);
+    is_int(get_format(), 2, "and leaves it format 2");
+    is_int(arbor_store_open(&rw, &s), 0, "a writer opens a format-2 store");
+    arbor_store_close(s);
+    is_int(get_format(), 3, "and marks it format 3 (its spans may now be LZ4)");
+    set_format(1);
+    is_int(arbor_store_open(&rw, &s), ARBOR_EFORMAT, "format 1 is refused");
+    set_format(4);
+    is_int(arbor_store_open(&ro, &s), ARBOR_EFORMAT, "a newer format is refused");
+    set_format(3);
 }
 
 int main(void)
@@ -461,26 +549,31 @@ int main(void)
     test_span_compression(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
 
-    /* a reader process view while the writer is open */
-    ro = open_store(1);
+    /* a reader process view while the writer is open: one sequence number per span put above */
     arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    uint64_t written = arbor_reader_last_seq(r);
+    arbor_reader_end(r);
+    is_int(written, 18, "the writer's handle counts every span put");
+    ro = open_store(1);
     arbor_reader_begin(ro, T, &r);
-    is_int(arbor_reader_last_seq(r), 17, "read-only handle sees the writer's commits");
+    is_int(arbor_reader_last_seq(r), written, "read-only handle sees the writer's commits");
     arbor_reader_end(r);
     arbor_store_close(ro);
 
     arbor_store_close(s);
     s = open_store(0);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 17, "sequence survives reopen");
+    is_int(arbor_reader_last_seq(r), written, "sequence survives reopen");
     arbor_reader_end(r);
     arbor_span_in_t sp[1] = {span(5, 1, 0, 1)};
     put_spans(s, sp, 1);
     arbor_reader_begin(s, T, &r);
-    is_int(arbor_reader_last_seq(r), 18, "sequence continues after reopen");
+    is_int(arbor_reader_last_seq(r), written + 1, "sequence continues after reopen");
     arbor_reader_end(r);
     is_int(check_problems(s), 0, "check clean after reopen");
     arbor_store_close(s);
+    test_format_versions();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

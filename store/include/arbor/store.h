@@ -97,6 +97,13 @@ typedef struct {
     double d;         /* DOUBLE */
 } arbor_attr_in_t;
 
+/** How stored span bytes are encoded (see arbor_span_pack()). */
+typedef enum {
+    ARBOR_SPAN_PLAIN = 0, /**< the OTLP Span message as it is */
+    ARBOR_SPAN_ZSTD = 1,  /**< one zstd frame (level -1) against the built-in dictionary */
+    ARBOR_SPAN_LZ4 = 2,   /**< the raw length (u32 LE), then one LZ4 block against the same dictionary */
+} arbor_span_codec_t;
+
 /** One span to store. All pointers are borrowed for the duration of the call. */
 typedef struct {
     uint8_t trace_id[ARBOR_TRACE_ID_LEN];
@@ -115,8 +122,8 @@ typedef struct {
     arbor_iov_t execution_id; /**< empty when the span carries none */
     arbor_iov_t workflow_id;  /**< empty when the span carries none (kept per trace) */
     uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
-    arbor_iov_t span_bytes;   /**< the OTLP Span message, stored verbatim ... */
-    int span_bytes_zstd;      /**< ... or as one zstd frame of it (see arbor_span_pack()) */
+    arbor_iov_t span_bytes;   /**< the OTLP Span message, encoded as span_codec says */
+    arbor_span_codec_t span_codec;
     const arbor_attr_in_t *attrs; /**< values for the trace's bloom filter and the tag catalog */
     size_t n_attrs;
     int attrs_incomplete;     /**< the span has values not in attrs: its trace's bloom must rule nothing out */
@@ -155,11 +162,12 @@ int arbor_batch_commit(arbor_batch_t *b);
 void arbor_batch_abort(arbor_batch_t *b);
 
 /**
- * Compress @p in->span_bytes into @p arena when that saves more than 1/9 (and
- * set span_bytes_zstd); otherwise leave it. Thread-safe, so callers do it on
- * their own threads rather than the writer's. 0 or ENOMEM (then unchanged).
+ * Compress plain @p in->span_bytes with @p codec into @p arena when that saves
+ * more than 1/9 (and set span_codec); otherwise leave it plain. Thread-safe, so
+ * callers do it on their own threads rather than the writer's. 0 or ENOMEM
+ * (then unchanged).
  */
-int arbor_span_pack(arbor_span_in_t *in, arbor_arena_t *arena);
+int arbor_span_pack(arbor_span_in_t *in, arbor_span_codec_t codec, arbor_arena_t *arena);
 
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                   */
@@ -179,13 +187,13 @@ typedef struct {
     uint64_t resource_ref, scope_ref;
     arbor_iov_t name;       /**< span name, without decoding the span bytes */
     arbor_iov_t span_bytes; /**< as stored: use arbor_span_bytes() for the OTLP Span message */
-    int span_bytes_zstd;    /**< span_bytes is a zstd frame */
+    arbor_span_codec_t span_codec;
 } arbor_span_rec_t;
 
 /**
  * The OTLP Span message of @p rec: the stored bytes themselves, or decompressed
  * into @p arena (they then live as long as the arena). 0, ENOMEM or
- * ARBOR_EDECODE (a corrupt frame).
+ * ARBOR_EDECODE (a corrupt frame or block).
  */
 int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out);
 

@@ -1,0 +1,160 @@
+/* Span bytes compression: zstd or LZ4, each against the built-in dictionary of
+ * semantic-convention keys (span_dict.c). Spans are small and coded by the
+ * thousand, so each thread keeps its own contexts, made on first use and freed
+ * by the thread-exit destructors; the digested dictionaries are made once per
+ * process and shared read-only. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+static pthread_key_t dctx_key, cctx_key, lz4_key;
+static pthread_once_t codec_once = PTHREAD_ONCE_INIT;
+static ZSTD_CDict *span_cdict;
+static ZSTD_DDict *span_ddict;
+/* A stream with the dictionary loaded: copied into a thread's working stream
+ * before each block (LZ4's documented way to reuse a loaded dictionary; its
+ * attach call is not exported by the shared library). */
+static LZ4_stream_t *lz4_dict_stream;
+
+static void dctx_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void cctx_free(void *p)
+{
+    ZSTD_freeCCtx(p);
+}
+
+static void codec_init(void)
+{
+    pthread_key_create(&dctx_key, dctx_free);
+    pthread_key_create(&cctx_key, cctx_free);
+    pthread_key_create(&lz4_key, free);
+    /* kept for the life of the process (still reachable at exit) */
+    span_cdict = ZSTD_createCDict(arbor__span_dict, arbor__span_dict_len, SPAN_ZSTD_LEVEL);
+    span_ddict = ZSTD_createDDict(arbor__span_dict, arbor__span_dict_len);
+    if ((lz4_dict_stream = malloc(sizeof *lz4_dict_stream)) != NULL &&
+        LZ4_initStream(lz4_dict_stream, sizeof *lz4_dict_stream) != NULL)
+        LZ4_loadDict(lz4_dict_stream, arbor__span_dict, (int)arbor__span_dict_len);
+}
+
+/* The thread's context for @p key, made by @p make on first use (NULL: ENOMEM). */
+static void *thread_ctx(pthread_key_t key, void *(*make)(void))
+{
+    void *c = pthread_getspecific(key);
+    if (c == NULL && (c = make()) != NULL)
+        pthread_setspecific(key, c);
+    return c;
+}
+
+static void *make_dctx(void)
+{
+    return ZSTD_createDCtx();
+}
+
+static void *make_cctx(void)
+{
+    return ZSTD_createCCtx();
+}
+
+static void *make_lz4(void)
+{
+    return malloc(sizeof(LZ4_stream_t));
+}
+
+static int zstd_unpack(arbor_iov_t in, arbor_arena_t *arena, arbor_iov_t *out)
+{
+    unsigned long long n = ZSTD_getFrameContentSize(in.base, in.len);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ARBOR_SPAN_MAX_BYTES)
+        return ARBOR_EDECODE;
+    ZSTD_DCtx *d = thread_ctx(dctx_key, make_dctx);
+    if (d == NULL || span_ddict == NULL)
+        return ENOMEM;
+    char *buf = arbor_arena_alloc(arena, n ? (size_t)n : 1);
+    if (buf == NULL)
+        return ENOMEM;
+    size_t got = ZSTD_decompress_usingDDict(d, buf, (size_t)n, in.base, in.len, span_ddict);
+    if (ZSTD_isError(got) || got != n)
+        return ARBOR_EDECODE;
+    *out = arbor_iov(buf, (size_t)n);
+    return 0;
+}
+
+static int lz4_unpack(arbor_iov_t in, arbor_arena_t *arena, arbor_iov_t *out)
+{
+    if (in.len < 4 || in.len - 4 > INT32_MAX)
+        return ARBOR_EDECODE;
+    uint32_t n = le32_get((const uint8_t *)in.base);
+    if (n > ARBOR_SPAN_MAX_BYTES)
+        return ARBOR_EDECODE;
+    char *buf = arbor_arena_alloc(arena, n ? n : 1);
+    if (buf == NULL)
+        return ENOMEM;
+    int got = LZ4_decompress_safe_usingDict(in.base + 4, buf, (int)(in.len - 4), (int)n, arbor__span_dict,
+                                            (int)arbor__span_dict_len);
+    if (got < 0 || (uint32_t)got != n)
+        return ARBOR_EDECODE;
+    *out = arbor_iov(buf, n);
+    return 0;
+}
+
+int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
+{
+    if (rec->span_codec == ARBOR_SPAN_PLAIN) {
+        *out = rec->span_bytes;
+        return 0;
+    }
+    pthread_once(&codec_once, codec_init);
+    if (rec->span_codec == ARBOR_SPAN_LZ4)
+        return lz4_unpack(rec->span_bytes, arena, out);
+    if (rec->span_codec == ARBOR_SPAN_ZSTD)
+        return zstd_unpack(rec->span_bytes, arena, out);
+    return ARBOR_EDECODE;
+}
+
+/* Compressed size into @p dst (capacity @p cap), or 0 when it did not work. */
+static size_t zstd_pack(arbor_iov_t src, void *dst, size_t cap)
+{
+    ZSTD_CCtx *c = thread_ctx(cctx_key, make_cctx);
+    if (c == NULL || span_cdict == NULL)
+        return 0;
+    size_t n = ZSTD_compress_usingCDict(c, dst, cap, src.base, src.len, span_cdict);
+    return ZSTD_isError(n) ? 0 : n;
+}
+
+static size_t lz4_pack(arbor_iov_t src, uint8_t *dst, size_t cap)
+{
+    LZ4_stream_t *s = thread_ctx(lz4_key, make_lz4);
+    if (s == NULL || lz4_dict_stream == NULL || src.len > INT32_MAX || cap - 4 > INT32_MAX)
+        return 0;
+    memcpy(s, lz4_dict_stream, sizeof *s);
+    int n = LZ4_compress_fast_continue(s, src.base, (char *)dst + 4, (int)src.len, (int)(cap - 4), 1);
+    if (n <= 0)
+        return 0;
+    le32_put(dst, (uint32_t)src.len);
+    return (size_t)n + 4;
+}
+
+int arbor_span_pack(arbor_span_in_t *in, arbor_span_codec_t codec, arbor_arena_t *arena)
+{
+    arbor_iov_t src = in->span_bytes;
+    if (in->span_codec != ARBOR_SPAN_PLAIN || codec == ARBOR_SPAN_PLAIN || src.len < SPAN_COMPRESS_MIN ||
+        src.len > ARBOR_SPAN_MAX_BYTES)
+        return 0;
+    pthread_once(&codec_once, codec_init);
+    size_t cap = codec == ARBOR_SPAN_LZ4 ? 4 + (size_t)LZ4_compressBound((int)src.len) : ZSTD_compressBound(src.len);
+    uint8_t *dst = arbor_arena_alloc(arena, cap);
+    if (dst == NULL)
+        return ENOMEM;
+    size_t n = codec == ARBOR_SPAN_LZ4 ? lz4_pack(src, dst, cap) : zstd_pack(src, dst, cap);
+    if (n == 0 || n + n / 8 >= src.len) /* failed, or under 1/9 saved: keep it plain */
+        return 0;
+    in->span_bytes = arbor_iov(dst, n);
+    in->span_codec = codec;
+    return 0;
+}
