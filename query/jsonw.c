@@ -122,16 +122,47 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-size_t utf8_length(arbor_iov_t s)
+/* Code points in @p s, counting no further than @p limit + 1: callers asking
+ * "longer than limit?" of a long prompt stop early. Eight ASCII bytes at a time
+ * (prompts are mostly ASCII); an invalid byte counts as one (it becomes U+FFFD). */
+static size_t utf8_count(arbor_iov_t s, size_t limit)
 {
     const unsigned char *p = (const unsigned char *)s.base;
     size_t i = 0, n = 0;
-    while (i < s.len) {
+    while (i < s.len && n <= limit) {
+        uint64_t word;
+        if (s.len - i >= 8 && (memcpy(&word, p + i, 8), (word & 0x8080808080808080ull) == 0)) {
+            i += 8;
+            n += 8;
+            continue;
+        }
         size_t l = utf8_seq(p + i, s.len - i);
         i += l ? l : 1;
         n++;
     }
     return n;
+}
+
+size_t utf8_length(arbor_iov_t s)
+{
+    return utf8_count(s, SIZE_MAX - 8);
+}
+
+int utf8_longer_than(arbor_iov_t s, size_t max_chars)
+{
+    return s.len > max_chars && utf8_count(s, max_chars) > max_chars;
+}
+
+/* 1 if none of the eight bytes at @p p needs escaping or decoding: no control
+ * character, quote, backslash or byte >= 0x80 (the usual zero-byte tricks). */
+static int plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    uint64_t bad = (v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v;
+    return (bad & highs) == 0;
 }
 
 /* Escaped string body of at most max_chars code points; returns 1 if cut. */
@@ -145,6 +176,11 @@ static int write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
         if (chars == max_chars) {
             put(w, (const char *)p + run, i - run);
             return 1;
+        }
+        if (s.len - i >= 8 && max_chars - chars >= 8 && plain8(p + i)) { /* eight plain ASCII bytes */
+            i += 8;
+            chars += 8;
+            continue;
         }
         unsigned char c = p[i];
         size_t l = c >= 0x20 && c < 0x80 && c != '"' && c != '\\' ? 1 : 0;
@@ -221,19 +257,13 @@ void jsonw_str(jsonw_t *w, arbor_iov_t s)
     putc_(w, '"');
 }
 
-int jsonw_str_cut(jsonw_t *w, arbor_iov_t s, size_t max_chars)
+void jsonw_str_cut(jsonw_t *w, arbor_iov_t s, size_t max_chars)
 {
     after_key_value(w);
     putc_(w, '"');
-    int cut = max_chars > 0 && utf8_length(s) > max_chars;
-    if (cut) {
-        write_escaped(w, s, max_chars - 1);
-        put(w, "\xe2\x80\xa6", 3); /* … */
-    } else {
-        write_escaped(w, s, SIZE_MAX);
-    }
+    write_escaped(w, s, max_chars > 0 ? max_chars - 1 : 0);
+    put(w, "\xe2\x80\xa6", 3); /* … */
     putc_(w, '"');
-    return cut;
 }
 
 void jsonw_cstr(jsonw_t *w, const char *s)
@@ -241,18 +271,38 @@ void jsonw_cstr(jsonw_t *w, const char *s)
     jsonw_str(w, arbor_iov(s, strlen(s)));
 }
 
+/* Decimal digits of @p v into @p out (room for 20); returns their count. Spans
+ * are full of integers, and snprintf was a tenth of rendering a big tree. */
+static size_t decimal(char *out, uint64_t v)
+{
+    char rev[20];
+    size_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    return n;
+}
+
 void jsonw_int(jsonw_t *w, int64_t v)
 {
     char b[24];
     after_key_value(w);
-    put(w, b, (size_t)snprintf(b, sizeof b, "%lld", (long long)v));
+    if (v < 0) {
+        b[0] = '-';
+        put(w, b, 1 + decimal(b + 1, 0 - (uint64_t)v));
+    } else {
+        put(w, b, decimal(b, (uint64_t)v));
+    }
 }
 
 void jsonw_uint(jsonw_t *w, uint64_t v)
 {
     char b[24];
     after_key_value(w);
-    put(w, b, (size_t)snprintf(b, sizeof b, "%llu", (unsigned long long)v));
+    put(w, b, decimal(b, v));
 }
 
 void jsonw_double(jsonw_t *w, double v)
@@ -288,24 +338,42 @@ void jsonw_hex(jsonw_t *w, const void *bytes, size_t n)
     jsonw_str(w, arbor_iov(b, 2 * n));
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of one second, kept per thread: a trace's spans mostly
+ * share their seconds, and strftime dominated rendering big trees. */
+static void iso_seconds(time_t sec, char out[19])
+{
+    static __thread time_t cached_sec = -1;
+    static __thread char cached[20];
+    if (sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        if (strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+            memcpy(cached, "0000-00-00T00:00:00", 19); /* years past 9999: not from a real clock */
+        cached_sec = sec;
+    }
+    memcpy(out, cached, 19);
+}
+
 void jsonw_time(jsonw_t *w, uint64_t ns)
 {
     if (ns == 0) {
         jsonw_null(w);
         return;
     }
-    char b[40];
-    time_t sec = (time_t)(ns / 1000000000u);
+    char b[32];
     unsigned us = (unsigned)(ns % 1000000000u / 1000u);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    int n = (int)strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (us)
-        n += snprintf(b + n, sizeof b - (size_t)n, ".%06u", us);
+    size_t n = 19;
+    iso_seconds((time_t)(ns / 1000000000u), b);
+    if (us) {
+        b[n++] = '.';
+        for (int d = 5; d >= 0; d--, us /= 10)
+            b[n + (size_t)d] = (char)('0' + us % 10);
+        n += 6;
+    }
     b[n++] = 'Z';
     after_key_value(w);
     putc_(w, '"');
-    put(w, b, (size_t)n);
+    put(w, b, n);
     putc_(w, '"');
 }
 

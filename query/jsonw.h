@@ -31,8 +31,9 @@ void jsonw_key(jsonw_t *w, const char *key);
 void jsonw_key_iov(jsonw_t *w, arbor_iov_t key);
 void jsonw_str(jsonw_t *w, arbor_iov_t s);
 void jsonw_cstr(jsonw_t *w, const char *s);
-/** A string of at most @p max_chars code points; returns 1 if it was cut (then ends in "…"). */
-int jsonw_str_cut(jsonw_t *w, arbor_iov_t s, size_t max_chars);
+/** A string the caller knows is longer than @p max_chars code points
+ * (utf8_longer_than()), cut to max_chars of them, the last being "…". */
+void jsonw_str_cut(jsonw_t *w, arbor_iov_t s, size_t max_chars);
 void jsonw_int(jsonw_t *w, int64_t v);
 void jsonw_uint(jsonw_t *w, uint64_t v);
 void jsonw_double(jsonw_t *w, double v);
@@ -49,5 +50,7 @@ void jsonw_append(jsonw_t *w, const char *text, size_t len);
 
 /** Number of code points in valid-or-repaired UTF-8 @p s. */
 size_t utf8_length(arbor_iov_t s);
+/** 1 if @p s has more than @p max_chars code points (stops counting past them). */
+int utf8_longer_than(arbor_iov_t s, size_t max_chars);
 
 #endif

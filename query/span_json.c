@@ -102,14 +102,13 @@ static void value_cut(jsonw_t *w, const otlp_value_t *v, size_t max, int cut_it)
         span_json_value(w, v);
 }
 
-static int needs_cut(const otlp_kv_t *kv, size_t max, int content_event, size_t *len)
+static int needs_cut(const otlp_kv_t *kv, size_t max, int content_event)
 {
     if (max == 0 || kv->value.type != OTLP_VALUE_STRING || kv->value.u.str.len <= max)
         return 0; /* fewer bytes than the limit: fewer code points too */
     if (!content_event && !span_json_is_content_key(kv->key))
         return 0;
-    *len = utf8_length(kv->value.u.str);
-    return *len > max;
+    return utf8_longer_than(kv->value.u.str, max);
 }
 
 const char *span_json_status_name(int code)
@@ -261,33 +260,32 @@ uint64_t span_json_shown_start(const arbor_span_rec_t *rec)
 
 static void write_truncation_marker(jsonw_t *w, const otlp_span_t *s, size_t max)
 {
-    size_t len;
     int any = 0;
     for (size_t i = 0; i < s->attrs.count && !any; i++)
-        any = needs_cut(&s->attrs.items[i], max, 0, &len);
+        any = needs_cut(&s->attrs.items[i], max, 0);
     for (size_t e = 0; e < s->n_events && !any; e++)
         for (size_t i = 0; i < s->events[e].attrs.count && !any; i++)
-            any = needs_cut(&s->events[e].attrs.items[i], max, is_content_event(s->events[e].name), &len);
+            any = needs_cut(&s->events[e].attrs.items[i], max, is_content_event(s->events[e].name));
     if (!any)
         return;
     /* {"key": original length, "events[2].preview": original length} */
     jsonw_key(w, "arbor.truncated");
     jsonw_object(w);
     for (size_t i = 0; i < s->attrs.count; i++)
-        if (needs_cut(&s->attrs.items[i], max, 0, &len)) {
+        if (needs_cut(&s->attrs.items[i], max, 0)) {
             jsonw_key_iov(w, s->attrs.items[i].key);
-            jsonw_uint(w, len);
+            jsonw_uint(w, utf8_length(s->attrs.items[i].value.u.str));
         }
     for (size_t e = 0; e < s->n_events; e++) {
         int ce = is_content_event(s->events[e].name);
         for (size_t i = 0; i < s->events[e].attrs.count; i++) {
-            if (!needs_cut(&s->events[e].attrs.items[i], max, ce, &len))
+            if (!needs_cut(&s->events[e].attrs.items[i], max, ce))
                 continue;
             char key[300];
             const arbor_iov_t k = s->events[e].attrs.items[i].key;
             int n = snprintf(key, sizeof key, "events[%zu].%.*s", e, (int)(k.len > 256 ? 256 : k.len), k.base);
             jsonw_key_iov(w, arbor_iov(key, (size_t)n));
-            jsonw_uint(w, len);
+            jsonw_uint(w, utf8_length(s->events[e].attrs.items[i].value.u.str));
         }
     }
     jsonw_object_end(w);
@@ -315,10 +313,9 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     jsonw_key(w, "attributes");
     jsonw_object(w);
     if (s != NULL) {
-        size_t len;
         for (size_t i = 0; i < s->attrs.count; i++) {
             jsonw_key_iov(w, s->attrs.items[i].key);
-            value_cut(w, &s->attrs.items[i].value, max, needs_cut(&s->attrs.items[i], max, 0, &len));
+            value_cut(w, &s->attrs.items[i].value, max, needs_cut(&s->attrs.items[i], max, 0));
         }
         /* the Canvas's token badges read gen_ai.usage.*: add them where another
          * convention carried the counts */
@@ -346,7 +343,6 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     for (size_t e = 0; s && e < s->n_events; e++) {
         const otlp_event_t *ev = &s->events[e];
         int ce = is_content_event(ev->name);
-        size_t len;
         jsonw_object(w);
         jsonw_key(w, "name");
         jsonw_str(w, ev->name);
@@ -356,7 +352,7 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
         jsonw_object(w);
         for (size_t i = 0; i < ev->attrs.count; i++) {
             jsonw_key_iov(w, ev->attrs.items[i].key);
-            value_cut(w, &ev->attrs.items[i].value, max, needs_cut(&ev->attrs.items[i], max, ce, &len));
+            value_cut(w, &ev->attrs.items[i].value, max, needs_cut(&ev->attrs.items[i], max, ce));
         }
         jsonw_object_end(w);
         if (full) {

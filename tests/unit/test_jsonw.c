@@ -1,0 +1,110 @@
+/* The JSON writer's UTF-8 handling: code point counts (with the eight-bytes-at-a-
+ * time ASCII path), preview cuts that never split a character, and repair of
+ * invalid bytes. */
+#include "jsonw.h"
+#include "tap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static arbor_iov_t S(const char *s)
+{
+    return arbor_iov(s, strlen(s));
+}
+
+/* What one string renders as, quotes included. */
+static int renders(arbor_iov_t s, size_t cut_at, const char *want)
+{
+    jsonw_t w;
+    jsonw_init(&w);
+    if (cut_at)
+        jsonw_str_cut(&w, s, cut_at);
+    else
+        jsonw_str(&w, s);
+    int same = w.len == strlen(want) && memcmp(w.buf, want, w.len) == 0;
+    if (!same)
+        printf("#   got %.*s, want %s\n", (int)w.len, w.buf, want);
+    jsonw_free(&w);
+    return same;
+}
+
+int main(void)
+{
+    is_int(utf8_length(S("")), 0, "empty string: 0 code points");
+    is_int(utf8_length(S("abcdefghijklmnopqrstuvw")), 23, "ASCII past two 8-byte words");
+    is_int(utf8_length(S("h\xc3\xa9llo")), 5, "two-byte character");
+    is_int(utf8_length(S("abcdefg\xe2\x82\xac" "abcdefgh")), 16, "a euro sign across an 8-byte boundary");
+    is_int(utf8_length(S("\xf0\x9f\x98\x80\xf0\x9f\x98\x80")), 2, "four-byte characters");
+    is_int(utf8_length(S("abc\xff" "def")), 7, "an invalid byte counts as one (it becomes U+FFFD)");
+    is_int(utf8_length(S("abcdefgh\xe2\x82")), 10, "a truncated sequence counts its bytes as replacements");
+
+    char long_ascii[600];
+    memset(long_ascii, 'q', sizeof long_ascii);
+    arbor_iov_t q = arbor_iov(long_ascii, sizeof long_ascii);
+    ok(utf8_longer_than(q, 512) && !utf8_longer_than(q, 600) && utf8_longer_than(q, 599),
+       "longer_than at and around the exact length");
+    ok(!utf8_longer_than(S("\xc3\xa9\xc3\xa9\xc3\xa9"), 3) && utf8_longer_than(S("\xc3\xa9\xc3\xa9\xc3\xa9"), 2),
+       "longer_than counts code points, not bytes");
+
+    ok(renders(S("abcdef"), 4, "\"abc\xe2\x80\xa6\""), "cut to 4: three characters and an ellipsis");
+    ok(renders(S("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), 3, "\"\xc3\xa9\xc3\xa9\xe2\x80\xa6\""),
+       "a cut never splits a two-byte character");
+    ok(renders(S("abcdefghij\xf0\x9f\x98\x80xyz"), 12, "\"abcdefghij\xf0\x9f\x98\x80\xe2\x80\xa6\""),
+       "a four-byte character after an ASCII run is kept whole");
+    ok(renders(S("a\"b\\c\n"), 0, "\"a\\\"b\\\\c\\n\""), "quotes, backslashes and control characters escaped");
+    ok(renders(S("a\xff" "b"), 0, "\"a\xef\xbf\xbd" "b\""), "an invalid byte is written as U+FFFD");
+    /* the same inside long runs, where eight plain bytes are copied at a time */
+    ok(renders(S("0123456789\"12345\\789012\x01" "45678901234\x7f!"), 0,
+               "\"0123456789\\\"12345\\\\789012\\u000145678901234\x7f!\""),
+       "quote, backslash and control byte found inside 8-byte runs");
+    ok(renders(S("abcdefghijklmnop\xc3\xa9qrstuvwxyz012345"), 0, "\"abcdefghijklmnop\xc3\xa9qrstuvwxyz012345\""),
+       "a two-byte character between 8-byte runs");
+    ok(renders(S("abcdefghijklmnopqrstuvwxyz"), 11, "\"abcdefghij\xe2\x80\xa6\""),
+       "a cut inside an 8-byte run lands on the exact character");
+    char ctl[40];
+    int all = 1;
+    for (int at = 0; at < 24; at++) { /* one control byte at every offset of three words */
+        memset(ctl, 'x', 24);
+        ctl[at] = '\t';
+        char want[60];
+        int n = snprintf(want, sizeof want, "\"%.*s\\t%.*s\"", at, ctl, 23 - at, ctl + at + 1);
+        (void)n;
+        all &= renders(arbor_iov(ctl, 24), 0, want);
+    }
+    ok(all, "a tab is escaped at every offset of a 24-byte string");
+    {
+        jsonw_t w;
+        jsonw_init(&w);
+        jsonw_array(&w);
+        jsonw_int(&w, 0);
+        jsonw_int(&w, -7);
+        jsonw_int(&w, INT64_MIN);
+        jsonw_int(&w, INT64_MAX);
+        jsonw_uint(&w, UINT64_MAX);
+        jsonw_uint(&w, 10);
+        jsonw_array_end(&w);
+        const char *want = "[0,-7,-9223372036854775808,9223372036854775807,18446744073709551615,10]";
+        ok(w.len == strlen(want) && memcmp(w.buf, want, w.len) == 0, "integers at their limits (got %.*s)", (int)w.len,
+           w.buf);
+        jsonw_free(&w);
+    }
+    static const struct {
+        uint64_t ns;
+        const char *want;
+    } times[] = {
+        {1544712660123456789ull, "\"2018-12-13T14:51:00.123456Z\""},
+        {1544712660000001000ull, "\"2018-12-13T14:51:00.000001Z\""}, /* same second: the cached text */
+        {1544712661000000000ull, "\"2018-12-13T14:51:01Z\""},
+        {1000ull, "\"1970-01-01T00:00:00.000001Z\""},
+        {0, "null"},
+    };
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        jsonw_t w;
+        jsonw_init(&w);
+        jsonw_time(&w, times[i].ns);
+        ok(w.len == strlen(times[i].want) && memcmp(w.buf, times[i].want, w.len) == 0, "time %llu is %s (got %.*s)",
+           (unsigned long long)times[i].ns, times[i].want, (int)w.len, w.buf);
+        jsonw_free(&w);
+    }
+    return tap_done();
+}
