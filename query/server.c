@@ -857,6 +857,13 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     static h2o_globalconf_t config;
     static h2o_context_t ctx;
     uint16_t port;
+    /* Responses of a 1,000-span trace need blocks of ~1 MB. Left to glibc, such
+     * blocks come from fresh mmaps or a heap top trimmed after every request, and
+     * page faults on new zeroed pages were a third of a Tempo trace-by-ID; keep
+     * them in the heap for reuse instead, and give memory back only when idle
+     * (return_idle_memory). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     state.cfg = cfg;
     parse_settings(cfg);
     h2o_config_init(&config);
