@@ -5,7 +5,7 @@
 // Usage: ARBOR_BUILD_DIR=build-release node tests/bench/scale.mjs [--quick] (quick: 1M)
 import { spawnSync } from 'node:child_process';
 import { tempDir, startCollector, startQuery, span, postSpans, hex, BUILD } from '../integration/lib.mjs';
-import { probe, LOADGEN } from './lib.mjs';
+import { probeMedian, LOADGEN, settle } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const TARGET = quick ? 1_000_000 : 10_000_000;
@@ -26,15 +26,17 @@ const fill = (requests) => {
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 };
 fill(90);
+settle();
 const url = `${query.base}/api/v2/traces/${hex(7, 32)}`, tree = `${query.base}/api/executions/exec-probe/trace`;
-const small = probe('lookup_10k_stored', url, { requests: 2000, header: 'Accept: application/protobuf' });
-const smallTree = probe('tree_10k_stored', tree, { requests: 500 });
+const small = probeMedian('lookup_10k_stored', url, { requests: 2000, header: 'Accept: application/protobuf' });
+const smallTree = probeMedian('tree_10k_stored', tree, { requests: 500 });
 const t0 = Date.now();
 const f = fill(Math.round((TARGET - 10000) / 100));
 console.log(`scale_fill_spans_per_s ${Math.round(f.spans_per_s)} spans/s (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+settle();
 const label = quick ? '1m' : '10m';
-const big = probe(`lookup_${label}_stored`, url, { requests: 2000, header: 'Accept: application/protobuf' });
-const bigTree = probe(`tree_${label}_stored`, tree, { requests: 500 });
+const big = probeMedian(`lookup_${label}_stored`, url, { requests: 2000, header: 'Accept: application/protobuf' });
+const bigTree = probeMedian(`tree_${label}_stored`, tree, { requests: 500 });
 const ratio = big.p50 / small.p50, treeRatio = bigTree.p50 / smallTree.p50;
 console.log(`lookup_ratio_${label}_vs_10k ${ratio.toFixed(2)} x`);
 console.log(`tree_ratio_${label}_vs_10k ${treeRatio.toFixed(2)} x`);

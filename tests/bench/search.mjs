@@ -3,6 +3,7 @@
 // cannot use the index (bounded scan), and a logfmt tag search.
 // Usage: node tests/bench/search.mjs [--quick]
 import { tempDir, startCollector, startQuery, span, postSpans } from '../integration/lib.mjs';
+import { settle } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const TRACES = quick ? 20000 : 100000, N = quick ? 30 : 100;
@@ -29,6 +30,7 @@ for (let base = 0; base < TRACES; base += 2500) {
 }
 console.log(`ingest_${TRACES}_traces ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
+settle();
 async function measure(name, params) {
   const url = `${query.base}/api/search?${new URLSearchParams(params)}`;
   for (let i = 0; i < 3; i++) await (await fetch(url)).arrayBuffer();

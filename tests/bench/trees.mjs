@@ -4,7 +4,7 @@
 // load generator; prints "name value unit" lines and a JSON summary.
 // Usage: ARBOR_BUILD_DIR=build-release node tests/bench/trees.mjs [--quick]
 import { tempDir, startCollector, startQuery, span, postSpans, hex } from '../integration/lib.mjs';
-import { probe, rssKb } from './lib.mjs';
+import { probe, rssKb, settle } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 2000;
@@ -40,6 +40,7 @@ for (let b = 0; b < 10; b++) {
   await postSpans(collector.url, batch);
 }
 
+settle();
 const idle = rssKb(query.proc.pid).rss;
 const summary = {
   execution_tree_1k: probe('execution_tree_1k', `${query.base}/api/executions/exec-1k/trace`, { requests: N }),
