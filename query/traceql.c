@@ -168,17 +168,27 @@ static int lex_number(parser_t *p, tok_t *t)
     for (size_t i = 0; i < used; i++)
         if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
             is_int = 0;
+    /* beyond int64 (as an integer, or as a float where an integer is needed):
+     * an error, not a cast with undefined results (found by tests/fuzz) */
+    if (!(v > -9.2e18 && v < 9.2e18))
+        return fail(p, p->at, "number out of range");
     t->num = v;
     t->is_int = is_int;
+    errno = 0;
     t->i = is_int ? strtoll(s, NULL, 10) : (int64_t)v;
+    if (errno != 0)
+        return fail(p, p->at, "number out of range");
     t->kind = T_NUMBER;
     /* a unit right after the number makes it a duration */
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
         size_t ul = strlen(units[u].unit);
         if (p->at + used + ul <= p->len && strncmp(end, units[u].unit, ul) == 0 &&
             !(p->at + used + ul < p->len && isalnum((unsigned char)end[ul]))) {
+            double ns = v * units[u].ns;
+            if (!(ns > -9.2e18 && ns < 9.2e18))
+                return fail(p, p->at, "duration out of range");
             t->kind = T_DURATION;
-            t->i = (int64_t)llround(v * units[u].ns);
+            t->i = (int64_t)llround(ns);
             used += ul;
             break;
         }
@@ -580,7 +590,13 @@ static tq_query_t *parse(arbor_iov_t text, char *err, size_t errlen, int filter_
     tq_query_t *q = calloc(1, sizeof *q);
     if (q == NULL)
         abort();
-    parser_t p = {q, text.base ? text.base : "", text.len, 0, {0}, err, errlen, 0, 0};
+    /* a NUL-terminated copy that lives with the query: strtod/strtoll in the
+     * lexer would otherwise read past a query string that is not terminated
+     * (found by tests/fuzz) */
+    char *src = qalloc(q, text.len + 1);
+    if (text.len)
+        memcpy(src, text.base, text.len);
+    parser_t p = {q, src, text.len, 0, {0}, err, errlen, 0, 0};
     if (next(&p) == 0) {
         if (p.tok.kind == T_EOF)
             fail(&p, 0, "empty query (use {} to match every span)");

@@ -3,6 +3,7 @@
 #include "tap.h"
 #include "traceql.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static tq_query_t *parse(const char *q, char *err)
@@ -240,8 +241,37 @@ static void test_hints(void)
     tq_free(q);
 }
 
+/* Query text is pointer + length, not a C string: the lexer must not read past
+ * it (a number at the very end once went to strtod unterminated; ASan in the
+ * sanitizer build catches any over-read). */
+static void test_unterminated_text(void)
+{
+    char err[256];
+    static const char buf[] = "{ .a = 5" "00 }";
+    tq_query_t *q = tq_parse(arbor_iov(buf, 8), err, sizeof err);
+    ok(q == NULL && strstr(err, "col") != NULL, "a query cut after a number fails inside its length (%s)", err);
+    tq_free(q);
+    char *heap = malloc(5);
+    memcpy(heap, "{ 500", 5);
+    q = tq_parse(arbor_iov(heap, 5), err, sizeof err);
+    ok(q == NULL, "a number at the end of an unterminated heap buffer: an error, no over-read (%s)", err);
+    tq_free(q);
+    free(heap);
+    static const char *const huge[] = {"{ .a = 21e50 }", "{ .a = 99999999999999999999 }", "{ duration > 9e20s }",
+                                       "{ .a = -1e300 }"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        q = tq_parse(arbor_iov(huge[i], strlen(huge[i])), err, sizeof err);
+        ok(q == NULL && strstr(err, "out of range") != NULL, "%s: out of range (%s)", huge[i], err);
+        tq_free(q);
+    }
+    q = tq_parse(arbor_iov("{ .a = \"x\\", 10), err, sizeof err);
+    ok(q == NULL, "a backslash at the very end of a string: unterminated (%s)", err);
+    tq_free(q);
+}
+
 int main(void)
 {
+    test_unterminated_text();
     test_parse();
     test_eval();
     test_hints();
