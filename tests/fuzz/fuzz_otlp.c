@@ -1,0 +1,23 @@
+/* libFuzzer target: the OTLP request decoder (binary protobuf, then OTLP/JSON) and
+ * ingest's normalisation of what it decodes. Any input must come back as 0 or an
+ * error code: never a crash, a leak, or memory beyond the arena's limit. */
+#include "ingest.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static const char *const keys[] = {"orcheo.execution.id", "execution.id", NULL};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[256];
+    ingest_options_t o = {.execution_id_keys = keys, .arena_limit = 64u << 20, .span_codec = ARBOR_SPAN_LZ4};
+    for (int enc = 0; enc < 2; enc++) {
+        ingest_job_t *job = ingest_job_new(&o);
+        if (job == NULL)
+            return 0;
+        ingest_decode(job, &o, enc == 0 ? OTLP_ENC_PROTOBUF : OTLP_ENC_JSON, data, size, err, sizeof err);
+        ingest_job_free(job);
+    }
+    return 0;
+}
