@@ -31,6 +31,11 @@ static const arbor_cfg_entry_t entries[] = {
      "to compress and ~0.15 us to decompress; `zstd` (level -1): about 0.65, ~3 us and ~0.5 us; `none`: "
      "as received. Stores may mix them: each span says how it was stored.",
      compression_modes, 0, 0},
+    {"capture-content", ARBOR_CFG_BOOL, "true", F(capture_content),
+     "`false` drops prompt/response/message content at ingest: content attributes (gen_ai.prompt, "
+     "gen_ai.input.messages, input.value, llm.input_messages, ...) and the attributes of prompt, response "
+     "and message events. Names, times, token counts and everything else are kept.",
+     NULL, 0, 0},
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,
      INT32_MAX},

@@ -12,6 +12,7 @@ typedef struct {
     uint64_t map_size;
     int sync;
     int span_compression; /* 0 lz4, 1 zstd, 2 none */
+    int capture_content;
     uint64_t max_request_bytes;
     int log_level;
     int64_t http_threads;

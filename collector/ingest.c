@@ -218,12 +218,14 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
             uint32_t scope_idx = (uint32_t)job->n_scopes;
             int scope_used = 0;
             for (size_t i = 0; i < ss->n_spans; i++) {
-                const otlp_span_t *s = &ss->spans[i];
+                otlp_span_t *s = &ss->spans[i];
                 const char *why = invalid_reason(s);
                 if (why != NULL) {
                     note_rejection(job, why);
                     continue;
                 }
+                if (!o->capture_content) /* before anything reads, indexes or stores the span */
+                    otlp_span_drop_content(s);
                 arbor_span_in_t *in = &job->spans[job->n_spans];
                 memset(in, 0, sizeof *in);
                 memcpy(in->trace_id, s->trace_id.base, 16);

@@ -38,6 +38,7 @@ typedef struct {
     const char *const *execution_id_keys; /* NULL-terminated, in priority order */
     size_t arena_limit;                   /* bytes a job's arena may hold (0 = unlimited) */
     arbor_span_codec_t span_codec;        /* how span bytes are stored (arbor_span_pack) */
+    int capture_content;                  /* 0: drop prompt/response/message content (otlp_span_drop_content) */
 } ingest_options_t;
 
 /** A new empty job, or NULL on ENOMEM. */

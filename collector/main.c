@@ -39,6 +39,7 @@ int main(int argc, char **argv)
     ingest_options_t ingest = {.execution_id_keys = keys, .span_codec = cfg.span_compression == 0   ? ARBOR_SPAN_LZ4
                                                                : cfg.span_compression == 1 ? ARBOR_SPAN_ZSTD
                                                                                             : ARBOR_SPAN_PLAIN,
+                               .capture_content = cfg.capture_content,
                                .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + (1 << 20)};
 
     arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,

@@ -193,6 +193,20 @@ arbor_iov_t otlp_trace_by_id_response(arbor_arena_t *arena, arbor_iov_t trace, i
 /** Decode a packed Trace back into views (for JSON rendering and tests). */
 int otlp_trace_decode(arbor_arena_t *arena, arbor_iov_t trace, otlp_request_t *out);
 
+/** 1 if @p key names prompt / response / message content (GenAI, OpenInference,
+ * Traceloop, Langfuse, Vercel AI and Orcheo keys, and anything below them). */
+int otlp_is_content_key(arbor_iov_t key);
+/** 1 if every attribute of an event named @p name is content (prompt, response,
+ * message and the GenAI message events). */
+int otlp_is_content_event(arbor_iov_t name);
+/**
+ * Remove content from a decoded span, in the view and in what otlp_span_pack()
+ * encodes: content attributes of the span, and every attribute of content
+ * events (the events themselves, their names and times stay). Clears
+ * @p s->wire when anything went. @return how many values were removed.
+ */
+size_t otlp_span_drop_content(otlp_span_t *s);
+
 /** Find an attribute by key (first match) or NULL. */
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);
 /** Integer view of a value: INT, DOUBLE (truncated) or a decimal STRING. 1 if found. */

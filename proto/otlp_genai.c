@@ -1,6 +1,8 @@
-/* Attribute lookups and the GenAI token conventions (reference/otlp.md §3),
- * shared by the collector (trace summaries) and the query service (per span). */
-#include "otlp.h"
+/* Attribute lookups, the GenAI token conventions and which values are prompt /
+ * response / message content (reference/otlp.md §3), shared by the collector
+ * (trace summaries, ARBOR_CAPTURE_CONTENT) and the query service (per span,
+ * previews). */
+#include "otlp_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -72,4 +74,67 @@ int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out)
     }
     *in = *out = 0;
     return 0;
+}
+
+/* Attribute keys whose values are prompts, responses or messages: the key itself
+ * or anything below it ("gen_ai.prompt.0.content"). */
+static const char *const content_keys[] = {
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
+    "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "llm.input_messages",
+    "llm.output_messages", "llm.prompts", "input.value", "output.value", "traceloop.entity.input",
+    "traceloop.entity.output", "langfuse.observation.input", "langfuse.observation.output", "ai.prompt",
+    "ai.response", "ai.toolCall.args", "ai.toolCall.result", "orcheo.workflow.state",
+};
+
+int otlp_is_content_key(arbor_iov_t key)
+{
+    for (size_t i = 0; i < sizeof content_keys / sizeof content_keys[0]; i++) {
+        size_t n = strlen(content_keys[i]);
+        if (key.len >= n && memcmp(key.base, content_keys[i], n) == 0 && (key.len == n || key.base[n] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+int otlp_is_content_event(arbor_iov_t name)
+{
+    static const char *const names[] = {"prompt", "response", "message", "gen_ai.content.prompt",
+                                        "gen_ai.content.completion", "gen_ai.choice"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (arbor_iov_eq_str(name, names[i]))
+            return 1;
+    return name.len > 15 && memcmp(name.base, "gen_ai.", 7) == 0 && memcmp(name.base + name.len - 8, ".message", 8) == 0;
+}
+
+/* Keep the entries of both parallel arrays (the view's and protobuf-c's) whose
+ * key is not content, or none of them when @p all; returns how many went. The
+ * arrays live in the request arena, so they are compacted in place. */
+static size_t drop_attrs(otlp_attrs_t *view, pb_kv_t **pb, size_t *n_pb, int all)
+{
+    size_t kept = 0, n = view->count;
+    if (pb == NULL || *n_pb != n) /* the two always match; refuse to guess otherwise */
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all || otlp_is_content_key(view->items[i].key))
+            continue;
+        view->items[kept] = view->items[i];
+        pb[kept++] = pb[i];
+    }
+    view->count = kept;
+    *n_pb = kept;
+    return n - kept;
+}
+
+size_t otlp_span_drop_content(otlp_span_t *s)
+{
+    pb_span_t *pb = (pb_span_t *)s->pb;
+    if (pb == NULL)
+        return 0;
+    size_t dropped = drop_attrs(&s->attrs, pb->attributes, &pb->n_attributes, 0);
+    for (size_t e = 0; e < s->n_events && e < pb->n_events; e++)
+        dropped += drop_attrs(&s->events[e].attrs, pb->events[e]->attributes, &pb->events[e]->n_attributes,
+                              otlp_is_content_event(s->events[e].name));
+    if (dropped > 0)
+        s->wire = ARBOR_IOV_NULL; /* the bytes as received still hold it: pack the span again */
+    return dropped;
 }

@@ -7,38 +7,6 @@
 static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"};
 static const char *const status_names[] = {"UNSET", "OK", "ERROR"};
 
-/* Attribute keys whose values are prompts, responses or messages (reference/otlp.md §3):
- * the key itself or anything below it ("gen_ai.prompt.0.content"). */
-static const char *const content_keys[] = {
-    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
-    "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "llm.input_messages",
-    "llm.output_messages", "llm.prompts", "input.value", "output.value", "traceloop.entity.input",
-    "traceloop.entity.output", "langfuse.observation.input", "langfuse.observation.output", "ai.prompt",
-    "ai.response", "ai.toolCall.args", "ai.toolCall.result", "orcheo.workflow.state",
-};
-
-int span_json_is_content_key(arbor_iov_t key)
-{
-    for (size_t i = 0; i < sizeof content_keys / sizeof content_keys[0]; i++) {
-        size_t n = strlen(content_keys[i]);
-        if (key.len >= n && memcmp(key.base, content_keys[i], n) == 0 && (key.len == n || key.base[n] == '.'))
-            return 1;
-    }
-    return 0;
-}
-
-/* Events whose every string attribute is content: Orcheo's prompt/response/message
- * previews and the GenAI message events. */
-static int is_content_event(arbor_iov_t name)
-{
-    static const char *const names[] = {"prompt", "response", "message", "gen_ai.content.prompt",
-                                        "gen_ai.content.completion", "gen_ai.choice"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (arbor_iov_eq_str(name, names[i]))
-            return 1;
-    return name.len > 15 && memcmp(name.base, "gen_ai.", 7) == 0 && memcmp(name.base + name.len - 8, ".message", 8) == 0;
-}
-
 void span_json_base64(jsonw_t *w, arbor_iov_t bytes)
 {
     size_t n = 4 * ((bytes.len + 2) / 3);
@@ -106,7 +74,7 @@ static int needs_cut(const otlp_kv_t *kv, size_t max, int content_event)
 {
     if (max == 0 || kv->value.type != OTLP_VALUE_STRING || kv->value.u.str.len <= max)
         return 0; /* fewer bytes than the limit: fewer code points too */
-    if (!content_event && !span_json_is_content_key(kv->key))
+    if (!content_event && !otlp_is_content_key(kv->key))
         return 0;
     return utf8_longer_than(kv->value.u.str, max);
 }
@@ -265,7 +233,7 @@ static void write_truncation_marker(jsonw_t *w, const otlp_span_t *s, size_t max
         any = needs_cut(&s->attrs.items[i], max, 0);
     for (size_t e = 0; e < s->n_events && !any; e++)
         for (size_t i = 0; i < s->events[e].attrs.count && !any; i++)
-            any = needs_cut(&s->events[e].attrs.items[i], max, is_content_event(s->events[e].name));
+            any = needs_cut(&s->events[e].attrs.items[i], max, otlp_is_content_event(s->events[e].name));
     if (!any)
         return;
     /* {"key": original length, "events[2].preview": original length} */
@@ -277,7 +245,7 @@ static void write_truncation_marker(jsonw_t *w, const otlp_span_t *s, size_t max
             jsonw_uint(w, utf8_length(s->attrs.items[i].value.u.str));
         }
     for (size_t e = 0; e < s->n_events; e++) {
-        int ce = is_content_event(s->events[e].name);
+        int ce = otlp_is_content_event(s->events[e].name);
         for (size_t i = 0; i < s->events[e].attrs.count; i++) {
             if (!needs_cut(&s->events[e].attrs.items[i], max, ce))
                 continue;
@@ -342,7 +310,7 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     jsonw_array(w);
     for (size_t e = 0; s && e < s->n_events; e++) {
         const otlp_event_t *ev = &s->events[e];
-        int ce = is_content_event(ev->name);
+        int ce = otlp_is_content_event(ev->name);
         jsonw_object(w);
         jsonw_key(w, "name");
         jsonw_str(w, ev->name);

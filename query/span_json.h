@@ -44,7 +44,4 @@ const char *span_json_kind_name(int kind);
 /** Start shown for a span: Orcheo's zero-length node spans last their latency. */
 uint64_t span_json_shown_start(const arbor_span_rec_t *rec);
 
-/** Is this attribute key prompt/response/message content (cut to a preview)? */
-int span_json_is_content_key(arbor_iov_t key);
-
 #endif

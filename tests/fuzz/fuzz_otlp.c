@@ -11,7 +11,8 @@ static const char *const keys[] = {"orcheo.execution.id", "execution.id", NULL};
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
-    ingest_options_t o = {.execution_id_keys = keys, .arena_limit = 64u << 20, .span_codec = ARBOR_SPAN_LZ4};
+    ingest_options_t o = {.execution_id_keys = keys, .arena_limit = 64u << 20, .span_codec = ARBOR_SPAN_LZ4,
+                          .capture_content = (int)(size & 1)}; /* both ways, by length */
     for (int enc = 0; enc < 2; enc++) {
         ingest_job_t *job = ingest_job_new(&o);
         if (job == NULL)

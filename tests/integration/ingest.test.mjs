@@ -167,6 +167,38 @@ test('span compression: runs stored as lz4, zstd and none in one store all read 
   assert.equal(check.status, 0, check.stdout + check.stderr);
 });
 
+test('capture-content=false: prompts and responses never reach the store; tokens and structure do', async () => {
+  const dir = tempDir();
+  const c = await startCollector(dir, ['--capture-content=false']);
+  const q = await startQuery(dir);
+  try {
+    for (const protocol of ['proto', 'json']) {
+      const provider = makeProvider({ protocol, url: c.url });
+      const tracer = provider.getTracer('privacy');
+      const root = tracer.startSpan('workflow.execution');
+      root.setAttributes({ 'orcheo.execution.id': `exec-private-${protocol}`, 'gen_ai.usage.input_tokens': 12,
+        'gen_ai.prompt.0.content': 'SECRET-PROMPT', 'input.value': 'SECRET-INPUT', 'gen_ai.request.model': 'gpt-4o' });
+      root.addEvent('prompt', { preview: 'SECRET-PREVIEW' });
+      root.addEvent('retry', { attempt: 2 });
+      root.end();
+      await provider.shutdown();
+      const { traceId, spanId } = root.spanContext();
+      const tree = await getJson(`${q.base}/api/executions/exec-private-${protocol}/trace`);
+      const full = await getJson(`${q.base}/api/traces/${traceId}/spans/${spanId}`);
+      const tempo = await fetch(`${q.base}/api/traces/${traceId}`).then((r) => r.text());
+      for (const [what, text] of [['tree', JSON.stringify(tree.body)], ['span', JSON.stringify(full.body)], ['tempo', tempo]])
+        assert.doesNotMatch(text, /SECRET/, `${protocol} ${what}: no content`);
+      const span = tree.body.spans[0];
+      assert.equal(span.attributes['gen_ai.request.model'], 'gpt-4o');
+      assert.deepEqual(tree.body.execution.token_usage, { input: 12, output: 0 });
+      assert.deepEqual(span.events.map((e) => [e.name, Object.keys(e.attributes).length]), [['prompt', 0], ['retry', 1]]);
+    }
+  } finally {
+    await c.stop();
+    await q.stop();
+  }
+});
+
 test('ready and healthz', async () => {
   assert.equal((await getJson(`${query.base}/ready`)).status, 200);
   assert.equal((await getJson(`${query.base}/healthz`)).status, 200);

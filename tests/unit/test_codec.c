@@ -194,6 +194,76 @@ static void test_wire_order(void)
     ok(good && k == 3, "each span's wire bytes are its own, in request order");
 }
 
+/* ARBOR_CAPTURE_CONTENT=false: content attributes and the attributes of content
+ * events go, from the view and from what is packed; everything else stays. */
+static void test_drop_content(void)
+{
+    static const char body[] =
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"5b8efff798038103d269b633813fc60c\","
+        "\"spanId\":\"eee19b7ec3c1b174\",\"name\":\"chat\",\"attributes\":["
+        "{\"key\":\"gen_ai.prompt.0.content\",\"value\":{\"stringValue\":\"secret question\"}},"
+        "{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":7}},"
+        "{\"key\":\"input.value\",\"value\":{\"stringValue\":\"secret input\"}},"
+        "{\"key\":\"gen_ai.request.model\",\"value\":{\"stringValue\":\"gpt-4o\"}}],"
+        "\"events\":[{\"name\":\"prompt\",\"timeUnixNano\":\"5\",\"attributes\":["
+        "{\"key\":\"preview\",\"value\":{\"stringValue\":\"secret preview\"}}]},"
+        "{\"name\":\"retry\",\"attributes\":[{\"key\":\"attempt\",\"value\":{\"intValue\":2}}]}]}]}]}]}";
+    for (int enc = 0; enc < 2; enc++) {
+        otlp_request_t req;
+        char err[256];
+        const void *in = body;
+        size_t len = strlen(body);
+        if (enc == 1) { /* the same request as binary protobuf: pack what JSON decoded */
+            int rc = otlp_request_decode(&arena, OTLP_ENC_JSON, body, len, &req, err, sizeof err);
+            otlp_span_t *s0 = rc == 0 ? only_span(&req) : NULL;
+            if (s0 == NULL) {
+                ok(0, "drop content: JSON decodes (%s)", err);
+                return;
+            }
+            size_t n = otlp_span_packed_size(s0);
+            uint8_t *span = arbor_arena_alloc(&arena, n), *buf = arbor_arena_alloc(&arena, n + 16);
+            otlp_span_pack(s0, span);
+            size_t m = 0; /* ResourceSpans{ScopeSpans{span}}, lengths below 2^14 */
+            size_t l3 = n, l2 = 1 + (l3 > 127 ? 2 : 1) + l3, l1 = 1 + (l2 > 127 ? 2 : 1) + l2;
+            size_t lens[3] = {l1, l2, l3};
+            uint8_t tags[3] = {0x0a, 0x12, 0x12};
+            for (int i = 0; i < 3; i++) {
+                buf[m++] = tags[i];
+                if (lens[i] > 127)
+                    buf[m++] = (uint8_t)(lens[i] | 0x80), buf[m++] = (uint8_t)(lens[i] >> 7);
+                else
+                    buf[m++] = (uint8_t)lens[i];
+            }
+            memcpy(buf + m, span, n);
+            in = buf;
+            len = m + n;
+        }
+        int rc = otlp_request_decode(&arena, enc ? OTLP_ENC_PROTOBUF : OTLP_ENC_JSON, in, len, &req, err, sizeof err);
+        otlp_span_t *s = rc == 0 ? only_span(&req) : NULL;
+        const char *how = enc ? "protobuf" : "json";
+        if (!ok(s != NULL, "%s: decodes (%s)", how, rc ? err : "ok"))
+            continue;
+        ok(enc == 0 || s->wire.len > 0, "%s: wire bytes before", how);
+        is_int(otlp_span_drop_content(s), 3, "three content values dropped");
+        ok(s->wire.len == 0, "%s: wire bytes cleared, so the span is packed again", how);
+        size_t n = otlp_span_packed_size(s);
+        uint8_t *bytes = arbor_arena_alloc(&arena, n);
+        otlp_span_pack(s, bytes);
+        otlp_span_t back;
+        ok(otlp_span_decode(&arena, bytes, n, &back) == 0, "%s: packed span decodes", how);
+        ok(back.attrs.count == 2 && otlp_attrs_get(&back.attrs, "gen_ai.usage.input_tokens") &&
+               otlp_attrs_get(&back.attrs, "gen_ai.request.model") && !otlp_attrs_get(&back.attrs, "input.value"),
+           "%s: tokens and model kept, content attributes gone", how);
+        ok(back.n_events == 2 && back.events[0].attrs.count == 0 && back.events[0].time_ns == 5 &&
+               arbor_iov_eq_str(back.events[0].name, "prompt") && back.events[1].attrs.count == 1,
+           "%s: the prompt event stays without its text; other events keep theirs", how);
+        int leaked = 0;
+        for (size_t i = 0; i + 6 <= n; i++)
+            leaked |= memcmp(bytes + i, "secret", 6) == 0;
+        ok(!leaked, "%s: no content left anywhere in the packed bytes", how);
+    }
+}
+
 /* Arrays nested far beyond the limit, in both encodings. */
 static int nested_json(int depth, char *err, size_t errlen)
 {
@@ -340,6 +410,7 @@ int main(void)
     test_json_and_roundtrip();
     test_protobuf();
     test_wire_order();
+    test_drop_content();
     test_deep_nesting();
     test_json_errors();
     test_tokens();
