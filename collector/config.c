@@ -31,6 +31,10 @@ static const arbor_cfg_entry_t entries[] = {
      "to compress and ~0.15 us to decompress; `zstd` (level -1): about 0.65, ~3 us and ~0.5 us; `none`: "
      "as received. Stores may mix them: each span says how it was stored.",
      compression_modes, 0, 0},
+    {"retention", ARBOR_CFG_DURATION, "72h", F(retention_ms),
+     "Traces whose last span ended longer ago than this are deleted by a background sweep in the writer "
+     "(every 1/100 of it, between 1 s and 60 s; bounded transactions between commits). `0s` keeps everything.",
+     NULL, 0, 0},
     {"capture-content", ARBOR_CFG_BOOL, "true", F(capture_content),
      "`false` drops prompt/response/message content at ingest: content attributes (gen_ai.prompt, "
      "gen_ai.input.messages, input.value, llm.input_messages, ...) and the attributes of prompt, response "

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
         arbor_error("store_open_failed", "data_dir=%s error=\"%s\"", cfg.data_dir, arbor_strerror(rc));
         goto out;
     }
-    if ((rc = writer_start(store, (size_t)cfg.max_queue_spans, 50000, &writer)) != 0) {
+    if ((rc = writer_start(store, (size_t)cfg.max_queue_spans, 50000, cfg.retention_ms, &writer)) != 0) {
         arbor_error("writer_start_failed", "error=\"%s\"", arbor_strerror(rc));
         goto out_store;
     }

@@ -2,7 +2,8 @@
  * a span cap), writes it in one transaction, commits (fsync with ARBOR_SYNC=commit),
  * then completes each job. Should a group fail (e.g. MDB_MAP_FULL), every job of
  * it is retried alone, so one request's failure never loses another's spans and a
- * failed request leaves nothing behind. */
+ * failed request leaves nothing behind. Retention runs here too, between groups:
+ * the store has one writer. */
 #include "writer.h"
 
 #include "arbor/log.h"
@@ -11,6 +12,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct writer {
     arbor_store_t *store;
@@ -21,7 +23,45 @@ struct writer {
     size_t queued_spans, max_queue_spans, max_spans_per_commit;
     int stopping;
     arbor_ingest_stats_t stats; /* under mu */
+    uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
 };
+
+/* Spans deleted per retention transaction, so a sweep never holds ingest up long. */
+#define SWEEP_SPANS_PER_TXN 20000
+
+uint64_t writer_sweep_interval_ms(uint64_t retention_ms)
+{
+    uint64_t ms = retention_ms / 100;
+    return ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms;
+}
+
+/* Delete what has expired, in bounded transactions, until done or requests wait. */
+static void sweep(writer_t *w)
+{
+    uint64_t cutoff = arbor_now_ns() - w->retention_ns, traces = 0, spans = 0;
+    arbor_expire_t ex;
+    int rc, more;
+    do {
+        rc = arbor_store_expire(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), cutoff, SWEEP_SPANS_PER_TXN, &ex);
+        traces += ex.traces;
+        spans += ex.spans;
+        pthread_mutex_lock(&w->mu);
+        more = rc == 0 && ex.more && w->head == NULL && !w->stopping;
+        pthread_mutex_unlock(&w->mu);
+    } while (more);
+    if (rc != 0)
+        arbor_warn("retention_failed", "error=\"%s\"", arbor_strerror(rc));
+    else if (traces > 0)
+        arbor_info("retention", "traces_deleted=%llu spans_deleted=%llu more=%d", (unsigned long long)traces,
+                   (unsigned long long)spans, ex.more);
+    /* stopped for waiting requests with more to delete: come back right after them */
+    w->next_sweep_ns = arbor_mono_ns() + (rc == 0 && ex.more ? 0 : w->sweep_every_ns);
+}
+
+static int sweep_due(const writer_t *w)
+{
+    return w->retention_ns > 0 && arbor_mono_ns() >= w->next_sweep_ns;
+}
 
 static int write_job(arbor_batch_t *b, ingest_job_t *job)
 {
@@ -114,9 +154,22 @@ static void *writer_main(void *arg)
 {
     writer_t *w = arg;
     for (;;) {
+        if (sweep_due(w))
+            sweep(w);
         pthread_mutex_lock(&w->mu);
-        while (w->head == NULL && !w->stopping)
-            pthread_cond_wait(&w->cv, &w->mu);
+        while (w->head == NULL && !w->stopping && !sweep_due(w)) {
+            if (w->retention_ns == 0) {
+                pthread_cond_wait(&w->cv, &w->mu);
+            } else { /* idle: wake for the next sweep */
+                uint64_t at = w->next_sweep_ns;
+                struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
+                pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+            }
+        }
+        if (w->head == NULL && !w->stopping) { /* woken for a sweep */
+            pthread_mutex_unlock(&w->mu);
+            continue;
+        }
         if (w->head == NULL) { /* stopping and drained */
             pthread_mutex_unlock(&w->mu);
             break;
@@ -154,7 +207,8 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, writer_t **out)
+int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, uint64_t retention_ms,
+                 writer_t **out)
 {
     writer_t *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -162,8 +216,16 @@ int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_
     w->store = store;
     w->max_queue_spans = max_queue_spans;
     w->max_spans_per_commit = max_spans_per_commit;
+    w->retention_ns = retention_ms * 1000000u;
+    w->sweep_every_ns = writer_sweep_interval_ms(retention_ms) * 1000000u;
+    w->next_sweep_ns = arbor_mono_ns() + 1000000000u; /* the first sweep a second after start */
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    /* timed waits on the monotonic clock, like arbor_mono_ns() */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     if (rc) {
         pthread_mutex_destroy(&w->mu);

@@ -10,8 +10,16 @@
 
 typedef struct writer writer_t;
 
-/** Start the writer thread. @p max_queue_spans bounds spans waiting for a commit. */
-int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, writer_t **out);
+/**
+ * Start the writer thread. @p max_queue_spans bounds spans waiting for a commit.
+ * @p retention_ms > 0: between commits, and when idle at least every
+ * writer_sweep_interval_ms(), traces that ended longer ago than that are deleted
+ * (arbor_store_expire); 0 keeps everything.
+ */
+int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, uint64_t retention_ms,
+                 writer_t **out);
+/** How often retention sweeps: a hundredth of the retention, within 1 s .. 60 s. */
+uint64_t writer_sweep_interval_ms(uint64_t retention_ms);
 /**
  * Queue @p job (with n_spans > 0). On 0 the writer owns the job until it calls
  * job->done. ARBOR_EBUSY when the queue is full, ARBOR_ESHUTDOWN after writer_stop.

@@ -38,6 +38,8 @@ struct tag_key_count {
 
 /* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */
 int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int create, uint32_t *id);
+/* Highest sequence retention has deleted (meta/expired_seq), 0 if none. */
+uint64_t arbor__expired_seq(MDB_txn *txn, arbor_store_t *s);
 
 /* ---- byte order: keys are big-endian so that LMDB's memcmp order is numeric order;
  * values are little-endian. */

@@ -321,6 +321,25 @@ typedef void (*arbor_check_report_fn)(void *ctx, const char *problem);
  */
 int arbor_store_check(arbor_store_t *store, arbor_check_report_fn fn, void *ctx, uint64_t *problems);
 
+/** What one arbor_store_expire() call deleted. */
+typedef struct {
+    uint64_t traces, spans;
+    int more; /**< it stopped at max_spans: older traces remain to expire */
+} arbor_expire_t;
+
+/**
+ * Retention: delete, in one write transaction of its own, the traces of
+ * @p tenant whose every span ended before @p before_ns (summary end time),
+ * oldest start first: their spans, summary, time and execution entries and each
+ * span's current change-feed entry. Stops before exceeding @p max_spans spans
+ * (one bigger trace is still taken whole). The tag catalog and the shared
+ * resource/scope records are kept. Writer side only (like a batch; never while
+ * a batch is open on the same thread).
+ * @return 0 (see @p out) or an LMDB / store error (nothing deleted then).
+ */
+int arbor_store_expire(arbor_store_t *store, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,
+                       arbor_expire_t *out);
+
 /**
  * Hot, consistent copy of the whole store into the empty or new directory @p dir
  * (one read snapshot; the writer keeps running). @p compact omits free pages.

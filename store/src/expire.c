@@ -1,0 +1,137 @@
+/* Retention: delete whole traces that ended before a cutoff, walking the time
+ * index from the oldest start. A trace goes with everything that names it
+ * (spans, summary, time entry, execution entry, current feed entries); the
+ * highest sequence deleted is kept in meta/expired_seq so arbor-admin check
+ * knows that older feed entries may name spans that are gone. */
+#include "store_internal.h"
+
+#include <errno.h>
+
+static const char META_EXPIRED_SEQ[] = "expired_seq";
+
+uint64_t arbor__expired_seq(MDB_txn *txn, arbor_store_t *s)
+{
+    MDB_val k = {sizeof META_EXPIRED_SEQ - 1, (void *)META_EXPIRED_SEQ}, v;
+    if (mdb_get(txn, s->dbi[DBI_META], &k, &v) != 0 || v.mv_size != 8)
+        return 0;
+    return le64_get(v.mv_data);
+}
+
+static int del_ignore_missing(MDB_txn *txn, MDB_dbi dbi, void *key, size_t len)
+{
+    MDB_val k = {len, key};
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete the spans of one trace and their current feed entries. */
+static int expire_spans(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, uint64_t *n,
+                        uint64_t *max_seq)
+{
+    MDB_cursor *cur;
+    uint8_t prefix[TRACE_KEY_LEN];
+    be32_put(prefix, tenant);
+    memcpy(prefix + 4, trace_id, 16);
+    int rc = mdb_cursor_open(txn, s->dbi[DBI_SPANS], &cur);
+    if (rc)
+        return rc;
+    MDB_val key = {sizeof prefix, prefix}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT)) {
+        if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
+            break;
+        arbor_span_rec_t rec;
+        if (arbor__span_hdr_decode(&val, &rec) == 0) {
+            uint8_t fk[FEED_KEY_LEN];
+            be32_put(fk, tenant);
+            be64_put(fk + 4, rec.seq);
+            if ((rc = del_ignore_missing(txn, s->dbi[DBI_FEED], fk, sizeof fk)) != 0)
+                break;
+            if (rec.seq > *max_seq)
+                *max_seq = rec.seq;
+        }
+        /* the cursor then stands on the next entry, or past the end */
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,
+                       arbor_expire_t *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *tcur = NULL;
+    uint32_t tid = 0;
+    uint64_t max_seq = 0;
+    memset(out, 0, sizeof *out);
+    if (s->read_only)
+        return EACCES;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    if ((rc = arbor__tenant_id(txn, s, tenant, 0, &tid)) != 0 || tid == 0)
+        goto done;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DBI_TIME], &tcur)) != 0)
+        goto done;
+    uint8_t start_key[4 + 8];
+    be32_put(start_key, tid);
+    memset(start_key + 4, 0, 8);
+    MDB_val key = {sizeof start_key, start_key}, val;
+    for (rc = mdb_cursor_get(tcur, &key, &val, MDB_SET_RANGE); rc == 0;) {
+        const uint8_t *k = key.mv_data;
+        if (key.mv_size != TIME_KEY_LEN || be32_get(k) != tid || be64_get(k + 4) >= before_ns)
+            break; /* later starts cannot have ended before the cutoff */
+        uint8_t trace_id[16], tk[TRACE_KEY_LEN];
+        memcpy(trace_id, k + 12, 16);
+        be32_put(tk, tid);
+        memcpy(tk + 4, trace_id, 16);
+        MDB_val sk = {sizeof tk, tk}, sv;
+        arbor_trace_summary_t sum;
+        int found = mdb_get(txn, s->dbi[DBI_TRACES], &sk, &sv) == 0 && arbor__summary_decode(&sv, &sum) == 0;
+        if (found && sum.end_ns >= before_ns) { /* started long ago, still going */
+            rc = mdb_cursor_get(tcur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        if (found && out->traces > 0 && out->spans + sum.span_count > max_spans) {
+            out->more = 1;
+            break;
+        }
+        if (found && sum.execution_id.len > 0 && sum.execution_id.len <= ARBOR_MAX_EXECUTION_ID) {
+            uint8_t ek[EXEC_KEY_MAX];
+            be32_put(ek, tid);
+            ek[4] = (uint8_t)sum.execution_id.len;
+            memcpy(ek + 5, sum.execution_id.base, sum.execution_id.len);
+            memcpy(ek + 5 + sum.execution_id.len, trace_id, 16);
+            if ((rc = del_ignore_missing(txn, s->dbi[DBI_EXECS], ek, 5 + sum.execution_id.len + 16)) != 0)
+                goto done;
+        }
+        if ((rc = expire_spans(txn, s, tid, trace_id, &out->spans, &max_seq)) != 0 ||
+            (rc = del_ignore_missing(txn, s->dbi[DBI_TRACES], tk, sizeof tk)) != 0 ||
+            (rc = mdb_cursor_del(tcur, 0)) != 0)
+            goto done;
+        out->traces++;
+        rc = mdb_cursor_get(tcur, &key, &val, MDB_GET_CURRENT);
+    }
+    if (rc == MDB_NOTFOUND || rc == 0)
+        rc = 0;
+    else
+        goto done;
+    if (max_seq > arbor__expired_seq(txn, s)) {
+        uint8_t b[8];
+        le64_put(b, max_seq);
+        MDB_val mk = {sizeof META_EXPIRED_SEQ - 1, (void *)META_EXPIRED_SEQ}, mv = {8, b};
+        rc = mdb_put(txn, s->dbi[DBI_META], &mk, &mv, 0);
+    }
+done:
+    if (tcur)
+        mdb_cursor_close(tcur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
