@@ -26,6 +26,24 @@ struct writer {
     uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
 };
 
+/* Write the counters for /metrics in a transaction of their own (after a sweep;
+ * ingest commits carry them otherwise). */
+static void publish_stats(writer_t *w)
+{
+    arbor_batch_t *b;
+    uint8_t enc[ARBOR_INGEST_STATS_WORDS * 8];
+    pthread_mutex_lock(&w->mu);
+    arbor_ingest_stats_encode(&w->stats, enc);
+    pthread_mutex_unlock(&w->mu);
+    if (arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b) != 0)
+        return;
+    if (arbor_batch_put_meta(b, ARBOR_INGEST_STATS_KEY, arbor_iov(enc, sizeof enc)) != 0) {
+        arbor_batch_abort(b);
+        return;
+    }
+    arbor_batch_commit(b); /* best effort: the next commit writes them again */
+}
+
 /* Spans deleted per retention transaction, so a sweep never holds ingest up long. */
 #define SWEEP_SPANS_PER_TXN 20000
 
@@ -51,9 +69,15 @@ static void sweep(writer_t *w)
     } while (more);
     if (rc != 0)
         arbor_warn("retention_failed", "error=\"%s\"", arbor_strerror(rc));
-    else if (traces > 0)
+    if (traces > 0) {
         arbor_info("retention", "traces_deleted=%llu spans_deleted=%llu more=%d", (unsigned long long)traces,
                    (unsigned long long)spans, ex.more);
+        pthread_mutex_lock(&w->mu);
+        w->stats.traces_expired += traces;
+        w->stats.spans_expired += spans;
+        pthread_mutex_unlock(&w->mu);
+        publish_stats(w);
+    }
     /* stopped for waiting requests with more to delete: come back right after them */
     w->next_sweep_ns = arbor_mono_ns() + (rc == 0 && ex.more ? 0 : w->sweep_every_ns);
 }

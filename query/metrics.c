@@ -84,6 +84,8 @@ void metrics_render(arbor_store_t *store, jsonw_t *w)
     counter(w, "arbor_spans_stored_total", "Spans committed to the store.", st.spans_stored);
     counter(w, "arbor_write_failures_total", "Requests the writer could not store (answered 503).",
             st.write_failures);
+    counter(w, "arbor_traces_expired_total", "Traces deleted by retention (ARBOR_RETENTION).", st.traces_expired);
+    counter(w, "arbor_spans_expired_total", "Spans deleted by retention (ARBOR_RETENTION).", st.spans_expired);
     line(w, "# HELP arbor_commit_duration_seconds Group commit duration, fsync included.\n"
             "# TYPE arbor_commit_duration_seconds histogram\n");
     for (int i = 0; i < ARBOR_COMMIT_BUCKETS; i++) {

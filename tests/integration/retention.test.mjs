@@ -36,6 +36,9 @@ test('a trace that ended an hour ago is deleted; a new one and one still running
     assert.equal(r.body.spans.length, n, `${exec} whole`);
   }
   assert.match(collector.log, /event=retention traces_deleted=1 spans_deleted=50/);
+  const metrics = (await getJson(`${query.base}/metrics`)).text;
+  assert.match(metrics, /^arbor_traces_expired_total 1$/m);
+  assert.match(metrics, /^arbor_spans_expired_total 50$/m);
   const check = admin(data, 'check');
   assert.equal(check.status, 0, check.stdout + check.stderr);
   assert.match(check.stdout, /check: 0 problems/);

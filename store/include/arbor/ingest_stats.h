@@ -26,6 +26,8 @@ typedef struct {
     uint64_t commit_ns_sum;
     uint64_t commit_buckets[ARBOR_COMMIT_BUCKETS]; /* cumulative counts, Prometheus style */
     uint64_t write_failures;  /* requests answered 503 by the writer */
+    uint64_t traces_expired;  /* deleted by retention */
+    uint64_t spans_expired;
 } arbor_ingest_stats_t;
 
 #define ARBOR_INGEST_STATS_WORDS (sizeof(arbor_ingest_stats_t) / sizeof(uint64_t))
