@@ -56,7 +56,8 @@ uint64_t writer_sweep_interval_ms(uint64_t retention_ms)
 /* Delete what has expired, in bounded transactions, until done or requests wait. */
 static void sweep(writer_t *w)
 {
-    uint64_t cutoff = arbor_now_ns() - w->retention_ns, traces = 0, spans = 0;
+    uint64_t now = arbor_now_ns(), traces = 0, spans = 0;
+    uint64_t cutoff = now > w->retention_ns ? now - w->retention_ns : 0; /* a retention beyond 1970 keeps all */
     arbor_expire_t ex;
     int rc, more;
     do {
@@ -240,7 +241,7 @@ int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_
     w->store = store;
     w->max_queue_spans = max_queue_spans;
     w->max_spans_per_commit = max_spans_per_commit;
-    w->retention_ns = retention_ms * 1000000u;
+    w->retention_ns = (retention_ms < 10000000000000u ? retention_ms : 10000000000000u) * 1000000u; /* <= 317 y */
     w->sweep_every_ns = writer_sweep_interval_ms(retention_ms) * 1000000u;
     w->next_sweep_ns = arbor_mono_ns() + 1000000000u; /* the first sweep a second after start */
     pthread_mutex_init(&w->mu, NULL);
