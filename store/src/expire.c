@@ -24,39 +24,42 @@ static int del_ignore_missing(MDB_txn *txn, MDB_dbi dbi, void *key, size_t len)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+typedef struct {
+    MDB_txn *txn;
+    arbor_store_t *s;
+    uint32_t tenant;
+    uint64_t n, max_seq;
+} expiring_t;
+
+/* Delete one span and its current feed entry. */
+static int expire_span(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val)
+{
+    expiring_t *e = ctx;
+    arbor_span_rec_t rec;
+    (void)key;
+    if (arbor__span_hdr_decode(val, &rec) == 0) {
+        uint8_t fk[FEED_KEY_LEN];
+        be32_put(fk, e->tenant);
+        be64_put(fk + 4, rec.seq);
+        int rc = del_ignore_missing(e->txn, e->s->dbi[DBI_FEED], fk, sizeof fk);
+        if (rc)
+            return rc;
+        if (rec.seq > e->max_seq)
+            e->max_seq = rec.seq;
+    }
+    e->n++;
+    return mdb_cursor_del(cur, 0);
+}
+
 /* Delete the spans of one trace and their current feed entries. */
 static int expire_spans(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, uint64_t *n,
                         uint64_t *max_seq)
 {
-    MDB_cursor *cur;
-    uint8_t prefix[TRACE_KEY_LEN];
-    be32_put(prefix, tenant);
-    memcpy(prefix + 4, trace_id, 16);
-    int rc = mdb_cursor_open(txn, s->dbi[DBI_SPANS], &cur);
-    if (rc)
-        return rc;
-    MDB_val key = {sizeof prefix, prefix}, val;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT)) {
-        if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
-            break;
-        arbor_span_rec_t rec;
-        if (arbor__span_hdr_decode(&val, &rec) == 0) {
-            uint8_t fk[FEED_KEY_LEN];
-            be32_put(fk, tenant);
-            be64_put(fk + 4, rec.seq);
-            if ((rc = del_ignore_missing(txn, s->dbi[DBI_FEED], fk, sizeof fk)) != 0)
-                break;
-            if (rec.seq > *max_seq)
-                *max_seq = rec.seq;
-        }
-        /* the cursor then stands on the next entry, or past the end */
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-        (*n)++;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    expiring_t e = {txn, s, tenant, 0, *max_seq};
+    int rc = arbor__walk_trace(txn, s, tenant, trace_id, MDB_GET_CURRENT, expire_span, &e);
+    *n += e.n;
+    *max_seq = e.max_seq;
+    return rc;
 }
 
 int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,

@@ -87,24 +87,21 @@ static int span_from_kv(const MDB_val *key, const MDB_val *val, arbor_span_rec_t
     return arbor__span_hdr_decode(val, out);
 }
 
-int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[16], arbor_span_visit_fn fn, void *ctx)
+int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, MDB_cursor_op next,
+                      arbor__span_kv_fn fn, void *ctx)
 {
     MDB_cursor *cur;
     uint8_t prefix[TRACE_KEY_LEN];
-    if (r->tenant == 0)
-        return 0;
-    be32_put(prefix, r->tenant);
+    be32_put(prefix, tenant);
     memcpy(prefix + 4, trace_id, 16);
-    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_SPANS], &cur);
+    int rc = mdb_cursor_open(txn, s->dbi[DBI_SPANS], &cur);
     if (rc)
         return rc;
     MDB_val key = {sizeof prefix, prefix}, val;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, next)) {
         if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
             break;
-        arbor_span_rec_t rec;
-        if ((rc = span_from_kv(&key, &val, &rec)) != 0 || (rc = fn(ctx, &rec)) != 0)
+        if ((rc = fn(ctx, cur, &key, &val)) != 0)
             goto out;
     }
     if (rc == MDB_NOTFOUND)
@@ -112,6 +109,28 @@ int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[16], arbo
 out:
     mdb_cursor_close(cur);
     return rc;
+}
+
+typedef struct {
+    arbor_span_visit_fn fn;
+    void *ctx;
+} visit_t;
+
+static int visit_span(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val)
+{
+    visit_t *v = ctx;
+    arbor_span_rec_t rec;
+    (void)cur;
+    int rc = span_from_kv(key, val, &rec);
+    return rc ? rc : v->fn(v->ctx, &rec);
+}
+
+int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[16], arbor_span_visit_fn fn, void *ctx)
+{
+    visit_t v = {fn, ctx};
+    if (r->tenant == 0)
+        return 0;
+    return arbor__walk_trace(r->txn, r->store, r->tenant, trace_id, MDB_NEXT, visit_span, &v);
 }
 
 int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8_t span_id[8],

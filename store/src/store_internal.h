@@ -38,6 +38,13 @@ struct tag_key_count {
 
 /* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */
 int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int create, uint32_t *id);
+/* Visit each span entry of one trace in key order. @p next moves the cursor on:
+ * MDB_NEXT, or MDB_GET_CURRENT when @p fn deleted the entry it was given (LMDB
+ * then leaves the cursor on the following one). A non-zero return stops the walk
+ * and is returned. */
+typedef int (*arbor__span_kv_fn)(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val);
+int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, MDB_cursor_op next,
+                      arbor__span_kv_fn fn, void *ctx);
 /* Highest sequence retention has deleted (meta/expired_seq), 0 if none. */
 uint64_t arbor__expired_seq(MDB_txn *txn, arbor_store_t *s);
 
