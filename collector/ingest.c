@@ -130,7 +130,7 @@ static int span_bytes(arbor_arena_t *a, const ingest_options_t *o, const otlp_sp
     }
     if (arbor_span_pack(in, o->span_codec, a) != 0)
         return ENOMEM;
-    if (in->span_bytes.base == s->wire.base && s->wire.len > 0) { /* stored plain: copy out of the body */
+    if (in->span_codec == ARBOR_SPAN_PLAIN && s->wire.len > 0) { /* stored plain: copy out of the body */
         void *copy = arbor_arena_dup(a, s->wire.base, s->wire.len);
         if (copy == NULL)
             return ENOMEM;

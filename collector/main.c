@@ -36,9 +36,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     const char **keys = ingest_split_keys(cfg.execution_id_keys);
-    ingest_options_t ingest = {.execution_id_keys = keys, .span_codec = cfg.span_compression == 0   ? ARBOR_SPAN_LZ4
-                                                               : cfg.span_compression == 1 ? ARBOR_SPAN_ZSTD
-                                                                                            : ARBOR_SPAN_PLAIN,
+    /* in the order of the span-compression choices: lz4, zstd, none */
+    static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};
+    ingest_options_t ingest = {.execution_id_keys = keys, .span_codec = codecs[cfg.span_compression],
                                .capture_content = cfg.capture_content,
                                .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + (1 << 20)};
 

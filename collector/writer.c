@@ -26,18 +26,26 @@ struct writer {
     uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
 };
 
-/* Write the counters for /metrics in a transaction of their own (after a sweep;
- * ingest commits carry them otherwise). */
+/* Put the counters /metrics serves into batch @p b (arbor-query reads them from
+ * the store). */
+static int put_stats(arbor_batch_t *b, const arbor_ingest_stats_t *st)
+{
+    uint8_t enc[ARBOR_INGEST_STATS_WORDS * 8];
+    arbor_ingest_stats_encode(st, enc);
+    return arbor_batch_put_meta(b, ARBOR_INGEST_STATS_KEY, arbor_iov(enc, sizeof enc));
+}
+
+/* The counters in a transaction of their own, after a sweep (ingest commits
+ * carry them otherwise). */
 static void publish_stats(writer_t *w)
 {
     arbor_batch_t *b;
-    uint8_t enc[ARBOR_INGEST_STATS_WORDS * 8];
     pthread_mutex_lock(&w->mu);
-    arbor_ingest_stats_encode(&w->stats, enc);
+    arbor_ingest_stats_t now = w->stats;
     pthread_mutex_unlock(&w->mu);
     if (arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b) != 0)
         return;
-    if (arbor_batch_put_meta(b, ARBOR_INGEST_STATS_KEY, arbor_iov(enc, sizeof enc)) != 0) {
+    if (put_stats(b, &now) != 0) {
         arbor_batch_abort(b);
         return;
     }
@@ -126,7 +134,6 @@ out:
 static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
 {
     arbor_batch_t *b;
-    uint8_t enc[ARBOR_INGEST_STATS_WORDS * 8];
     uint64_t spans = 0;
     int rc = arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
     if (rc)
@@ -142,8 +149,7 @@ static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
     arbor_ingest_stats_t next = w->stats;
     pthread_mutex_unlock(&w->mu);
     next.spans_stored += spans;
-    arbor_ingest_stats_encode(&next, enc);
-    if ((rc = arbor_batch_put_meta(b, ARBOR_INGEST_STATS_KEY, arbor_iov(enc, sizeof enc))) != 0) {
+    if ((rc = put_stats(b, &next)) != 0) {
         arbor_batch_abort(b);
         return rc;
     }
