@@ -24,11 +24,12 @@ static int del_ignore_missing(MDB_txn *txn, MDB_dbi dbi, void *key, size_t len)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* One sweep's deletes: counted across the traces it takes. */
 typedef struct {
     MDB_txn *txn;
     arbor_store_t *s;
     uint32_t tenant;
-    uint64_t n, max_seq;
+    uint64_t spans, max_seq;
 } expiring_t;
 
 /* Delete one span and its current feed entry. */
@@ -47,19 +48,8 @@ static int expire_span(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *
         if (rec.seq > e->max_seq)
             e->max_seq = rec.seq;
     }
-    e->n++;
+    e->spans++;
     return mdb_cursor_del(cur, 0);
-}
-
-/* Delete the spans of one trace and their current feed entries. */
-static int expire_spans(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, uint64_t *n,
-                        uint64_t *max_seq)
-{
-    expiring_t e = {txn, s, tenant, 0, *max_seq};
-    int rc = arbor__walk_trace(txn, s, tenant, trace_id, MDB_GET_CURRENT, expire_span, &e);
-    *n += e.n;
-    *max_seq = e.max_seq;
-    return rc;
 }
 
 int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,
@@ -68,7 +58,6 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
     MDB_txn *txn;
     MDB_cursor *tcur = NULL;
     uint32_t tid = 0;
-    uint64_t max_seq = 0;
     memset(out, 0, sizeof *out);
     if (s->read_only)
         return EACCES;
@@ -79,6 +68,7 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
         goto done;
     if ((rc = mdb_cursor_open(txn, s->dbi[DBI_TIME], &tcur)) != 0)
         goto done;
+    expiring_t e = {txn, s, tid, 0, 0};
     uint8_t start_key[4 + 8];
     be32_put(start_key, tid);
     memset(start_key + 4, 0, 8);
@@ -98,7 +88,7 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
             rc = mdb_cursor_get(tcur, &key, &val, MDB_NEXT);
             continue;
         }
-        if (found && out->traces > 0 && out->spans + sum.span_count > max_spans) {
+        if (found && out->traces > 0 && e.spans + sum.span_count > max_spans) {
             out->more = 1;
             break;
         }
@@ -111,20 +101,20 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
             if ((rc = del_ignore_missing(txn, s->dbi[DBI_EXECS], ek, 5 + sum.execution_id.len + 16)) != 0)
                 goto done;
         }
-        if ((rc = expire_spans(txn, s, tid, trace_id, &out->spans, &max_seq)) != 0 ||
+        if ((rc = arbor__walk_trace(txn, s, tid, trace_id, MDB_GET_CURRENT, expire_span, &e)) != 0 ||
             (rc = del_ignore_missing(txn, s->dbi[DBI_TRACES], tk, sizeof tk)) != 0 ||
             (rc = mdb_cursor_del(tcur, 0)) != 0)
             goto done;
         out->traces++;
         rc = mdb_cursor_get(tcur, &key, &val, MDB_GET_CURRENT);
     }
-    if (rc == MDB_NOTFOUND || rc == 0)
-        rc = 0;
-    else
+    if (rc != 0 && rc != MDB_NOTFOUND)
         goto done;
-    if (max_seq > arbor__expired_seq(txn, s)) {
+    rc = 0;
+    out->spans = e.spans;
+    if (e.max_seq > arbor__expired_seq(txn, s)) {
         uint8_t b[8];
-        le64_put(b, max_seq);
+        le64_put(b, e.max_seq);
         MDB_val mk = {sizeof META_EXPIRED_SEQ - 1, (void *)META_EXPIRED_SEQ}, mv = {8, b};
         rc = mdb_put(txn, s->dbi[DBI_META], &mk, &mv, 0);
     }

@@ -200,6 +200,10 @@ size_t arbor__span_name_len(const arbor_span_in_t *in)
     return in->name.len > SPAN_MAX_NAME ? SPAN_MAX_NAME : in->name.len;
 }
 
+/* The header flag of each arbor_span_codec_t, indexed by it. */
+static const uint8_t codec_flags[3] = {[ARBOR_SPAN_PLAIN] = 0, [ARBOR_SPAN_ZSTD] = SPAN_F_ZSTD,
+                                       [ARBOR_SPAN_LZ4] = SPAN_F_LZ4};
+
 void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
 {
     size_t nl = arbor__span_name_len(in);
@@ -209,9 +213,7 @@ void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
     if (nl)
         memcpy(h + SPAN_HDR_LEN, in->name.base, nl);
     h[1] = (uint8_t)((in->has_parent ? SPAN_F_PARENT : 0) | (in->has_tokens ? SPAN_F_TOKENS : 0) |
-                     (in->span_codec == ARBOR_SPAN_ZSTD  ? SPAN_F_ZSTD
-                      : in->span_codec == ARBOR_SPAN_LZ4 ? SPAN_F_LZ4
-                                                         : 0));
+                     codec_flags[in->span_codec]);
     h[2] = (uint8_t)in->kind;
     h[3] = (uint8_t)in->status_code;
     le64_put(h + 8, seq);
@@ -249,10 +251,12 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
         return ARBOR_EDECODE;
     o->name = arbor_iov(h + SPAN_HDR_LEN, nl);
     o->span_bytes = arbor_iov(h + SPAN_HDR_LEN + nl, v->mv_size - SPAN_HDR_LEN - nl);
-    int codec = h[1] & (SPAN_F_ZSTD | SPAN_F_LZ4);
-    if (codec == (SPAN_F_ZSTD | SPAN_F_LZ4))
+    int flags = h[1] & (SPAN_F_ZSTD | SPAN_F_LZ4), codec = 0;
+    while (codec < 3 && codec_flags[codec] != flags)
+        codec++;
+    if (codec == 3) /* both flags: no such encoding */
         return ARBOR_EDECODE;
-    o->span_codec = codec == SPAN_F_ZSTD ? ARBOR_SPAN_ZSTD : codec == SPAN_F_LZ4 ? ARBOR_SPAN_LZ4 : ARBOR_SPAN_PLAIN;
+    o->span_codec = (arbor_span_codec_t)codec;
     return 0;
 }
 
