@@ -27,7 +27,7 @@ int otlp_value_as_int(const otlp_value_t *v, int64_t *out)
         *out = v->u.i;
         return 1;
     case OTLP_VALUE_DOUBLE:
-        if (!(v->u.d > -9.2e18 && v->u.d < 9.2e18))
+        if (!arbor_double_fits_int64(v->u.d))
             return 0;
         *out = (int64_t)v->u.d;
         return 1;
@@ -40,7 +40,7 @@ int otlp_value_as_int(const otlp_value_t *v, int64_t *out)
         char *end;
         errno = 0;
         double d = strtod(buf, &end);
-        if (errno != 0 || *end != '\0' || !(d > -9.2e18 && d < 9.2e18))
+        if (errno != 0 || *end != '\0' || !arbor_double_fits_int64(d))
             return 0;
         *out = (int64_t)d;
         return 1;

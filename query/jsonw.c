@@ -165,8 +165,8 @@ static int plain8(const unsigned char *p)
     return (bad & highs) == 0;
 }
 
-/* Escaped string body of at most max_chars code points; returns 1 if cut. */
-static int write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
+/* Escaped string body of at most max_chars code points. */
+static void write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s.base;
@@ -175,7 +175,7 @@ static int write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
     while (i < s.len) {
         if (chars == max_chars) {
             put(w, (const char *)p + run, i - run);
-            return 1;
+            return;
         }
         if (s.len - i >= 8 && max_chars - chars >= 8 && plain8(p + i)) { /* eight plain ASCII bytes */
             i += 8;
@@ -227,7 +227,6 @@ static int write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
         run = i;
     }
     put(w, (const char *)p + run, i - run);
-    return 0;
 }
 
 void jsonw_key_iov(jsonw_t *w, arbor_iov_t key)

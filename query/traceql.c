@@ -170,7 +170,7 @@ static int lex_number(parser_t *p, tok_t *t)
             is_int = 0;
     /* beyond int64 (as an integer, or as a float where an integer is needed):
      * an error, not a cast with undefined results (found by tests/fuzz) */
-    if (!(v > -9.2e18 && v < 9.2e18))
+    if (!arbor_double_fits_int64(v))
         return fail(p, p->at, "number out of range");
     t->num = v;
     t->is_int = is_int;
@@ -185,7 +185,7 @@ static int lex_number(parser_t *p, tok_t *t)
         if (p->at + used + ul <= p->len && strncmp(end, units[u].unit, ul) == 0 &&
             !(p->at + used + ul < p->len && isalnum((unsigned char)end[ul]))) {
             double ns = v * units[u].ns;
-            if (!(ns > -9.2e18 && ns < 9.2e18))
+            if (!arbor_double_fits_int64(ns))
                 return fail(p, p->at, "duration out of range");
             t->kind = T_DURATION;
             t->i = (int64_t)llround(ns);

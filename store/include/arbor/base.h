@@ -105,6 +105,13 @@ static inline uint64_t arbor_hash_id(const void *p, size_t n)
     return h;
 }
 
+/** 1 if @p d converts to int64_t without undefined behaviour (a margin below
+ * 2^63 keeps rounding out of it; NaN is 0). */
+static inline int arbor_double_fits_int64(double d)
+{
+    return d > -9.2e18 && d < 9.2e18;
+}
+
 /** Wall clock in nanoseconds since the epoch. */
 uint64_t arbor_now_ns(void);
 /** Monotonic clock in nanoseconds. */
