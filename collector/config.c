@@ -35,6 +35,11 @@ static const arbor_cfg_entry_t entries[] = {
      "Traces whose last span ended longer ago than this are deleted by a background sweep in the writer "
      "(every 1/100 of it, between 1 s and 60 s; bounded transactions between commits). `0s` keeps everything.",
      NULL, 0, 0},
+    {"reader-check-interval", ARBOR_CFG_DURATION, "10s", F(reader_check_ms),
+     "How often the writer frees the LMDB reader slots of processes that died inside a read transaction "
+     "(a killed arbor-query): their old snapshot would keep freed pages from reuse until the map is full. "
+     "`0s`: only at start.",
+     NULL, 0, 0},
     {"capture-content", ARBOR_CFG_BOOL, "true", F(capture_content),
      "`false` drops prompt/response/message content at ingest: content attributes (gen_ai.prompt, "
      "gen_ai.input.messages, input.value, llm.input_messages, ...) and the attributes of prompt, response "

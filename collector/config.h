@@ -14,6 +14,7 @@ typedef struct {
     int span_compression; /* 0 lz4, 1 zstd, 2 none */
     int capture_content;
     uint64_t retention_ms;
+    uint64_t reader_check_ms;
     uint64_t max_request_bytes;
     int log_level;
     int64_t http_threads;

@@ -11,6 +11,7 @@
 #include "h2o/multithread.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -321,17 +322,17 @@ int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t 
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
 
-    arbor_addr_t addr = opts->addr;
+    /* one listening socket, dup()ed for each event-loop thread: the kernel hands
+     * each connection to one of them, and no other process can share the port */
+    int fd = arbor_listen(&opts->addr, bound_port);
+    if (fd < 0) {
+        char where[160];
+        arbor_addr_format(&opts->addr, where, sizeof where);
+        arbor_error("listen_failed", "proto=otlp_http addr=%s error=\"%s\"", where, strerror(-fd));
+        return -fd;
+    }
     for (int i = 0; i < s->n_threads; i++) {
-        int fd = arbor_listen(&addr, s->n_threads > 1, bound_port);
-        if (fd < 0) {
-            arbor_error("listen_failed", "proto=otlp_http error=\"%s\"", strerror(-fd));
-            for (int j = 0; j < i; j++)
-                close(s->threads[j].fd);
-            return -fd;
-        }
-        addr.port = *bound_port; /* further threads share the port actually bound */
-        s->threads[i].fd = fd;
+        s->threads[i].fd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
         s->threads[i].server = s;
     }
     for (int i = 0; i < s->n_threads; i++)

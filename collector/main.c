@@ -45,10 +45,16 @@ int main(int argc, char **argv)
     arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,
                                 .sync = cfg.sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};
     if ((rc = arbor_store_open(&so, &store)) != 0) {
-        arbor_error("store_open_failed", "data_dir=%s error=\"%s\"", cfg.data_dir, arbor_strerror(rc));
+        if (rc == ARBOR_ELOCKED)
+            arbor_error("store_open_failed", "data_dir=%s error=\"%s\" holder_pid=%ld", cfg.data_dir,
+                        arbor_strerror(rc), arbor_store_writer_pid(cfg.data_dir));
+        else
+            arbor_error("store_open_failed", "data_dir=%s error=\"%s\"", cfg.data_dir, arbor_strerror(rc));
         goto out;
     }
-    if ((rc = writer_start(store, (size_t)cfg.max_queue_spans, 50000, cfg.retention_ms, &writer)) != 0) {
+    writer_options_t wo = {.max_queue_spans = (size_t)cfg.max_queue_spans, .max_spans_per_commit = 50000,
+                           .retention_ms = cfg.retention_ms, .reader_check_ms = cfg.reader_check_ms};
+    if ((rc = writer_start(store, &wo, &writer)) != 0) {
         arbor_error("writer_start_failed", "error=\"%s\"", arbor_strerror(rc));
         goto out_store;
     }

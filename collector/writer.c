@@ -24,6 +24,7 @@ struct writer {
     int stopping;
     arbor_ingest_stats_t stats; /* under mu */
     uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
+    uint64_t reader_check_ns, next_reader_check_ns;        /* 0: no periodic reader check */
 };
 
 /* Put the counters /metrics serves into batch @p b (arbor-query reads them from
@@ -91,9 +92,44 @@ static void sweep(writer_t *w)
     w->next_sweep_ns = arbor_mono_ns() + (rc == 0 && ex.more ? 0 : w->sweep_every_ns);
 }
 
-static int sweep_due(const writer_t *w)
+/* A reader process killed inside a read transaction leaves its slot behind, and
+ * its snapshot keeps every later-freed page from reuse until the map is full:
+ * free such slots now and then (LMDB checks whether each slot's PID is alive). */
+static void check_readers(writer_t *w)
 {
-    return w->retention_ns > 0 && arbor_mono_ns() >= w->next_sweep_ns;
+    int cleared = 0, rc = arbor_store_reader_check(w->store, &cleared);
+    w->next_reader_check_ns = arbor_mono_ns() + w->reader_check_ns;
+    if (rc != 0) {
+        arbor_warn("reader_check_failed", "error=\"%s\"", arbor_strerror(rc));
+        return;
+    }
+    if (cleared == 0)
+        return;
+    arbor_warn("stale_readers_cleared", "count=%d reason=\"reader process died inside a read transaction\"",
+               cleared);
+    pthread_mutex_lock(&w->mu);
+    w->stats.stale_readers += (uint64_t)cleared;
+    pthread_mutex_unlock(&w->mu);
+    publish_stats(w);
+}
+
+/* Monotonic time of the next housekeeping task (UINT64_MAX: none). */
+static uint64_t next_housekeeping(const writer_t *w)
+{
+    uint64_t at = w->reader_check_ns > 0 ? w->next_reader_check_ns : UINT64_MAX;
+    if (w->retention_ns > 0 && w->next_sweep_ns < at)
+        at = w->next_sweep_ns;
+    return at;
+}
+
+/* Between groups: whatever housekeeping is due. */
+static void housekeeping(writer_t *w)
+{
+    uint64_t now = arbor_mono_ns();
+    if (w->retention_ns > 0 && now >= w->next_sweep_ns)
+        sweep(w);
+    if (w->reader_check_ns > 0 && now >= w->next_reader_check_ns)
+        check_readers(w);
 }
 
 static int write_job(arbor_batch_t *b, ingest_job_t *job)
@@ -185,19 +221,18 @@ static void *writer_main(void *arg)
 {
     writer_t *w = arg;
     for (;;) {
-        if (sweep_due(w))
-            sweep(w);
+        housekeeping(w);
         pthread_mutex_lock(&w->mu);
-        while (w->head == NULL && !w->stopping && !sweep_due(w)) {
-            if (w->retention_ns == 0) {
+        uint64_t at = next_housekeeping(w);
+        while (w->head == NULL && !w->stopping && arbor_mono_ns() < at) {
+            if (at == UINT64_MAX) {
                 pthread_cond_wait(&w->cv, &w->mu);
-            } else { /* idle: wake for the next sweep */
-                uint64_t at = w->next_sweep_ns;
+            } else { /* idle: wake for the next housekeeping */
                 struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
                 pthread_cond_timedwait(&w->cv, &w->mu, &ts);
             }
         }
-        if (w->head == NULL && !w->stopping) { /* woken for a sweep */
+        if (w->head == NULL && !w->stopping) { /* woken for housekeeping */
             pthread_mutex_unlock(&w->mu);
             continue;
         }
@@ -238,18 +273,21 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, uint64_t retention_ms,
-                 writer_t **out)
+int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **out)
 {
     writer_t *w = calloc(1, sizeof *w);
     if (w == NULL)
         return ENOMEM;
     w->store = store;
-    w->max_queue_spans = max_queue_spans;
-    w->max_spans_per_commit = max_spans_per_commit;
+    w->max_queue_spans = opts->max_queue_spans;
+    w->max_spans_per_commit = opts->max_spans_per_commit;
+    uint64_t retention_ms = opts->retention_ms;
     w->retention_ns = (retention_ms < 10000000000000u ? retention_ms : 10000000000000u) * 1000000u; /* <= 317 y */
     w->sweep_every_ns = writer_sweep_interval_ms(retention_ms) * 1000000u;
     w->next_sweep_ns = arbor_mono_ns() + 1000000000u; /* the first sweep a second after start */
+    uint64_t check_ms = opts->reader_check_ms < 86400000u ? opts->reader_check_ms : 86400000u;
+    w->reader_check_ns = check_ms * 1000000u;
+    w->next_reader_check_ns = arbor_mono_ns() + w->reader_check_ns;
     pthread_mutex_init(&w->mu, NULL);
     /* timed waits on the monotonic clock, like arbor_mono_ns() */
     pthread_condattr_t ca;

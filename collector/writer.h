@@ -10,14 +10,19 @@
 
 typedef struct writer writer_t;
 
-/**
- * Start the writer thread. @p max_queue_spans bounds spans waiting for a commit.
- * @p retention_ms > 0: between commits, and when idle at least every
- * writer_sweep_interval_ms(), traces that ended longer ago than that are deleted
- * (arbor_store_expire); 0 keeps everything.
- */
-int writer_start(arbor_store_t *store, size_t max_queue_spans, size_t max_spans_per_commit, uint64_t retention_ms,
-                 writer_t **out);
+typedef struct {
+    size_t max_queue_spans;      /**< spans waiting for a commit before submit says EBUSY */
+    size_t max_spans_per_commit; /**< a group's span cap */
+    /** > 0: between commits, and when idle at least every writer_sweep_interval_ms(),
+     *  traces that ended longer ago than this are deleted (arbor_store_expire); 0 keeps all */
+    uint64_t retention_ms;
+    /** how often the reader slots of dead processes are freed (arbor_store_reader_check);
+     *  0 = only at start */
+    uint64_t reader_check_ms;
+} writer_options_t;
+
+/** Start the writer thread on @p store (which it uses until writer_stop). */
+int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **out);
 /** How often retention sweeps: a hundredth of the retention, within 1 s .. 60 s. */
 uint64_t writer_sweep_interval_ms(uint64_t retention_ms);
 /**

@@ -878,9 +878,11 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     accept_ctx.ctx = &ctx;
     accept_ctx.hosts = config.hosts;
 
-    int fd = arbor_listen(&cfg->query_addr, 0, &port);
+    int fd = arbor_listen(&cfg->query_addr, &port);
     if (fd < 0) {
-        arbor_error("listen_failed", "error=\"%s\"", strerror(-fd));
+        char where[160];
+        arbor_addr_format(&cfg->query_addr, where, sizeof where);
+        arbor_error("listen_failed", "proto=query addr=%s error=\"%s\"", where, strerror(-fd));
         return 1;
     }
     h2o_socket_t *listener = h2o_evloop_socket_create(ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);

@@ -94,6 +94,7 @@ typedef struct {
     size_t errlen;
     int failed;
     int depth;
+    int operators;
 } parser_t;
 
 static void *qalloc(tq_query_t *q, size_t n)
@@ -467,6 +468,19 @@ static expr_t *parse_unary(parser_t *p)
     return e;
 }
 
+/* Evaluation and hint collection recurse once per binary operator, and each level
+ * of a spanset operator holds two spansets of the trace's size: bounding the
+ * operators bounds both the stack and the memory one query can take. */
+#define TQ_MAX_OPERATORS 128
+
+/* Count the binary operator at the current token; fails past the bound. */
+static int take_operator(parser_t *p)
+{
+    if (++p->operators > TQ_MAX_OPERATORS)
+        return fail(p, p->tok.pos, "more than %d operators in one query", TQ_MAX_OPERATORS);
+    return next(p);
+}
+
 static expr_t *binary(parser_t *p, expr_op_t op, expr_t *l, expr_t *r)
 {
     if (l == NULL || r == NULL)
@@ -482,7 +496,7 @@ static expr_t *parse_and(parser_t *p)
 {
     expr_t *e = parse_unary(p);
     while (e != NULL && p->tok.kind == T_AND) {
-        if (next(p) != 0)
+        if (take_operator(p) != 0)
             return NULL;
         e = binary(p, E_AND, e, parse_unary(p));
     }
@@ -493,7 +507,7 @@ static expr_t *parse_expr(parser_t *p)
 {
     expr_t *e = parse_and(p);
     while (e != NULL && p->tok.kind == T_OR) {
-        if (next(p) != 0)
+        if (take_operator(p) != 0)
             return NULL;
         e = binary(p, E_OR, e, parse_and(p));
     }
@@ -557,7 +571,7 @@ static set_t *parse_structural(parser_t *p)
         case T_LT: op = S_PARENT; break;
         default: return s;
         }
-        if (s == NULL || next(p) != 0)
+        if (s == NULL || take_operator(p) != 0)
             return NULL;
         s = set_binary(p, op, s, parse_primary_set(p));
     }
@@ -567,7 +581,7 @@ static set_t *parse_set_and(parser_t *p)
 {
     set_t *s = parse_structural(p);
     while (s != NULL && p->tok.kind == T_AND) {
-        if (next(p) != 0)
+        if (take_operator(p) != 0)
             return NULL;
         s = set_binary(p, S_AND, s, parse_structural(p));
     }
@@ -578,7 +592,7 @@ static set_t *parse_sets(parser_t *p)
 {
     set_t *s = parse_set_and(p);
     while (s != NULL && p->tok.kind == T_OR) {
-        if (next(p) != 0)
+        if (take_operator(p) != 0)
             return NULL;
         s = set_binary(p, S_OR, s, parse_set_and(p));
     }
@@ -596,7 +610,7 @@ static tq_query_t *parse(arbor_iov_t text, char *err, size_t errlen, int filter_
     char *src = qalloc(q, text.len + 1);
     if (text.len)
         memcpy(src, text.base, text.len);
-    parser_t p = {q, src, text.len, 0, {0}, err, errlen, 0, 0};
+    parser_t p = {q, src, text.len, 0, {0}, err, errlen, 0, 0, 0};
     if (next(&p) == 0) {
         if (p.tok.kind == T_EOF)
             fail(&p, 0, "empty query (use {} to match every span)");

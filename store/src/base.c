@@ -27,6 +27,8 @@ const char *arbor_strerror(int rc)
         return "store format is not supported by this version";
     case ARBOR_ENOSTORE:
         return "store has not been created yet";
+    case ARBOR_ELOCKED:
+        return "data directory is in use by another writer";
     }
     /* positive errno and LMDB's own codes both go through mdb_strerror */
     return mdb_strerror(rc);

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int arbor_listen(const arbor_addr_t *addr, int reuseport, uint16_t *bound_port)
+int arbor_listen(const arbor_addr_t *addr, uint16_t *bound_port)
 {
     struct addrinfo hints, *res;
     char port[8];
@@ -28,9 +28,9 @@ int arbor_listen(const arbor_addr_t *addr, int reuseport, uint16_t *bound_port)
         freeaddrinfo(res);
         return -e;
     }
+    /* SO_REUSEADDR only skips TIME_WAIT. Never SO_REUSEPORT: another process could
+     * then bind the same port and silently take part of the traffic. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (reuseport)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         int e = errno;

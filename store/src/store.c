@@ -2,10 +2,13 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
                                                 "records", "tags"};
@@ -75,6 +78,50 @@ fail:
     return rc;
 }
 
+/* One writer per data directory. LMDB's lock file lets a second writer open the
+ * environment (and corrupt it), so a writer holds an exclusive flock on
+ * DIR/writer.lock for its lifetime. The kernel drops it when the process dies, so
+ * a crash never leaves it stale; the file holds the PID for the error message. */
+static int lock_writer(arbor_store_t *s, const char *dir)
+{
+    char file[4096];
+    if ((size_t)snprintf(file, sizeof file, "%s/writer.lock", dir) >= sizeof file)
+        return ENAMETOOLONG;
+    int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return e == EWOULDBLOCK ? ARBOR_ELOCKED : e;
+    }
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    s->lock_fd = fd;
+    return 0;
+}
+
+long arbor_store_writer_pid(const char *path)
+{
+    char file[4096], buf[24];
+    if ((size_t)snprintf(file, sizeof file, "%s/writer.lock", path) >= sizeof file)
+        return 0;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
 int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
 {
     int rc;
@@ -84,10 +131,14 @@ int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
         return ENOMEM;
     s->read_only = opts->read_only;
     s->sync = opts->sync;
-    if (!opts->read_only && mkdir(opts->path, 0755) != 0 && errno != EEXIST) {
+    s->lock_fd = -1;
+    /* prompts and responses live here: owner only */
+    if (!opts->read_only && mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
         rc = errno;
         goto fail_free;
     }
+    if (!opts->read_only && (rc = lock_writer(s, opts->path)) != 0)
+        goto fail_free;
     if ((rc = mdb_env_create(&s->env)) != 0)
         goto fail_free;
     if ((rc = mdb_env_set_maxdbs(s->env, DBI_COUNT + 1)) != 0 ||
@@ -101,7 +152,7 @@ int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
         flags |= MDB_RDONLY;
     else if (opts->sync == ARBOR_SYNC_NONE)
         flags |= MDB_NOSYNC;
-    if ((rc = mdb_env_open(s->env, opts->path, flags, 0644)) != 0) {
+    if ((rc = mdb_env_open(s->env, opts->path, flags, 0600)) != 0) {
         if (opts->read_only && rc == ENOENT)
             rc = ARBOR_ENOSTORE;
         goto fail_env;
@@ -117,6 +168,8 @@ int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
 fail_env:
     mdb_env_close(s->env);
 fail_free:
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s);
     return rc;
 }
@@ -128,9 +181,17 @@ void arbor_store_close(arbor_store_t *s)
     if (!s->read_only)
         mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the writer lock */
     free(s->tags_known);
     free(s->key_counts);
     free(s);
+}
+
+int arbor_store_reader_check(arbor_store_t *s, int *cleared)
+{
+    *cleared = 0;
+    return s->read_only ? 0 : mdb_reader_check(s->env, cleared);
 }
 
 int arbor_store_sync(arbor_store_t *s)
@@ -363,7 +424,7 @@ out:
 
 int arbor_store_backup(arbor_store_t *s, const char *dir, int compact)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return errno;
     return mdb_env_copy2(s->env, dir, compact ? MDB_CP_COMPACT : 0);
 }

@@ -21,6 +21,7 @@ struct arbor_store {
     MDB_env *env;
     MDB_dbi dbi[DBI_COUNT];
     int read_only;
+    int lock_fd; /* writer only: holds DIR/writer.lock (flock) for the store's lifetime */
     arbor_sync_mode_t sync;
     uint64_t next_seq; /* writer only: sequence the next span gets */
     /* writer only: tag-catalog entries known to exist (by hash), and values added

@@ -211,6 +211,23 @@ test('invalid searches: 400 with the error position', async () => {
   }
 });
 
+test('a 20,000-term chain (as long as a request line may be): 400 with the position, and the service keeps answering', async () => {
+  const chain = (op) => `{ true${` ${op} true`.repeat(20000)} }`;
+  for (const op of ['||', '&&']) {
+    const r = await search({ q: chain(op) });
+    assert.equal(r.status, 400);
+    assert.match(r.body.detail, /col 1032: more than 128 operators/);
+  }
+  const sets = `{}${' > {}'.repeat(20000)}`;
+  const r = await search({ q: sets });
+  assert.equal(r.status, 400);
+  assert.match(r.body.detail, /more than 128 operators/);
+  const v2 = await getJson(`${Q}/api/v2/traces/${hex(T1, 32)}?q=${encodeURIComponent(chain('||'))}`);
+  assert.equal(v2.status, 400);
+  assert.match(v2.body.detail, /more than 128 operators/);
+  assert.equal((await fetch(`${Q}/healthz`)).status, 200);
+});
+
 test('tags: v2 scopes with intrinsics (no scope param), v1 tagNames, scope filter', async () => {
   const v2 = (await getJson(`${Q}/api/v2/search/tags`)).body;
   const scope = (n) => v2.scopes.find((s) => s.name === n).tags;

@@ -269,8 +269,48 @@ static void test_unterminated_text(void)
     tq_free(q);
 }
 
+/* Long flat chains recursed without bound in evaluation (45,000 `||` terms took the
+ * stack; 60,000 took 594 MB on a 5,000-span trace): the parser bounds operators. */
+static void test_operator_bound(void)
+{
+    static const char *const ops[] = {" || ", " && "};
+    char err[256];
+    for (size_t o = 0; o < 2; o++) {
+        size_t cap = 50000 * 8 + 16, n = 0;
+        char *buf = malloc(cap);
+        n += (size_t)snprintf(buf + n, cap - n, "{ true");
+        for (int i = 0; i < 45000; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%strue", ops[o]);
+        snprintf(buf + n, cap - n, " }");
+        tq_query_t *q = tq_parse(arbor_iov(buf, strlen(buf)), err, sizeof err);
+        /* the 129th operator starts at column 7 + 128 * 8 (each term is "<op>true") */
+        char col[32];
+        snprintf(col, sizeof col, "col %d:", 7 + 128 * 8 + 1);
+        ok(q == NULL && strstr(err, "more than 128 operators") && strstr(err, col),
+           "45,000-term%schain refused with its position (%s)", ops[o], err);
+        tq_free(q);
+        free(buf);
+    }
+    char *sets = malloc(200 * 8 + 16);
+    strcpy(sets, "{}");
+    for (int i = 0; i < 200; i++)
+        strcat(sets, " > {}");
+    tq_query_t *q = tq_parse(arbor_iov(sets, strlen(sets)), err, sizeof err);
+    ok(q == NULL && strstr(err, "more than 128 operators"), "200 spanset operators refused (%s)", err);
+    tq_free(q);
+    free(sets);
+    char at_limit[128 * 8 + 16] = "{ true";
+    for (int i = 0; i < 128; i++)
+        strcat(at_limit, " || true");
+    strcat(at_limit, " }");
+    q = tq_parse(arbor_iov(at_limit, strlen(at_limit)), err, sizeof err);
+    ok(q != NULL, "128 operators still parse");
+    tq_free(q);
+}
+
 int main(void)
 {
+    test_operator_bound();
     test_unterminated_text();
     test_parse();
     test_eval();

@@ -47,6 +47,7 @@ static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
 #define ARBOR_ESHUTDOWN (-31005) /**< component is shutting down */
 #define ARBOR_EFORMAT (-31006)   /**< store written by an incompatible version */
 #define ARBOR_ENOSTORE (-31007)  /**< store not created yet (reader before writer) */
+#define ARBOR_ELOCKED (-31008)   /**< another process holds the data directory's writer lock */
 /** @} */
 
 /** Human-readable text for any code of the space above; never NULL. */

@@ -28,6 +28,7 @@ typedef struct {
     uint64_t write_failures;  /* requests answered 503 by the writer */
     uint64_t traces_expired;  /* deleted by retention */
     uint64_t spans_expired;
+    uint64_t stale_readers;   /* reader slots of dead processes freed by the writer */
 } arbor_ingest_stats_t;
 
 #define ARBOR_INGEST_STATS_WORDS (sizeof(arbor_ingest_stats_t) / sizeof(uint64_t))

@@ -8,11 +8,12 @@
 #include "arbor/config.h"
 
 /**
- * Bind and listen on @p addr (port 0 = ephemeral). With @p reuseport, several
- * sockets may share the port so each event-loop thread accepts on its own.
+ * Bind and listen on @p addr (port 0 = ephemeral). The port is this process's
+ * alone (no SO_REUSEPORT): a port in use is -EADDRINUSE. Threads of one process
+ * share the listener through dup().
  * @param[out] bound_port the port actually bound.
  * @return a listening, non-blocking fd, or -errno.
  */
-int arbor_listen(const arbor_addr_t *addr, int reuseport, uint16_t *bound_port);
+int arbor_listen(const arbor_addr_t *addr, uint16_t *bound_port);
 
 #endif

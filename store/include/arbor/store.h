@@ -40,7 +40,7 @@ typedef enum {
 } arbor_sync_mode_t;
 
 typedef struct {
-    const char *path;        /**< directory; created (0755) if missing and writable */
+    const char *path;        /**< directory; created (0700) if missing and writable */
     uint64_t map_size;       /**< LMDB map size in bytes; 0 = 16 GiB */
     int read_only;           /**< open as a reader process */
     arbor_sync_mode_t sync;  /**< writer only */
@@ -48,14 +48,25 @@ typedef struct {
 } arbor_store_options_t;
 
 /**
- * Open (and for a writer, create) the store.
- * @return 0; ARBOR_ENOSTORE when read_only and no writer has created it yet;
+ * Open (and for a writer, create) the store. A writer takes DIR/writer.lock for
+ * as long as the store is open: a second writer on the same directory, in this
+ * process or another, gets ARBOR_ELOCKED.
+ * @return 0; ARBOR_ELOCKED; ARBOR_ENOSTORE when read_only and no writer has created it yet;
  *         ARBOR_EFORMAT for a store of another format version; errno / LMDB codes.
  *         On failure *out is NULL and nothing is left open.
  */
 int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out);
+/** PID written by the process holding @p path's writer lock (0 if unknown). */
+long arbor_store_writer_pid(const char *path);
 /** Close the store. All batches and readers must have ended. Cannot fail. */
 void arbor_store_close(arbor_store_t *store);
+/**
+ * Free the reader slots of processes that died inside a read transaction (a
+ * killed arbor-query): their snapshots would otherwise keep old pages from being
+ * reused until the map fills. Writer only; safe beside live readers.
+ * @param[out] cleared slots freed.
+ */
+int arbor_store_reader_check(arbor_store_t *store, int *cleared);
 /** Flush OS buffers to disk (useful with ARBOR_SYNC_NONE). */
 int arbor_store_sync(arbor_store_t *store);
 /**
