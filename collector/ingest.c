@@ -188,7 +188,7 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
 {
     otlp_request_t req;
     arbor_arena_t *a = &job->arena;
-    size_t budget = a->used + INGEST_ARENA_PER_BODY_BYTE * len + (1u << 20);
+    size_t budget = a->used + INGEST_ARENA_PER_BODY_BYTE * len + INGEST_ARENA_BASE_BYTES;
     if (o->arena_limit == 0 || budget < o->arena_limit)
         a->limit = budget;
     int rc = otlp_request_decode(a, enc, body, len, &req, err, errlen);

@@ -45,10 +45,15 @@ typedef struct {
 ingest_job_t *ingest_job_new(const ingest_options_t *opts);
 void ingest_job_free(ingest_job_t *job);
 
-/** Decoding may allocate this many bytes per body byte (plus 1 MiB) before it
- * gives up with ARBOR_ETOOBIG: ample for real spans (about 3x), not for bodies
- * crafted as millions of one-byte attributes. */
-#define INGEST_ARENA_PER_BODY_BYTE 12
+/** Decoding may allocate this many bytes per body byte (plus
+ * INGEST_ARENA_BASE_BYTES) before it gives up with ARBOR_ETOOBIG. Measured
+ * (tests/unit/test_codec.c, "decode memory"): realistic spans take 12-16x, the
+ * densest valid shapes (empty links, events, key-values, array items) up to 117x;
+ * only all-invalid bodies of empty spans need more (~385x) and get 413. So a
+ * request within ARBOR_MAX_REQUEST_BYTES that holds storable spans always decodes,
+ * and one request can never take more than this times the configured limit. */
+#define INGEST_ARENA_PER_BODY_BYTE 128
+#define INGEST_ARENA_BASE_BYTES (16u << 20)
 
 /**
  * Decode @p body (encoding @p enc) into the job's spans.

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};
     ingest_options_t ingest = {.execution_id_keys = keys, .span_codec = codecs[cfg.span_compression],
                                .capture_content = cfg.capture_content,
-                               .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + (1 << 20)};
+                               .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES};
 
     arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,
                                 .sync = cfg.sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};

@@ -32,6 +32,30 @@ test('batch exporter: a run exported in one request reads back the same', async 
   assertCompletedRun(await traceOf('exec-batch'), r, 'exec-batch', 5);
 });
 
+for (const protocol of ['proto', 'json']) {
+  test(`${protocol}: the JS SDK's 8,192-span batch (10 short attributes each) is stored whole`, async () => {
+    const n = 8192;
+    const provider = makeProvider({ protocol, url: collector.url,
+      batch: { maxExportBatchSize: n, maxQueueSize: n, scheduledDelayMillis: 600000 } });
+    const tracer = provider.getTracer('bulk');
+    const root = tracer.startSpan('bulk-root');
+    root.setAttribute('orcheo.execution.id', `exec-bulk-${protocol}`);
+    const { trace, context } = await import('@opentelemetry/api');
+    const ctx = trace.setSpan(context.active(), root);
+    for (let i = 0; i < n - 1; i++) {
+      const s = tracer.startSpan(`item-${i}`, {}, ctx);
+      for (let a = 0; a < 10; a++) s.setAttribute(`attr.${a}`, `v${i % 7}`);
+      s.end();
+    }
+    root.end();
+    await provider.forceFlush();
+    await provider.shutdown();
+    const t = await getJson(`${query.base}/api/executions/exec-bulk-${protocol}/trace?limit=10000`);
+    assert.equal(t.body.spans.length, n, 'one request, every span stored');
+    assert.equal(t.body.execution.status, 'completed');
+  });
+}
+
 test('error and cancelled roots set execution.status', async () => {
   const provider = makeProvider({ protocol: 'proto', url: collector.url });
   await orcheoRun(provider, { executionId: 'exec-err', nodes: 1, error: true });

@@ -9,8 +9,10 @@ import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace
 
 export function makeProvider({ protocol, url, gzip = false, batch = false, service = 'orcheo-backend' }) {
   const Exporter = { proto: ProtoExporter, json: JsonExporter, grpc: GrpcExporter }[protocol];
-  const exporter = new Exporter({ url, compression: gzip ? 'gzip' : 'none', timeoutMillis: 10000 });
-  const processor = batch ? new BatchSpanProcessor(exporter, { scheduledDelayMillis: 50 }) : new SimpleSpanProcessor(exporter);
+  const exporter = new Exporter({ url, compression: gzip ? 'gzip' : 'none', timeoutMillis: 30000 });
+  // batch: true, or the BatchSpanProcessor's own options
+  const processor = batch ? new BatchSpanProcessor(exporter, { scheduledDelayMillis: 50, ...(batch === true ? {} : batch) })
+    : new SimpleSpanProcessor(exporter);
   return new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
     spanProcessors: [processor],

@@ -5,6 +5,8 @@
 #include "otlp.h"
 #include "tap.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -381,6 +383,112 @@ static void test_tokens(void)
     ok(!otlp_span_tokens(&a, &in, &out) && in == 0, "no tokens");
 }
 
+/* ---- decode memory: hand-built protobuf for dense but valid shapes ---- */
+typedef struct { uint8_t *p; size_t n, cap; } pbuf_t;
+static void pb_raw(pbuf_t *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) { b->cap = (b->n + n) * 2 + 64; b->p = realloc(b->p, b->cap); }
+    memcpy(b->p + b->n, d, n); b->n += n;
+}
+static void pb_varint(pbuf_t *b, uint64_t v)
+{
+    uint8_t t[10]; size_t n = 0;
+    do { t[n++] = (uint8_t)((v & 127) | (v > 127 ? 128 : 0)); v >>= 7; } while (v);
+    pb_raw(b, t, n);
+}
+static void pb_bytes(pbuf_t *b, int field, const void *d, size_t n)
+{
+    pb_varint(b, (uint64_t)field << 3 | 2); pb_varint(b, n); pb_raw(b, d, n);
+}
+static void pb_msg(pbuf_t *b, int field, pbuf_t *m) { pb_bytes(b, field, m->p, m->n); m->n = 0; }
+
+static void span_ids(pbuf_t *s, uint32_t i)
+{
+    uint8_t tid[16] = {1}, sid[8] = {1};
+    memcpy(sid + 1, &i, 4);
+    pb_bytes(s, 1, tid, 16);
+    pb_bytes(s, 2, sid, 8);
+}
+
+/* Decode spans (Span messages as ScopeSpans.spans) with the collector's budget;
+ * returns the decode result and reports the bytes used per body byte. */
+static int decode_with_budget(const char *what, pbuf_t *spans, size_t want_spans)
+{
+    pbuf_t ss = {0}, rs = {0}, req = {0};
+    pb_raw(&ss, spans->p, spans->n);
+    pb_msg(&rs, 2, &ss);
+    pb_msg(&req, 1, &rs);
+    spans->n = 0;
+    static const char *const keys[] = {"orcheo.execution.id", NULL};
+    ingest_options_t o = {.execution_id_keys = keys,
+                          .arena_limit = INGEST_ARENA_PER_BODY_BYTE * req.n + INGEST_ARENA_BASE_BYTES};
+    ingest_job_t *j = ingest_job_new(&o);
+    char err[256] = "";
+    int rc = ingest_decode(j, &o, OTLP_ENC_PROTOBUF, req.p, req.n, err, sizeof err);
+    /* within the per-byte part alone: the base only covers small requests */
+    ok(rc == 0 && j->n_spans == want_spans && j->arena.used <= INGEST_ARENA_PER_BODY_BYTE * req.n, "decode memory: %s (%zu bytes) decodes within the budget: %.1f bytes/byte %s",
+       what, req.n, (double)j->arena.used / (double)req.n, err);
+    ingest_job_free(j);
+    free(ss.p), free(rs.p), free(req.p);
+    return rc;
+}
+
+/* A request within ARBOR_MAX_REQUEST_BYTES must decode: 584 spans of 10 short
+ * attributes (140 KB) got 413 under the old 12x budget. Each dense shape, at a
+ * size where INGEST_ARENA_BASE_BYTES no longer covers it, must fit the budget. */
+static void test_decode_memory(void)
+{
+    pbuf_t sp = {0}, s = {0}, kv = {0}, av = {0}, arr = {0};
+    for (uint32_t i = 0; i < 5840; i++) {
+        span_ids(&s, i);
+        pb_bytes(&s, 5, "span", 4);
+        for (int a = 0; a < 10; a++) {
+            char k[16];
+            snprintf(k, sizeof k, "attr.%d", a);
+            pb_bytes(&kv, 1, k, strlen(k));
+            pb_bytes(&av, 1, "value", 5);
+            pb_msg(&kv, 2, &av);
+            pb_msg(&s, 9, &kv);
+        }
+        pb_msg(&sp, 2, &s);
+    }
+    decode_with_budget("5,840 spans x 10 short attributes", &sp, 5840);
+    for (uint32_t i = 0; i < 50000; i++) {
+        span_ids(&s, i);
+        pb_msg(&sp, 2, &s);
+    }
+    decode_with_budget("50,000 spans with IDs only", &sp, 50000);
+    static const struct {
+        const char *what;
+        int field; /* Span field repeated empty: 9 attributes, 11 events, 13 links */
+    } empties[] = {{"400,000 empty attributes", 9}, {"400,000 empty events", 11}, {"400,000 empty links", 13}};
+    for (size_t e = 0; e < sizeof empties / sizeof empties[0]; e++) {
+        span_ids(&s, 1);
+        for (int a = 0; a < 400000; a++)
+            pb_msg(&s, empties[e].field, &av);
+        pb_msg(&sp, 2, &s);
+        decode_with_budget(empties[e].what, &sp, 1);
+    }
+    span_ids(&s, 1);
+    for (int a = 0; a < 200000; a++) {
+        pb_bytes(&kv, 1, "k", 1);
+        pb_msg(&kv, 2, &av);
+        pb_msg(&s, 9, &kv);
+    }
+    pb_msg(&sp, 2, &s);
+    decode_with_budget("200,000 attributes {k: {}}", &sp, 1);
+    span_ids(&s, 1);
+    for (int a = 0; a < 400000; a++)
+        pb_msg(&arr, 1, &av);
+    pb_msg(&av, 5, &arr);
+    pb_bytes(&kv, 1, "k", 1);
+    pb_msg(&kv, 2, &av);
+    pb_msg(&s, 9, &kv);
+    pb_msg(&sp, 2, &s);
+    decode_with_budget("an array of 400,000 empty values", &sp, 1);
+    free(sp.p), free(s.p), free(kv.p), free(av.p), free(arr.p);
+}
+
 static size_t gz(const void *in, size_t n, uint8_t *out, size_t cap)
 {
     z_stream z;
@@ -415,6 +523,7 @@ int main(void)
     test_json_errors();
     test_tokens();
     test_inflate();
+    test_decode_memory();
     arbor_arena_free(&arena);
     return tap_done();
 }
