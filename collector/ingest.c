@@ -2,6 +2,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <zlib.h>
@@ -314,77 +315,95 @@ nomem:
     return ENOMEM;
 }
 
+/* Output of one inflate call, grown by doubling up to limit + 1 bytes (one past
+ * the limit tells "too big" from "exactly the limit"). */
+typedef struct {
+    uint8_t *buf;
+    size_t cap, used, limit;
+} inflate_out_t;
+
+/* Inflate one stream (one gzip member) from @p zs into @p o: 0 at its end,
+ * ARBOR_ETOOBIG past the limit, ARBOR_EDECODE for corrupt or truncated input. */
+static int inflate_member(z_stream *zs, inflate_out_t *o)
+{
+    for (;;) {
+        if (o->used == o->cap) {
+            if (o->cap > o->limit) /* produced more than the limit: a bomb or simply too big */
+                return ARBOR_ETOOBIG;
+            size_t ncap = o->cap * 2 > o->limit + 1 ? o->limit + 1 : o->cap * 2;
+            uint8_t *nb = realloc(o->buf, ncap);
+            if (nb == NULL)
+                return ENOMEM;
+            o->buf = nb;
+            o->cap = ncap;
+        }
+        zs->next_out = o->buf + o->used;
+        zs->avail_out = (uInt)(o->cap - o->used);
+        int zrc = inflate(zs, Z_NO_FLUSH);
+        o->used = o->cap - zs->avail_out;
+        if (zrc == Z_STREAM_END)
+            return o->used > o->limit ? ARBOR_ETOOBIG : 0;
+        if (zrc != Z_OK && !(zrc == Z_BUF_ERROR && zs->avail_out == 0))
+            return zrc == Z_MEM_ERROR ? ENOMEM : ARBOR_EDECODE;
+        if (zs->avail_in == 0 && zs->avail_out != 0) /* input ended before the stream did */
+            return ARBOR_EDECODE;
+    }
+}
+
+static int is_gzip_header(const uint8_t *p, size_t n)
+{
+    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+/* Inflate all of @p in with zlib window bits @p wbits. A gzip body may hold
+ * several members back to back (RFC 1952 §2.2: they decode as one): each is
+ * inflated; anything else after the end of the stream is an error. */
+static int inflate_all(const uint8_t *in, size_t in_len, int wbits, inflate_out_t *o, uLong *total_out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, wbits) != Z_OK)
+        return ENOMEM;
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)in_len;
+    int rc;
+    while ((rc = inflate_member(&zs, o)) == 0 && zs.avail_in > 0) {
+        if (!is_gzip_header(in, in_len) || !is_gzip_header(zs.next_in, zs.avail_in)) {
+            rc = ARBOR_EDECODE; /* trailing bytes that are not another gzip member */
+            break;
+        }
+        inflateReset(&zs);
+    }
+    *total_out = zs.total_out;
+    inflateEnd(&zs);
+    return rc;
+}
+
 int ingest_inflate(arbor_arena_t *arena, const void *in, size_t in_len, size_t limit, arbor_iov_t *out)
 {
+    if (in_len > UINT_MAX)
+        return ARBOR_ETOOBIG;
     /* 15+32: zlib detects gzip or zlib headers itself; raw deflate (some clients
      * send it as "deflate") is tried when that fails on the header */
-    for (int attempt = 0; attempt < 2; attempt++) {
-        z_stream zs;
-        memset(&zs, 0, sizeof zs);
-        if (inflateInit2(&zs, attempt == 0 ? 15 + 32 : -15) != Z_OK)
+    static const int wbits[] = {15 + 32, -15};
+    int rc = ARBOR_EDECODE;
+    for (size_t attempt = 0; attempt < 2; attempt++) {
+        size_t cap = in_len * 4 + 4096;
+        inflate_out_t o = {malloc(cap > limit + 1 ? limit + 1 : cap), cap > limit + 1 ? limit + 1 : cap, 0, limit};
+        if (o.buf == NULL)
             return ENOMEM;
-        size_t cap = in_len * 4 + 4096, used = 0;
-        if (cap > limit + 1)
-            cap = limit + 1;
-        uint8_t *buf = malloc(cap);
-        if (buf == NULL) {
-            inflateEnd(&zs);
-            return ENOMEM;
+        uLong total_out = 0;
+        rc = inflate_all(in, in_len, wbits[attempt], &o, &total_out);
+        if (rc == 0) {
+            char *copy = arbor_arena_alloc(arena, o.used ? o.used : 1);
+            if (copy == NULL)
+                rc = arena->overflowed ? ARBOR_ETOOBIG : ENOMEM;
+            else
+                *out = arbor_iov(memcpy(copy, o.buf, o.used), o.used);
         }
-        zs.next_in = (Bytef *)in;
-        zs.avail_in = (uInt)in_len;
-        int zrc = Z_OK;
-        while (zrc != Z_STREAM_END) {
-            if (used == cap) {
-                if (cap > limit) { /* produced more than the limit: a bomb or simply too big */
-                    free(buf);
-                    inflateEnd(&zs);
-                    return ARBOR_ETOOBIG;
-                }
-                size_t ncap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
-                uint8_t *nb = realloc(buf, ncap);
-                if (nb == NULL) {
-                    free(buf);
-                    inflateEnd(&zs);
-                    return ENOMEM;
-                }
-                buf = nb;
-                cap = ncap;
-            }
-            zs.next_out = buf + used;
-            zs.avail_out = (uInt)(cap - used);
-            zrc = inflate(&zs, Z_NO_FLUSH);
-            used = cap - zs.avail_out;
-            if (zrc == Z_STREAM_END)
-                break;
-            if (zrc != Z_OK && !(zrc == Z_BUF_ERROR && zs.avail_out == 0)) {
-                free(buf);
-                inflateEnd(&zs);
-                if (attempt == 0 && zrc == Z_DATA_ERROR && zs.total_out == 0)
-                    goto next_attempt;
-                return ARBOR_EDECODE;
-            }
-            if (zs.avail_in == 0 && zs.avail_out != 0) { /* input ended before the stream did */
-                free(buf);
-                inflateEnd(&zs);
-                return ARBOR_EDECODE;
-            }
-        }
-        inflateEnd(&zs);
-        if (used > limit) {
-            free(buf);
-            return ARBOR_ETOOBIG;
-        }
-        char *copy = arbor_arena_alloc(arena, used ? used : 1);
-        if (copy == NULL) {
-            free(buf);
-            return arena->overflowed ? ARBOR_ETOOBIG : ENOMEM;
-        }
-        memcpy(copy, buf, used);
-        free(buf);
-        *out = arbor_iov(copy, used);
-        return 0;
-    next_attempt:;
+        free(o.buf);
+        if (!(rc == ARBOR_EDECODE && total_out == 0 && attempt == 0))
+            break;
     }
-    return ARBOR_EDECODE;
+    return rc;
 }

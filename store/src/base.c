@@ -29,6 +29,8 @@ const char *arbor_strerror(int rc)
         return "store has not been created yet";
     case ARBOR_ELOCKED:
         return "data directory is in use by another writer";
+    case ARBOR_ENOTSUP:
+        return "not supported";
     }
     /* positive errno and LMDB's own codes both go through mdb_strerror */
     return mdb_strerror(rc);

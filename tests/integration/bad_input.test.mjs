@@ -82,6 +82,27 @@ test('corrupt gzip: 400; deflate body accepted', async () => {
   assert.equal(d.status, 200);
 });
 
+test('multi-member gzip: every member decoded; trailing garbage refused', async () => {
+  // two protobuf requests back to back are one request (repeated fields merge);
+  // each gzipped on its own, as `cat a.gz b.gz` would make it
+  const str = (field, bytes) => Buffer.concat([Buffer.from([field << 3 | 2, bytes.length]), bytes]);
+  const oneSpan = (trace, id, name) => str(1, str(2, str(2, Buffer.concat([str(1, Buffer.from(trace, 'hex')),
+    str(2, Buffer.from(id, 'hex')), str(5, Buffer.from(name)),
+    str(9, Buffer.concat([str(1, Buffer.from('orcheo.execution.id')), str(2, str(1, Buffer.from('exec-members')))]))]))));
+  const trace = TRACE.replace(/^5b/, '9b');
+  const body = Buffer.concat([gzipSync(oneSpan(trace, '1000000000000001', 'first member')),
+    gzipSync(oneSpan(trace, '1000000000000002', 'second member'))]);
+  const r = await post(body, { 'content-encoding': 'gzip' });
+  assert.equal(r.status, 200);
+  const t = await getJson(`${query.base}/api/executions/exec-members/trace`);
+  assert.deepEqual(t.body.spans.map((s) => s.name).sort(), ['first member', 'second member']);
+  const junk = await post(Buffer.concat([gzipSync(oneSpan(trace, '1000000000000003', 'junk after')), Buffer.from('garbage')]),
+    { 'content-encoding': 'gzip' });
+  assert.equal(junk.status, 400);
+  const after = await getJson(`${query.base}/api/executions/exec-members/trace`);
+  assert.equal(after.body.spans.length, 2, 'nothing of the refused body stored');
+});
+
 test('invalid span IDs: valid spans stored, partial_success counts the rest', async () => {
   const spans = [
     { traceId: TRACE, spanId: '1111111111111111', name: 'good', startTimeUnixNano: '1', endTimeUnixNano: '2',

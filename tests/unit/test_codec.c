@@ -510,6 +510,24 @@ static void test_inflate(void)
     ok(ingest_inflate(&arena, packed, n, 16 << 20, &out) == 0 && out.len == sizeof zeros, "same body within limit");
     is_int(ingest_inflate(&arena, packed, n / 2, 16 << 20, &out), ARBOR_EDECODE, "truncated gzip: EDECODE");
     is_int(ingest_inflate(&arena, "not gzip at all", 15, 1 << 20, &out), ARBOR_EDECODE, "garbage: EDECODE");
+
+    /* gzip members back to back decode as one body (RFC 1952 §2.2); only the
+     * first was stored before, though the request was acknowledged */
+    static uint8_t two[256];
+    size_t a = gz("first,", 6, two, sizeof two);
+    size_t b = gz("second", 6, two + a, sizeof two - a);
+    ok(ingest_inflate(&arena, two, a + b, 1 << 20, &out) == 0 && out.len == 12 && memcmp(out.base, "first,second", 12) == 0,
+       "two gzip members: both decoded, in order");
+    is_int(ingest_inflate(&arena, two, a + b, 11, &out), ARBOR_ETOOBIG, "the limit counts every member");
+    memcpy(two + a + b, "junk", 4);
+    is_int(ingest_inflate(&arena, two, a + b + 4, 1 << 20, &out), ARBOR_EDECODE, "trailing garbage after gzip: EDECODE");
+    is_int(ingest_inflate(&arena, two, a + 1, 1 << 20, &out), ARBOR_EDECODE, "one byte of a second member: EDECODE");
+    static uint8_t z[64];
+    uLongf zn = sizeof z;
+    compress2(z, &zn, (const Bytef *)"zlib body", 9, 6);
+    ok(ingest_inflate(&arena, z, zn, 1 << 20, &out) == 0 && out.len == 9, "zlib (gRPC's deflate) body");
+    memcpy(z + zn, "xy", 2);
+    is_int(ingest_inflate(&arena, z, zn + 2, 1 << 20, &out), ARBOR_EDECODE, "trailing garbage after zlib: EDECODE");
 }
 
 int main(void)

@@ -48,6 +48,7 @@ static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
 #define ARBOR_EFORMAT (-31006)   /**< store written by an incompatible version */
 #define ARBOR_ENOSTORE (-31007)  /**< store not created yet (reader before writer) */
 #define ARBOR_ELOCKED (-31008)   /**< another process holds the data directory's writer lock */
+#define ARBOR_ENOTSUP (-31009)   /**< a valid request asks for something not implemented */
 /** @} */
 
 /** Human-readable text for any code of the space above; never NULL. */
