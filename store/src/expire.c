@@ -106,7 +106,7 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
             (rc = mdb_cursor_del(tcur, 0)) != 0)
             goto done;
         out->traces++;
-        rc = mdb_cursor_get(tcur, &key, &val, MDB_GET_CURRENT);
+        rc = arbor__cursor_after_del(tcur, &key, &val);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto done;

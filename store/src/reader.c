@@ -98,7 +98,8 @@ int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uin
     if (rc)
         return rc;
     MDB_val key = {sizeof prefix, prefix}, val;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, next)) {
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = next == MDB_GET_CURRENT ? arbor__cursor_after_del(cur, &key, &val) : mdb_cursor_get(cur, &key, &val, next)) {
         if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
             break;
         if ((rc = fn(ctx, cur, &key, &val)) != 0)

@@ -5,6 +5,7 @@
 
 #include "arbor/store.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
 
@@ -46,6 +47,16 @@ int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int creat
 typedef int (*arbor__span_kv_fn)(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val);
 int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, MDB_cursor_op next,
                       arbor__span_kv_fn fn, void *ctx);
+/* After mdb_cursor_del the cursor already sits on the following entry: read it
+ * with GET_CURRENT. Deleting a database's last entry leaves the cursor
+ * uninitialised, which GET_CURRENT reports as EINVAL: that is the end too
+ * (retention could never delete a store's last trace). */
+static inline int arbor__cursor_after_del(MDB_cursor *cur, MDB_val *key, MDB_val *val)
+{
+    int rc = mdb_cursor_get(cur, key, val, MDB_GET_CURRENT);
+    return rc == EINVAL ? MDB_NOTFOUND : rc;
+}
+
 /* Highest sequence retention has deleted (meta/expired_seq), 0 if none. */
 uint64_t arbor__expired_seq(MDB_txn *txn, arbor_store_t *s);
 

@@ -543,6 +543,36 @@ static void test_expire(arbor_store_t *s)
     is_int(check_problems(s), 0, "check: no problems after retention");
 }
 
+/* A store whose only trace expires: deleting the last entry of an index left
+ * LMDB's cursor uninitialised, and every sweep failed with EINVAL. Also: one
+ * writer per directory, even within one process. */
+static void test_expire_last_and_lock(void)
+{
+    char dir2[300];
+    snprintf(dir2, sizeof dir2, "%s-last", dir);
+    arbor_store_options_t o = {.path = dir2, .map_size = 64 << 20};
+    arbor_store_t *s = NULL, *second = NULL;
+    is_int(arbor_store_open(&o, &s), 0, "expire-last: a fresh store");
+    is_int(arbor_store_open(&o, &second), ARBOR_ELOCKED, "a second writer on the same directory: ELOCKED");
+    ok(second == NULL && arbor_store_writer_pid(dir2) == (long)getpid(), "the lock file names the holder");
+    arbor_span_in_t sp[3] = {span(0x90, 1, 0, 1000), span(0x90, 2, 1, 1000), span(0x90, 3, 1, 1000)};
+    sp[0].execution_id = ARBOR_IOV("exec-last");
+    is_int(put_spans_in(s, T, sp, 3), 0, "expire-last: one trace stored");
+    arbor_expire_t ex;
+    is_int(arbor_store_expire(s, T, 1000000, 100000, &ex), 0, "expire-last: the only trace expires");
+    ok(ex.traces == 1 && ex.spans == 3, "expire-last: all of it (%llu traces, %llu spans)",
+       (unsigned long long)ex.traces, (unsigned long long)ex.spans);
+    is_int(arbor_store_expire(s, T, 1000000, 100000, &ex), 0, "expire-last: an empty store sweeps cleanly");
+    is_int(check_problems(s), 0, "expire-last: check agrees");
+    arbor_store_close(s);
+    is_int(arbor_store_open(&o, &second), 0, "closed: the directory is free again");
+    arbor_store_close(second);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir2);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir2);
+}
+
 /* Set meta/format behind the library's back, as an older or newer binary would
  * have left it (little-endian u64). */
 static void set_format(uint64_t version)
@@ -628,6 +658,7 @@ int main(void)
     test_span_compression(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
     test_expire(s);
+    test_expire_last_and_lock();
 
     /* a reader process view while the writer is open: one sequence number per span put above */
     arbor_reader_t *r;
