@@ -35,6 +35,15 @@ static const arbor_cfg_entry_t entries[] = {
      NULL, 4096, (int64_t)1 << 32},
     {"live-max-subscribers", ARBOR_CFG_INT, "10000", F(live_max_subscribers),
      "Concurrent live subscriptions; more are refused with 503.", NULL, 1, 1000000},
+    {"search-timeout", ARBOR_CFG_DURATION, "10s", F(search_timeout_ms),
+     "How long a Tempo search (or a TraceQL-filtered trace) may run. Past it, a search answers what it "
+     "found with `\"partial\": true`; a filtered trace answers 503. Every regular-expression match is "
+     "bounded too (PCRE2 match limit; JIT where available).",
+     NULL, 1, 3600000},
+    {"search-threads", ARBOR_CFG_INT, "2", F(search_threads),
+     "Threads running searches and filtered traces, so that health checks and every other request are "
+     "answered while they run.",
+     NULL, 1, 64},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
 };
 

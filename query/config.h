@@ -18,6 +18,8 @@ typedef struct {
     uint64_t live_ping_ms;
     uint64_t live_max_queued_bytes;
     int64_t live_max_subscribers;
+    uint64_t search_timeout_ms;
+    int64_t search_threads;
 } query_config_t;
 
 extern const arbor_cfg_table_t query_config_table;

@@ -10,6 +10,7 @@
 #include "tempo.h"
 #include "ui.h"
 #include "trace.h"
+#include "worker.h"
 
 #include "arbor/listen.h"
 #include "arbor/log.h"
@@ -245,8 +246,26 @@ typedef struct {
     int empty_404;
 } render_opts_t;
 
+/* A render's result: 404 for ARBOR_ENOTFOUND, 400 for ARBOR_EDECODE, 503 for
+ * ARBOR_ETIMEDOUT (with the detail in o->bad_request), 500 otherwise. */
+static void send_rendered(h2o_req_t *req, int rc, jsonw_t *w, const render_opts_t *o)
+{
+    if (rc == ARBOR_ENOTFOUND && o->empty_404)
+        send_body(req, 404, "Not Found", "text/plain", "", 0);
+    else if (rc == ARBOR_ENOTFOUND)
+        send_detail(req, 404, "Not Found", "not found");
+    else if (rc == ARBOR_EDECODE)
+        send_detail(req, 400, "Bad Request", o->bad_request ? o->bad_request : "invalid cursor");
+    else if (rc == ARBOR_ETIMEDOUT)
+        send_detail(req, 503, "Service Unavailable", o->bad_request ? o->bad_request : arbor_strerror(rc));
+    else if (rc)
+        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
+    else
+        send_writer(req, w, o->type);
+}
+
 /* Render a body from one read snapshot: 503 while the store is not available,
- * 404 for ARBOR_ENOTFOUND, 400 for ARBOR_EDECODE, 500 otherwise. */
+ * then as send_rendered says. */
 static void respond_with(h2o_req_t *req, render_fn render, void *arg, const render_opts_t *o)
 {
     arbor_store_t *st = store_get();
@@ -264,16 +283,7 @@ static void respond_with(h2o_req_t *req, render_fn render, void *arg, const rend
     jsonw_init(&w);
     rc = render(r, arg, &w);
     arbor_reader_end(r);
-    if (rc == ARBOR_ENOTFOUND && o->empty_404)
-        send_body(req, 404, "Not Found", "text/plain", "", 0);
-    else if (rc == ARBOR_ENOTFOUND)
-        send_detail(req, 404, "Not Found", "not found");
-    else if (rc == ARBOR_EDECODE)
-        send_detail(req, 400, "Bad Request", o->bad_request ? o->bad_request : "invalid cursor");
-    else if (rc)
-        send_detail(req, 500, "Internal Server Error", arbor_strerror(rc));
-    else
-        send_writer(req, &w, o->type);
+    send_rendered(req, rc, &w, o);
     jsonw_free(&w);
 }
 
@@ -530,16 +540,46 @@ static int window_params(h2o_req_t *req, uint64_t *start, uint64_t *end)
     return 0;
 }
 
+/* ---- renders on worker threads (worker.h) ---- */
+
+static uint64_t request_t0; /* when the request being dispatched came in */
+static void request_done(h2o_req_t *req, route_t route, uint64_t t0);
+
+/* Requests that may run long (searches, TraceQL-filtered traces) go to the worker
+ * threads so /healthz and everything else stay answered. Their arguments start
+ * with this header: what the reply on the loop thread needs. */
 typedef struct {
+    route_t route;
+    uint64_t t0;
+    render_opts_t o; /* o.bad_request points at err once the job has its copy */
+    char err[512];
+} async_head_t;
+
+static void reply_async(h2o_req_t *req, void *arg, int rc, jsonw_t *w)
+{
+    async_head_t *h = arg;
+    h->o.bad_request = h->err;
+    send_rendered(req, rc, w, &h->o);
+    request_done(req, h->route, h->t0);
+}
+
+/* The budget every worker render runs under. */
+static tempo_budget_t search_budget(void)
+{
+    tempo_budget_t b = {arbor_mono_ns() + state.cfg->search_timeout_ms * 1000000u, worker_cancel_flag()};
+    return b;
+}
+
+typedef struct {
+    async_head_t h;
     uint8_t id[16];
     tempo_trace_params_t p;
-    char err[256];
 } tempo_trace_request_t;
 
 static int render_tempo_trace(arbor_reader_t *r, void *arg, jsonw_t *w)
 {
     tempo_trace_request_t *t = arg;
-    return tempo_trace(r, t->id, &t->p, w, t->err, sizeof t->err);
+    return tempo_trace(r, t->id, &t->p, w, t->h.err, sizeof t->h.err);
 }
 
 static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
@@ -556,13 +596,23 @@ static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
     t.p.format = wanted_format(req);
     arbor_iov_t q = query_param(req, "q");
     t.p.q = q.base ? q : arbor_iov("", 0);
-    render_opts_t o = {t.p.format == TEMPO_PROTOBUF ? "application/protobuf" : "application/json", t.err, 1};
-    respond_with(req, render_tempo_trace, &t, &o);
+    render_opts_t o = {t.p.format == TEMPO_PROTOBUF ? "application/protobuf" : "application/json", t.h.err, 1};
+    arbor_store_t *st = store_get();
+    if (!v2 || t.p.q.len == 0 || st == NULL) { /* no filter to evaluate: quick, answer here */
+        respond_with(req, render_tempo_trace, &t, &o);
+        return;
+    }
+    t.h = (async_head_t){.route = ROUTE_TEMPO_TRACE, .t0 = request_t0, .o = o};
+    t.p.budget = search_budget();
+    worker_job_t *job = worker_job_new(req, &t, sizeof t);
+    tempo_trace_request_t *copy = worker_job_arg(job);
+    copy->p.q = worker_job_keep(job, t.p.q);
+    worker_job_submit(job, st, render_tempo_trace, reply_async);
 }
 
 typedef struct {
+    async_head_t h;
     tempo_search_params_t p;
-    char err[512];
     int kind; /* 0 search, 1 tags, 2 tag values */
     int v2;
     char scope[16];
@@ -578,14 +628,8 @@ static int render_tempo_search(arbor_reader_t *r, void *arg, jsonw_t *w)
     case 2:
         return tempo_tag_values(r, t->v2, t->tag, t->p.limit, w);
     default:
-        return tempo_search(r, &t->p, w, t->err, sizeof t->err);
+        return tempo_search(r, &t->p, w, t->h.err, sizeof t->h.err);
     }
-}
-
-static void respond_tempo(h2o_req_t *req, tempo_search_request_t *t)
-{
-    render_opts_t o = {"application/json", t->err, 0};
-    respond_with(req, render_tempo_search, t, &o);
 }
 
 static void api_search(h2o_req_t *req)
@@ -600,8 +644,6 @@ static void api_search(h2o_req_t *req)
     t.p.spss = (size_t)spss;
     arbor_iov_t q = query_param(req, "q"), tags = query_param(req, "tags");
     arbor_iov_t mind = query_param(req, "minDuration"), maxd = query_param(req, "maxDuration");
-    t.p.q = q.base ? q : arbor_iov("", 0);
-    t.p.tags = tags.base ? tags : arbor_iov("", 0);
     if ((mind.base && mind.len && parse_go_duration(mind, &t.p.min_ns) != 0) ||
         (maxd.base && maxd.len && parse_go_duration(maxd, &t.p.max_ns) != 0)) {
         send_detail(req, 400, "Bad Request", "minDuration/maxDuration must be durations such as 100ms or 1.5s");
@@ -611,7 +653,24 @@ static void api_search(h2o_req_t *req)
         send_detail(req, 400, "Bad Request", "invalid maxDuration: must be greater than minDuration");
         return;
     }
-    respond_tempo(req, &t);
+    arbor_store_t *st = store_get();
+    if (st == NULL) {
+        send_detail(req, 503, "Service Unavailable", "store not available yet");
+        return;
+    }
+    t.h = (async_head_t){.route = ROUTE_TEMPO_SEARCH, .t0 = request_t0, .o = {"application/json", NULL, 0}};
+    t.p.budget = search_budget();
+    worker_job_t *job = worker_job_new(req, &t, sizeof t);
+    tempo_search_request_t *copy = worker_job_arg(job);
+    copy->p.q = worker_job_keep(job, q.base ? q : arbor_iov("", 0));
+    copy->p.tags = worker_job_keep(job, tags.base ? tags : arbor_iov("", 0));
+    worker_job_submit(job, st, render_tempo_search, reply_async);
+}
+
+static void respond_tempo(h2o_req_t *req, tempo_search_request_t *t)
+{
+    render_opts_t o = {"application/json", t->h.err, 0};
+    respond_with(req, render_tempo_search, t, &o);
 }
 
 static void api_tags(h2o_req_t *req, int v2, int values, arbor_iov_t tag)
@@ -759,17 +818,24 @@ static route_t dispatch(h2o_req_t *req)
 
 static uint64_t last_request_ns; /* when the last request finished */
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+/* A request was answered: its latency, its log line. */
+static void request_done(h2o_req_t *req, route_t route, uint64_t t0)
 {
-    (void)self;
-    uint64_t t0 = arbor_mono_ns();
-    route_t route = dispatch(req);
     uint64_t took = arbor_mono_ns() - t0;
     last_request_ns = t0 + took;
     metrics_observe(route, req->res.status, took);
     arbor_info("request", "method=%.*s path=\"%.*s\" status=%d duration_us=%llu", (int)req->method.len,
                req->method.base, (int)(req->path.len > 300 ? 300 : req->path.len), req->path.base,
                req->res.status, (unsigned long long)(took / 1000));
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    request_t0 = arbor_mono_ns();
+    route_t route = dispatch(req);
+    if (req->res.status != 0) /* else a worker answers it later (reply_async) */
+        request_done(req, route, request_t0);
     return 0;
 }
 
@@ -892,6 +958,10 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
                          .max_subscribers = (size_t)cfg->live_max_subscribers, .render = &state.opts,
                          .store = store_get};
     live_init(&lo);
+    if (worker_pool_start(ctx.loop, (size_t)cfg->search_threads) != 0) {
+        arbor_error("worker_start_failed", "threads=%lld", (long long)cfg->search_threads);
+        return 1;
+    }
     store_get();
     arbor_addr_t bound = cfg->query_addr;
     char addr[160];
@@ -906,6 +976,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
         return_idle_memory();
     }
     arbor_log_lifecycle("shutdown", "reason=signal");
+    worker_pool_stop(ctx.loop); /* running searches see the cancel flag and stop */
     live_shutdown();
     for (int i = 0; i < 10 && live_subscribers() > 0; i++)
         h2o_evloop_run(ctx.loop, 10); /* let the close frames go out */

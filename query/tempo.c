@@ -276,6 +276,7 @@ static int trace_eval_load(trace_eval_t *e, arbor_reader_t *r, const uint8_t *tr
                            const arbor_trace_summary_t *sum)
 {
     memset(e, 0, sizeof *e);
+    memset(t, 0, sizeof *t);
     e->r = r;
     arbor_arena_init(&e->arena, 64 * 1024, 0);
     int rc = tree_load(&e->tree, r, (const uint8_t(*)[16])trace_id, 1);
@@ -340,8 +341,19 @@ int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_param
         if (keep == NULL)
             abort();
         if (q != NULL) {
+            t.deadline_ns = p->budget.deadline_ns;
+            t.cancel = p->budget.cancel;
             tq_eval(q, &t, keep);
             partial = 1;
+            if (t.aborted) {
+                snprintf(err, errlen, t.aborted == TQ_ABORT_REGEX
+                                          ? "a regular expression of q ran past its match limit on this trace"
+                                          : "q ran past the search timeout (ARBOR_SEARCH_TIMEOUT) on this trace");
+                rc = ARBOR_ETIMEDOUT;
+                free(keep);
+                trace_eval_free(&e);
+                goto out;
+            }
         } else {
             memset(keep, 1, t.n);
         }
@@ -545,6 +557,7 @@ typedef struct {
     size_t n_hints;
     size_t found, inspected, spans, walked;
     uint64_t bytes;
+    int aborted; /* TQ_ABORT_DEADLINE: stopped early; TQ_ABORT_REGEX: traces left out */
 } search_t;
 
 static void span_attr_cb(void *ctx, arbor_iov_t name, const otlp_value_t *v)
@@ -607,11 +620,15 @@ static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
     tq_trace_t t;
     if (trace_eval_load(&e, s->r, sum->trace_id, &t, sum) != 0)
         return 0;
+    t.deadline_ns = p->budget.deadline_ns;
+    t.cancel = p->budget.cancel;
     s->spans += e.tree.n_real;
     uint8_t *matched = calloc(t.n ? t.n : 1, 1);
     if (matched == NULL)
         abort();
     size_t n = s->q ? tq_eval(s->q, &t, matched) : eval_tags(s->tags, s->n_tags, &t, matched);
+    if (t.aborted && s->aborted != TQ_ABORT_DEADLINE)
+        s->aborted = t.aborted;
     if (n > 0) {
         jsonw_t *w = s->w;
         char id[33];
@@ -646,7 +663,7 @@ static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
     s->bytes += e.bytes;
     free(matched);
     trace_eval_free(&e);
-    return s->found >= p->limit;
+    return s->found >= p->limit || s->aborted == TQ_ABORT_DEADLINE;
 }
 
 static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
@@ -656,6 +673,11 @@ static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
         return 1; /* newest first: everything further is older than the window */
     if (++s->walked > SEARCH_MAX_WALK)
         return 1;
+    const tempo_budget_t *b = &s->p->budget;
+    if ((s->walked & 63) == 0 && ((b->cancel && *b->cancel) || (b->deadline_ns && arbor_mono_ns() > b->deadline_ns))) {
+        s->aborted = TQ_ABORT_DEADLINE;
+        return 1;
+    }
     if (!tq_hints_may_match(s->hints, s->n_hints, sum->bloom))
         return 0; /* the bloom proves a required value absent: not worth decoding */
     return search_trace(s, sum);
@@ -687,6 +709,14 @@ int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, 
     if (rc == 1)
         rc = 0;
     jsonw_array_end(w);
+    if (s.aborted) {
+        jsonw_key(w, "partial");
+        jsonw_bool(w, 1);
+        jsonw_key(w, "partialReason");
+        jsonw_cstr(w, s.aborted == TQ_ABORT_DEADLINE
+                          ? "the search ran past ARBOR_SEARCH_TIMEOUT: traces found so far"
+                          : "a regular expression ran past its match limit on some traces: they are left out");
+    }
     jsonw_key(w, "metrics");
     jsonw_object(w);
     jsonw_key(w, "inspectedTraces");

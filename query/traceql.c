@@ -59,6 +59,8 @@ typedef struct expr {
     tok_kind_t cmp;
     lit_t lit;
     pcre2_code *re;
+    pcre2_match_data *md;         /* the query's, shared by its regexes */
+    pcre2_match_context *mctx;    /* the query's: match and depth limits */
     /* E_CONST */
     int value;
 } expr_t;
@@ -82,6 +84,8 @@ struct tq_query {
     alloc_t *allocs;
     expr_t **regexes; /* to free their compiled patterns */
     size_t n_regexes, cap_regexes;
+    pcre2_match_data *md;      /* one query is evaluated on one thread at a time */
+    pcre2_match_context *mctx;
     int needs_attrs;
 };
 
@@ -405,6 +409,7 @@ static int check_cmp(parser_t *p, expr_t *e, size_t pos)
             pcre2_get_error_message(errcode, msg, sizeof msg);
             return fail(p, pos, "invalid regular expression: %s", (char *)msg);
         }
+        pcre2_jit_compile(e->re, PCRE2_JIT_COMPLETE); /* where JIT is not available, the interpreter runs */
         tq_query_t *q = p->q;
         if (q->n_regexes == q->cap_regexes) {
             q->cap_regexes = q->cap_regexes ? q->cap_regexes * 2 : 4;
@@ -599,6 +604,23 @@ static set_t *parse_sets(parser_t *p)
     return s;
 }
 
+/* A regex like (a+)+$ backtracks exponentially: bound every match (steps,
+ * depth, heap) and let the evaluator give the whole trace up when one runs out. */
+static void prepare_regexes(tq_query_t *q)
+{
+    q->mctx = pcre2_match_context_create(NULL);
+    q->md = pcre2_match_data_create(1, NULL); /* match or not: no captures wanted */
+    if (q->mctx == NULL || q->md == NULL)
+        abort();
+    pcre2_set_match_limit(q->mctx, TQ_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(q->mctx, 1000);
+    pcre2_set_heap_limit(q->mctx, 8192); /* KiB */
+    for (size_t i = 0; i < q->n_regexes; i++) {
+        q->regexes[i]->md = q->md;
+        q->regexes[i]->mctx = q->mctx;
+    }
+}
+
 static tq_query_t *parse(arbor_iov_t text, char *err, size_t errlen, int filter_only)
 {
     tq_query_t *q = calloc(1, sizeof *q);
@@ -627,6 +649,8 @@ static tq_query_t *parse(arbor_iov_t text, char *err, size_t errlen, int filter_
         tq_free(q);
         return NULL;
     }
+    if (q->n_regexes > 0)
+        prepare_regexes(q);
     return q;
 }
 
@@ -647,6 +671,8 @@ void tq_free(tq_query_t *q)
     for (size_t i = 0; i < q->n_regexes; i++)
         pcre2_code_free(q->regexes[i]->re);
     free(q->regexes);
+    pcre2_match_data_free(q->md);
+    pcre2_match_context_free(q->mctx);
     for (alloc_t *a = q->allocs, *n; a; a = n) {
         n = a->next;
         free(a);
@@ -863,12 +889,13 @@ static int cmp_num(double a, tok_kind_t op, double b)
     }
 }
 
-static int cmp_str(const expr_t *e, arbor_iov_t s)
+static int cmp_str(const expr_t *e, arbor_iov_t s, tq_trace_t *t)
 {
     if (e->cmp == T_RE || e->cmp == T_NRE) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(e->re, NULL);
-        int rc = pcre2_match(e->re, (PCRE2_SPTR)s.base, s.len, 0, 0, md, NULL);
-        pcre2_match_data_free(md);
+        int rc = pcre2_match(e->re, (PCRE2_SPTR)s.base, s.len, 0, 0, e->md, e->mctx);
+        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT ||
+            rc == PCRE2_ERROR_JIT_STACKLIMIT)
+            t->aborted = TQ_ABORT_REGEX; /* neither a match nor a non-match: the trace is given up */
         return rc >= 0;
     }
     size_t n = s.len < e->lit.str_len ? s.len : e->lit.str_len;
@@ -879,12 +906,12 @@ static int cmp_str(const expr_t *e, arbor_iov_t s)
 }
 
 /* One scalar value against the literal (the operator's sense, negations aside). */
-static int match_scalar(const expr_t *e, const otlp_value_t *v)
+static int match_scalar(const expr_t *e, const otlp_value_t *v, tq_trace_t *t)
 {
     const lit_t *l = &e->lit;
     switch (l->kind) {
     case L_STRING:
-        return v->type == OTLP_VALUE_STRING && cmp_str(e, v->u.str);
+        return v->type == OTLP_VALUE_STRING && cmp_str(e, v->u.str, t);
     case L_INT:
     case L_FLOAT:
     case L_DURATION:
@@ -903,7 +930,7 @@ static int match_scalar(const expr_t *e, const otlp_value_t *v)
     }
 }
 
-static int match_value(const expr_t *e, const value_t *val)
+static int match_value(const expr_t *e, const value_t *val, tq_trace_t *t)
 {
     if (e->lit.kind == L_NIL)
         return e->cmp == T_EQ ? !val->present : val->present;
@@ -916,15 +943,15 @@ static int match_value(const expr_t *e, const value_t *val)
         pos.cmp = e->cmp == T_NE ? T_EQ : e->cmp == T_NRE ? T_RE : e->cmp;
         int any = 0;
         for (size_t i = 0; i < v->u.array.count && !any; i++)
-            any = match_scalar(&pos, &v->u.array.items[i]);
+            any = match_scalar(&pos, &v->u.array.items[i], t);
         return negated ? !any && v->u.array.count > 0 : any;
     }
     if (negated && e->cmp == T_NRE) {
         expr_t pos = *e;
         pos.cmp = T_RE;
-        return v->type == OTLP_VALUE_STRING && !match_scalar(&pos, v);
+        return v->type == OTLP_VALUE_STRING && !match_scalar(&pos, v, t);
     }
-    return match_scalar(e, v);
+    return match_scalar(e, v, t);
 }
 
 static int eval_expr(const expr_t *e, tq_trace_t *t, size_t i)
@@ -942,14 +969,14 @@ static int eval_expr(const expr_t *e, tq_trace_t *t, size_t i)
         value_t v, vr;
         if (e->field != F_ATTR || e->scope != SC_ANY) {
             field_value(e, t, i, e->field == F_ATTR && e->scope == SC_RESOURCE, &v);
-            return match_value(e, &v);
+            return match_value(e, &v, t);
         }
         /* unscoped: the span's attribute or its resource's */
         field_value(e, t, i, 0, &v);
         field_value(e, t, i, 1, &vr);
         if (e->lit.kind == L_NIL)
             return e->cmp == T_EQ ? !(v.present || vr.present) : v.present || vr.present;
-        return match_value(e, &v) || match_value(e, &vr);
+        return match_value(e, &v, t) || match_value(e, &vr, t);
     }
     }
     return 0;
@@ -964,12 +991,25 @@ static size_t count(const uint8_t *m, size_t n)
     return c;
 }
 
+/* 1 once the evaluation must stop: past its deadline, cancelled, or a regex
+ * out of its budget (checked every 64 spans: a clock read is not free). */
+static int budget_spent(tq_trace_t *t)
+{
+    if (!t->aborted && ((t->cancel && *t->cancel) || (t->deadline_ns && arbor_mono_ns() > t->deadline_ns)))
+        t->aborted = TQ_ABORT_DEADLINE;
+    return t->aborted;
+}
+
 static void eval_set(const set_t *s, tq_trace_t *t, uint8_t *out)
 {
     size_t n = t->n;
     if (s->op == S_FILTER) {
-        for (size_t i = 0; i < n; i++)
+        memset(out, 0, n);
+        for (size_t i = 0; i < n && !t->aborted; i++) {
+            if ((i & 63) == 0 && budget_spent(t))
+                break;
             out[i] = t->spans[i].rec != NULL && (s->filter == NULL || eval_expr(s->filter, t, i));
+        }
         return;
     }
     uint8_t *a = calloc(n ? n : 1, 1), *b = calloc(n ? n : 1, 1);
@@ -1047,6 +1087,10 @@ static void eval_set(const set_t *s, tq_trace_t *t, uint8_t *out)
 size_t tq_eval(const tq_query_t *q, tq_trace_t *t, uint8_t *matched)
 {
     eval_set(q->root, t, matched);
+    if (t->aborted) {
+        memset(matched, 0, t->n);
+        return 0;
+    }
     return count(matched, t->n);
 }
 

@@ -50,14 +50,26 @@ typedef struct {
     /* decoder for attributes; returns 0 when spans[i].span/resource are set */
     int (*decode)(void *ctx, size_t i);
     void *ctx;
+    /* budget: evaluation gives up past deadline_ns (arbor_mono_ns(); 0: none) or
+     * once *cancel is non-zero (NULL: never) */
+    uint64_t deadline_ns;
+    const volatile int *cancel;
+    int aborted; /* TQ_ABORT_* once evaluation gave up: its result means nothing */
 } tq_trace_t;
+
+enum { TQ_ABORT_DEADLINE = 1, TQ_ABORT_REGEX = 2 };
+
+/** Each regular-expression match may take this many backtracking steps before
+ *  the evaluation gives up with TQ_ABORT_REGEX (PCRE2's match limit). */
+#define TQ_REGEX_MATCH_LIMIT 100000
 
 /** Does the query need span attributes (otherwise headers suffice)? */
 int tq_needs_attributes(const tq_query_t *q);
 
 /**
  * Evaluate over one trace. @p matched (n bytes) gets 1 for the spans in the
- * resulting spanset. @return the number of matched spans (0: no match).
+ * resulting spanset. @return the number of matched spans (0: no match, or the
+ * budget ran out: t->aborted says which).
  */
 size_t tq_eval(const tq_query_t *q, tq_trace_t *t, uint8_t *matched);
 

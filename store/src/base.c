@@ -31,6 +31,8 @@ const char *arbor_strerror(int rc)
         return "data directory is in use by another writer";
     case ARBOR_ENOTSUP:
         return "not supported";
+    case ARBOR_ETIMEDOUT:
+        return "query ran out of its time or work budget";
     }
     /* positive errno and LMDB's own codes both go through mdb_strerror */
     return mdb_strerror(rc);

@@ -68,7 +68,9 @@ class Daemon:
 
 
 def collector(data, *extra):
-    return Daemon(COLLECTOR, ["--data-dir=" + data, "--otlp-http-addr=off", "--otlp-grpc-addr=127.0.0.1:0", *extra])
+    # the test spans start near 1970: retention (by span time) would delete them
+    return Daemon(COLLECTOR, ["--data-dir=" + data, "--otlp-http-addr=off", "--otlp-grpc-addr=127.0.0.1:0",
+                              "--retention=0s", *extra])
 
 
 def query(data):

@@ -81,9 +81,12 @@ export function startDaemon(bin, args, { env = {}, readyTimeoutMs = 15000 } = {}
   });
 }
 
+// Test spans often carry timestamps near 1970, which retention (by span time)
+// would delete a second after start: keep everything unless a test asks.
 export async function startCollector(dataDir, extra = [], opts = {}) {
+  const keep = extra.some((a) => a.startsWith('--retention')) ? [] : ['--retention=0s'];
   const h = await startDaemon(BIN.collector,
-    [`--data-dir=${dataDir}`, '--otlp-http-addr=127.0.0.1:0', '--otlp-grpc-addr=127.0.0.1:0', ...extra], opts);
+    [`--data-dir=${dataDir}`, '--otlp-http-addr=127.0.0.1:0', '--otlp-grpc-addr=127.0.0.1:0', ...keep, ...extra], opts);
   h.url = `http://${h.otlp_http}/v1/traces`;
   h.base = `http://${h.otlp_http}`;
   h.grpcUrl = `http://${h.otlp_grpc}`;

@@ -139,6 +139,7 @@ static void setup(tq_trace_t *t)
     memset(&sum, 0, sizeof sum);
     sum.has_root = 1, sum.start_ns = 1000, sum.end_ns = 1000 + 2000000000ull;
     sum.root_name = ARBOR_IOV("GET /"), sum.root_service = ARBOR_IOV("frontend");
+    memset(t, 0, sizeof *t);
     t->spans = tspans, t->n = 4, t->order = order, t->summary = &sum, t->decode = decode, t->ctx = NULL;
 }
 
@@ -308,8 +309,47 @@ static void test_operator_bound(void)
     tq_free(q);
 }
 
+/* A catastrophic regex on a long value stops at PCRE2's match limit and gives the
+ * trace up (neither =~ nor !~ may claim an answer); a deadline or a cancel flag
+ * stops evaluation too. */
+static void test_budget(void)
+{
+    static char evil[128];
+    memset(evil, 'a', 100);
+    evil[100] = '!';
+    char err[256];
+    tq_trace_t t;
+    uint8_t m[4];
+    static const char *const evil_queries[] = {"{ span.payload =~ \"(a+)+$\" }", "{ span.payload !~ \"(a+)+$\" }"};
+    for (size_t i = 0; i < 2; i++) {
+        setup(&t); /* span 2 gets a payload that makes (a+)+$ backtrack exponentially */
+        kvs[2][1].key = ARBOR_IOV("payload");
+        kvs[2][1].value.type = OTLP_VALUE_STRING, kvs[2][1].value.u.str = arbor_iov(evil, 101);
+        spans[2].attrs.count = 2;
+        tq_query_t *q = parse(evil_queries[i], err);
+        uint64_t t0 = arbor_mono_ns();
+        size_t n = tq_eval(q, &t, m);
+        uint64_t ms = (arbor_mono_ns() - t0) / 1000000;
+        ok(q && n == 0 && t.aborted == TQ_ABORT_REGEX, "%s on 100 a's and a '!': given up at the match limit (%llu ms)",
+           evil_queries[i], (unsigned long long)ms);
+        tq_free(q);
+    }
+    setup(&t);
+    tq_query_t *q = parse("{ span.db.system =~ \"my.*\" }", err);
+    ok(tq_eval(q, &t, m) == 1 && t.aborted == 0, "a cheap regex within its budget matches");
+    setup(&t);
+    t.deadline_ns = 1; /* long past */
+    ok(tq_eval(q, &t, m) == 0 && t.aborted == TQ_ABORT_DEADLINE, "past the deadline: no answer, aborted");
+    static volatile int cancel = 1;
+    setup(&t);
+    t.cancel = &cancel;
+    ok(tq_eval(q, &t, m) == 0 && t.aborted == TQ_ABORT_DEADLINE, "cancelled: no answer, aborted");
+    tq_free(q);
+}
+
 int main(void)
 {
+    test_budget();
     test_operator_bound();
     test_unterminated_text();
     test_parse();

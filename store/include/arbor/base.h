@@ -49,6 +49,7 @@ static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
 #define ARBOR_ENOSTORE (-31007)  /**< store not created yet (reader before writer) */
 #define ARBOR_ELOCKED (-31008)   /**< another process holds the data directory's writer lock */
 #define ARBOR_ENOTSUP (-31009)   /**< a valid request asks for something not implemented */
+#define ARBOR_ETIMEDOUT (-31010) /**< a query ran out of its time or work budget */
 /** @} */
 
 /** Human-readable text for any code of the space above; never NULL. */

@@ -1,0 +1,182 @@
+/* A small pool of render threads and the hand-back to the event loop. */
+#include "worker.h"
+
+#include "arbor/log.h"
+
+#include "h2o/multithread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct worker_job {
+    h2o_multithread_message_t msg; /* first: the loop's receiver gets it back */
+    worker_job_t *next;            /* queue link */
+    h2o_req_t *req;                /* NULL once the request is gone */
+    worker_job_t **guard;          /* in req's pool: tells us when it goes */
+    arbor_store_t *store;
+    worker_render_fn render;
+    worker_reply_fn reply;
+    int rc;
+    uint64_t queued_ns;
+    jsonw_t out;
+    arbor_arena_t kept; /* strings kept with the job */
+    _Alignas(16) unsigned char arg[];
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    worker_job_t *head, *tail;
+    pthread_t *threads;
+    size_t n_threads;
+    volatile int stopping;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t done_rx;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void job_free(worker_job_t *j)
+{
+    jsonw_free(&j->out);
+    arbor_arena_free(&j->kept);
+    free(j);
+}
+
+/* Loop thread: results. */
+static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
+{
+    (void)rx;
+    while (!h2o_linklist_is_empty(messages)) {
+        worker_job_t *j = H2O_STRUCT_FROM_MEMBER(worker_job_t, msg.link, messages->next);
+        h2o_linklist_unlink(&j->msg.link);
+        if (j->req != NULL) {
+            *j->guard = NULL;
+            j->reply(j->req, j->arg, j->rc, &j->out);
+        }
+        job_free(j);
+    }
+}
+
+static void *worker_main(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        pthread_mutex_lock(&pool.mu);
+        while (pool.head == NULL && !pool.stopping)
+            pthread_cond_wait(&pool.cv, &pool.mu);
+        worker_job_t *j = pool.head;
+        if (j == NULL) { /* stopping and nothing queued */
+            pthread_mutex_unlock(&pool.mu);
+            return NULL;
+        }
+        pool.head = j->next;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pthread_mutex_unlock(&pool.mu);
+        arbor_debug("render_started", "queued_us=%llu", (unsigned long long)((arbor_mono_ns() - j->queued_ns) / 1000));
+        arbor_reader_t *r;
+        j->rc = arbor_reader_begin(j->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
+        if (j->rc == 0) {
+            j->rc = j->render(r, j->arg, &j->out);
+            arbor_reader_end(r);
+        }
+        h2o_multithread_send_message(&pool.done_rx, &j->msg);
+    }
+}
+
+int worker_pool_start(h2o_loop_t *loop, size_t threads)
+{
+    pool.queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(pool.queue, &pool.done_rx, on_done);
+    pool.threads = calloc(threads, sizeof *pool.threads);
+    if (pool.threads == NULL)
+        return ENOMEM;
+    for (; pool.n_threads < threads; pool.n_threads++) {
+        int rc = pthread_create(&pool.threads[pool.n_threads], NULL, worker_main, NULL);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void worker_pool_stop(h2o_loop_t *loop)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.stopping = 1;
+    worker_job_t *queued = pool.head;
+    pool.head = pool.tail = NULL;
+    pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+    while (queued != NULL) {
+        worker_job_t *next = queued->next;
+        if (queued->req != NULL)
+            *queued->guard = NULL;
+        job_free(queued);
+        queued = next;
+    }
+    for (size_t i = 0; i < pool.n_threads; i++)
+        pthread_join(pool.threads[i], NULL);
+    free(pool.threads);
+    pool.threads = NULL;
+    pool.n_threads = 0;
+    h2o_evloop_run(loop, 0); /* deliver what finished */
+    h2o_multithread_unregister_receiver(pool.queue, &pool.done_rx);
+    h2o_multithread_destroy_queue(pool.queue);
+    pool.queue = NULL;
+}
+
+const volatile int *worker_cancel_flag(void)
+{
+    return &pool.stopping;
+}
+
+/* The request's pool is being released: the job must not touch it any more. */
+static void on_req_gone(void *p)
+{
+    worker_job_t *j = *(worker_job_t **)p;
+    if (j != NULL)
+        j->req = NULL;
+}
+
+worker_job_t *worker_job_new(h2o_req_t *req, const void *arg, size_t arg_size)
+{
+    worker_job_t *j = calloc(1, sizeof *j + arg_size);
+    if (j == NULL)
+        abort();
+    memcpy(j->arg, arg, arg_size);
+    j->req = req;
+    j->guard = h2o_mem_alloc_shared(&req->pool, sizeof *j->guard, on_req_gone);
+    *j->guard = j;
+    jsonw_init(&j->out);
+    arbor_arena_init(&j->kept, 1024, 0);
+    return j;
+}
+
+void *worker_job_arg(worker_job_t *j)
+{
+    return j->arg;
+}
+
+arbor_iov_t worker_job_keep(worker_job_t *j, arbor_iov_t s)
+{
+    char *copy = arbor_arena_dup(&j->kept, s.base ? s.base : "", s.len);
+    if (copy == NULL)
+        abort();
+    return arbor_iov(copy, s.len);
+}
+
+void worker_job_submit(worker_job_t *j, arbor_store_t *store, worker_render_fn render, worker_reply_fn reply)
+{
+    j->store = store;
+    j->render = render;
+    j->reply = reply;
+    j->queued_ns = arbor_mono_ns();
+    pthread_mutex_lock(&pool.mu);
+    if (pool.tail)
+        pool.tail->next = j;
+    else
+        pool.head = j;
+    pool.tail = j;
+    pthread_cond_signal(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+}
