@@ -102,7 +102,7 @@ static int visit_execution(void *ctx, const arbor_trace_summary_t *t)
         jsonw_str(w, first->workflow_id);
     else
         jsonw_null(w);
-    write_common(w, status, start, execution_finished_ns(x), spans, errors, tin, tout);
+    write_common(w, status, start, execution_finished_ns(c->r, x), spans, errors, tin, tout);
     jsonw_key(w, "trace_id");
     jsonw_hex(w, first->trace_id, 16);
     jsonw_key(w, "trace_ids");

@@ -326,7 +326,8 @@ static void api_tree(h2o_req_t *req, render_kind_t kind, int by_trace, arbor_iov
     t.execution_id = id;
     if (by_trace && decode_trace_id(req, id, t.trace_id) != 0)
         return;
-    if (int_param(req, "limit", 1, TRACE_MAX_LIMIT, TRACE_DEFAULT_LIMIT, &limit) != 0 ||
+    long default_limit = kind == RENDER_TRACE && !by_trace ? TRACE_CANVAS_DEFAULT_LIMIT : TRACE_DEFAULT_LIMIT;
+    if (int_param(req, "limit", 1, TRACE_MAX_LIMIT, default_limit, &limit) != 0 ||
         int_param(req, "depth", 1, 100000, 0, &depth) != 0)
         return;
     t.page.limit = (size_t)limit;

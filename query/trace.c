@@ -82,9 +82,18 @@ const char *execution_status(arbor_reader_t *r, const execution_t *x)
     return status;
 }
 
-uint64_t execution_finished_ns(const execution_t *x)
+uint64_t execution_finished_ns(arbor_reader_t *r, const execution_t *x)
 {
-    return x->all_rooted && x->root >= 0 ? x->sums[x->root].end_ns : 0;
+    /* the roots' own ends: a trace summary's end is its latest span's, and a
+     * child may end after the root (detached work, clock skew) */
+    uint64_t end = 0;
+    for (size_t i = 0; x->all_rooted && i < x->n; i++) {
+        arbor_span_rec_t rec;
+        const arbor_trace_summary_t *s = &x->sums[i];
+        if (arbor_reader_span(r, s->trace_id, s->root_span_id, &rec) == 0 && rec.end_ns > end)
+            end = rec.end_ns;
+    }
+    return end;
 }
 
 static void write_thread_id(jsonw_t *w, arbor_reader_t *r, const execution_t *x)
@@ -144,7 +153,7 @@ static void write_execution(jsonw_t *w, arbor_reader_t *r, const execution_t *x,
     jsonw_key(w, "started_at");
     jsonw_time(w, t->n_real ? t->min_start : 0);
     jsonw_key(w, "finished_at");
-    jsonw_time(w, execution_finished_ns(x));
+    jsonw_time(w, execution_finished_ns(r, x));
     jsonw_key(w, "trace_id");
     if (x->first >= 0)
         jsonw_hex(w, x->sums[x->first].trace_id, 16);

@@ -10,6 +10,8 @@
 /** Most traces one execution may merge (resumed runs). */
 #define TRACE_MAX_PER_EXECUTION 64
 #define TRACE_DEFAULT_LIMIT 1000
+/** /api/executions/{id}/trace: the Canvas never asks for a second page (SPEC §6.1). */
+#define TRACE_CANVAS_DEFAULT_LIMIT 10000
 #define TRACE_MAX_LIMIT 10000
 
 typedef struct {
@@ -60,6 +62,7 @@ typedef struct {
 int execution_load(arbor_reader_t *r, arbor_iov_t execution_id, execution_t *x);
 /** "running", "completed", "error", "cancelled" or "unknown". */
 const char *execution_status(arbor_reader_t *r, const execution_t *x);
-uint64_t execution_finished_ns(const execution_t *x);
+/** The (latest) root span's end once every trace's root has arrived, else 0. */
+uint64_t execution_finished_ns(arbor_reader_t *r, const execution_t *x);
 
 #endif

@@ -101,10 +101,13 @@ test('an execution split over two traces (a resumed run) merges; running until b
   assert.deepEqual(b.spans.map((s) => s.span_id), [1, 2, 4, 3].map((i) => hex(i, 16)));
   assert.equal(b.spans[2].attributes['arbor.placeholder'], true);
   assert.deepEqual(b.execution.token_usage, { input: 6, output: 7 });
-  await postSpans(collector.url, [span({ trace: T + 3, id: 4, start: NOW + 9000n, end: NOW + 20000n, status: 2, attrs: E })]);
+  await postSpans(collector.url, [span({ trace: T + 3, id: 4, start: NOW + 9000n, end: NOW + 20000n, status: 2, attrs: E }),
+    span({ trace: T + 3, id: 5, parent: 4, start: NOW + 10001n, end: NOW + 25000n })]); // detached work ends after the root
   b = (await get('/api/executions/exec-resumed/trace')).body;
   assert.equal(b.execution.status, 'error', 'the latest root decides');
-  assert.equal(b.execution.finished_at, isoNs(NOW + 20000n));
+  assert.equal(b.execution.finished_at, isoNs(NOW + 20000n), "the root's end, not the latest span's");
+  const listed = (await get('/api/executions?limit=100')).body.executions.find((e) => e.execution_id === 'exec-resumed');
+  assert.equal(listed.finished_at, isoNs(NOW + 20000n), 'the list agrees');
   assert.equal(b.execution.started_at, isoNs(NOW));
 });
 
@@ -140,6 +143,9 @@ async function walk(path, limit, extra = '') {
 test('pages continue one pre-order walk: same order as one big page, parents first, nothing twice', async () => {
   const whole = (await get('/api/executions/exec-big/trace?limit=10000')).body;
   assert.equal(whole.spans.length, 2525 + 1, 'stored spans and one placeholder');
+  const dflt = (await get('/api/executions/exec-big/trace')).body;
+  assert.equal(dflt.spans.length, 2526, 'the default page (10,000: the Canvas never loads more) holds it all');
+  assert.equal(dflt.page_info.has_next_page, false);
   const { all, pages } = await walk('/api/executions/exec-big/trace', 1000);
   assert.equal(pages, 3);
   assert.deepEqual(all.map((s) => s.span_id), whole.spans.map((s) => s.span_id));
