@@ -35,6 +35,10 @@ static const arbor_cfg_entry_t entries[] = {
      NULL, 4096, (int64_t)1 << 32},
     {"live-max-subscribers", ARBOR_CFG_INT, "10000", F(live_max_subscribers),
      "Concurrent live subscriptions; more are refused with 503.", NULL, 1, 1000000},
+    {"live-poll-interval", ARBOR_CFG_DURATION, "5ms", F(live_poll_ms),
+     "While anyone is subscribed, how often the store is polled for new commits (a few nanoseconds each: "
+     "the writer's last transaction ID). Requests wake the loop too.",
+     NULL, 1, 60000},
     {"search-timeout", ARBOR_CFG_DURATION, "10s", F(search_timeout_ms),
      "How long a Tempo search (or a TraceQL-filtered trace) may run. Past it, a search answers what it "
      "found with `\"partial\": true`; a filtered trace answers 503. Every regular-expression match is "

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 
 #define CHUNK_SPANS 1000
-#define POLL_MS 5
 
 typedef struct {
     uint64_t key;
@@ -36,6 +35,9 @@ struct sub {
     uint64_t last_change_ns, last_send_ns, closing_since_ns;
     uint64_t behind_since_ns; /* over the queue bound since then (0: not over) */
     size_t grace; /* bytes of the initial snapshot still queued: not "behind" */
+    /* the feed position of this subscriber's snapshot: it may be ahead of the
+     * ticks' (L.last_seq), and what it already holds is not sent again */
+    uint64_t snapshot_seq;
     int complete_sent, closing;
 };
 
@@ -378,12 +380,14 @@ int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint
         L.last_txn = arbor_reader_txn_id(r); /* the snapshot, not the environment (see live_tick) */
         L.primed = 1;
     }
-    /* Everything up to L.last_seq goes now; later commits go through the ticks, so
-     * the connect-time snapshot and the feed meet without gap or overlap. */
+    /* The snapshot goes now, as of its own feed position; the ticks send what
+     * commits after it (they skip what the snapshot held, when it is ahead of
+     * them), so the two meet without gap or overlap. */
     uint64_t now = arbor_mono_ns();
     s->last_change_ns = now;
+    s->snapshot_seq = arbor_reader_last_seq(r);
     for (size_t i = 0; i < s->n_traces; i++)
-        send_trace(r, s, s->traces[i], has_since, since, L.last_seq);
+        send_trace(r, s, s->traces[i], has_since, since, s->snapshot_seq);
     s->grace = wslay_event_get_queued_msg_length(s->conn->ws_ctx);
     /* nothing new, finished long ago: complete at once */
     arbor_trace_summary_t t;
@@ -394,7 +398,7 @@ int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint
     if (all_rooted(r, s) && arbor_now_ns() > latest_end + L.o.quiet_ms * 1000000u) {
         jsonw_t w;
         msg_begin(&w, s, s->traces[0], ARBOR_IOV_NULL);
-        msg_send(s, &w, 1, L.last_seq);
+        msg_send(s, &w, 1, s->snapshot_seq);
         s->complete_sent = 1;
     }
     arbor_reader_end(r);
@@ -447,8 +451,9 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
     arbor_arena_init(&a, 64 * 1024, 0);
     for (const change_t *c = from; c < to; c++) {
         arbor_span_rec_t rec, parent;
-        /* superseded entries (the span was replaced later) and duplicates are skipped */
-        if (arbor_reader_span(r, c->trace, c->span, &rec) != 0 || rec.seq != c->seq)
+        /* in the subscriber's snapshot already; superseded entries (the span was
+         * replaced later) and duplicates are skipped */
+        if (c->seq <= s->snapshot_seq || arbor_reader_span(r, c->trace, c->span, &rec) != 0 || rec.seq != c->seq)
             continue;
         if (!open) {
             msg_begin(&w, s, c->trace, exec);
@@ -518,7 +523,7 @@ static void check_complete(arbor_reader_t **r, arbor_store_t *st, uint64_t now)
         }
         jsonw_t w;
         msg_begin(&w, s, s->traces[0], ARBOR_IOV_NULL);
-        msg_send(s, &w, 1, L.last_seq);
+        msg_send(s, &w, 1, L.last_seq > s->snapshot_seq ? L.last_seq : s->snapshot_seq);
         s->complete_sent = 1;
     }
 }
@@ -531,7 +536,7 @@ int32_t live_tick(void)
     }
     arbor_store_t *st = L.o.store();
     if (st == NULL)
-        return POLL_MS;
+        return (int32_t)L.o.poll_ms;
     arbor_reader_t *r = NULL;
     uint64_t now = arbor_mono_ns(), txn = arbor_store_last_txn(st);
     if (txn != L.last_txn && arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) == 0) {
@@ -573,7 +578,7 @@ int32_t live_tick(void)
         }
         police(s, now);
     }
-    return POLL_MS;
+    return (int32_t)L.o.poll_ms;
 }
 
 size_t live_subscribers(void)

@@ -14,6 +14,7 @@ typedef struct {
     uint64_t ping_ms;         /* ping a connection idle for this long */
     size_t max_queued_bytes;  /* a client further behind is closed with 1013 */
     size_t max_subscribers;
+    uint64_t poll_ms;         /* how often the store's last transaction is polled */
     const trace_options_t *render;
     arbor_store_t *(*store)(void);
 } live_options_t;

@@ -956,7 +956,8 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     h2o_socket_read_start(listener, on_accept);
     live_options_t lo = {.quiet_ms = cfg->live_quiet_ms, .ping_ms = cfg->live_ping_ms,
                          .max_queued_bytes = cfg->live_max_queued_bytes,
-                         .max_subscribers = (size_t)cfg->live_max_subscribers, .render = &state.opts,
+                         .max_subscribers = (size_t)cfg->live_max_subscribers, .poll_ms = cfg->live_poll_ms,
+                         .render = &state.opts,
                          .store = store_get};
     live_init(&lo);
     if (worker_pool_start(ctx.loop, (size_t)cfg->search_threads) != 0) {

@@ -135,6 +135,45 @@ test('one span at a time, each awaited: every commit reaches the subscriber with
   c.ws.close();
 });
 
+test("a subscriber whose snapshot is ahead of the feed gets no span twice", async () => {
+  // polling once a minute: only requests wake the loop, so a commit can land
+  // between two ticks and a new subscriber's snapshot then already holds it
+  const q = await startQuery(data, ['--live-poll-interval=60s']);
+  const TT = 0x77aa, at = (n) => NOW + BigInt(n);
+  const live = (sock) => new WebSocket(`ws://${q.query}/api/traces/${hex(TT, 32)}/live`,
+    sock ? { createConnection: () => sock } : {});
+  const watch = (ws) => {
+    const c = { seen: [], waiters: [] };
+    ws.on('message', (m) => {
+      for (const s of JSON.parse(m.toString()).spans) c.seen.push(s.span_id);
+      c.waiters = c.waiters.filter((w) => (w.pred() ? (w.resolve(), false) : true));
+    });
+    c.until = (pred) => new Promise((resolve) => (pred() ? resolve() : c.waiters.push({ pred, resolve })));
+    return c;
+  };
+  await postSpans(collector.url, [span({ trace: TT, id: 1, parent: 9, start: at(1) })]);
+  const wsA = live(), a = watch(wsA);
+  await a.until(() => a.seen.includes(hex(1, 16)));
+  // B's connection is accepted first (the loop ticks then), the commit comes, and
+  // only then B's upgrade request: its snapshot holds span 2, the feed has not
+  const [host, port] = q.query.split(':');
+  const sock = net.connect(Number(port), host);
+  await new Promise((r) => sock.on('connect', r));
+  await fetch(`${q.base}/healthz`); // the loop has run since B's accept
+  await postSpans(collector.url, [span({ trace: TT, id: 2, parent: 9, start: at(2) })]); // no tick yet
+  const wsB = live(sock), b = watch(wsB);
+  await b.until(() => b.seen.includes(hex(2, 16)));  // in B's snapshot
+  await a.until(() => a.seen.includes(hex(2, 16)));  // the tick after B's upgrade delivered it to A
+  await postSpans(collector.url, [span({ trace: TT, id: 3, parent: 9, start: at(3) })]);
+  await fetch(`${q.base}/healthz`); // wakes the loop: the next tick sends span 3
+  await b.until(() => b.seen.includes(hex(3, 16)));  // anything queued for B before it has arrived
+  assert.equal(b.seen.filter((id) => id === hex(2, 16)).length, 1, `B got span 2 once: ${b.seen.join(' ')}`);
+  assert.equal(a.seen.filter((id) => id === hex(2, 16)).length, 1, 'A got span 2 once');
+  wsA.close();
+  wsB.close();
+  assert.deepEqual(await q.stop(), { code: 0, sig: null });
+});
+
 test('pings keep idle connections alive', async () => {
   const c = subscribe('/api/executions/nobody/trace/live');
   await c.opened;
