@@ -31,8 +31,13 @@ static const arbor_cfg_entry_t entries[] = {
     {"live-ping-interval", ARBOR_CFG_DURATION, "20s", F(live_ping_ms),
      "Idle WebSocket connections get a ping this often.", NULL, 100, 3600000},
     {"live-max-queued-bytes", ARBOR_CFG_SIZE, "8MiB", F(live_max_queued_bytes),
-     "A live client further behind than this is closed with code 1013 instead of buffered without bound.",
+     "A live client further behind than this for `live-slow-timeout`, having drained less than this "
+     "meanwhile, is closed with code 1013 instead of buffered without bound; at 16 times this (64 MiB at "
+     "least), at once.",
      NULL, 4096, (int64_t)1 << 32},
+    {"live-slow-timeout", ARBOR_CFG_DURATION, "5s", F(live_slow_timeout_ms),
+     "How long a live client may stay behind (see `live-max-queued-bytes`) without catching up.", NULL, 10,
+     3600000},
     {"live-max-subscribers", ARBOR_CFG_INT, "10000", F(live_max_subscribers),
      "Concurrent live subscriptions; more are refused with 503.", NULL, 1, 1000000},
     {"live-poll-interval", ARBOR_CFG_DURATION, "5ms", F(live_poll_ms),

@@ -19,6 +19,7 @@ typedef struct {
     uint64_t live_max_queued_bytes;
     int64_t live_max_subscribers;
     uint64_t live_poll_ms;
+    uint64_t live_slow_timeout_ms;
     uint64_t search_timeout_ms;
     int64_t search_threads;
 } query_config_t;

@@ -34,6 +34,9 @@ struct sub {
     size_t ph_cap, ph_used;
     uint64_t last_change_ns, last_send_ns, closing_since_ns;
     uint64_t behind_since_ns; /* over the queue bound since then (0: not over) */
+    size_t behind_queued;     /* queued bytes then */
+    uint64_t queued_total;    /* bytes ever queued for this client */
+    uint64_t behind_total;    /* queued_total then */
     size_t grace; /* bytes of the initial snapshot still queued: not "behind" */
     /* the feed position of this subscriber's snapshot: it may be ahead of the
      * ticks' (L.last_seq), and what it already holds is not sent again */
@@ -187,6 +190,7 @@ static void msg_send(sub_t *s, jsonw_t *w, int complete, uint64_t seq)
         struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)buf, len};
         wslay_event_queue_msg(s->conn->ws_ctx, &m); /* copies; flushed and checked at the end of the tick */
         s->last_send_ns = arbor_mono_ns();
+        s->queued_total += len;
     }
     free(buf);
 }
@@ -311,29 +315,44 @@ static void close_sub(sub_t *s, uint16_t code, const char *reason)
     s->closing_since_ns = arbor_mono_ns();
 }
 
-/* After a flush: a client whose queue has stayed beyond the bound (its initial
- * snapshot aside) for a whole second is not catching up, and is closed with
- * 1013; a burst that drains is fine. One that will not even take its close frame
- * is dropped, so a stalled peer cannot pin memory. */
-#define SLOW_AFTER_NS 1000000000u
-
+/* After a flush: a client that has stayed beyond the queue bound (its initial
+ * snapshot aside) for slow_ms and drained less than the bound meanwhile is not
+ * keeping up, and is closed with 1013; one that is behind but draining (a burst
+ * on a busy machine) goes on, up to 16 times the bound (64 MiB at least). One
+ * that will not even take its close frame within 10 s is dropped, so a stalled
+ * peer cannot pin memory. */
 static int police(sub_t *s, uint64_t now)
 {
-    size_t queued = wslay_event_get_queued_msg_length(s->conn->ws_ctx);
+    size_t queued = wslay_event_get_queued_msg_length(s->conn->ws_ctx), bound = L.o.max_queued_bytes;
+    size_t hard = 16 * bound > ((size_t)64 << 20) ? 16 * bound : (size_t)64 << 20;
     if (queued < s->grace)
         s->grace = queued;
-    if (queued <= L.o.max_queued_bytes + s->grace)
-        s->behind_since_ns = 0;
-    else if (s->behind_since_ns == 0)
-        s->behind_since_ns = now;
-    if (!s->closing && s->behind_since_ns && now - s->behind_since_ns > SLOW_AFTER_NS) {
-        arbor_warn("live_client_slow", "queued_bytes=%zu action=close_1013", queued);
-        close_sub(s, 1013, "client too slow");
-    } else if (s->closing && now - s->closing_since_ns > 10000000000u) {
-        h2o_websocket_conn_t *conn = s->conn;
+    if (s->closing) {
+        if (now < s->closing_since_ns || now - s->closing_since_ns <= 10000000000u)
+            return 0;
+        h2o_websocket_conn_t *conn = s->conn; /* will not even take its close frame */
         sub_free(s);
         h2o_websocket_close(conn);
         return 1;
+    }
+    if (queued <= bound + s->grace) {
+        s->behind_since_ns = 0;
+        return 0;
+    }
+    if (queued > hard + s->grace) {
+        arbor_warn("live_client_slow", "queued_bytes=%zu action=close_1013 reason=hard_limit", queued);
+        close_sub(s, 1013, "client too slow");
+    } else if (s->behind_since_ns == 0 || now - s->behind_since_ns > L.o.slow_ms * 1000000u) {
+        /* drained = what was queued then, plus what came since, minus what is left */
+        uint64_t drained = s->behind_queued + (s->queued_total - s->behind_total) - queued;
+        if (s->behind_since_ns != 0 && drained < bound) {
+            arbor_warn("live_client_slow", "queued_bytes=%zu drained_bytes=%llu action=close_1013", queued,
+                       (unsigned long long)drained);
+            close_sub(s, 1013, "client too slow");
+        }
+        s->behind_since_ns = now; /* a new window */
+        s->behind_queued = queued;
+        s->behind_total = s->queued_total;
     }
     return 0;
 }

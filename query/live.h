@@ -12,7 +12,8 @@
 typedef struct {
     uint64_t quiet_ms;        /* complete: root arrived and no span for this long */
     uint64_t ping_ms;         /* ping a connection idle for this long */
-    size_t max_queued_bytes;  /* a client further behind is closed with 1013 */
+    size_t max_queued_bytes;  /* a client further behind ... */
+    uint64_t slow_ms;         /* ... for this long, draining less than that meanwhile, is closed with 1013 */
     size_t max_subscribers;
     uint64_t poll_ms;         /* how often the store's last transaction is polled */
     const trace_options_t *render;

@@ -957,6 +957,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     live_options_t lo = {.quiet_ms = cfg->live_quiet_ms, .ping_ms = cfg->live_ping_ms,
                          .max_queued_bytes = cfg->live_max_queued_bytes,
                          .max_subscribers = (size_t)cfg->live_max_subscribers, .poll_ms = cfg->live_poll_ms,
+                         .slow_ms = cfg->live_slow_timeout_ms,
                          .render = &state.opts,
                          .store = store_get};
     live_init(&lo);
