@@ -220,4 +220,9 @@ int otlp_value_as_int(const otlp_value_t *v, int64_t *out);
  */
 int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out);
 
+enum { OTLP_TOKENS_IN = 1, OTLP_TOKENS_OUT = 2 };
+/** As otlp_span_tokens(); @p sides gets which halves the matched convention
+ *  really carried (OTLP_TOKENS_IN | OTLP_TOKENS_OUT). */
+int otlp_span_token_sides(const otlp_attrs_t *attrs, int64_t *in, int64_t *out, int *sides);
+
 #endif

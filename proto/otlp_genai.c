@@ -60,7 +60,7 @@ static const struct {
     {"model.tokens_input", "model.tokens_output"},
 };
 
-int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out)
+int otlp_span_token_sides(const otlp_attrs_t *attrs, int64_t *in, int64_t *out, int *sides)
 {
     for (size_t i = 0; i < sizeof token_conventions / sizeof token_conventions[0]; i++) {
         int64_t a = 0, b = 0;
@@ -69,11 +69,19 @@ int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out)
         if (has_in || has_out) {
             *in = a > 0 ? a : 0;
             *out = b > 0 ? b : 0;
+            *sides = (has_in ? OTLP_TOKENS_IN : 0) | (has_out ? OTLP_TOKENS_OUT : 0);
             return 1;
         }
     }
     *in = *out = 0;
+    *sides = 0;
     return 0;
+}
+
+int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out)
+{
+    int sides;
+    return otlp_span_token_sides(attrs, in, out, &sides);
 }
 
 /* Attribute keys whose values are prompts, responses or messages: the key itself

@@ -259,10 +259,34 @@ static void write_truncation_marker(jsonw_t *w, const otlp_span_t *s, size_t max
     jsonw_object_end(w);
 }
 
+/* The Canvas's token badges read gen_ai.usage.*: where another convention
+ * carried the counts, add the halves it really had (a SQL span gets nothing).
+ * Returns the OTLP_TOKENS_* halves added. */
+static int write_derived_tokens(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_t *s)
+{
+    int64_t in, out;
+    int sides;
+    if (!rec->has_tokens || otlp_attrs_get(&s->attrs, "gen_ai.usage.input_tokens") != NULL ||
+        otlp_attrs_get(&s->attrs, "gen_ai.usage.output_tokens") != NULL ||
+        !otlp_span_token_sides(&s->attrs, &in, &out, &sides))
+        return 0;
+    if (sides & OTLP_TOKENS_IN) {
+        jsonw_key(w, "gen_ai.usage.input_tokens");
+        jsonw_int(w, in);
+    }
+    if (sides & OTLP_TOKENS_OUT) {
+        jsonw_key(w, "gen_ai.usage.output_tokens");
+        jsonw_int(w, out);
+    }
+    return sides;
+}
+
+/* @p full: the span endpoint's "in full": every value whole, nothing added. */
 static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_t *s, const span_render_t *o,
                        const span_extra_t *extra, int full)
 {
     size_t max = full ? 0 : o->preview_max;
+    int derived = 0;
     jsonw_object(w);
     jsonw_key(w, "span_id");
     jsonw_hex(w, rec->span_id, 8);
@@ -285,15 +309,8 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
             jsonw_key_iov(w, s->attrs.items[i].key);
             value_cut(w, &s->attrs.items[i].value, max, needs_cut(&s->attrs.items[i], max, 0));
         }
-        /* the Canvas's token badges read gen_ai.usage.*: add them where another
-         * convention carried the counts */
-        if (rec->has_tokens && otlp_attrs_get(&s->attrs, "gen_ai.usage.input_tokens") == NULL &&
-            otlp_attrs_get(&s->attrs, "gen_ai.usage.output_tokens") == NULL) {
-            jsonw_key(w, "gen_ai.usage.input_tokens");
-            jsonw_int(w, rec->tokens_in);
-            jsonw_key(w, "gen_ai.usage.output_tokens");
-            jsonw_int(w, rec->tokens_out);
-        }
+        if (!full)
+            derived = write_derived_tokens(w, rec, s);
         if (max > 0)
             write_truncation_marker(w, s, max);
         if (extra != NULL && extra->replaces_placeholder) { /* the Canvas merges attributes shallowly */
@@ -305,6 +322,16 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
         jsonw_bool(w, 1);
     }
     jsonw_object_end(w);
+
+    if (derived) { /* additive: which attributes Arbor added (the UI marks them) */
+        jsonw_key(w, "derived_attributes");
+        jsonw_array(w);
+        if (derived & OTLP_TOKENS_IN)
+            jsonw_cstr(w, "gen_ai.usage.input_tokens");
+        if (derived & OTLP_TOKENS_OUT)
+            jsonw_cstr(w, "gen_ai.usage.output_tokens");
+        jsonw_array_end(w);
+    }
 
     jsonw_key(w, "events");
     jsonw_array(w);

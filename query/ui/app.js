@@ -580,7 +580,11 @@
     row('Trace ID', h('code', {}, n.trace), copyButton(n.trace));
     if (n.parent) row('Parent', h('a', { href: '#', onclick: (e) => { e.preventDefault(); view.select(n.parent, true, true); } },
       h('code', {}, n.parent)));
-    row('Tokens in/out', `${n.tin} / ${n.tout}`, n.children && n.children.length ? ` (subtree ${n.subIn} / ${n.subOut})` : '');
+    // counts from another convention (orcheo.token.*, llm.token_count.*): say they are read, not sent
+    const own = s && Object.keys(s.attributes || {}).some((k) => k.startsWith('gen_ai.usage.'));
+    const derived = s && (n.tin || n.tout) && !own
+      ? h('span', { class: 'note derived', title: "Arbor read these from the span's own token attributes" }, ' (derived)') : '';
+    row('Tokens in/out', `${n.tin} / ${n.tout}`, derived, n.children && n.children.length ? ` (subtree ${n.subIn} / ${n.subOut})` : '');
     return dl;
   }
 

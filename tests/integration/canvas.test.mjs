@@ -58,6 +58,29 @@ test('content values are cut to the preview length in code points, marked, and w
   assert.equal((await get(`/api/traces/${hex(T, 32)}/spans/xyz`)).status, 400);
 });
 
+test('token badges: gen_ai.usage.* added only for the halves a span carried, listed as derived, never on the span endpoint', async () => {
+  const TT = T + 40;
+  await postSpans(collector.url, [
+    span({ trace: TT, id: 1, name: 'SELECT orders', start: NOW, attrs: { 'orcheo.execution.id': 'exec-derived', 'db.system': 'postgresql' } }),
+    span({ trace: TT, id: 2, parent: 1, name: 'embed', start: NOW + 1n, attrs: { 'llm.token_count.prompt': 5 } }),
+    span({ trace: TT, id: 3, parent: 1, name: 'chat', start: NOW + 2n, attrs: { 'orcheo.token.input': 3, 'orcheo.token.output': 4 } }),
+    span({ trace: TT, id: 4, parent: 1, name: 'native', start: NOW + 3n, attrs: { 'gen_ai.usage.input_tokens': 9 } })]);
+  const spans = Object.fromEntries((await get('/api/executions/exec-derived/trace')).body.spans.map((s) => [s.name, s]));
+  const usage = (s) => Object.keys(s.attributes).filter((k) => k.startsWith('gen_ai.usage.'));
+  assert.deepEqual(usage(spans['SELECT orders']), [], 'a span without tokens gets none');
+  assert.equal(spans['SELECT orders'].derived_attributes, undefined);
+  assert.deepEqual(usage(spans.embed), ['gen_ai.usage.input_tokens'], 'only the half it carried');
+  assert.equal(spans.embed.attributes['gen_ai.usage.input_tokens'], 5);
+  assert.deepEqual(spans.embed.derived_attributes, ['gen_ai.usage.input_tokens']);
+  assert.deepEqual(spans.chat.derived_attributes, ['gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens']);
+  assert.equal(spans.native.derived_attributes, undefined, 'its own gen_ai.usage.* is not derived');
+  assert.deepEqual(usage(spans.native), ['gen_ai.usage.input_tokens']);
+  const full = (await get(`/api/traces/${hex(TT, 32)}/spans/${hex(3, 16)}`)).body;
+  assert.deepEqual(usage(full), [], 'the span endpoint shows the span as it was sent');
+  assert.equal(full.derived_attributes, undefined);
+  assert.deepEqual(full.token_usage, { input: 3, output: 4 }, 'the counts stay in token_usage');
+});
+
 test('artifacts: IDs and artifact events become download links; the download is proxied', async () => {
   await postSpans(collector.url, [span({ trace: T + 1, id: 1, start: NOW, attrs: {
     'orcheo.execution.id': 'exec-art', 'orcheo.artifact.ids': ['report 1', 'b/2'] },

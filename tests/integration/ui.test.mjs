@@ -81,6 +81,7 @@ test('span detail: conversation with the full text on demand, artifact preview, 
   assert.match(await page.locator('.detail .artifact pre').textContent(), /"revenue"/);
   assert.equal(await page.locator('.detail .artifact a', { hasText: 'Download' }).getAttribute('href'), '/api/artifacts/report-0/download');
   assert.match(await page.locator('.detail table.attrs').first().textContent(), /gen_ai\.request\.model/);
+  assert.equal(await page.locator('.detail .derived').count(), 0, 'its own gen_ai.usage.* is not derived');
   await page.screenshot({ path: `${shots}ui-detail.png` });
   assert.match(page.url(), /span=c0ffee0000000001/);
   await page.reload();
@@ -90,6 +91,9 @@ test('span detail: conversation with the full text on demand, artifact preview, 
   await page.locator('.row', { hasText: 'node-1' }).click();
   await page.waitForFunction(() => document.querySelectorAll('.detail .msg').length === 2);
   assert.deepEqual(await page.locator('.detail .msg .role').allTextContents(), ['prompt', 'response']);
+  // its tokens came as orcheo.token.*: shown, marked derived, and not invented as attributes
+  assert.equal(await page.locator('.detail .derived').count(), 1);
+  assert.doesNotMatch(await page.locator('.detail table.attrs').first().textContent(), /gen_ai\.usage/);
 });
 
 test('search keeps ancestors of matches; matches only hides the rest; keyboard moves and collapses', async () => {
