@@ -20,7 +20,6 @@
 #include <grpc/support/time.h>
 
 #include <errno.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,14 +153,11 @@ static void finish(call_t *c, grpc_status_code code, const char *message, int re
 static void finish_job(call_t *c)
 {
     ingest_job_t *job = c->job;
-    if (job->result == MDB_MAP_FULL) {
-        finish(c, GRPC_STATUS_UNAVAILABLE, "store is full; retry after retention frees space", 30, ARBOR_IOV_NULL);
-        return;
-    }
     if (job->result != 0) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "write failed: %s", arbor_strerror(job->result));
-        finish(c, GRPC_STATUS_UNAVAILABLE, msg, 5, ARBOR_IOV_NULL);
+        char buf[200];
+        int retry;
+        const char *msg = ingest_write_failure(job->result, buf, sizeof buf, &retry);
+        finish(c, GRPC_STATUS_UNAVAILABLE, msg, retry, ARBOR_IOV_NULL);
         return;
     }
     arbor_iov_t resp = otlp_export_response(&job->arena, OTLP_ENC_PROTOBUF, job->rejected,

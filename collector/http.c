@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,14 +88,11 @@ static void respond_status(h2o_req_t *req, int status, const char *reason, otlp_
 
 static void respond_job(h2o_req_t *req, ingest_job_t *job, otlp_encoding_t enc)
 {
-    if (job->result == MDB_MAP_FULL) {
-        respond_status(req, 503, "Service Unavailable", enc, 14, "store is full; retry after retention frees space", 30);
-        return;
-    }
     if (job->result != 0) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "write failed: %s", arbor_strerror(job->result));
-        respond_status(req, 503, "Service Unavailable", enc, 14, msg, 5);
+        char buf[200];
+        int retry;
+        const char *msg = ingest_write_failure(job->result, buf, sizeof buf, &retry);
+        respond_status(req, 503, "Service Unavailable", enc, 14, msg, retry);
         return;
     }
     arbor_iov_t body = otlp_export_response(&job->arena, enc, job->rejected,

@@ -2,6 +2,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <lmdb.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,22 @@ void ingest_job_free(ingest_job_t *job)
         return;
     arbor_arena_free(&job->arena);
     free(job);
+}
+
+const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s)
+{
+    switch (result) {
+    case MDB_MAP_FULL:
+        *retry_after_s = 30;
+        return "store is full; retry after retention frees space";
+    case ENOSPC:
+        *retry_after_s = 30;
+        return "store disk is full (No space left on device); retry once space is freed";
+    default:
+        *retry_after_s = 5;
+        snprintf(buf, len, "write failed: %s", arbor_strerror(result));
+        return buf;
+    }
 }
 
 const char **ingest_split_keys(const char *csv)

@@ -70,6 +70,13 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *opts, otlp_encoding
  */
 int ingest_inflate(arbor_arena_t *arena, const void *in, size_t in_len, size_t limit, arbor_iov_t *out);
 
+/**
+ * The message and Retry-After (seconds) of a failed write (job->result != 0),
+ * the same for both receivers: a full map or disk waits for retention or an
+ * operator, anything else is retried soon.
+ */
+const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s);
+
 /** Split "a,b,c" into a NULL-terminated array (malloc'd; free with free()). */
 const char **ingest_split_keys(const char *csv);
 

@@ -639,8 +639,8 @@ static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
         jsonw_object(w);
         jsonw_key(w, "traceID");
         jsonw_cstr(w, id + skip);
-        jsonw_key(w, "rootServiceName");
-        if (sum->has_root && sum->root_service.len)
+        jsonw_key(w, "rootServiceName"); /* as Tempo: the text only while the root is missing */
+        if (sum->has_root)
             jsonw_str(w, sum->root_service);
         else
             jsonw_cstr(w, "<root span not yet received>");

@@ -479,7 +479,7 @@ int arbor_batch_commit(arbor_batch_t *b)
     mdb_cursor_close(b->feed_cur);
     b->feed_cur = NULL;
     if (rc == 0)
-        rc = mdb_txn_commit(b->txn); /* with ARBOR_SYNC_COMMIT this includes fsync */
+        rc = arbor__txn_commit(s, b->txn); /* with ARBOR_SYNC_COMMIT this includes fsync */
     else
         mdb_txn_abort(b->txn);
     if (rc == 0)

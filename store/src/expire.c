@@ -126,5 +126,5 @@ done:
         memset(out, 0, sizeof *out);
         return rc;
     }
-    return mdb_txn_commit(txn);
+    return arbor__txn_commit(s, txn);
 }

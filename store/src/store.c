@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
@@ -186,6 +187,17 @@ void arbor_store_close(arbor_store_t *s)
     free(s->tags_known);
     free(s->key_counts);
     free(s);
+}
+
+int arbor__txn_commit(arbor_store_t *s, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    const char *path;
+    struct statvfs fs;
+    if (rc == EIO && mdb_env_get_path(s->env, &path) == 0 && statvfs(path, &fs) == 0 &&
+        (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20))
+        rc = ENOSPC;
+    return rc;
 }
 
 int arbor_store_reader_check(arbor_store_t *s, int *cleared)

@@ -57,6 +57,10 @@ static inline int arbor__cursor_after_del(MDB_cursor *cur, MDB_val *key, MDB_val
     return rc == EINVAL ? MDB_NOTFOUND : rc;
 }
 
+/* mdb_txn_commit, with a full disk told apart: LMDB reports a short write as
+ * EIO, which the filesystem having no space left turns into ENOSPC. */
+int arbor__txn_commit(arbor_store_t *s, MDB_txn *txn);
+
 /* Highest sequence retention has deleted (meta/expired_seq), 0 if none. */
 uint64_t arbor__expired_seq(MDB_txn *txn, arbor_store_t *s);
 

@@ -14,6 +14,8 @@ export const BIN = {
 
 const cases = [];
 export function test(name, fn) { cases.push({ name, fn }); }
+// Throw from a test to report it skipped (TAP "# SKIP"), with the reason.
+export class Skip extends Error {}
 
 export async function run() {
   let n = 0, failed = 0;
@@ -24,6 +26,10 @@ export async function run() {
       await c.fn();
       console.log(`ok ${n} - ${c.name}`);
     } catch (e) {
+      if (e instanceof Skip) {
+        console.log(`ok ${n} - ${c.name} # SKIP ${e.message}`);
+        continue;
+      }
       failed++;
       console.log(`not ok ${n} - ${c.name}`);
       for (const line of String(e && e.stack || e).split('\n')) console.log(`#   ${line}`);

@@ -1,7 +1,11 @@
 // A full store (MDB_MAP_FULL): 503 with Retry-After, nothing of the refused
 // request stored, everything earlier intact, and the collector keeps serving.
 import assert from 'node:assert/strict';
-import { test, run, tempDir, startCollector, startQuery, getJson, admin } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { test, run, tempDir, startCollector, startQuery, getJson, admin, Skip } from './lib.mjs';
 
 const data = tempDir();
 const collector = await startCollector(data, ['--map-size=2MiB']);
@@ -48,6 +52,41 @@ test('filling the map: 503 + Retry-After, refused requests leave nothing behind'
   const check = admin(data, 'check');
   assert.equal(check.status, 0, check.stdout);
   console.log(`# ${stored.length} requests stored before the map filled`);
+});
+
+test('a full disk: 503 naming it (ENOSPC, not EIO), nothing acknowledged lost', async () => {
+  // a 3 MiB tmpfs under a 1 GiB map: the disk fills long before the map
+  const mnt = tempDir('arbor-disk-');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Skip(`cannot mount a tmpfs here: ${m.stderr.trim()}`);
+  try {
+    const dir = path.join(mnt, 'data');
+    mkdirSync(dir);
+    const c = await startCollector(dir, ['--map-size=1GiB']);
+    const q = await startQuery(dir);
+    const body = (i) => JSON.stringify({ resourceSpans: [{ resource: {}, scopeSpans: [{ spans: Array.from({ length: 40 },
+      (_, j) => ({ traceId: hex(i + 1, 32), spanId: hex(j + 1, 16), name: `s${j}`,
+        attributes: [{ key: 'orcheo.execution.id', value: { stringValue: `disk-${i}` } },
+          { key: 'payload', value: { stringValue: randomBytes(1500).toString('hex') } }] })) }] }] });
+    const stored = [];
+    let refused = null;
+    for (let i = 0; i < 400 && refused === null; i++) {
+      const r = await fetch(c.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) });
+      if (r.status === 200) stored.push(i);
+      else refused = { status: r.status, retry: r.headers.get('retry-after'), body: await r.json() };
+    }
+    assert.ok(refused, 'the disk filled');
+    assert.equal(refused.status, 503);
+    assert.match(refused.body.message, /disk is full \(No space left on device\)/);
+    assert.ok(Number(refused.retry) > 0);
+    assert.match(c.log, /error="No space left on device"/);
+    for (const i of stored)
+      assert.equal((await getJson(`${q.base}/api/executions/disk-${i}/trace`)).body.spans.length, 40, `disk-${i} intact`);
+    await q.stop();
+    assert.deepEqual(await c.stop(), { code: 0, sig: null });
+  } finally {
+    spawnSync('umount', ['-l', mnt]);
+  }
 });
 
 test('daemons exit cleanly', async () => {

@@ -255,6 +255,17 @@ test('tag values: typed in v2, plain in v1, keywords for status/kind, path encod
   assert.deepEqual(await v('service.name', false), ['frontend', 'gateway', 'multi']);
 });
 
+test("rootServiceName: empty for a root without service.name, Tempo's text only while the root is missing", async () => {
+  const NOSVC = 0xa7, PENDING = 0xa8;
+  await postSpans(collector.url, [span({ trace: NOSVC, id: 1, name: 'bare root', start: S + ms(40000), end: S + ms(40001) })], {});
+  await postSpans(collector.url, [span({ trace: PENDING, id: 2, parent: 1, name: 'orphan', start: S + ms(41000) })]);
+  const found = (await search({ q: '{ name = "bare root" || name = "orphan" }' })).body.traces;
+  const byId = Object.fromEntries(found.map((t) => [t.traceID, t]));
+  assert.equal(byId.a7.rootServiceName, '');
+  assert.equal(byId.a7.rootTraceName, 'bare root');
+  assert.equal(byId.a8.rootServiceName, '<root span not yet received>');
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });
