@@ -3,6 +3,7 @@
 #include "arbor/log.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 static const char *const sync_modes[] = {"commit", "none", NULL};
 static const char *const compression_modes[] = {"lz4", "zstd", "none", NULL};
@@ -57,6 +58,19 @@ static const arbor_cfg_entry_t entries[] = {
      "Spans waiting for the writer before requests get 503 + Retry-After.", NULL, 1000, 100000000},
 };
 
+static int validate(const void *p, char *err, size_t errlen)
+{
+    const collector_config_t *c = p;
+    if (arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
+        arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0)
+        return -1;
+    if (!c->otlp_http_addr.enabled && !c->otlp_grpc_addr.enabled) {
+        snprintf(err, errlen, "ARBOR_OTLP_HTTP_ADDR and ARBOR_OTLP_GRPC_ADDR are both off: nothing could send spans");
+        return -1;
+    }
+    return 0;
+}
+
 const arbor_cfg_table_t collector_config_table = {
     "arbor-collector", "Receives OTLP spans and stores them in LMDB (the only writer).", entries,
-    sizeof entries / sizeof entries[0]};
+    sizeof entries / sizeof entries[0], sizeof(collector_config_t), validate};

@@ -42,20 +42,15 @@ const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_a
 
 const char **ingest_split_keys(const char *csv)
 {
-    size_t n = 1;
-    for (const char *p = csv; *p; p++)
-        n += *p == ',';
-    const char **keys = calloc(n + 1, sizeof *keys);
-    char *copy = strdup(csv);
-    if (keys == NULL || copy == NULL) {
-        free(keys);
-        free(copy);
+    /* items are at least one character with a separator between them: at most
+     * (len + 1) / 2 of them, plus the NULL; the strings follow the array in the
+     * same allocation, so one free() releases both */
+    size_t len = strlen(csv), max = (len + 1) / 2 + 1;
+    const char **keys = malloc(max * sizeof *keys + len + 1);
+    if (keys == NULL)
         return NULL;
-    }
-    /* keys[0] owns the copy: free(keys[0]) is never needed since the array and
-     * copy live for the whole process; strtok_r splits in place */
+    char *copy = memcpy((char *)(keys + max), csv, len + 1), *save = NULL;
     size_t i = 0;
-    char *save = NULL;
     for (char *t = strtok_r(copy, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
         keys[i++] = t;
     keys[i] = NULL;

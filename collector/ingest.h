@@ -77,7 +77,8 @@ int ingest_inflate(arbor_arena_t *arena, const void *in, size_t in_len, size_t l
  */
 const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s);
 
-/** Split "a,b,c" into a NULL-terminated array (malloc'd; free with free()). */
+/** Split "a, b,c" on commas and spaces into a NULL-terminated array, empty items
+ *  skipped (one allocation holding the strings too: release it with free()). */
 const char **ingest_split_keys(const char *csv);
 
 #endif

@@ -106,7 +106,6 @@ out_writer:
 out_store:
     arbor_store_close(store);
 out:
-    free((void *)(keys ? keys[0] : NULL));
     free(keys);
     return status;
 }

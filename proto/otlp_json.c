@@ -63,8 +63,9 @@ static int get_i64(jctx_t *c, const json_t *v, const char *what, int64_t *out, i
     }
     if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (d != floor(d) || d < -9.2e18 || d > 1.8e19 || (is_unsigned && d < 0))
-            return fail(c, what, "an integer");
+        /* NaN and infinities fail the first test; the ranges keep the casts defined */
+        if (d != floor(d) || (is_unsigned ? d < 0 || d >= 1.8e19 : !arbor_double_fits_int64(d)))
+            return fail(c, what, is_unsigned ? "an integer from 0 to 2^64" : "an integer from -2^63 to 2^63");
         *out = is_unsigned ? (int64_t)(uint64_t)d : (int64_t)d;
         return 0;
     }

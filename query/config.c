@@ -3,6 +3,8 @@
 #include "arbor/log.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #define F(field) offsetof(query_config_t, field)
 static const arbor_cfg_entry_t entries[] = {
@@ -56,6 +58,44 @@ static const arbor_cfg_entry_t entries[] = {
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
 };
 
+/* ARBOR_TRACE_LINKS: Name=URL pairs, comma separated, each URL http(s) or a
+ * path; a malformed item is an error, not a link silently dropped. */
+static int check_trace_links(const char *links, char *err, size_t errlen)
+{
+    for (const char *p = links; p != NULL && *p;) {
+        const char *comma = strchr(p, ','), *stop = comma ? comma : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        size_t len = (size_t)(stop - p);
+        const char *url = eq ? eq + 1 : NULL;
+        size_t url_len = url ? (size_t)(stop - url) : 0;
+        if (len > 0 && (eq == NULL || eq == p ||
+                        !(strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0 || url[0] == '/') ||
+                        url_len > 1000 || (size_t)(eq - p) > 63)) {
+            snprintf(err, errlen,
+                     "ARBOR_TRACE_LINKS: '%.*s' is not Name=URL (an http(s):// URL or a /path, {trace_id} and "
+                     "{execution_id} filled in)",
+                     (int)(len > 100 ? 100 : len), p);
+            return -1;
+        }
+        p = comma ? comma + 1 : stop;
+    }
+    return 0;
+}
+
+static int validate(const void *p, char *err, size_t errlen)
+{
+    const query_config_t *c = p;
+    if (!c->query_addr.enabled) {
+        snprintf(err, errlen, "ARBOR_QUERY_ADDR: off is not allowed (the query service is its listener)");
+        return -1;
+    }
+    return arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
+                   arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0 ||
+                   check_trace_links(c->trace_links, err, errlen) != 0
+               ? -1
+               : 0;
+}
+
 const arbor_cfg_table_t query_config_table = {
     "arbor-query", "Serves span trees and trace lookups from the store arbor-collector writes.", entries,
-    sizeof entries / sizeof entries[0]};
+    sizeof entries / sizeof entries[0], sizeof(query_config_t), validate};

@@ -7,6 +7,7 @@
 #include "lists.h"
 #include "live.h"
 #include "metrics.h"
+#include "params.h"
 #include "tempo.h"
 #include "ui.h"
 #include "trace.h"
@@ -127,18 +128,7 @@ static void send_writer(h2o_req_t *req, jsonw_t *w, const char *type)
 static arbor_iov_t percent_decode(h2o_mem_pool_t *pool, const char *s, size_t n, int plus_is_space)
 {
     char *out = h2o_mem_alloc_pool(pool, n + 1);
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b;
-        if (s[i] == '%' && i + 2 < n && arbor_hex_decode(&b, 1, s + i + 1, 2) == 0) {
-            out[j++] = (char)b;
-            i += 2;
-        } else {
-            out[j++] = plus_is_space && s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    out[j] = '\0';
-    return arbor_iov(out, j);
+    return arbor_iov(out, params_percent_decode(out, s, n, plus_is_space));
 }
 
 #define MAX_SEGMENTS 8
@@ -173,17 +163,9 @@ static arbor_iov_t query_param(h2o_req_t *req, const char *name)
 {
     if (req->query_at == SIZE_MAX)
         return ARBOR_IOV_NULL;
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t nl = strlen(name);
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end, *eq = memchr(q, '=', (size_t)(stop - q));
-        const char *kend = eq ? eq : stop;
-        if ((size_t)(kend - q) == nl && memcmp(q, name, nl) == 0)
-            return eq ? percent_decode(&req->pool, eq + 1, (size_t)(stop - eq - 1), 1) : arbor_iov("", 0);
-        q = stop + 1;
-    }
-    return ARBOR_IOV_NULL;
+    arbor_iov_t q = arbor_iov(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+    arbor_iov_t raw = params_find(q, name);
+    return raw.base ? percent_decode(&req->pool, raw.base, raw.len, 1) : raw;
 }
 
 /* Integer parameter within [lo, hi]; default when absent; -1 (and a 400 sent) when bad. */
@@ -193,44 +175,13 @@ static int int_param(h2o_req_t *req, const char *name, long lo, long hi, long de
     *out = def;
     if (v.base == NULL)
         return 0;
-    char *end;
-    errno = 0;
-    long x = strtol(v.base, &end, 10);
-    if (v.len == 0 || *end != '\0' || errno != 0 || x < lo || x > hi) {
+    if (params_int(v, lo, hi, out) != 0) {
+        *out = def;
         char msg[160];
         snprintf(msg, sizeof msg, "%s must be an integer from %ld to %ld", name, lo, hi);
         send_detail(req, 400, "Bad Request", msg);
         return -1;
     }
-    *out = x;
-    return 0;
-}
-
-/* ISO-8601 UTC ("2026-11-21T08:57:25Z", fraction optional) or Unix seconds. */
-static int parse_time(arbor_iov_t v, uint64_t *ns)
-{
-    char *end;
-    if (v.len == 0)
-        return -1;
-    errno = 0;
-    double secs = strtod(v.base, &end);
-    if (*end == '\0' && errno == 0 && secs >= 0) {
-        *ns = (uint64_t)(secs * 1e9);
-        return 0;
-    }
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *rest = strptime(v.base, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest == NULL)
-        return -1;
-    double frac = 0;
-    if (*rest == '.') {
-        frac = strtod(rest, &end);
-        rest = end;
-    }
-    if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0 && *rest != '\0')
-        return -1;
-    *ns = (uint64_t)timegm(&tm) * 1000000000u + (uint64_t)(frac * 1e9);
     return 0;
 }
 
@@ -400,7 +351,7 @@ static void api_list(h2o_req_t *req, int executions)
             return;
         }
     }
-    if (since.base != NULL && parse_time(since, &l.p.since_ns) != 0) {
+    if (since.base != NULL && params_time(since, &l.p.since_ns) != 0) {
         send_detail(req, 400, "Bad Request", "since must be an ISO-8601 UTC time or Unix seconds");
         return;
     }
@@ -477,45 +428,6 @@ static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
 }
 
 /* ---- Tempo API ---- */
-
-/* Go durations as Grafana sends them: "100ms", "1.5s", "1h30m". */
-static int parse_go_duration(arbor_iov_t v, uint64_t *ns)
-{
-    static const struct {
-        const char *u;
-        double ns;
-    } units[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
-    const char *s = v.base, *end = v.base + v.len;
-    double total = 0;
-    if (v.len == 0)
-        return -1;
-    if (v.len == 1 && s[0] == '0') {
-        *ns = 0;
-        return 0;
-    }
-    while (s < end) {
-        char *e;
-        double x = strtod(s, &e);
-        if (e == s || x < 0)
-            return -1;
-        s = e;
-        size_t best = 0;
-        double mult = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t n = strlen(units[i].u);
-            if ((size_t)(end - s) >= n && strncmp(s, units[i].u, n) == 0 && n > best) {
-                best = n;
-                mult = units[i].ns;
-            }
-        }
-        if (best == 0)
-            return -1;
-        s += best;
-        total += x * mult;
-    }
-    *ns = (uint64_t)total;
-    return 0;
-}
 
 static tempo_format_t wanted_format(h2o_req_t *req)
 {
@@ -645,8 +557,8 @@ static void api_search(h2o_req_t *req)
     t.p.spss = (size_t)spss;
     arbor_iov_t q = query_param(req, "q"), tags = query_param(req, "tags");
     arbor_iov_t mind = query_param(req, "minDuration"), maxd = query_param(req, "maxDuration");
-    if ((mind.base && mind.len && parse_go_duration(mind, &t.p.min_ns) != 0) ||
-        (maxd.base && maxd.len && parse_go_duration(maxd, &t.p.max_ns) != 0)) {
+    if ((mind.base && mind.len && params_go_duration(mind, &t.p.min_ns) != 0) ||
+        (maxd.base && maxd.len && params_go_duration(maxd, &t.p.max_ns) != 0)) {
         send_detail(req, 400, "Bad Request", "minDuration/maxDuration must be durations such as 100ms or 1.5s");
         return;
     }

@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "arbor/log.h"
+
+extern char **environ;
 
 static void env_name(const char *name, char *out, size_t len)
 {
@@ -102,7 +108,8 @@ int arbor_config_parse_value(const arbor_cfg_entry_t *e, const char *text, void 
             return -1;
         }
         if (e->max > 0 && (v < (uint64_t)e->min || v > (uint64_t)e->max)) {
-            snprintf(err, errlen, "'%s' is out of range", text);
+            snprintf(err, errlen, "'%s' is out of range: from %" PRId64 "%s to %" PRId64 "%s", text, e->min,
+                     is_size ? " bytes" : "ms", e->max, is_size ? " bytes" : "ms");
             return -1;
         }
         *(uint64_t *)dst = v;
@@ -130,7 +137,11 @@ int arbor_config_parse_value(const arbor_cfg_entry_t *e, const char *text, void 
                 return 0;
             }
         }
-        snprintf(err, errlen, "'%s' is not one of the allowed values", text);
+        {
+            int n = snprintf(err, errlen, "'%s' is not one of:", text);
+            for (int i = 0; e->choices[i] && n > 0 && (size_t)n < errlen; i++)
+                n += snprintf(err + n, errlen - (size_t)n, " %s", e->choices[i]);
+        }
         return -1;
     case ARBOR_CFG_INT: {
         char *end;
@@ -205,6 +216,113 @@ void arbor_addr_format(const arbor_addr_t *a, char *out, size_t len)
         snprintf(out, len, "%s:%u", a->host, a->port);
 }
 
+/* Each setting as it will be used, one "ARBOR_NAME=value" line each. */
+static void print_settings(const arbor_cfg_table_t *t, const void *cfg)
+{
+    for (size_t i = 0; i < t->n_entries; i++) {
+        const arbor_cfg_entry_t *e = &t->entries[i];
+        const char *p = (const char *)cfg + e->offset;
+        char env[128], addr[160];
+        env_name(e->name, env, sizeof env);
+        printf("%s=", env);
+        switch (e->type) {
+        case ARBOR_CFG_STRING:
+            printf("%s\n", *(const char *const *)p ? *(const char *const *)p : "");
+            break;
+        case ARBOR_CFG_ADDR:
+            arbor_addr_format((const arbor_addr_t *)p, addr, sizeof addr);
+            printf("%s\n", addr);
+            break;
+        case ARBOR_CFG_SIZE:
+            printf("%" PRIu64 "B\n", *(const uint64_t *)p);
+            break;
+        case ARBOR_CFG_DURATION:
+            printf("%" PRIu64 "ms\n", *(const uint64_t *)p);
+            break;
+        case ARBOR_CFG_BOOL:
+            printf("%s\n", *(const int *)p ? "true" : "false");
+            break;
+        case ARBOR_CFG_ENUM:
+            printf("%s\n", e->choices[*(const int *)p]);
+            break;
+        case ARBOR_CFG_INT:
+            printf("%" PRId64 "\n", *(const int64_t *)p);
+            break;
+        }
+    }
+}
+
+/* Levenshtein distance, for "did you mean" (names are short). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[128];
+    if (la >= sizeof row / sizeof row[0] || lb >= sizeof row / sizeof row[0])
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* An ARBOR_* variable that is not a setting of this binary but close to one is
+ * most likely a typo that would silently be ignored. (Far ones are left alone:
+ * they may belong to the other daemon, sharing one environment file.) */
+static void warn_unknown_env(const arbor_cfg_table_t *t)
+{
+    for (char **v = environ; v != NULL && *v != NULL; v++) {
+        const char *eq = strchr(*v, '=');
+        char name[128], env[128], best[128] = "";
+        size_t best_d = SIZE_MAX;
+        if (strncmp(*v, "ARBOR_", 6) != 0 || eq == NULL || (size_t)(eq - *v) >= sizeof name)
+            continue;
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *v), *v);
+        for (size_t i = 0; i < t->n_entries && best_d > 0; i++) {
+            env_name(t->entries[i].name, env, sizeof env);
+            size_t d = edit_distance(name, env);
+            if (d < best_d)
+                best_d = d, snprintf(best, sizeof best, "%s", env);
+        }
+        if (best_d > 0 && best_d <= 3)
+            arbor_warn("unknown_setting", "program=%s variable=%s closest=%s action=ignored", t->program, name, best);
+    }
+}
+
+int arbor_config_check_dir(const char *setting, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (path != NULL && stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: '%s' exists and is not a directory", setting, path);
+        return -1;
+    }
+    return 0;
+}
+
+int arbor_config_check_mappable(const char *setting, uint64_t bytes, char *err, size_t errlen)
+{
+    /* reserve the address space as LMDB will (nothing is committed), then let go */
+    void *p = bytes <= SIZE_MAX ? mmap(NULL, (size_t)bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                                : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "%s: this machine cannot map %" PRIu64 " bytes (%s); lower it", setting, bytes,
+                 strerror(errno));
+        return -1;
+    }
+    munmap(p, (size_t)bytes);
+    return 0;
+}
+
 static int apply(const arbor_cfg_table_t *t, const arbor_cfg_entry_t *e, void *cfg, const char *text,
                  const char *source)
 {
@@ -219,6 +337,8 @@ arbor_cfg_result_t arbor_config_parse(const arbor_cfg_table_t *t, void *cfg, int
 {
     int check = 0;
     char env[128], src[200];
+    memset(cfg, 0, t->size);
+    warn_unknown_env(t);
     /* defaults, then environment, then flags: later sources win */
     for (size_t i = 0; i < t->n_entries; i++) {
         const arbor_cfg_entry_t *e = &t->entries[i];
@@ -279,7 +399,13 @@ arbor_cfg_result_t arbor_config_parse(const arbor_cfg_table_t *t, void *cfg, int
         if (apply(t, e, cfg, value, src) != 0)
             return ARBOR_CFG_EXIT_FAIL;
     }
+    char err[512] = "";
+    if (t->validate != NULL && t->validate(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: invalid configuration: %s\n", t->program, err);
+        return ARBOR_CFG_EXIT_FAIL;
+    }
     if (check) {
+        print_settings(t, cfg);
         printf("%s: configuration is valid\n", t->program);
         return ARBOR_CFG_EXIT_OK;
     }

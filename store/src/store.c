@@ -592,7 +592,7 @@ static int bloom_test(const uint8_t *bloom, uint64_t h)
 
 static int integral(double d)
 {
-    return d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d;
+    return arbor_double_fits_int64(d) && d == (double)(int64_t)d;
 }
 
 int arbor__bloom_add(uint8_t *bloom, int scope, arbor_iov_t key, int vtype, arbor_iov_t str, int64_t i, double d)

@@ -21,7 +21,7 @@ static const arbor_cfg_entry_t admin_entries[] = {
 static const arbor_cfg_table_t admin_table = {
     "arbor-admin",
     "Inspect and maintain an Arbor store: arbor-admin [flags] stat | check | backup DIR | compact DIR",
-    admin_entries, sizeof admin_entries / sizeof admin_entries[0]};
+    admin_entries, sizeof admin_entries / sizeof admin_entries[0], sizeof(admin_config_t), NULL};
 
 static void report(void *ctx, const char *problem)
 {

@@ -33,7 +33,11 @@ test('invalid values stop startup with a message naming the setting', () => {
     [[], { ARBOR_MAP_SIZE: 'lots' }, /ARBOR_MAP_SIZE/],
     [['--sync=sometimes'], {}, /--sync/],
     [['--otlp-http-addr=nowhere'], {}, /--otlp-http-addr/],
-    [['--max-request-bytes=12'], {}, /--max-request-bytes.*out of range/],
+    [['--max-request-bytes=12'], {}, /--max-request-bytes.*out of range: from 1024 bytes to 2147483647 bytes/],
+    [['--sync=sometimes'], {}, /not one of: commit none/],
+    [['--data-dir=/etc/hostname'], {}, /ARBOR_DATA_DIR: '\/etc\/hostname' exists and is not a directory/],
+    [['--map-size=1000TiB'], {}, /ARBOR_MAP_SIZE: this machine cannot map/],
+    [['--otlp-http-addr=off', '--otlp-grpc-addr=off'], {}, /both off/],
     [['--http-threads=0'], {}, /--http-threads/],
     [['--no-such-flag=1'], {}, /unknown flag/],
     [['--log-level'], {}, /needs a value/],
@@ -43,6 +47,42 @@ test('invalid values stop startup with a message naming the setting', () => {
     assert.equal(r.status, 2, `${args} ${JSON.stringify(env)} exits 2`);
     assert.match(r.stderr, re);
   }
+});
+
+test('query: a data dir that is a file, off as its address, malformed trace links: refused at start', () => {
+  const cases = [
+    [['--data-dir=/etc/hostname'], {}, /exists and is not a directory/],
+    [['--query-addr=off'], {}, /ARBOR_QUERY_ADDR: off is not allowed/],
+    [[], { ARBOR_TRACE_LINKS: 'garbage' }, /ARBOR_TRACE_LINKS: 'garbage' is not Name=URL/],
+    [[], { ARBOR_TRACE_LINKS: 'Grafana=http://g/{trace_id},=http://x' }, /'=http:\/\/x' is not Name=URL/],
+    [[], { ARBOR_TRACE_LINKS: 'Logs=javascript:alert(1)' }, /is not Name=URL/],
+  ];
+  for (const [args, env, re] of cases) {
+    const r = sh(BIN.query, ['--check-config', ...args], env);
+    assert.equal(r.status, 2, `${args} ${JSON.stringify(env)} exits 2`);
+    assert.match(r.stderr, re);
+  }
+  const ok = sh(BIN.query, ['--check-config'], { ARBOR_TRACE_LINKS: 'Grafana=https://g/{trace_id},Logs=/logs/{execution_id}' });
+  assert.equal(ok.status, 0, ok.stderr);
+});
+
+test('--check-config prints every setting as it will be used', () => {
+  const r = sh(BIN.collector, ['--check-config', '--map-size=1GiB', '--sync=none'], { ARBOR_RETENTION: '2h' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ARBOR_MAP_SIZE=1073741824B$/m);
+  assert.match(r.stdout, /^ARBOR_SYNC=none$/m);
+  assert.match(r.stdout, /^ARBOR_RETENTION=7200000ms$/m);
+  assert.match(r.stdout, /^ARBOR_OTLP_HTTP_ADDR=127\.0\.0\.1:4318$/m);
+  assert.match(r.stdout, /^ARBOR_CAPTURE_CONTENT=true$/m);
+  assert.match(r.stdout, /configuration is valid/);
+});
+
+test('a misspelled ARBOR_* variable is warned about, naming the closest setting', () => {
+  const r = sh(BIN.collector, ['--check-config'], { ARBOR_MAP_SIZ: '1GiB', ARBOR_RETENTON: '1h', ARBOR_SEARCH_TIMEOUT: '5s' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /event=unknown_setting program=arbor-collector variable=ARBOR_MAP_SIZ closest=ARBOR_MAP_SIZE/);
+  assert.match(r.stderr, /variable=ARBOR_RETENTON closest=ARBOR_RETENTION/);
+  assert.doesNotMatch(r.stderr, /ARBOR_SEARCH_TIMEOUT/, "the query service's settings are left alone");
 });
 
 test('a flag wins over its environment variable', async () => {

@@ -354,15 +354,51 @@ static void test_json_errors(void)
         "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":\"12x\"}]}]}]}",
         "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"kind\":\"SPAN_KIND_SERVER\"}]}]}]}",
         "\xff\xfe{}",
+        /* beyond int64 as JSON reals: the cast was undefined (UBSan) */
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":1e19}}]}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":-1e19}}]}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":2e19}]}]}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":1.5}}]}]}]}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = otlp_request_decode(&arena, OTLP_ENC_JSON, bad[i], strlen(bad[i]), &req, err, sizeof err);
         ok(rc == ARBOR_EDECODE && err[0] != '\0', "bad JSON #%zu rejected with a reason (%s)", i, err);
     }
+    const char *big = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":1.7e19,"
+                      "\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":9.1e18}}]}]}]}]}";
+    ok(otlp_request_decode(&arena, OTLP_ENC_JSON, big, strlen(big), &req, err, sizeof err) == 0 && only_span(&req) &&
+           only_span(&req)->start_ns == 17000000000000000000ull && only_span(&req)->attrs.items[0].value.u.i == 9100000000000000000ll,
+       "integral reals within range still decode (%s)", err);
     const char *badid = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"zz\",\"spanId\":\"0102030405060708\"}]}]}]}";
     int rc = otlp_request_decode(&arena, OTLP_ENC_JSON, badid, strlen(badid), &req, err, sizeof err);
     ok(rc == 0 && only_span(&req) && only_span(&req)->trace_id.len == 1,
        "a non-hex trace ID decodes to an invalid ID (rejected per span later)");
+}
+
+/* Spaces used to overflow the array (it was sized by commas) and a leading
+ * separator made main() free a pointer into the middle of the copy. */
+static void test_split_keys(void)
+{
+    static const struct {
+        const char *in;
+        const char *want[6];
+    } cases[] = {
+        {"orcheo.execution.id,execution.id", {"orcheo.execution.id", "execution.id"}},
+        {"a b c d e", {"a", "b", "c", "d", "e"}},
+        {",a,,b , c,", {"a", "b", "c"}},
+        {" , ,", {NULL}},
+        {"", {NULL}},
+        {"x", {"x"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char **keys = ingest_split_keys(cases[i].in);
+        int same = keys != NULL;
+        size_t k = 0;
+        for (; same && cases[i].want[k] != NULL; k++)
+            same = keys[k] != NULL && strcmp(keys[k], cases[i].want[k]) == 0;
+        ok(same && keys[k] == NULL, "split keys \"%s\"", cases[i].in);
+        free(keys); /* one allocation: ASan checks the free and the bounds */
+    }
 }
 
 static void test_tokens(void)
@@ -540,6 +576,7 @@ int main(void)
     test_deep_nesting();
     test_json_errors();
     test_tokens();
+    test_split_keys();
     test_inflate();
     test_decode_memory();
     arbor_arena_free(&arena);

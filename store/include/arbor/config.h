@@ -50,9 +50,17 @@ typedef struct {
     const char *summary; /**< one line for --help */
     const arbor_cfg_entry_t *entries;
     size_t n_entries;
+    size_t size; /**< sizeof the binary's config struct: zeroed before parsing */
+    /** Checks across settings and against the machine, after parsing (NULL: none):
+     *  0, or -1 with @p err naming the setting and what is allowed. */
+    int (*validate)(const void *cfg, char *err, size_t errlen);
 } arbor_cfg_table_t;
 
-/** Parse env + argv into @p cfg. Prints help/version/errors itself. */
+/**
+ * Parse env + argv into @p cfg (zeroed first). Prints help/version/errors itself;
+ * warns about ARBOR_* variables that look like a misspelled setting;
+ * --check-config validates, prints every setting and exits.
+ */
 arbor_cfg_result_t arbor_config_parse(const arbor_cfg_table_t *t, void *cfg, int argc, char **argv);
 
 /** Print the table as Markdown (the docs/configuration.md section of this binary). */
@@ -60,6 +68,11 @@ void arbor_config_markdown(const arbor_cfg_table_t *t);
 
 /** Parse one value of @p type (exposed for tests); 0 or -1 with @p err filled. */
 int arbor_config_parse_value(const arbor_cfg_entry_t *e, const char *text, void *dst, char *err, size_t errlen);
+
+/** For validate(): -1 with @p err when @p path exists and is not a directory. */
+int arbor_config_check_dir(const char *setting, const char *path, char *err, size_t errlen);
+/** For validate(): -1 with @p err when this process cannot map @p bytes of address space. */
+int arbor_config_check_mappable(const char *setting, uint64_t bytes, char *err, size_t errlen);
 
 /** Format an address as host:port into @p out. */
 void arbor_addr_format(const arbor_addr_t *a, char *out, size_t len);
