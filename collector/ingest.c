@@ -273,13 +273,12 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
                 if (idx == NULL)
                     goto nomem;
                 size_t ni = 0;
-                if (s->name.len) {
-                    memset(&idx[ni], 0, sizeof idx[ni]);
-                    idx[ni].scope = ARBOR_SCOPE_INTRINSIC;
-                    idx[ni].type = ARBOR_VAL_STRING;
-                    idx[ni].key = ARBOR_IOV("name");
-                    idx[ni++].str = s->name;
-                }
+                /* every name, "" too: { name = "" } is answered from the bloom */
+                memset(&idx[ni], 0, sizeof idx[ni]);
+                idx[ni].scope = ARBOR_SCOPE_INTRINSIC;
+                idx[ni].type = ARBOR_VAL_STRING;
+                idx[ni].key = ARBOR_IOV("name");
+                idx[ni++].str = s->name;
                 ni += index_attrs(idx + ni, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs, &in->attrs_incomplete);
                 /* the bloom is per trace: a resource's attributes once per run of its spans
                  * from one trace are enough (a batch is usually one trace) */

@@ -266,6 +266,14 @@ test("rootServiceName: empty for a root without service.name, Tempo's text only 
   assert.equal(byId.a8.rootServiceName, '<root span not yet received>');
 });
 
+test('{ name = "" } finds a span sent without a name', async () => {
+  const UNNAMED = 0xa9;
+  await postSpans(collector.url, [span({ trace: UNNAMED, id: 1, name: '', start: S + ms(42000), end: S + ms(42001) })]);
+  const r = await search({ q: '{ name = "" }' });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.traces.map((t) => t.traceID), ['a9']);
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });
