@@ -83,7 +83,9 @@ static void respond_status(h2o_req_t *req, int status, const char *reason, otlp_
     arbor_iov_t body = otlp_status_encode(&a, enc, grpc_code, arbor_iov(message, strlen(message)), retry_after);
     respond(req, status, reason, enc, body, retry_after);
     arbor_arena_free(&a);
-    arbor_debug("otlp_http_error", "status=%d message=\"%s\"", status, message);
+    char safe[512];
+    arbor_debug("otlp_http_error", "status=%d message=\"%s\"", status,
+                arbor_log_escape(safe, sizeof safe, message, strlen(message)));
 }
 
 static void respond_job(h2o_req_t *req, ingest_job_t *job, otlp_encoding_t enc)

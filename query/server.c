@@ -737,9 +737,19 @@ static void request_done(h2o_req_t *req, route_t route, uint64_t t0)
     uint64_t took = arbor_mono_ns() - t0;
     last_request_ns = t0 + took;
     metrics_observe(route, req->res.status, took);
-    arbor_info("request", "method=%.*s path=\"%.*s\" status=%d duration_us=%llu", (int)req->method.len,
-               req->method.base, (int)(req->path.len > 300 ? 300 : req->path.len), req->path.base,
-               req->res.status, (unsigned long long)(took / 1000));
+    if (arbor_log_level > ARBOR_LOG_INFO)
+        return;
+    /* the path only: query strings carry search values and tokens (debug shows
+     * them); every value escaped, so a request cannot forge log fields */
+    char method[48], path[640], query[1024] = "";
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    arbor_log_escape(method, sizeof method, req->method.base, req->method.len);
+    arbor_log_escape(path, sizeof path, req->path.base, path_len);
+    if (arbor_log_level == ARBOR_LOG_DEBUG && req->query_at != SIZE_MAX)
+        arbor_log_escape(query, sizeof query, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+    arbor_info("request", "method=\"%s\" path=\"%s\"%s%s%s status=%d duration_us=%llu", method, path,
+               query[0] ? " query=\"" : "", query, query[0] ? "\"" : "", req->res.status,
+               (unsigned long long)(took / 1000));
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)

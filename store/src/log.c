@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,33 @@ void arbor_log(int level, const char *event, const char *fmt, ...)
     va_start(ap, fmt);
     vlog(level, event, fmt, ap);
     va_end(ap);
+}
+
+const char *arbor_log_escape(char *buf, size_t cap, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0;
+    if (cap < 8)
+        return cap ? (buf[0] = '\0', buf) : buf;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 || c >= 0x7f ? 4 : 1;
+        if (j + need + 4 > cap) { /* room for "..." and the NUL */
+            memcpy(buf + j, "...", 3);
+            j += 3;
+            break;
+        }
+        if (need == 2) {
+            buf[j++] = '\\';
+            buf[j++] = (char)c;
+        } else if (need == 4) {
+            buf[j++] = '\\', buf[j++] = 'x', buf[j++] = hex[c >> 4], buf[j++] = hex[c & 15];
+        } else {
+            buf[j++] = (char)c;
+        }
+    }
+    buf[j] = '\0';
+    return buf;
 }
 
 void arbor_log_lifecycle(const char *event, const char *fmt, ...)

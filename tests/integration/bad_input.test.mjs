@@ -201,6 +201,26 @@ test('bad IDs in query URLs: 400 with detail; odd execution IDs are just unknown
   assert.equal((await fetch(`${query.base}/api/executions/x/trace`, { method: 'POST' })).status, 405);
 });
 
+test('request logs: no query strings at info, and a path cannot forge log fields', async () => {
+  const net = await import('node:net');
+  const [host, port] = query.query.split(':');
+  // a raw request: a quote and a non-ASCII byte in the path, a secret in the query
+  await new Promise((resolve) => {
+    const s = net.connect(Number(port), host, () => s.end(Buffer.concat([Buffer.from('GET /api/x"'), Buffer.from([0xe9]),
+      Buffer.from(' forged=1?q=supersecret-token HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'.replace(' forged', 'forged'))])));
+    s.on('data', () => {});
+    s.on('close', resolve);
+  });
+  await getJson(`${query.base}/api/search?q=${encodeURIComponent('{ .password = "hunter2" }')}`);
+  const lines = query.log.split('\n').filter((l) => /event=request/.test(l));
+  const forged = lines.find((l) => l.includes('/api/x'));
+  assert.ok(forged, 'the odd request is logged');
+  assert.match(forged, /path="\/api\/x\\"\\xe9forged=1" status=404/);
+  assert.doesNotMatch(query.log, /supersecret-token|hunter2/);
+  assert.ok(lines.every((l) => /^ts=\S+ level=\w+ event=request method="[A-Z]+" path="(?:[^"\\]|\\.)*" status=\d+ duration_us=\d+$/.test(l)),
+    'every request line parses as key=value');
+});
+
 test('after all of that: nothing lost, still serving, store consistent', async () => {
   assert.deepEqual(await keep(), { ...before, seq: (await keep()).seq });
   const p = makeProvider({ protocol: 'proto', url: collector.url });
