@@ -21,12 +21,21 @@ static const arbor_cfg_entry_t entries[] = {
      "How artifact IDs become download links (`{id}` is replaced, URL-encoded).", NULL, 0, 0},
     {"artifact-upstream", ARBOR_CFG_STRING, NULL, F(artifact_upstream),
      "Base URL of the workflow backend; when set, `/api/artifacts/*` is reverse-proxied to it.", NULL, 0, 0},
+    {"artifact-forward-credentials", ARBOR_CFG_BOOL, "false", F(artifact_forward_credentials),
+     "Forward the caller's `Authorization` and `Cookie` headers to `artifact-upstream` (only GET and HEAD of "
+     "`/api/artifacts/{id}/download` are ever proxied). Off: the upstream sees no credentials of Arbor's callers.",
+     NULL, 0, 0},
     {"trace-links", ARBOR_CFG_STRING, NULL, F(trace_links),
      "`Name=https://…{trace_id}…` pairs, comma separated: links to external dashboards "
      "(`{execution_id}` works too).",
      NULL, 0, 0},
     {"cors-origins", ARBOR_CFG_STRING, "http://localhost:5173,http://127.0.0.1:5173", F(cors_origins),
      "Browser origins allowed to call the API, comma separated (`*` allows any).", NULL, 0, 0},
+    {"allowed-hosts", ARBOR_CFG_STRING, NULL, F(allowed_hosts),
+     "Host names (the Host header, port aside) the query service answers, comma separated; `*` for any. "
+     "Unset: when the listener is a loopback address, only `localhost`, `127.0.0.1` and `::1` (a web page "
+     "cannot reach a local install through DNS rebinding); otherwise any.",
+     NULL, 0, 0},
     {"live-quiet", ARBOR_CFG_DURATION, "3s", F(live_quiet_ms),
      "A live stream says `complete: true` once the root span has arrived and no span came for this long.",
      NULL, 0, 0},

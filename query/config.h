@@ -12,8 +12,10 @@ typedef struct {
     int64_t preview_max_length;
     const char *artifact_url_template;
     const char *artifact_upstream;
+    int artifact_forward_credentials;
     const char *trace_links;
     const char *cors_origins;
+    const char *allowed_hosts;
     uint64_t live_quiet_ms;
     uint64_t live_ping_ms;
     uint64_t live_max_queued_bytes;

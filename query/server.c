@@ -40,6 +40,9 @@ static struct {
     char *origins[MAX_ORIGINS];
     size_t n_origins;
     int any_origin;
+    char *hosts[MAX_ORIGINS]; /* allowed Host names; none and !any_host: loopback names only */
+    size_t n_hosts;
+    int any_host;
 } state;
 
 /* Open the store lazily: the collector may start after us. */
@@ -121,6 +124,50 @@ static void send_writer(h2o_req_t *req, jsonw_t *w, const char *type)
     char *body = jsonw_take(w, &len);
     send_body(req, 200, "OK", type, body, len);
     free(body);
+}
+
+/* ---- Host and Origin: DNS rebinding, cross-site WebSocket hijacking ---- */
+
+/* The Host header without its port ("[::1]:3200" -> "::1"). */
+static h2o_iovec_t host_name(h2o_iovec_t authority)
+{
+    const char *s = authority.base;
+    size_t n = authority.len;
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        return close ? h2o_iovec_init(s + 1, (size_t)(close - s - 1)) : h2o_iovec_init(s, n);
+    }
+    const char *colon = memchr(s, ':', n);
+    return h2o_iovec_init(s, colon ? (size_t)(colon - s) : n);
+}
+
+static int host_allowed(h2o_req_t *req)
+{
+    if (state.any_host)
+        return 1;
+    h2o_iovec_t h = host_name(req->input.authority);
+    static const char *const loopback[] = {"localhost", "127.0.0.1", "::1"};
+    const char *const *list = state.n_hosts ? (const char *const *)state.hosts : loopback;
+    size_t n = state.n_hosts ? state.n_hosts : 3;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == h.len && strncasecmp(list[i], h.base, h.len) == 0)
+            return 1;
+    return 0;
+}
+
+/* A browser's WebSocket carries the page's Origin: it must be one of the CORS
+ * origins or the service's own (its UI), or any page could read traces. */
+static int ws_origin_allowed(h2o_req_t *req)
+{
+    h2o_iovec_t origin;
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1) < 0)
+        return 1; /* not a browser */
+    if (allowed_origin(req, &origin) != NULL)
+        return 1;
+    const char *scheme = "http://";
+    size_t sl = strlen(scheme);
+    return origin.len == sl + req->input.authority.len && memcmp(origin.base, scheme, sl) == 0 &&
+           strncasecmp(origin.base + sl, req->input.authority.base, req->input.authority.len) == 0;
 }
 
 /* ---- request parsing ---- */
@@ -407,6 +454,10 @@ static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
         send_detail(req, 426, "Upgrade Required", "this is a WebSocket endpoint: connect over HTTP/1.1 with Upgrade: websocket");
         return;
     }
+    if (!ws_origin_allowed(req)) {
+        send_detail(req, 403, "Forbidden", "origin not allowed: add it to ARBOR_CORS_ORIGINS");
+        return;
+    }
     arbor_iov_t since_text = query_param(req, "since");
     uint64_t since = 0;
     if (since_text.base != NULL) {
@@ -618,6 +669,10 @@ static int seg_is(const path_t *p, size_t i, const char *lit)
 static route_t dispatch(h2o_req_t *req)
 {
     path_t p;
+    if (!host_allowed(req)) {
+        send_detail(req, 403, "Forbidden", "host not allowed: add it to ARBOR_ALLOWED_HOSTS");
+        return ROUTE_OTHER;
+    }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
         preflight(req);
         return ROUTE_OTHER;
@@ -783,6 +838,19 @@ static void parse_settings(const query_config_t *cfg)
         }
         free(copy);
     }
+    if (cfg->allowed_hosts) {
+        char *copy = strdup(cfg->allowed_hosts), *save = NULL;
+        for (char *o = strtok_r(copy, ", ", &save); o && state.n_hosts < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
+            if (strcmp(o, "*") == 0)
+                state.any_host = 1;
+            else
+                state.hosts[state.n_hosts++] = strdup(o);
+        }
+        free(copy);
+    } else { /* unset: loopback names only on a loopback listener, else any */
+        const char *h = cfg->query_addr.host;
+        state.any_host = !(strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0);
+    }
     if (cfg->cors_origins) {
         char *copy = strdup(cfg->cors_origins), *save = NULL;
         for (char *o = strtok_r(copy, ", ", &save); o && state.n_origins < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
@@ -805,7 +873,45 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_accept(&accept_ctx, sock);
 }
 
-/* /api/artifacts/... is reverse-proxied to ARBOR_ARTIFACT_UPSTREAM/api/artifacts/... by h2o. */
+/* In front of the proxy: only GET/HEAD of /api/artifacts/{id}/download goes on,
+ * from an allowed Host, and the caller's credentials stay here unless the
+ * operator asked to forward them (the upstream is another service, and a token
+ * for Arbor is not one for it). Anything else is answered here. */
+static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    request_t0 = arbor_mono_ns();
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *p = req->path.base, *prefix = "/api/artifacts/", *suffix = "/download";
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    const char *slash = len > pl ? memchr(p + pl, '/', len - pl) : NULL;
+    if (!host_allowed(req)) {
+        send_detail(req, 403, "Forbidden", "host not allowed: add it to ARBOR_ALLOWED_HOSTS");
+    } else if (!(len > pl + sl && memcmp(p, prefix, pl) == 0 && slash == p + len - sl && slash > p + pl &&
+                 memcmp(slash, suffix, sl) == 0)) {
+        send_detail(req, 404, "Not Found", "artifact downloads are /api/artifacts/{id}/download");
+    } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+               !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        send_detail(req, 405, "Method Not Allowed", "artifact downloads are GET or HEAD");
+    } else {
+        if (!state.cfg->artifact_forward_credentials) {
+            static const char *const private_headers[] = {"authorization", "cookie", "proxy-authorization"};
+            for (size_t i = 0; i < sizeof private_headers / sizeof private_headers[0]; i++) {
+                ssize_t at;
+                while ((at = h2o_find_header_by_str(&req->headers, private_headers[i], strlen(private_headers[i]),
+                                                    -1)) >= 0)
+                    h2o_delete_header(&req->headers, at);
+            }
+        }
+        return -1; /* on to the proxy */
+    }
+    request_done(req, ROUTE_OTHER, request_t0);
+    return 0;
+}
+
+/* /api/artifacts/{id}/download is reverse-proxied to
+ * ARBOR_ARTIFACT_UPSTREAM/api/artifacts/{id}/download by h2o, behind on_artifact_req. */
 static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
 {
     static h2o_url_t url;
@@ -823,6 +929,7 @@ static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
     vars.io_timeout = 30000;
     vars.keepalive_timeout = 2000;
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/api/artifacts", 0);
+    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_artifact_req; /* runs first */
     h2o_proxy_register_reverse_proxy(pc, &url, &vars);
     return 0;
 }
@@ -911,5 +1018,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     state.store = NULL;
     for (size_t i = 0; i < state.n_origins; i++)
         free(state.origins[i]);
+    for (size_t i = 0; i < state.n_hosts; i++)
+        free(state.hosts[i]);
     return 0;
 }

@@ -207,7 +207,7 @@ test('request logs: no query strings at info, and a path cannot forge log fields
   // a raw request: a quote and a non-ASCII byte in the path, a secret in the query
   await new Promise((resolve) => {
     const s = net.connect(Number(port), host, () => s.end(Buffer.concat([Buffer.from('GET /api/x"'), Buffer.from([0xe9]),
-      Buffer.from(' forged=1?q=supersecret-token HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'.replace(' forged', 'forged'))])));
+      Buffer.from('forged=1?q=supersecret-token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')])));
     s.on('data', () => {});
     s.on('close', resolve);
   });

@@ -3,12 +3,13 @@
 // paging and depth, skeletons, lists, CORS, metrics.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { test, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs } from './lib.mjs';
+import WebSocket from 'ws';
+import { test, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs, curl } from './lib.mjs';
 
 // an artifact backend the query service proxies to
 const seen = [];
 const upstream = http.createServer((req, res) => {
-  seen.push({ url: req.url, auth: req.headers.authorization });
+  seen.push({ url: req.url, method: req.method, auth: req.headers.authorization, cookie: req.headers.cookie });
   if (req.url === '/api/artifacts/report%201/download') {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-disposition': 'attachment; filename="r.txt"' });
     res.end('artifact bytes');
@@ -100,6 +101,30 @@ test('artifacts: IDs and artifact events become download links; the download is 
   assert.match(r.headers.get('content-disposition'), /attachment/);
   assert.equal(seen.at(-1).url, '/api/artifacts/report%201/download');
   assert.equal((await fetch(`${query.base}/api/artifacts/missing/download`)).status, 404);
+});
+
+test('the artifact proxy: GET/HEAD of /api/artifacts/{id}/download only, no credentials forwarded unless configured', async () => {
+  const url = `${query.base}/api/artifacts/report%201/download`;
+  const before = seen.length;
+  const r = await fetch(url, { headers: { authorization: 'Bearer arbor-token', cookie: 'session=s3cret' } });
+  assert.equal(r.status, 200);
+  assert.equal(seen.at(-1).auth, undefined, "the caller's token stays here");
+  assert.equal(seen.at(-1).cookie, undefined);
+  assert.equal((await fetch(url, { method: 'HEAD' })).status, 200);
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    const m = await fetch(url, { method, body: method === 'DELETE' ? undefined : 'x' });
+    assert.equal(m.status, 405, method);
+    assert.equal(m.headers.get('allow'), 'GET, HEAD');
+  }
+  for (const path of ['/api/artifacts/report%201', '/api/artifacts/report%201/other', '/api/artifacts/a/b/download',
+    '/api/artifacts//download', '/api/artifacts/x/download/more', '/api/artifacts'])
+    assert.equal((await fetch(`${query.base}${path}`)).status, 404, path);
+  assert.equal(seen.length, before + 2, 'only the GET and the HEAD reached the upstream');
+  const q2 = await startQuery(data, [`--artifact-upstream=http://127.0.0.1:${upstream.address().port}`,
+    '--artifact-forward-credentials=true']);
+  await fetch(`${q2.base}/api/artifacts/report%201/download`, { headers: { authorization: 'Bearer for-upstream' } });
+  assert.equal(seen.at(-1).auth, 'Bearer for-upstream', 'forwarded when asked');
+  await q2.stop();
 });
 
 test('external links from ARBOR_TRACE_LINKS', async () => {
@@ -259,6 +284,35 @@ test('CORS: allowed origins get headers, preflight allows Authorization; others 
   const bad = await fetch(`${query.base}/api/executions/x/trace`, { method: 'OPTIONS', headers: {
     origin: 'http://evil.example', 'access-control-request-method': 'GET' } });
   assert.equal(bad.status, 403);
+});
+
+test('DNS rebinding: a loopback install answers loopback Host names only, or ARBOR_ALLOWED_HOSTS', async () => {
+  const status = (base, host) => curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${host}`,
+    `${base}/api/executions/x/trace`]).stdout.toString();
+  const port = query.query.split(':')[1];
+  assert.equal(status(query.base, 'evil.example'), '403');
+  assert.equal(status(query.base, `evil.example:${port}`), '403');
+  for (const h of [`localhost:${port}`, `127.0.0.1:${port}`, 'LOCALHOST', `[::1]:${port}`])
+    assert.equal(status(query.base, h), '200', h);
+  const q2 = await startQuery(data, ['--allowed-hosts=arbor.internal,traces.example.com']);
+  assert.equal(status(q2.base, 'arbor.internal:3200'), '200');
+  assert.equal(status(q2.base, 'traces.example.com'), '200');
+  assert.equal(status(q2.base, 'localhost'), '403', 'the list replaces the loopback names');
+  await q2.stop();
+});
+
+test('cross-site WebSocket hijacking: an upgrade from a foreign Origin is refused', async () => {
+  const url = `ws://${query.query}/api/executions/exec-big/trace/live`;
+  const attempt = (origin) => new Promise((resolve) => {
+    const ws = new WebSocket(url, origin ? { origin } : {});
+    ws.on('open', () => { ws.close(); resolve('open'); });
+    ws.on('unexpected-response', (req, res) => { resolve(res.statusCode); req.destroy(); });
+    ws.on('error', () => {});
+  });
+  assert.equal(await attempt('http://evil.example'), 403);
+  assert.equal(await attempt('http://canvas.local'), 'open', 'a CORS origin');
+  assert.equal(await attempt(`http://${query.query}`), 'open', 'its own UI');
+  assert.equal(await attempt(null), 'open', 'a client that is not a browser');
 });
 
 test('/metrics: Prometheus text with ingest, store and request figures', async () => {
