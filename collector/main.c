@@ -26,6 +26,7 @@ int main(int argc, char **argv)
     if (r != ARBOR_CFG_RUN)
         return r == ARBOR_CFG_EXIT_OK ? 0 : 2;
     arbor_log_level = cfg.log_level;
+    arbor_log_warn_if_root("arbor-collector");
 
     /* every thread inherits this mask; the main thread alone takes the signals */
     sigset_t sigs;

@@ -22,6 +22,7 @@ int main(int argc, char **argv)
     if (r != ARBOR_CFG_RUN)
         return r == ARBOR_CFG_EXIT_OK ? 0 : 2;
     arbor_log_level = cfg.log_level;
+    arbor_log_warn_if_root("arbor-query");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

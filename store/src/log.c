@@ -76,3 +76,10 @@ void arbor_log_lifecycle(const char *event, const char *fmt, ...)
     vlog(ARBOR_LOG_INFO, event, fmt, ap);
     va_end(ap);
 }
+
+void arbor_log_warn_if_root(const char *program)
+{
+    if (geteuid() == 0)
+        arbor_warn("running_as_root", "program=%s advice=\"run as an unprivileged user (deploy/systemd: user arbor): "
+                   "the store holds every prompt and response, and nothing here needs root\"", program);
+}

@@ -4,10 +4,10 @@
 // writer, which reports it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test, run, BIN, BUILD, tempDir, startCollector, startQuery, startDaemon, getJson, postSpans, span, admin,
-  eventually } from './lib.mjs';
+  eventually, Skip } from './lib.mjs';
 
 // Run a daemon expected to fail at start; returns its exit code and log.
 function startFails(bin, args) {
@@ -46,6 +46,25 @@ test('the store is private to its owner (0700 directory, 0600 files)', async () 
   assert.equal(statSync(data).mode & 0o777, 0o700);
   for (const f of ['data.mdb', 'lock.mdb', 'writer.lock'])
     assert.equal(statSync(path.join(data, f)).mode & 0o077, 0, `${f} has no group/other bits`);
+});
+
+test('a daemon running as root says so at start', async () => {
+  if (process.geteuid() !== 0) throw new Skip('not running as root here');
+  const data = tempDir();
+  const c = await startCollector(data);
+  const q = await startQuery(data);
+  assert.match(c.log, /event=running_as_root program=arbor-collector/);
+  assert.match(q.log, /event=running_as_root program=arbor-query/);
+  await q.stop();
+  await c.stop();
+});
+
+test('the systemd units name a user that deploy/systemd/arbor.sysusers.conf creates', () => {
+  const dir = new URL('../../deploy/systemd/', import.meta.url).pathname;
+  const sysusers = readFileSync(path.join(dir, 'arbor.sysusers.conf'), 'utf8');
+  assert.match(sysusers, /^u arbor - /m);
+  for (const unit of ['arbor-collector.service', 'arbor-query.service'])
+    assert.match(readFileSync(path.join(dir, unit), 'utf8'), /^User=arbor$/m, unit);
 });
 
 test('a port in use is an error naming the address, for both receivers and the query service', async () => {

@@ -25,6 +25,9 @@ void arbor_log_lifecycle(const char *event, const char *fmt, ...) __attribute__(
  */
 const char *arbor_log_escape(char *buf, size_t cap, const char *s, size_t len);
 
+/** Warn (event=running_as_root) when the process runs with effective UID 0. */
+void arbor_log_warn_if_root(const char *program);
+
 #define arbor_debug(ev, ...) arbor_log(ARBOR_LOG_DEBUG, ev, __VA_ARGS__)
 #define arbor_info(ev, ...) arbor_log(ARBOR_LOG_INFO, ev, __VA_ARGS__)
 #define arbor_warn(ev, ...) arbor_log(ARBOR_LOG_WARN, ev, __VA_ARGS__)
