@@ -296,6 +296,11 @@
           stack.pop();
           n.subIn = n.tin; n.subOut = n.tout; n.subErr = n.status === 'ERROR' ? 1 : 0;
           for (const c of n.children) { n.subIn += c.subIn; n.subOut += c.subOut; n.subErr += c.subErr; }
+          // a placeholder spans what hangs under it, however much has arrived
+          if (n.placeholder && n.children.length) {
+            n.start = Math.min(...n.children.map((c) => c.start));
+            n.end = Math.max(...n.children.map((c) => c.end));
+          }
         }
       }
       this.t0 = isFinite(start) ? start : 0;

@@ -24,6 +24,10 @@ const query = await startQuery(data, ['--live-quiet=500ms', `--artifact-upstream
 const browser = await launchChromium();
 const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
 const page = await context.newPage();
+// rows a person sees: displayed, whatever attributes say
+await page.addInitScript(() => {
+  window.shownRows = () => [...document.querySelectorAll('.row')].filter((e) => getComputedStyle(e).display !== 'none').length;
+});
 const problems = [];
 page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
 page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -102,24 +106,28 @@ test('search keeps ancestors of matches; matches only hides the rest; keyboard m
   await page.keyboard.type('gpt');
   await page.waitForFunction(() => document.querySelector('.count')?.textContent === '1 match');
   await page.locator('label', { hasText: 'Matches only' }).click();
-  await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 3);
-  assert.deepEqual(await page.locator('.row:not([hidden]) .name').allTextContents(), ['workflow.execution', 'node-2', 'chat gpt-4o']);
+  await page.waitForFunction(() => shownRows() === 3);
+  assert.deepEqual(await page.locator('.row:visible .name').allTextContents(), ['workflow.execution', 'node-2', 'chat gpt-4o']);
   assert.match(page.url(), /q=gpt/);
   assert.match(page.url(), /hide=1/);
   await page.keyboard.press('Escape'); // focus is on the checkbox: Esc still clears the search
-  await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 7);
+  await page.waitForFunction(() => shownRows() === 7);
   await page.locator('.row', { hasText: 'workflow.execution' }).click();
   await page.keyboard.press('ArrowDown');
   assert.equal(await page.locator('.row[aria-selected=true] .name').textContent(), 'node-0');
   await page.keyboard.press('ArrowLeft'); // to the parent
   assert.equal(await page.locator('.row[aria-selected=true] .name').textContent(), 'workflow.execution');
   await page.keyboard.press('ArrowLeft'); // collapse
-  await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 1);
+  await page.waitForFunction(() => shownRows() === 1);
   assert.equal(await page.locator('.row[aria-selected=true]').getAttribute('aria-expanded'), 'false');
   await page.keyboard.press('ArrowRight'); // expand
-  await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 7);
+  await page.waitForFunction(() => shownRows() === 7);
   await page.keyboard.press('End');
   assert.equal(await page.locator('.row[aria-selected=true] .name').textContent(), 'node-4');
+  // Collapse all: one row left on screen, not the old rows with stale bars under it
+  await page.locator('button', { hasText: 'Collapse all' }).click();
+  await page.waitForFunction(() => shownRows() === 1);
+  assert.equal(await page.locator('.row:visible').count(), 1);
 });
 
 test('a live run grows on screen: placeholder root, nodes as they commit, then complete', async () => {
@@ -130,14 +138,25 @@ test('a live run grows on screen: placeholder root, nodes as they commit, then c
   const tracer = provider.getTracer('live');
   const root = tracer.startSpan('workflow.execution');
   const ctx = trace.setSpan(context.active(), root);
+  const phBar = () => page.locator('.row.placeholder .bar').evaluate((b) => [parseFloat(b.style.left), parseFloat(b.style.width)]);
+  const bars = [];
+  const t0 = Date.now();
   for (let i = 0; i < 3; i++) {
-    const s = tracer.startSpan(`step-${i}`, {}, ctx);
+    const s = tracer.startSpan(`step-${i}`, { startTime: t0 + i * 1000 }, ctx);
     s.setAttribute('execution.id', 'exec-ui-live');
-    s.end();
+    s.setAttribute('orcheo.token.input', 10);
+    s.end(t0 + i * 1000 + 500);
     await provider.forceFlush();
     await page.waitForFunction((n) => document.querySelector('[data-testid=span-count]')?.textContent === String(n), i + 1);
+    // the placeholder's subtree total follows its children
+    await page.waitForFunction((want) => document.querySelector('.row.placeholder .tok')?.textContent === want, `Σ ${10 * (i + 1)} tok`);
+    bars.push(await phBar());
   }
   assert.equal(await page.locator('.row.placeholder').count(), 1, 'the pending root as a placeholder');
+  // its bar spans every child that has arrived (here: all there is, the whole
+  // axis), not the range of the first one it was made for
+  for (const [left, width] of bars)
+    assert.ok(left < 0.5 && width > 99, `placeholder bar spans its children: ${JSON.stringify(bars)}`);
   await page.screenshot({ path: `${shots}ui-live.png` });
   root.setAttribute('orcheo.execution.id', 'exec-ui-live');
   root.end();
