@@ -145,15 +145,134 @@ static int media_type_is(h2o_iovec_t v, const char *type)
     return n - i == strlen(type) && strncasecmp(v.base + i, type, n - i) == 0;
 }
 
+/* Hand a decoded job to the writer; the answer goes out once it has committed. */
+static void submit(h2o_req_t *req, http_thread_t *t, ingest_job_t *job, otlp_encoding_t enc)
+{
+    pending_t *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        ingest_job_free(job);
+        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        return;
+    }
+    p->thread = t;
+    p->req = req;
+    p->job = job;
+    p->enc = enc;
+    job->owner = p;
+    job->done = on_job_done;
+    int rc = writer_submit(t->server->opts.writer, job);
+    if (rc != 0) {
+        free(p);
+        ingest_job_free(job);
+        respond_status(req, 503, "Service Unavailable", enc, 14,
+                       rc == ARBOR_EBUSY ? "writer queue is full; retry later" : "collector is shutting down", 1);
+        return;
+    }
+    p->guard = h2o_mem_alloc_shared(&req->pool, sizeof *p->guard, on_guard_dispose);
+    p->guard->p = p;
+    t->pending++;
+}
+
+/* The body, inflated when Content-Encoding says so, within the size limit; 0,
+ * or -1 with the answer sent. */
+static int request_body(h2o_req_t *req, http_server_t *s, ingest_job_t *job, otlp_encoding_t enc, arbor_iov_t *body)
+{
+    *body = arbor_iov(req->entity.base ? req->entity.base : "", req->entity.len);
+    ssize_t ce = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
+    if (ce >= 0) {
+        h2o_iovec_t v = req->headers.entries[ce].value;
+        if (media_type_is(v, "gzip") || media_type_is(v, "x-gzip") || media_type_is(v, "deflate")) {
+            int rc = ingest_inflate(&job->arena, body->base, body->len, s->opts.max_request_bytes, body);
+            if (rc == ARBOR_ETOOBIG)
+                respond_status(req, 413, "Content Too Large", enc, 8,
+                               "request body exceeds the size limit after decompression", 0);
+            else if (rc != 0)
+                respond_status(req, 400, "Bad Request", enc, 3, "request body is not valid compressed data", 0);
+            if (rc != 0)
+                return -1;
+        } else if (!media_type_is(v, "identity")) {
+            respond_status(req, 415, "Unsupported Media Type", enc, 3,
+                           "unsupported content encoding: use gzip, deflate or none", 0);
+            return -1;
+        }
+    }
+    if (body->len > s->opts.max_request_bytes) {
+        respond_status(req, 413, "Content Too Large", enc, 8, "request body exceeds the size limit", 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* POST /v1/traces: OTLP/HTTP, protobuf or JSON. */
+static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
+{
+    http_server_t *s = t->server;
+    ingest_job_t *job = ingest_job_new(s->opts.ingest);
+    arbor_iov_t body;
+    if (job == NULL) {
+        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        return;
+    }
+    if (request_body(req, s, job, enc, &body) != 0) {
+        ingest_job_free(job);
+        return;
+    }
+    char err[256] = "";
+    int rc = ingest_decode(job, s->opts.ingest, enc, body.base, body.len, err, sizeof err);
+    if (rc != 0) {
+        ingest_job_free(job);
+        if (rc == ARBOR_ETOOBIG)
+            respond_status(req, 413, "Content Too Large", enc, 8, err, 0);
+        else if (rc == ARBOR_EDECODE)
+            respond_status(req, 400, "Bad Request", enc, 3, err, 0);
+        else
+            respond_status(req, 503, "Service Unavailable", enc, 14, err, 1);
+        return;
+    }
+    writer_count_request(s->opts.writer, job->n_spans + (size_t)job->rejected, (size_t)job->rejected);
+    if (job->n_spans == 0) { /* nothing to write: empty request or every span rejected */
+        job->result = 0;
+        respond_job(req, job, enc);
+        ingest_job_free(job);
+        return;
+    }
+    submit(req, t, job, enc);
+}
+
+/* POST /v1/executions: {"execution_id", "trace_id"} announced as a run starts. */
+static void handle_announcement(h2o_req_t *req, http_thread_t *t)
+{
+    http_server_t *s = t->server;
+    ingest_job_t *job = ingest_job_new(s->opts.ingest);
+    arbor_iov_t body;
+    char err[256] = "";
+    if (job == NULL) {
+        respond_status(req, 503, "Service Unavailable", OTLP_ENC_JSON, 14, "out of memory", 1);
+        return;
+    }
+    if (request_body(req, s, job, OTLP_ENC_JSON, &body) != 0) {
+        ingest_job_free(job);
+        return;
+    }
+    if (ingest_decode_announcement(job, body.base, body.len, err, sizeof err) != 0) {
+        ingest_job_free(job);
+        respond_status(req, 400, "Bad Request", OTLP_ENC_JSON, 3, err, 0);
+        return;
+    }
+    submit(req, t, job, OTLP_ENC_JSON);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     http_thread_t *t = H2O_STRUCT_FROM_MEMBER(http_thread_t, ctx, req->conn->ctx);
-    http_server_t *s = t->server;
     otlp_encoding_t enc = OTLP_ENC_JSON;
+    int traces = h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/v1/traces"));
+    int executions = h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/v1/executions"));
 
-    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/v1/traces"))) {
-        respond_status(req, 404, "Not Found", OTLP_ENC_JSON, 5, "not found: OTLP/HTTP traces are at /v1/traces", 0);
+    if (!traces && !executions) {
+        respond_status(req, 404, "Not Found", OTLP_ENC_JSON, 5,
+                       "not found: OTLP/HTTP traces are at /v1/traces (execution announcements at /v1/executions)", 0);
         return 0;
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
@@ -167,92 +286,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         respond_status(req, 503, "Service Unavailable", OTLP_ENC_JSON, 14, "collector is shutting down", 1);
         return 0;
     }
-    if (ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/x-protobuf"))
+    if (ct >= 0 && traces && media_type_is(req->headers.entries[ct].value, "application/x-protobuf"))
         enc = OTLP_ENC_PROTOBUF;
-    else if (ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/json"))
-        enc = OTLP_ENC_JSON;
-    else {
+    else if (!(ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/json"))) {
         respond_status(req, 415, "Unsupported Media Type", OTLP_ENC_JSON, 3,
-                       "unsupported content type: use application/x-protobuf or application/json", 0);
+                       traces ? "unsupported content type: use application/x-protobuf or application/json"
+                              : "unsupported content type: use application/json",
+                       0);
         return 0;
     }
-
-    arbor_iov_t body = arbor_iov(req->entity.base ? req->entity.base : "", req->entity.len);
-    ingest_job_t *job = ingest_job_new(s->opts.ingest);
-    if (job == NULL) {
-        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
-        return 0;
-    }
-    ssize_t ce = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
-    if (ce >= 0) {
-        h2o_iovec_t v = req->headers.entries[ce].value;
-        if (media_type_is(v, "gzip") || media_type_is(v, "x-gzip") || media_type_is(v, "deflate")) {
-            int rc = ingest_inflate(&job->arena, body.base, body.len, s->opts.max_request_bytes, &body);
-            if (rc != 0) {
-                ingest_job_free(job);
-                if (rc == ARBOR_ETOOBIG)
-                    respond_status(req, 413, "Content Too Large", enc, 8,
-                                   "request body exceeds the size limit after decompression", 0);
-                else
-                    respond_status(req, 400, "Bad Request", enc, 3, "request body is not valid compressed data", 0);
-                return 0;
-            }
-        } else if (!media_type_is(v, "identity")) {
-            ingest_job_free(job);
-            respond_status(req, 415, "Unsupported Media Type", enc, 3,
-                           "unsupported content encoding: use gzip, deflate or none", 0);
-            return 0;
-        }
-    }
-    if (body.len > s->opts.max_request_bytes) {
-        ingest_job_free(job);
-        respond_status(req, 413, "Content Too Large", enc, 8, "request body exceeds the size limit", 0);
-        return 0;
-    }
-
-    char err[256] = "";
-    int rc = ingest_decode(job, s->opts.ingest, enc, body.base, body.len, err, sizeof err);
-    if (rc != 0) {
-        ingest_job_free(job);
-        if (rc == ARBOR_ETOOBIG)
-            respond_status(req, 413, "Content Too Large", enc, 8, err, 0);
-        else if (rc == ARBOR_EDECODE)
-            respond_status(req, 400, "Bad Request", enc, 3, err, 0);
-        else
-            respond_status(req, 503, "Service Unavailable", enc, 14, err, 1);
-        return 0;
-    }
-    writer_count_request(s->opts.writer, job->n_spans + (size_t)job->rejected, (size_t)job->rejected);
-    if (job->n_spans == 0) { /* nothing to write: empty request or every span rejected */
-        job->result = 0;
-        respond_job(req, job, enc);
-        ingest_job_free(job);
-        return 0;
-    }
-
-    pending_t *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        ingest_job_free(job);
-        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
-        return 0;
-    }
-    p->thread = t;
-    p->req = req;
-    p->job = job;
-    p->enc = enc;
-    job->owner = p;
-    job->done = on_job_done;
-    rc = writer_submit(s->opts.writer, job);
-    if (rc != 0) {
-        free(p);
-        ingest_job_free(job);
-        respond_status(req, 503, "Service Unavailable", enc, 14,
-                       rc == ARBOR_EBUSY ? "writer queue is full; retry later" : "collector is shutting down", 1);
-        return 0;
-    }
-    p->guard = h2o_mem_alloc_shared(&req->pool, sizeof *p->guard, on_guard_dispose);
-    p->guard->p = p;
-    t->pending++;
+    if (traces)
+        handle_traces(req, t, enc);
+    else
+        handle_announcement(req, t);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <lmdb.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,32 @@ void ingest_job_free(ingest_job_t *job)
         return;
     arbor_arena_free(&job->arena);
     free(job);
+}
+
+int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *exec = json_object_get(root, "execution_id"), *trace = json_object_get(root, "trace_id");
+    int rc = ARBOR_EDECODE;
+    if (root == NULL)
+        snprintf(err, errlen, "body is not JSON: %s (line %d)", jerr.text, jerr.line);
+    else if (!json_is_string(exec) || json_string_length(exec) == 0 || json_string_length(exec) > ARBOR_MAX_EXECUTION_ID)
+        snprintf(err, errlen, "execution_id must be a string of 1 to %d bytes", ARBOR_MAX_EXECUTION_ID);
+    else if (!json_is_string(trace) ||
+             arbor_hex_decode(job->announce_trace, 16, json_string_value(trace), json_string_length(trace)) != 0 ||
+             arbor_is_zero(job->announce_trace, 16))
+        snprintf(err, errlen, "trace_id must be 32 hex characters, not all zero");
+    else if ((job->announce_execution.base =
+                  arbor_arena_dup(&job->arena, json_string_value(exec), json_string_length(exec))) == NULL)
+        snprintf(err, errlen, "out of memory");
+    else {
+        job->announce_execution.len = json_string_length(exec);
+        job->has_announcement = 1;
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
 }
 
 const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s)

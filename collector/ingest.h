@@ -22,6 +22,10 @@ struct ingest_job {
     size_t n_spans;
     arbor_iov_t *resources, *scopes;
     size_t n_resources, n_scopes;
+    /* or an execution announcement (POST /v1/executions): trace -> execution */
+    int has_announcement;
+    uint8_t announce_trace[ARBOR_TRACE_ID_LEN];
+    arbor_iov_t announce_execution; /* in the arena */
     /* validation outcome */
     int64_t rejected;
     char error_message[256];
@@ -62,6 +66,14 @@ void ingest_job_free(ingest_job_t *job);
  */
 int ingest_decode(ingest_job_t *job, const ingest_options_t *opts, otlp_encoding_t enc, const void *body,
                   size_t len, char *err, size_t errlen);
+
+/**
+ * Decode an execution announcement, JSON {"execution_id": "...", "trace_id":
+ * "<32 hex>"}, into the job (has_announcement). A backend sends it when a run
+ * starts, so that the run is served by execution ID from its first span on.
+ * @return 0, or ARBOR_EDECODE with @p err.
+ */
+int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, char *err, size_t errlen);
 
 /**
  * Inflate a gzip / zlib / raw-deflate body into @p arena, refusing output beyond

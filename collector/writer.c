@@ -135,6 +135,8 @@ static void housekeeping(writer_t *w)
 static int write_job(arbor_batch_t *b, ingest_job_t *job)
 {
     int rc;
+    if (job->has_announcement)
+        return arbor_batch_announce_execution(b, job->announce_trace, job->announce_execution);
     uint64_t res_refs[64], scope_refs[64];
     uint64_t *rr = job->n_resources <= 64 ? res_refs : malloc(job->n_resources * sizeof *rr);
     uint64_t *sr = job->n_scopes <= 64 ? scope_refs : malloc(job->n_scopes * sizeof *sr);

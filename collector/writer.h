@@ -26,7 +26,7 @@ int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **
 /** How often retention sweeps: a hundredth of the retention, within 1 s .. 60 s. */
 uint64_t writer_sweep_interval_ms(uint64_t retention_ms);
 /**
- * Queue @p job (with n_spans > 0). On 0 the writer owns the job until it calls
+ * Queue @p job (with n_spans > 0, or an announcement). On 0 the writer owns the job until it calls
  * job->done. ARBOR_EBUSY when the queue is full, ARBOR_ESHUTDOWN after writer_stop.
  */
 int writer_submit(writer_t *w, ingest_job_t *job);

@@ -246,6 +246,8 @@ static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
     uint8_t tk[TIME_KEY_LEN];
     tenant_prefix(tk, b->tenant);
     memcpy(tk + 12, c->t.trace_id, 16);
+    if (c->t.span_count == 0) /* announced, no span yet: in no time-ordered list */
+        goto summary;
     if (c->existed && c->indexed_start != c->t.start_ns) {
         be64_put(tk + 4, c->indexed_start);
         MDB_val key = {sizeof tk, tk};
@@ -260,6 +262,7 @@ static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
         if ((rc = mdb_put(b->txn, b->store->dbi[DBI_TIME], &key, &val, 0)) != 0)
             return rc;
     }
+summary:;
     uint8_t k[TRACE_KEY_LEN];
     tenant_prefix(k, b->tenant);
     memcpy(k + 4, c->t.trace_id, 16);
@@ -451,6 +454,21 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
             return rc;
     }
     return 0;
+}
+
+int arbor_batch_announce_execution(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
+                                   arbor_iov_t execution_id)
+{
+    cached_summary_t *c;
+    int rc;
+    if (execution_id.len == 0 || execution_id.len > ARBOR_MAX_EXECUTION_ID)
+        return ARBOR_EDECODE;
+    if ((rc = summary_get(b, trace_id, &c)) != 0)
+        return rc;
+    if (c->t.execution_id.len > 0) /* mapped already (by a span or an earlier announcement) */
+        return 0;
+    set_str(&c->t.execution_id, c->exec, sizeof c->exec, execution_id);
+    return put_exec_index(b, execution_id, trace_id);
 }
 
 int arbor_batch_put_meta(arbor_batch_t *b, const char *key, arbor_iov_t value)

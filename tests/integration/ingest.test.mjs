@@ -93,6 +93,86 @@ test('a live run: children before the root hang under a placeholder, status runn
   assert.equal(body.spans[0].name, 'workflow.execution');
 });
 
+// Orcheo puts the execution ID on the root only, and the root is exported last:
+// the two ways a backend can make a live run findable by execution ID at once.
+function canvasWhileLive(body, executionId, rootId, nodes) {
+  assert.equal(body.execution.id, executionId);
+  assert.equal(body.execution.status, 'running');
+  assert.equal(body.execution.finished_at, null);
+  assert.equal(body.spans[0].span_id, rootId, 'the pending root first');
+  assert.equal(body.spans[0].attributes['arbor.placeholder'], true);
+  assert.deepEqual(body.spans.slice(1).map((s) => s.name), nodes);
+  assert.ok(body.spans.slice(1).every((s) => s.parent_span_id === rootId), 'nodes hang under it');
+}
+
+test('early mapping (a): baggage copied onto every span by the baggage span processor', async () => {
+  const { trace, context, propagation } = await import('@opentelemetry/api');
+  const { BaggageSpanProcessor, ALLOW_ALL_BAGGAGE_KEYS } = await import('@opentelemetry/baggage-span-processor');
+  const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const provider = new BasicTracerProvider({ spanProcessors: [new BaggageSpanProcessor(ALLOW_ALL_BAGGAGE_KEYS),
+    new SimpleSpanProcessor(new OTLPTraceExporter({ url: collector.url }))] });
+  const tracer = provider.getTracer('orcheo');
+  // the backend starts a run: the execution ID goes into the baggage of its context
+  const bag = propagation.createBaggage({ 'orcheo.execution.id': { value: 'exec-baggage' } });
+  const runCtx = propagation.setBaggage(context.active(), bag);
+  const root = tracer.startSpan('workflow.execution', {}, runCtx);
+  const ctx = trace.setSpan(runCtx, root);
+  const nodes = [];
+  for (let i = 0; i < 2; i++) {
+    const n = tracer.startSpan(`node-${i}`, {}, ctx);
+    n.end();
+    nodes.push(`node-${i}`);
+    await provider.forceFlush();
+    canvasWhileLive(await traceOf('exec-baggage'), 'exec-baggage', root.spanContext().spanId, nodes);
+  }
+  root.end();
+  await provider.shutdown();
+  const done = await traceOf('exec-baggage');
+  assert.equal(done.execution.status, 'completed');
+  assert.equal(done.spans.length, 3);
+  assert.equal(done.spans[1].attributes['orcheo.execution.id'], 'exec-baggage', 'copied from the baggage');
+});
+
+test('early mapping (b): POST /v1/executions announces the run before its first span', async () => {
+  const { trace, context } = await import('@opentelemetry/api');
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  const tracer = provider.getTracer('orcheo');
+  const root = tracer.startSpan('workflow.execution');
+  const announce = (body, headers = { 'content-type': 'application/json' }) =>
+    fetch(`${collector.base}/v1/executions`, { method: 'POST', headers, body: JSON.stringify(body) });
+  // before: unknown, as the Canvas would see it
+  assert.equal((await traceOf('exec-announced')).execution.status, 'unknown');
+  const r = await announce({ execution_id: 'exec-announced', trace_id: root.spanContext().traceId });
+  assert.equal(r.status, 200);
+  let body = await traceOf('exec-announced');
+  assert.equal(body.execution.status, 'running', 'known as soon as it is announced');
+  assert.equal(body.execution.trace_id, root.spanContext().traceId);
+  assert.deepEqual(body.spans, []);
+  const ctx = trace.setSpan(context.active(), root);
+  const node = tracer.startSpan('node-0', {}, ctx); // no execution ID on it
+  node.end();
+  await provider.forceFlush();
+  canvasWhileLive(await traceOf('exec-announced'), 'exec-announced', root.spanContext().spanId, ['node-0']);
+  root.setAttribute('orcheo.execution.id', 'exec-announced');
+  root.end();
+  await provider.shutdown();
+  body = await traceOf('exec-announced');
+  assert.equal(body.execution.status, 'completed');
+  assert.equal(body.spans.length, 2);
+  // bad announcements: 400 with a reason, nothing mapped
+  for (const [bad, re] of [[{ execution_id: '', trace_id: 'ab'.repeat(16) }, /execution_id/],
+    [{ execution_id: 'x', trace_id: 'zz' }, /trace_id/], [{ execution_id: 'x', trace_id: '0'.repeat(32) }, /trace_id/],
+    [{ execution_id: 'x'.repeat(256), trace_id: 'ab'.repeat(16) }, /execution_id/]]) {
+    const b = await announce(bad);
+    assert.equal(b.status, 400);
+    assert.match((await b.json()).message, re);
+  }
+  assert.equal((await announce({}, { 'content-type': 'text/plain' })).status, 415);
+  assert.equal((await fetch(`${collector.base}/v1/executions`)).status, 405);
+  assert.equal(admin(data, 'check').status, 0);
+});
+
 test('execution ID only on the root: earlier children still belong to it', async () => {
   const provider = makeProvider({ protocol: 'json', url: collector.url });
   const r = await orcheoRun(provider, { executionId: 'exec-root-last', nodes: 3 });

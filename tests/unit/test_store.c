@@ -210,6 +210,43 @@ static void test_late_execution(arbor_store_t *s)
     arbor_reader_end(r);
 }
 
+/* A backend announces (trace, execution) as a run starts: the execution maps to
+ * the trace before any span, and spans arriving without the ID belong to it. */
+static void test_announce(arbor_store_t *s)
+{
+    const arbor_iov_t X = ARBOR_IOV("announce-tenant"); /* its own tenant: other counts stay */
+    uint8_t tid[16], ids[4][16];
+    size_t n = 0;
+    memset(tid, 0x44, 16);
+    arbor_batch_t *b;
+    arbor_batch_begin(s, X, &b);
+    is_int(arbor_batch_announce_execution(b, tid, ARBOR_IOV("")), ARBOR_EDECODE, "announce: empty ID refused");
+    is_int(arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-early")), 0, "announce: mapped");
+    is_int(arbor_batch_commit(b), 0, "announce: committed");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, X, &r);
+    arbor_reader_execution_traces(r, ARBOR_IOV("exec-early"), ids, 4, &n);
+    ok(n == 1 && memcmp(ids[0], tid, 16) == 0, "announce: the execution maps to the trace with no span yet");
+    arbor_trace_summary_t t;
+    ok(arbor_reader_trace_summary(r, tid, &t) == 0 && t.span_count == 0 && !t.has_root, "announce: an empty summary");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "announce: check accepts an announced trace");
+    arbor_span_in_t node[1] = {span(0x44, 2, 1, 700)}; /* no execution ID on it */
+    is_int(put_spans_in(s, X, node, 1), 0, "announce: a node span without the ID");
+    arbor_batch_begin(s, X, &b);
+    arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-other"));
+    arbor_batch_commit(b);
+    arbor_reader_begin(s, X, &r);
+    ok(arbor_reader_trace_summary(r, tid, &t) == 0 && t.span_count == 1 && t.start_ns == 700 &&
+           arbor_iov_eq_str(t.execution_id, "exec-early"),
+       "announce: the span joins the announced execution; a second announcement does not move it");
+    n = 0;
+    arbor_reader_execution_traces(r, ARBOR_IOV("exec-other"), ids, 4, &n);
+    is_int(n, 0, "announce: first mapping wins");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "announce: check agrees once spans arrived");
+}
+
 static int visit_trace(void *ctx, const arbor_trace_summary_t *t)
 {
     visit_t *v = ctx;
@@ -650,6 +687,7 @@ int main(void)
     test_idempotent(s);
     test_feed(s);
     test_late_execution(s);
+    test_announce(s);
     test_recent_and_snapshot(s);
     test_records_dedup(s);
     test_meta(s);
@@ -665,7 +703,7 @@ int main(void)
     arbor_reader_begin(s, T, &r);
     uint64_t written = arbor_reader_last_seq(r);
     arbor_reader_end(r);
-    is_int(written, 18 + 302, "the writer's handle counts every span put (all tenants, expired ones too)");
+    is_int(written, 18 + 302 + 1, "the writer's handle counts every span put (all tenants, expired ones too)");
     ro = open_store(1);
     arbor_reader_begin(ro, T, &r);
     is_int(arbor_reader_last_seq(r), written, "read-only handle sees the writer's commits");

@@ -157,6 +157,17 @@ int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov
  */
 int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *span);
 /**
+ * Map @p trace_id to @p execution_id before (or without) any span carrying the
+ * ID: a backend announcing a run as it starts, so that the execution's tree is
+ * served from its first span on. Like an execution ID on a span, the first
+ * mapping of a trace wins. A trace with no span yet has a summary (span_count 0,
+ * start UINT64_MAX) and an execution entry, but no time entry: lists, searches
+ * and retention see it once spans arrive.
+ * @return 0; ARBOR_EDECODE for an empty or too long ID (> ARBOR_MAX_EXECUTION_ID).
+ */
+int arbor_batch_announce_execution(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
+                                   arbor_iov_t execution_id);
+/**
  * Store a small application value under @p key in the meta index (for example the
  * collector's counters, read by arbor-query's /metrics). Keys are namespaced
  * ("app/" is prepended); values up to 4 KiB.
