@@ -302,6 +302,50 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* h2o refuses a body over max_request_entity_size itself, with a text/plain 413
+ * sent before any handler sees the request. This filter rewrites that answer
+ * into the google.rpc.Status every other error of the receiver carries. */
+typedef struct {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} status_ostream_t;
+
+static void status_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                           h2o_send_state_t state)
+{
+    (void)bufs, (void)bufcnt; /* h2o's text is replaced */
+    status_ostream_t *o = (status_ostream_t *)self;
+    if (h2o_send_state_is_in_progress(state))
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+    else
+        h2o_ostream_send_next(self, req, &o->body, 1, state);
+}
+
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    ssize_t type = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (req->res.status == 413 && type >= 0 &&
+        h2o_memis(req->res.headers.entries[type].value.base, 10, H2O_STRLIT("text/plain"))) {
+        ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        otlp_encoding_t enc = ct >= 0 && media_type_is(req->headers.entries[ct].value, "application/x-protobuf")
+                                  ? OTLP_ENC_PROTOBUF
+                                  : OTLP_ENC_JSON;
+        arbor_arena_t a;
+        arbor_arena_init(&a, 1024, 0);
+        arbor_iov_t st = otlp_status_encode(&a, enc, 8, ARBOR_IOV("request body exceeds the size limit"), 0);
+        status_ostream_t *o = (status_ostream_t *)h2o_add_ostream(req, sizeof(*o), slot);
+        o->super.do_send = status_do_send;
+        o->body = h2o_strdup(&req->pool, st.base, st.len);
+        arbor_arena_free(&a);
+        const char *mt = enc == OTLP_ENC_PROTOBUF ? "application/x-protobuf" : "application/json";
+        req->res.headers.entries[type].value = h2o_iovec_init(mt, strlen(mt));
+        req->res.content_length = o->body.len;
+        slot = &o->super.next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     http_thread_t *t = listener->data;
@@ -365,6 +409,9 @@ int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t 
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
+    /* h2o's own 413 is sent on the request's path or, before one is chosen, the fallback */
+    h2o_create_filter(path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+    h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
 
     /* one listening socket, dup()ed for each event-loop thread: the kernel hands
      * each connection to one of them, and no other process can share the port */
