@@ -203,20 +203,29 @@ static int request_body(h2o_req_t *req, http_server_t *s, ingest_job_t *job, otl
     return 0;
 }
 
+/* A new job and the request's body (in it when inflated); NULL with the answer sent. */
+static ingest_job_t *job_with_body(h2o_req_t *req, http_server_t *s, otlp_encoding_t enc, arbor_iov_t *body)
+{
+    ingest_job_t *job = ingest_job_new(s->opts.ingest);
+    if (job == NULL) {
+        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        return NULL;
+    }
+    if (request_body(req, s, job, enc, body) != 0) {
+        ingest_job_free(job);
+        return NULL;
+    }
+    return job;
+}
+
 /* POST /v1/traces: OTLP/HTTP, protobuf or JSON. */
 static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
 {
     http_server_t *s = t->server;
-    ingest_job_t *job = ingest_job_new(s->opts.ingest);
     arbor_iov_t body;
-    if (job == NULL) {
-        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+    ingest_job_t *job = job_with_body(req, s, enc, &body);
+    if (job == NULL)
         return;
-    }
-    if (request_body(req, s, job, enc, &body) != 0) {
-        ingest_job_free(job);
-        return;
-    }
     char err[256] = "";
     int rc = ingest_decode(job, s->opts.ingest, enc, body.base, body.len, err, sizeof err);
     if (rc != 0) {
@@ -242,18 +251,11 @@ static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
 /* POST /v1/executions: {"execution_id", "trace_id"} announced as a run starts. */
 static void handle_announcement(h2o_req_t *req, http_thread_t *t)
 {
-    http_server_t *s = t->server;
-    ingest_job_t *job = ingest_job_new(s->opts.ingest);
     arbor_iov_t body;
     char err[256] = "";
-    if (job == NULL) {
-        respond_status(req, 503, "Service Unavailable", OTLP_ENC_JSON, 14, "out of memory", 1);
+    ingest_job_t *job = job_with_body(req, t->server, OTLP_ENC_JSON, &body);
+    if (job == NULL)
         return;
-    }
-    if (request_body(req, s, job, OTLP_ENC_JSON, &body) != 0) {
-        ingest_job_free(job);
-        return;
-    }
     if (ingest_decode_announcement(job, body.base, body.len, err, sizeof err) != 0) {
         ingest_job_free(job);
         respond_status(req, 400, "Bad Request", OTLP_ENC_JSON, 3, err, 0);

@@ -819,6 +819,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- setup ---- */
 
+/* "a, b,c" into owned copies (at most MAX_ORIGINS); "*" sets *any instead. */
+static void parse_name_list(const char *csv, char **out, size_t *n, int *any)
+{
+    char *copy = strdup(csv), *save = NULL;
+    for (char *o = strtok_r(copy, ", ", &save); o && *n < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(o, "*") == 0)
+            *any = 1;
+        else
+            out[(*n)++] = strdup(o);
+    }
+    free(copy);
+}
+
 static void parse_settings(const query_config_t *cfg)
 {
     state.opts.span.preview_max = (size_t)cfg->preview_max_length;
@@ -839,28 +852,13 @@ static void parse_settings(const query_config_t *cfg)
         free(copy);
     }
     if (cfg->allowed_hosts) {
-        char *copy = strdup(cfg->allowed_hosts), *save = NULL;
-        for (char *o = strtok_r(copy, ", ", &save); o && state.n_hosts < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
-            if (strcmp(o, "*") == 0)
-                state.any_host = 1;
-            else
-                state.hosts[state.n_hosts++] = strdup(o);
-        }
-        free(copy);
+        parse_name_list(cfg->allowed_hosts, state.hosts, &state.n_hosts, &state.any_host);
     } else { /* unset: loopback names only on a loopback listener, else any */
         const char *h = cfg->query_addr.host;
         state.any_host = !(strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0);
     }
-    if (cfg->cors_origins) {
-        char *copy = strdup(cfg->cors_origins), *save = NULL;
-        for (char *o = strtok_r(copy, ", ", &save); o && state.n_origins < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
-            if (strcmp(o, "*") == 0)
-                state.any_origin = 1;
-            else
-                state.origins[state.n_origins++] = strdup(o);
-        }
-        free(copy);
-    }
+    if (cfg->cors_origins)
+        parse_name_list(cfg->cors_origins, state.origins, &state.n_origins, &state.any_origin);
 }
 
 static h2o_accept_ctx_t accept_ctx;
