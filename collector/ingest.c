@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <lmdb.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +53,7 @@ int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, 
 const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s)
 {
     switch (result) {
-    case MDB_MAP_FULL:
+    case ARBOR_EFULL:
         *retry_after_s = 30;
         return "store is full; retry after retention frees space";
     case ENOSPC:

@@ -1,6 +1,6 @@
 /* Group commit. Receivers queue jobs; this thread takes everything queued (up to
  * a span cap), writes it in one transaction, commits (fsync with ARBOR_SYNC=commit),
- * then completes each job. Should a group fail (e.g. MDB_MAP_FULL), every job of
+ * then completes each job. Should a group fail (e.g. ARBOR_EFULL), every job of
  * it is retried alone, so one request's failure never loses another's spans and a
  * failed request leaves nothing behind. Retention runs here too, between groups:
  * the store has one writer. */
@@ -9,7 +9,6 @@
 #include "arbor/log.h"
 
 #include <errno.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>

@@ -11,6 +11,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/* Callers know LMDB's codes by Arbor's names (base.h): they must be the same. */
+_Static_assert(ARBOR_ESTORE_FIRST == MDB_KEYEXIST && ARBOR_ESTORE_LAST == MDB_BAD_DBI, "storage code range");
+_Static_assert(ARBOR_EFULL == MDB_MAP_FULL && ARBOR_EREADERS == MDB_READERS_FULL && ARBOR_ETXNFULL == MDB_TXN_FULL,
+               "named storage codes");
+
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
                                                 "records", "tags"};
 

@@ -4,8 +4,10 @@
  *        error-code space, and the per-request arena.
  *
  * Error codes: functions return int. 0 is success, a positive value is an errno
- * passed through, LMDB codes (-30799 .. -30780) pass through unchanged, and
- * Arbor's own codes live at -31000 and below. arbor_strerror() names them all.
+ * passed through, and everything else is an Arbor code: the storage engine's
+ * (-30799 .. -30780, LMDB's values, which the store returns as they are; the ones
+ * callers act on are named below) and Arbor's own (-31000 and below).
+ * arbor_strerror() names them all; nothing outside store/ needs <lmdb.h>.
  */
 #ifndef ARBOR_BASE_H
 #define ARBOR_BASE_H
@@ -38,7 +40,15 @@ static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
     return arbor_iov_eq(a, arbor_iov(s, strlen(s)));
 }
 
-/** @defgroup errors Arbor return codes (below LMDB's reserved range) @{ */
+/** @defgroup storage_errors Storage engine codes callers act on (LMDB's values) @{ */
+#define ARBOR_ESTORE_FIRST (-30799) /**< the storage engine's range: ARBOR_ESTORE_FIRST..ARBOR_ESTORE_LAST */
+#define ARBOR_EFULL (-30792)        /**< the store's map is full (MDB_MAP_FULL): retention or a larger map */
+#define ARBOR_EREADERS (-30790)     /**< every reader slot is taken (MDB_READERS_FULL) */
+#define ARBOR_ETXNFULL (-30788)     /**< one transaction holds too many pages (MDB_TXN_FULL) */
+#define ARBOR_ESTORE_LAST (-30780)
+/** @} */
+
+/** @defgroup errors Arbor return codes (below the storage engine's range) @{ */
 #define ARBOR_EDECODE (-31000)   /**< input could not be decoded */
 #define ARBOR_ETOOBIG (-31001)   /**< input exceeds a configured limit */
 #define ARBOR_EBUSY (-31002)     /**< writer queue full: retry later */

@@ -2,8 +2,8 @@
 #include "arbor/base.h"
 
 #include <errno.h>
-#include <lmdb.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 const char *arbor_strerror(int rc)
@@ -34,8 +34,16 @@ const char *arbor_strerror(int rc)
     case ARBOR_ETIMEDOUT:
         return "query ran out of its time or work budget";
     }
-    /* positive errno and LMDB's own codes both go through mdb_strerror */
-    return mdb_strerror(rc);
+    /* the storage engine's codes, ARBOR_ESTORE_FIRST upwards (LMDB's, in its order) */
+    static const char *const storage[] = {
+        "key exists",           "not found",           "storage page not found",    "store is corrupted",
+        "storage engine panic", "storage version mismatch", "not a store file",     "store is full (map size reached)",
+        "too many databases",   "every reader slot is taken", "thread-local storage full", "transaction too large",
+        "too many cursors",     "storage page full",   "store was resized by another process", "incompatible operation",
+        "invalid reader slot",  "transaction no longer valid", "invalid key or value size", "database handle changed"};
+    if (rc >= ARBOR_ESTORE_FIRST && rc <= ARBOR_ESTORE_LAST)
+        return storage[rc - ARBOR_ESTORE_FIRST];
+    return rc > 0 ? strerror(rc) : "unknown error";
 }
 
 struct arbor_arena_chunk {

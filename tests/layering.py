@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""The dependency graph of docs/architecture.md, checked on every #include:
+store/common depends on nothing of Arbor's; proto/ on common; store/ on common;
+collector/ and query/ on common, store and proto, never on each other; and
+nothing outside store/ includes <lmdb.h>. Prints TAP."""
+import os
+import re
+import sys
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
+COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h"}
+PROTO = {"otlp.h"}
+STORE = {"arbor/store.h"}
+# module -> Arbor headers it may include besides its own files
+ALLOWED = {
+    "store/common": COMMON,
+    "proto": COMMON,
+    "store": COMMON | STORE,
+    "collector": COMMON | STORE | PROTO,
+    "query": COMMON | STORE | PROTO,
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+
+
+def module_of(path):
+    for m in sorted(ALLOWED, key=len, reverse=True):
+        if path.startswith(m + "/"):
+            return m
+    return None
+
+
+def own_headers(module):
+    names = set()
+    for dirpath, _, files in os.walk(os.path.join(ROOT, module)):
+        for f in files:
+            if f.endswith(".h"):
+                names.add(f)
+    return names
+
+
+# every Arbor header, by the name code includes it with, and the module it is in
+OWNER = {}
+for m in ALLOWED:
+    for name in own_headers(m):
+        OWNER.setdefault(name, m)
+for name in COMMON:
+    OWNER[name] = "store/common"
+for name in STORE:
+    OWNER[name] = "store"
+ALLOWED_MODULES = {m: {OWNER[h] for h in allowed} | {m} for m, allowed in ALLOWED.items()}
+
+problems, checked = [], 0
+for module in ALLOWED:
+    for dirpath, _, files in os.walk(os.path.join(ROOT, module)):
+        for f in files:
+            if not f.endswith((".c", ".h")):
+                continue
+            path = os.path.relpath(os.path.join(dirpath, f), ROOT)
+            if module_of(path) != module:
+                continue  # store/common files are checked as store/common, not store
+            checked += 1
+            for kind, name in INCLUDE.findall(open(os.path.join(ROOT, path), encoding="utf-8").read()):
+                if kind == '"' and os.path.exists(os.path.join(dirpath, name)):
+                    continue  # the module's own header, next to the file
+                owner = OWNER.get(name)
+                if name == "lmdb.h" and module != "store":
+                    problems.append(f"{path}: includes <lmdb.h> (only store/ may)")
+                elif owner is not None and owner not in ALLOWED_MODULES[module]:
+                    problems.append(f"{path}: includes {name} of {owner}/, which {module}/ may not depend on")
+
+print(f"ok 1 - {checked} source files scanned" if checked > 20 else f"not ok 1 - only {checked} files found")
+for i, p in enumerate(problems or [None], start=2):
+    print(f"not ok {i} - {p}" if p else f"ok {i} - every include follows the dependency graph")
+print(f"1..{max(2, len(problems) + 1)}")
+sys.exit(1 if problems or checked <= 20 else 0)
