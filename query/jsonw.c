@@ -12,9 +12,7 @@ static void reserve(jsonw_t *w, size_t n)
     size_t cap = w->cap ? w->cap * 2 : 4096;
     while (cap < w->len + n)
         cap *= 2;
-    char *b = realloc(w->buf, cap);
-    if (b == NULL)
-        abort(); /* daemons abort on OOM (c-style §7.11) */
+    char *b = arbor_xrealloc(w->buf, cap);
     w->buf = b;
     w->cap = cap;
 }

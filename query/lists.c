@@ -67,9 +67,7 @@ static int visit_execution(void *ctx, const arbor_trace_summary_t *t)
         return STOP;
     if (t->execution_id.len == 0 || !first_sighting(c, t->execution_id))
         return 0;
-    execution_t *x = malloc(sizeof *x);
-    if (x == NULL)
-        abort();
+    execution_t *x = arbor_xmalloc(sizeof *x);
     int rc = execution_load(c->r, t->execution_id, x);
     if (rc || x->n == 0) {
         free(x);
@@ -164,9 +162,7 @@ static int render(arbor_reader_t *r, const list_params_t *p, jsonw_t *w, const c
         c.seen_cap = 1;
         while (c.seen_cap < 2 * LIST_MAX_SCAN)
             c.seen_cap *= 2;
-        c.seen = calloc(c.seen_cap, sizeof *c.seen);
-        if (c.seen == NULL)
-            abort();
+        c.seen = arbor_xcalloc(c.seen_cap, sizeof *c.seen);
     }
     jsonw_object(w);
     jsonw_key(w, key);

@@ -52,14 +52,6 @@ static struct {
     int primed;
 } L;
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 /* ---- per-subscriber sets ---- */
 
 /* Placeholder IDs a client holds: open addressing; a released slot keeps probe
@@ -113,7 +105,7 @@ static void ph_add(sub_t *s, const uint8_t *span_id)
         ph_slot_t *old = s->ph;
         size_t old_cap = s->ph_cap;
         s->ph_cap = s->ph_cap ? s->ph_cap * 2 : 16;
-        s->ph = xcalloc(s->ph_cap, sizeof *s->ph);
+        s->ph = arbor_xcalloc(s->ph_cap, sizeof *s->ph);
         s->ph_used = 0;
         for (size_t i = 0; i < old_cap; i++)
             if (old[i].state == SLOT_HELD)
@@ -145,9 +137,7 @@ static void follow(sub_t *s, const uint8_t *trace_id)
 {
     if (s->n_traces == s->cap_traces) {
         s->cap_traces = s->cap_traces ? s->cap_traces * 2 : 4;
-        s->traces = realloc(s->traces, s->cap_traces * 16);
-        if (s->traces == NULL)
-            abort();
+        s->traces = arbor_xrealloc(s->traces, s->cap_traces * 16);
     }
     memcpy(s->traces[s->n_traces++], trace_id, 16);
 }
@@ -213,7 +203,7 @@ static void real_span(jsonw_t *w, arbor_arena_t *a, sub_t *s, const arbor_span_r
 {
     span_extra_t extra = {0, 0, 0, ph_take(s, rec->span_id)};
     span_json_write(w, a, rec, &L.o.render->span, &extra);
-    arbor_arena_free(a);
+    arbor_arena_reset(a);
 }
 
 static int all_rooted(arbor_reader_t *r, const sub_t *s)
@@ -277,6 +267,7 @@ static void send_trace(arbor_reader_t *r, sub_t *s, const uint8_t *trace_id, int
     }
     if (open)
         msg_send(s, &w, 0, seq);
+    arbor_arena_free(&a);
     tree_free(&t);
 }
 
@@ -369,16 +360,12 @@ int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint
     int rc = arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
     if (rc)
         return rc;
-    sub_t *s = xcalloc(1, sizeof *s);
+    sub_t *s = arbor_xcalloc(1, sizeof *s);
     if (trace_id == NULL) {
-        char *copy = malloc(exec.len + 1);
-        if (copy == NULL)
-            abort();
+        char *copy = arbor_xmalloc(exec.len + 1);
         memcpy(copy, exec.base, exec.len);
         s->exec = arbor_iov(copy, exec.len);
-        execution_t *x = malloc(sizeof *x);
-        if (x == NULL)
-            abort();
+        execution_t *x = arbor_xmalloc(sizeof *x);
         if (execution_load(r, exec, x) == 0)
             for (size_t i = 0; i < x->n; i++)
                 follow(s, x->ids[i]);
@@ -442,9 +429,7 @@ static int collect_change(void *ctx, uint64_t seq, const uint8_t *trace, const u
     changes_t *c = ctx;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 256;
-        c->v = realloc(c->v, c->cap * sizeof *c->v);
-        if (c->v == NULL)
-            abort();
+        c->v = arbor_xrealloc(c->v, c->cap * sizeof *c->v);
     }
     memcpy(c->v[c->n].trace, trace, 16);
     memcpy(c->v[c->n].span, span, 8);
@@ -490,6 +475,7 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
     }
     if (open)
         msg_send(s, &w, 0, seq);
+    arbor_arena_free(&a);
 }
 
 static void deliver(arbor_reader_t *r, changes_t *ch, uint64_t seq)

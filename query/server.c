@@ -822,12 +822,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 /* "a, b,c" into owned copies (at most MAX_ORIGINS); "*" sets *any instead. */
 static void parse_name_list(const char *csv, char **out, size_t *n, int *any)
 {
-    char *copy = strdup(csv), *save = NULL;
+    char *copy = arbor_xstrdup(csv), *save = NULL;
     for (char *o = strtok_r(copy, ", ", &save); o && *n < MAX_ORIGINS; o = strtok_r(NULL, ", ", &save)) {
         if (strcmp(o, "*") == 0)
             *any = 1;
         else
-            out[(*n)++] = strdup(o);
+            out[(*n)++] = arbor_xstrdup(o);
     }
     free(copy);
 }
@@ -838,7 +838,7 @@ static void parse_settings(const query_config_t *cfg)
     state.opts.span.artifact_url_template = cfg->artifact_url_template;
     state.opts.links = state.links;
     if (cfg->trace_links) {
-        char *copy = strdup(cfg->trace_links), *save = NULL;
+        char *copy = arbor_xstrdup(cfg->trace_links), *save = NULL;
         for (char *item = strtok_r(copy, ",", &save); item && state.opts.n_links < MAX_LINKS;
              item = strtok_r(NULL, ",", &save)) {
             char *eq = strchr(item, '=');
@@ -919,7 +919,7 @@ static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
     while (n > 0 && upstream[n - 1] == '/')
         n--;
     snprintf(full, sizeof full, "%.*s/api/artifacts", (int)n, upstream);
-    if (h2o_url_parse(strdup(full), SIZE_MAX, &url) != 0) {
+    if (h2o_url_parse(arbor_xstrdup(full), SIZE_MAX, &url) != 0) {
         arbor_error("config_invalid", "setting=ARBOR_ARTIFACT_UPSTREAM value=\"%s\"", upstream);
         return -1;
     }

@@ -10,9 +10,7 @@ static const char *const status_names[] = {"UNSET", "OK", "ERROR"};
 void span_json_base64(jsonw_t *w, arbor_iov_t bytes)
 {
     size_t n = 4 * ((bytes.len + 2) / 3);
-    char small[64], *b = n < sizeof small ? small : malloc(n + 1);
-    if (b == NULL)
-        abort();
+    char small[64], *b = n < sizeof small ? small : arbor_xmalloc(n + 1);
     EVP_EncodeBlock((unsigned char *)b, (const unsigned char *)bytes.base, (int)bytes.len);
     jsonw_str(w, arbor_iov(b, n));
     if (b != small)

@@ -282,9 +282,7 @@ static int trace_eval_load(trace_eval_t *e, arbor_reader_t *r, const uint8_t *tr
     int rc = tree_load(&e->tree, r, (const uint8_t(*)[16])trace_id, 1);
     if (rc)
         return rc;
-    e->spans = calloc(e->tree.n ? e->tree.n : 1, sizeof *e->spans);
-    if (e->spans == NULL)
-        abort();
+    e->spans = arbor_xcalloc(e->tree.n ? e->tree.n : 1, sizeof *e->spans);
     for (size_t i = 0; i < e->tree.n; i++) {
         e->spans[i].rec = e->tree.nodes[i].placeholder ? NULL : &e->tree.nodes[i].rec;
         e->spans[i].parent = e->tree.nodes[i].parent;
@@ -337,9 +335,7 @@ int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_param
         tq_trace_t t;
         if ((rc = trace_eval_load(&e, r, id, &t, &sum)) != 0)
             goto out;
-        uint8_t *keep = calloc(t.n ? t.n : 1, 1);
-        if (keep == NULL)
-            abort();
+        uint8_t *keep = arbor_xcalloc(t.n ? t.n : 1, 1);
         if (q != NULL) {
             t.deadline_ns = p->budget.deadline_ns;
             t.cancel = p->budget.cancel;
@@ -623,9 +619,7 @@ static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
     t.deadline_ns = p->budget.deadline_ns;
     t.cancel = p->budget.cancel;
     s->spans += e.tree.n_real;
-    uint8_t *matched = calloc(t.n ? t.n : 1, 1);
-    if (matched == NULL)
-        abort();
+    uint8_t *matched = arbor_xcalloc(t.n ? t.n : 1, 1);
     size_t n = s->q ? tq_eval(s->q, &t, matched) : eval_tags(s->tags, s->n_tags, &t, matched);
     if (t.aborted && s->aborted != TQ_ABORT_DEADLINE)
         s->aborted = t.aborted;
@@ -750,13 +744,9 @@ static int collect_name(void *ctx, arbor_iov_t key)
     names_t *c = ctx;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
-        c->names = realloc(c->names, c->cap * sizeof *c->names);
-        if (c->names == NULL)
-            abort();
+        c->names = arbor_xrealloc(c->names, c->cap * sizeof *c->names);
     }
-    char *s = malloc(key.len + 1);
-    if (s == NULL)
-        abort();
+    char *s = arbor_xmalloc(key.len + 1);
     memcpy(s, key.base, key.len);
     s[key.len] = '\0';
     c->names[c->n++] = s;
@@ -856,16 +846,12 @@ static void add_value(values_t *c, char type, arbor_iov_t text)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
-        c->v = realloc(c->v, c->cap * sizeof *c->v);
-        if (c->v == NULL)
-            abort();
+        c->v = arbor_xrealloc(c->v, c->cap * sizeof *c->v);
     }
     tag_value_t *t = &c->v[c->n];
     t->type = type;
     t->order = c->n++;
-    t->text = malloc(text.len + 1);
-    if (t->text == NULL)
-        abort();
+    t->text = arbor_xmalloc(text.len + 1);
     memcpy(t->text, text.base, text.len);
     t->text[text.len] = '\0';
 }

@@ -282,7 +282,7 @@ static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, render_kind_t kind, 
         span_json_placeholder(w, &n->rec, &extra);
     else
         span_json_write(w, arena, &n->rec, &o->span, &extra);
-    arbor_arena_free(arena);
+    arbor_arena_reset(arena);
 }
 
 /* Write "spans" and "page_info" for one page of @p seq (a list of node indexes). */
@@ -321,6 +321,7 @@ static int write_page(jsonw_t *w, const tree_t *t, const uint32_t *seq, size_t n
         emit(w, t, idx, kind, o, &arena);
         emitted++;
     }
+    arbor_arena_free(&arena);
     jsonw_array_end(w);
     write_page_info(w, i < n, i, i < n ? t->nodes[seq[i]].rec.span_id : NULL);
     return 0;
@@ -329,10 +330,8 @@ static int write_page(jsonw_t *w, const tree_t *t, const uint32_t *seq, size_t n
 int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, const uint8_t *trace_id,
                  const trace_options_t *o, const page_params_t *page, jsonw_t *w)
 {
-    execution_t *x = malloc(sizeof *x);
+    execution_t *x = arbor_xmalloc(sizeof *x);
     tree_t t;
-    if (x == NULL)
-        abort();
     int rc = trace_id ? execution_load_trace(r, trace_id, x) : execution_load(r, exec_id, x);
     if (rc == 0)
         rc = tree_load(&t, r, (const uint8_t(*)[16])x->ids, x->n);

@@ -73,15 +73,9 @@ typedef struct set {
     struct set *l, *r;
 } set_t;
 
-/* Every allocation of a query is linked here and freed together. */
-typedef struct alloc {
-    struct alloc *next;
-    _Alignas(16) unsigned char data[];
-} alloc_t;
-
 struct tq_query {
     set_t *root;
-    alloc_t *allocs;
+    arbor_arena_t arena; /* every node and string of the query, freed together */
     expr_t **regexes; /* to free their compiled patterns */
     size_t n_regexes, cap_regexes;
     pcre2_match_data *md;      /* one query is evaluated on one thread at a time */
@@ -103,12 +97,7 @@ typedef struct {
 
 static void *qalloc(tq_query_t *q, size_t n)
 {
-    alloc_t *a = calloc(1, sizeof *a + n);
-    if (a == NULL)
-        abort();
-    a->next = q->allocs;
-    q->allocs = a;
-    return a->data;
+    return arbor_xcheck(arbor_arena_calloc(&q->arena, n));
 }
 
 static int fail(parser_t *p, size_t pos, const char *fmt, ...)
@@ -413,9 +402,7 @@ static int check_cmp(parser_t *p, expr_t *e, size_t pos)
         tq_query_t *q = p->q;
         if (q->n_regexes == q->cap_regexes) {
             q->cap_regexes = q->cap_regexes ? q->cap_regexes * 2 : 4;
-            q->regexes = realloc(q->regexes, q->cap_regexes * sizeof *q->regexes);
-            if (q->regexes == NULL)
-                abort();
+            q->regexes = arbor_xrealloc(q->regexes, q->cap_regexes * sizeof *q->regexes);
         }
         q->regexes[q->n_regexes++] = e;
     }
@@ -608,10 +595,8 @@ static set_t *parse_sets(parser_t *p)
  * depth, heap) and let the evaluator give the whole trace up when one runs out. */
 static void prepare_regexes(tq_query_t *q)
 {
-    q->mctx = pcre2_match_context_create(NULL);
-    q->md = pcre2_match_data_create(1, NULL); /* match or not: no captures wanted */
-    if (q->mctx == NULL || q->md == NULL)
-        abort();
+    q->mctx = arbor_xcheck(pcre2_match_context_create(NULL));
+    q->md = arbor_xcheck(pcre2_match_data_create(1, NULL)); /* match or not: no captures wanted */
     pcre2_set_match_limit(q->mctx, TQ_REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit(q->mctx, 1000);
     pcre2_set_heap_limit(q->mctx, 8192); /* KiB */
@@ -623,9 +608,8 @@ static void prepare_regexes(tq_query_t *q)
 
 static tq_query_t *parse(arbor_iov_t text, char *err, size_t errlen, int filter_only)
 {
-    tq_query_t *q = calloc(1, sizeof *q);
-    if (q == NULL)
-        abort();
+    tq_query_t *q = arbor_xcalloc(1, sizeof *q);
+    arbor_arena_init(&q->arena, 4096, 0);
     /* a NUL-terminated copy that lives with the query: strtod/strtoll in the
      * lexer would otherwise read past a query string that is not terminated
      * (found by tests/fuzz) */
@@ -673,10 +657,7 @@ void tq_free(tq_query_t *q)
     free(q->regexes);
     pcre2_match_data_free(q->md);
     pcre2_match_context_free(q->mctx);
-    for (alloc_t *a = q->allocs, *n; a; a = n) {
-        n = a->next;
-        free(a);
-    }
+    arbor_arena_free(&q->arena);
     free(q);
 }
 
@@ -1012,9 +993,7 @@ static void eval_set(const set_t *s, tq_trace_t *t, uint8_t *out)
         }
         return;
     }
-    uint8_t *a = calloc(n ? n : 1, 1), *b = calloc(n ? n : 1, 1);
-    if (a == NULL || b == NULL)
-        abort();
+    uint8_t *a = arbor_xcalloc(n, 1), *b = arbor_xcalloc(n, 1);
     eval_set(s->l, t, a);
     eval_set(s->r, t, b);
     memset(out, 0, n);
@@ -1038,9 +1017,7 @@ static void eval_set(const set_t *s, tq_trace_t *t, uint8_t *out)
                 out[t->spans[i].parent] = 1;
         break;
     case S_DESC: { /* B spans with an ancestor in A: one pass in pre-order */
-        uint8_t *under = calloc(n ? n : 1, 1);
-        if (under == NULL)
-            abort();
+        uint8_t *under = arbor_xcalloc(n, 1);
         for (size_t k = 0; k < n; k++) {
             uint32_t i = t->order[k], p = t->spans[i].parent;
             under[i] = p != UINT32_MAX && (a[p] || under[p]);
@@ -1050,9 +1027,7 @@ static void eval_set(const set_t *s, tq_trace_t *t, uint8_t *out)
         break;
     }
     case S_ANC: { /* B spans that are ancestors of an A span: one pass in reverse pre-order */
-        uint8_t *above = calloc(n ? n : 1, 1);
-        if (above == NULL)
-            abort();
+        uint8_t *above = arbor_xcalloc(n, 1);
         for (size_t k = n; k-- > 0;) {
             uint32_t i = t->order[k], p = t->spans[i].parent;
             if (p != UINT32_MAX && (a[i] || above[i]))
@@ -1064,9 +1039,7 @@ static void eval_set(const set_t *s, tq_trace_t *t, uint8_t *out)
         break;
     }
     case S_SIB: { /* B spans with a different A span under the same parent */
-        uint32_t *per_parent = calloc(n ? n : 1, sizeof *per_parent);
-        if (per_parent == NULL)
-            abort();
+        uint32_t *per_parent = arbor_xcalloc(n, sizeof *per_parent);
         for (size_t i = 0; i < n; i++)
             if (a[i] && t->spans[i].parent != UINT32_MAX)
                 per_parent[t->spans[i].parent]++;

@@ -7,9 +7,7 @@
 
 static void *xalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-    if (p == NULL)
-        abort(); /* daemon OOM policy */
+    void *p = arbor_xmalloc(n ? n : 1);
     return p;
 }
 
@@ -18,9 +16,7 @@ static int collect(void *ctx, const arbor_span_rec_t *rec)
     tree_t *t = ctx;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 256;
-        t->nodes = realloc(t->nodes, t->cap * sizeof *t->nodes);
-        if (t->nodes == NULL)
-            abort();
+        t->nodes = arbor_xrealloc(t->nodes, t->cap * sizeof *t->nodes);
     }
     tree_node_t *n = &t->nodes[t->n++];
     memset(n, 0, sizeof *n);
@@ -72,9 +68,7 @@ static void link_parents(tree_t *t)
         if (p == TREE_NONE) {
             if (t->n == t->cap) {
                 t->cap *= 2;
-                t->nodes = realloc(t->nodes, t->cap * sizeof *t->nodes);
-                if (t->nodes == NULL)
-                    abort();
+                t->nodes = arbor_xrealloc(t->nodes, t->cap * sizeof *t->nodes);
             }
             p = (uint32_t)t->n++;
             tree_node_t *ph = &t->nodes[p], *child = &t->nodes[i];

@@ -88,9 +88,7 @@ int worker_pool_start(h2o_loop_t *loop, size_t threads)
 {
     pool.queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(pool.queue, &pool.done_rx, on_done);
-    pool.threads = calloc(threads, sizeof *pool.threads);
-    if (pool.threads == NULL)
-        return ENOMEM;
+    pool.threads = arbor_xcalloc(threads, sizeof *pool.threads);
     for (; pool.n_threads < threads; pool.n_threads++) {
         int rc = pthread_create(&pool.threads[pool.n_threads], NULL, worker_main, NULL);
         if (rc != 0)
@@ -140,9 +138,7 @@ static void on_req_gone(void *p)
 
 worker_job_t *worker_job_new(h2o_req_t *req, const void *arg, size_t arg_size)
 {
-    worker_job_t *j = calloc(1, sizeof *j + arg_size);
-    if (j == NULL)
-        abort();
+    worker_job_t *j = arbor_xcalloc(1, sizeof *j + arg_size);
     memcpy(j->arg, arg, arg_size);
     j->req = req;
     j->guard = h2o_mem_alloc_shared(&req->pool, sizeof *j->guard, on_req_gone);
@@ -159,9 +155,7 @@ void *worker_job_arg(worker_job_t *j)
 
 arbor_iov_t worker_job_keep(worker_job_t *j, arbor_iov_t s)
 {
-    char *copy = arbor_arena_dup(&j->kept, s.base ? s.base : "", s.len);
-    if (copy == NULL)
-        abort();
+    char *copy = arbor_xcheck(arbor_arena_dup(&j->kept, s.base ? s.base : "", s.len));
     return arbor_iov(copy, s.len);
 }
 

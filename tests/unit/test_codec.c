@@ -525,6 +525,26 @@ static void test_decode_memory(void)
     free(sp.p), free(s.p), free(kv.p), free(av.p), free(arr.p);
 }
 
+/* Per-span loops reset their arena: the first ordinary chunk stays for reuse,
+ * big one-off blocks and later chunks go. */
+static void test_arena_reset(void)
+{
+    arbor_arena_t a;
+    arbor_arena_init(&a, 4096, 0);
+    char *first = arbor_arena_alloc(&a, 100);
+    for (int i = 0; i < 20; i++)
+        arbor_arena_alloc(&a, 1000); /* more chunks */
+    arbor_arena_alloc(&a, 100000);     /* a big one-off block */
+    arbor_arena_reset(&a);
+    ok(a.head != NULL && a.used > 4096 && a.used <= 4096 + 64, "reset keeps one ordinary chunk (used %zu)", a.used);
+    ok(arbor_arena_alloc(&a, 100) == first, "the next allocation reuses the first chunk from its start");
+    arbor_arena_free(&a);
+    ok(a.head == NULL && a.used == 0, "free releases it");
+    arbor_arena_reset(&a);
+    ok(a.head == NULL && arbor_arena_alloc(&a, 10) != NULL, "reset of an empty arena, then use: fine");
+    arbor_arena_free(&a);
+}
+
 static size_t gz(const void *in, size_t n, uint8_t *out, size_t cap)
 {
     z_stream z;
@@ -579,6 +599,7 @@ int main(void)
     test_split_keys();
     test_inflate();
     test_decode_memory();
+    test_arena_reset();
     arbor_arena_free(&arena);
     return tap_done();
 }

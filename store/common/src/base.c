@@ -46,6 +46,33 @@ const char *arbor_strerror(int rc)
     return rc > 0 ? strerror(rc) : "unknown error";
 }
 
+void *arbor_xcheck(void *p)
+{
+    if (p == NULL)
+        abort(); /* out of memory in a daemon: nothing sensible is left to do */
+    return p;
+}
+
+void *arbor_xmalloc(size_t n)
+{
+    return arbor_xcheck(malloc(n ? n : 1));
+}
+
+void *arbor_xcalloc(size_t n, size_t size)
+{
+    return arbor_xcheck(calloc(n ? n : 1, size ? size : 1));
+}
+
+void *arbor_xrealloc(void *p, size_t n)
+{
+    return arbor_xcheck(realloc(p, n ? n : 1));
+}
+
+char *arbor_xstrdup(const char *s)
+{
+    return arbor_xcheck(strdup(s));
+}
+
 struct arbor_arena_chunk {
     arbor_arena_chunk_t *next;
     size_t size, off;
@@ -122,6 +149,26 @@ void arbor_arena_free(arbor_arena_t *a)
     a->head = NULL;
     a->used = 0;
     a->overflowed = 0;
+}
+
+void arbor_arena_reset(arbor_arena_t *a)
+{
+    arbor_arena_chunk_t *keep = NULL, *c = a->head;
+    while (c != NULL) {
+        arbor_arena_chunk_t *next = c->next;
+        if (next == NULL && c->size == a->chunk_size) /* the oldest, of the ordinary size */
+            keep = c;
+        else
+            free(c);
+        c = next;
+    }
+    a->head = keep;
+    a->used = keep ? keep->size + sizeof *keep : 0;
+    a->overflowed = 0;
+    if (keep) {
+        keep->next = NULL;
+        keep->off = 0;
+    }
 }
 
 void arbor_hex_encode(char *out, const void *bytes, size_t n)

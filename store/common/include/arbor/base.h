@@ -66,6 +66,18 @@ static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
 const char *arbor_strerror(int rc);
 
 /**
+ * The daemons' allocation policy (c-style §7.11): these abort on out-of-memory,
+ * so request paths carry no failure branch for it. The store library never uses
+ * them (it returns ENOMEM and leaves its state as it was). A size of 0 asks for 1.
+ */
+void *arbor_xmalloc(size_t n);
+void *arbor_xcalloc(size_t n, size_t size);
+void *arbor_xrealloc(void *p, size_t n);
+char *arbor_xstrdup(const char *s);
+/** @p p, or abort when it is NULL: for allocations made through other APIs. */
+void *arbor_xcheck(void *p);
+
+/**
  * Arena: a bump allocator for everything one request or batch needs, released in
  * one call. Not thread-safe; one arena per request.
  * The limit bounds total bytes so hostile input cannot exhaust memory.
@@ -88,6 +100,9 @@ void *arbor_arena_calloc(arbor_arena_t *a, size_t n);
 char *arbor_arena_dup(arbor_arena_t *a, const void *p, size_t n);
 /** Release everything allocated; the arena stays usable. */
 void arbor_arena_free(arbor_arena_t *a);
+/** Forget everything allocated but keep the first ordinary chunk for reuse: for
+ *  loops that allocate per item (per span), instead of a free and a malloc each. */
+void arbor_arena_reset(arbor_arena_t *a);
 
 /** Lowercase hex of @p n bytes into @p out (2n chars + NUL). */
 void arbor_hex_encode(char *out, const void *bytes, size_t n);
