@@ -32,8 +32,8 @@ enum { GRPC_CODE_OK = 0, GRPC_CODE_INVALID_ARGUMENT = 3, GRPC_CODE_RESOURCE_EXHA
 
 typedef struct cq_thread cq_thread_t;
 
-struct grpc_receiver {
-    grpc_options_t opts;
+struct otlp_grpc_receiver {
+    otlp_grpc_options_t opts;
     grpc_server *server;
     grpc_completion_queue *shutdown_cq;
     cq_thread_t *threads;
@@ -41,7 +41,7 @@ struct grpc_receiver {
 };
 
 struct cq_thread {
-    grpc_receiver_t *recv;
+    otlp_grpc_receiver_t *recv;
     grpc_completion_queue *cq;
     pthread_t tid;
 };
@@ -249,7 +249,7 @@ static void on_read(call_t *c)
 
 static void on_message(call_t *c)
 {
-    grpc_receiver_t *r = c->thread->recv;
+    otlp_grpc_receiver_t *r = c->thread->recv;
     if (c->extra != NULL) {
         finish(c, GRPC_STATUS_INVALID_ARGUMENT, "a unary Export call carries exactly one request message", 0,
                ARBOR_IOV_NULL);
@@ -325,10 +325,10 @@ static void *cq_main(void *arg)
     return NULL;
 }
 
-int grpc_receiver_start(const grpc_options_t *opts, grpc_receiver_t **out, uint16_t *bound_port)
+int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out, uint16_t *bound_port)
 {
     char target[160];
-    grpc_receiver_t *r = calloc(1, sizeof *r);
+    otlp_grpc_receiver_t *r = calloc(1, sizeof *r);
     if (r == NULL)
         return ENOMEM;
     r->opts = *opts;
@@ -380,7 +380,7 @@ int grpc_receiver_start(const grpc_options_t *opts, grpc_receiver_t **out, uint1
     return 0;
 }
 
-void grpc_receiver_stop(grpc_receiver_t *r)
+void otlp_grpc_stop(otlp_grpc_receiver_t *r)
 {
     int tag;
     /* no new calls; calls in flight run to completion (the writer still runs) */

@@ -7,7 +7,7 @@
 #include "ingest.h"
 #include "writer.h"
 
-typedef struct grpc_receiver grpc_receiver_t;
+typedef struct otlp_grpc_receiver otlp_grpc_receiver_t;
 
 typedef struct {
     arbor_addr_t addr;
@@ -15,13 +15,13 @@ typedef struct {
     size_t max_request_bytes; /* decompressed message limit (RESOURCE_EXHAUSTED above) */
     const ingest_options_t *ingest;
     writer_t *writer;
-} grpc_options_t;
+} otlp_grpc_options_t;
 
 /** Start the server. Call before any other thread is created with signals unblocked
  *  (gRPC spawns threads that inherit the caller's signal mask). */
-int grpc_receiver_start(const grpc_options_t *opts, grpc_receiver_t **out, uint16_t *bound_port);
+int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out, uint16_t *bound_port);
 /** Refuse new calls, finish the ones in flight (their spans commit and are
  *  answered), then stop and free. */
-void grpc_receiver_stop(grpc_receiver_t *r);
+void otlp_grpc_stop(otlp_grpc_receiver_t *r);
 
 #endif

@@ -20,15 +20,15 @@
 
 typedef struct http_thread http_thread_t;
 
-struct http_server {
+struct otlp_http_server {
     h2o_globalconf_t config;
-    http_options_t opts;
+    otlp_http_options_t opts;
     http_thread_t *threads;
     int n_threads;
 };
 
 struct http_thread {
-    http_server_t *server;
+    otlp_http_server_t *server;
     pthread_t tid;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -54,7 +54,7 @@ struct pending {
     otlp_encoding_t enc;
 };
 
-static http_server_t *retained_server;
+static otlp_http_server_t *retained_server;
 
 static const char *const content_types[] = {"application/x-protobuf", "application/json"};
 
@@ -175,7 +175,7 @@ static void submit(h2o_req_t *req, http_thread_t *t, ingest_job_t *job, otlp_enc
 
 /* The body, inflated when Content-Encoding says so, within the size limit; 0,
  * or -1 with the answer sent. */
-static int request_body(h2o_req_t *req, http_server_t *s, ingest_job_t *job, otlp_encoding_t enc, arbor_iov_t *body)
+static int request_body(h2o_req_t *req, otlp_http_server_t *s, ingest_job_t *job, otlp_encoding_t enc, arbor_iov_t *body)
 {
     *body = arbor_iov(req->entity.base ? req->entity.base : "", req->entity.len);
     ssize_t ce = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
@@ -204,7 +204,7 @@ static int request_body(h2o_req_t *req, http_server_t *s, ingest_job_t *job, otl
 }
 
 /* A new job and the request's body (in it when inflated); NULL with the answer sent. */
-static ingest_job_t *job_with_body(h2o_req_t *req, http_server_t *s, otlp_encoding_t enc, arbor_iov_t *body)
+static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_encoding_t enc, arbor_iov_t *body)
 {
     ingest_job_t *job = ingest_job_new(s->opts.ingest);
     if (job == NULL) {
@@ -221,7 +221,7 @@ static ingest_job_t *job_with_body(h2o_req_t *req, http_server_t *s, otlp_encodi
 /* POST /v1/traces: OTLP/HTTP, protobuf or JSON. */
 static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
 {
-    http_server_t *s = t->server;
+    otlp_http_server_t *s = t->server;
     arbor_iov_t body;
     ingest_job_t *job = job_with_body(req, s, enc, &body);
     if (job == NULL)
@@ -385,7 +385,7 @@ static void *thread_main(void *arg)
     h2o_multithread_queue_t *q = h2o_multithread_create_queue(t->ctx.loop);
     h2o_multithread_register_receiver(q, &t->done_rx, on_done_messages);
     h2o_multithread_register_receiver(q, &t->stop_rx, on_stop_message);
-    __atomic_store_n(&t->queue, q, __ATOMIC_RELEASE); /* now http_server_stop may message us */
+    __atomic_store_n(&t->queue, q, __ATOMIC_RELEASE); /* now otlp_http_stop may message us */
     /* run until told to stop and every committed request has been answered */
     while (!(t->stopping && t->pending == 0))
         h2o_evloop_run(t->ctx.loop, 100);
@@ -395,9 +395,9 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t *bound_port)
+int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, uint16_t *bound_port)
 {
-    http_server_t *s = calloc(1, sizeof *s);
+    otlp_http_server_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return ENOMEM;
     s->opts = *opts;
@@ -434,7 +434,7 @@ int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t 
     return 0;
 }
 
-void http_server_stop(http_server_t *s)
+void otlp_http_stop(otlp_http_server_t *s)
 {
     for (int i = 0; i < s->n_threads; i++) {
         h2o_multithread_message_t *m = calloc(1, sizeof *m);

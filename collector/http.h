@@ -7,7 +7,7 @@
 #include "ingest.h"
 #include "writer.h"
 
-typedef struct http_server http_server_t;
+typedef struct otlp_http_server otlp_http_server_t;
 
 typedef struct {
     arbor_addr_t addr;
@@ -15,11 +15,11 @@ typedef struct {
     size_t max_request_bytes;
     const ingest_options_t *ingest;
     writer_t *writer;
-} http_options_t;
+} otlp_http_options_t;
 
 /** Bind and start the loop threads. @p bound_port receives the listening port. */
-int http_server_start(const http_options_t *opts, http_server_t **out, uint16_t *bound_port);
+int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, uint16_t *bound_port);
 /** Stop accepting, answer every request already handed to the writer, join threads. */
-void http_server_stop(http_server_t *s);
+void otlp_http_stop(otlp_http_server_t *s);
 
 #endif

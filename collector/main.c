@@ -18,8 +18,8 @@ int main(int argc, char **argv)
     collector_config_t cfg;
     arbor_store_t *store = NULL;
     writer_t *writer = NULL;
-    http_server_t *http = NULL;
-    grpc_receiver_t *grpc = NULL;
+    otlp_http_server_t *http = NULL;
+    otlp_grpc_receiver_t *grpc = NULL;
     int status = 1, rc;
 
     arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
@@ -61,10 +61,10 @@ int main(int argc, char **argv)
     }
     char http_addr[160] = "off";
     if (cfg.otlp_http_addr.enabled) {
-        http_options_t ho = {.addr = cfg.otlp_http_addr, .threads = (int)cfg.http_threads,
+        otlp_http_options_t ho = {.addr = cfg.otlp_http_addr, .threads = (int)cfg.http_threads,
                              .max_request_bytes = cfg.max_request_bytes, .ingest = &ingest, .writer = writer};
         uint16_t port;
-        if (http_server_start(&ho, &http, &port) != 0)
+        if (otlp_http_start(&ho, &http, &port) != 0)
             goto out_writer;
         arbor_addr_t bound = cfg.otlp_http_addr;
         bound.port = port;
@@ -72,10 +72,10 @@ int main(int argc, char **argv)
     }
     char grpc_addr[160] = "off";
     if (cfg.otlp_grpc_addr.enabled) {
-        grpc_options_t go = {.addr = cfg.otlp_grpc_addr, .threads = (int)cfg.grpc_threads,
+        otlp_grpc_options_t go = {.addr = cfg.otlp_grpc_addr, .threads = (int)cfg.grpc_threads,
                              .max_request_bytes = cfg.max_request_bytes, .ingest = &ingest, .writer = writer};
         uint16_t port;
-        if (grpc_receiver_start(&go, &grpc, &port) != 0)
+        if (otlp_grpc_start(&go, &grpc, &port) != 0)
             goto out_http;
         arbor_addr_t bound = cfg.otlp_grpc_addr;
         bound.port = port;
@@ -90,10 +90,10 @@ int main(int argc, char **argv)
     arbor_log_lifecycle("shutdown", "signal=%d", sig);
     status = 0;
     if (grpc != NULL)
-        grpc_receiver_stop(grpc);
+        otlp_grpc_stop(grpc);
 out_http:
     if (http != NULL)
-        http_server_stop(http);
+        otlp_http_stop(http);
 out_writer:
     if (writer != NULL) {
         arbor_ingest_stats_t st;
