@@ -661,14 +661,167 @@ static void api_tags(h2o_req_t *req, int v2, int values, arbor_iov_t tag)
     respond_tempo(req, &t);
 }
 
-static int seg_is(const path_t *p, size_t i, const char *lit)
+/* ---- the route table ---- */
+
+static void get_healthz(h2o_req_t *req, const arbor_iov_t *arg)
 {
-    return i < p->n && arbor_iov_eq_str(p->seg[i], lit);
+    (void)arg;
+    send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ok\"}"));
+}
+
+static void get_ready(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    (void)arg;
+    if (store_get() != NULL)
+        send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ready\"}"));
+    else
+        send_detail(req, 503, "Service Unavailable", "store not available yet");
+}
+
+static void get_metrics(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    (void)arg;
+    api_metrics(req);
+}
+
+static void get_echo(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    (void)arg;
+    send_body(req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("echo\n"));
+}
+
+static void get_buildinfo(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    static const char info[] = "{\"version\":\"" ARBOR_VERSION "\",\"revision\":\"\",\"branch\":\"\","
+                               "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}";
+    (void)arg;
+    send_body(req, 200, "OK", "application/json", info, sizeof info - 1);
+}
+
+/* The built-in UI's files (everything outside /api). */
+static void get_ui(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    (void)arg;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const ui_asset_t *a = ui_find(req->path.base, plen);
+    if (a == NULL) {
+        send_detail(req, 404, "Not Found", "Not Found");
+        return;
+    }
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, a->etag, strlen(a->etag));
+    if (inm >= 0 &&
+        h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, a->etag, strlen(a->etag))) {
+        send_body(req, 304, "Not Modified", a->content_type, "", 0);
+        return;
+    }
+    /* the page only talks to this origin: say so */
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
+                          H2O_STRLIT("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+                                     "style-src 'self'; script-src 'self'; frame-ancestors 'self'"));
+    send_body(req, 200, "OK", a->content_type, (const char *)a->data, a->len);
+}
+
+static void not_found(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    (void)arg;
+    send_detail(req, 404, "Not Found", "Not Found");
+}
+
+static void get_artifact(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    (void)arg; /* with an upstream, the proxy in front of this handler serves them */
+    send_detail(req, 404, "Not Found", "artifact downloads are not configured (ARBOR_ARTIFACT_UPSTREAM)");
+}
+
+static void get_tempo_trace_v1(h2o_req_t *req, const arbor_iov_t *arg) { api_tempo_trace(req, arg[0], 0); }
+static void get_tempo_trace_v2(h2o_req_t *req, const arbor_iov_t *arg) { api_tempo_trace(req, arg[0], 1); }
+static void get_search(h2o_req_t *req, const arbor_iov_t *arg) { (void)arg; api_search(req); }
+static void get_tags_v1(h2o_req_t *req, const arbor_iov_t *arg) { (void)arg; api_tags(req, 0, 0, ARBOR_IOV_NULL); }
+static void get_tags_v2(h2o_req_t *req, const arbor_iov_t *arg) { (void)arg; api_tags(req, 1, 0, ARBOR_IOV_NULL); }
+static void get_tag_values_v1(h2o_req_t *req, const arbor_iov_t *arg) { api_tags(req, 0, 1, arg[0]); }
+static void get_tag_values_v2(h2o_req_t *req, const arbor_iov_t *arg) { api_tags(req, 1, 1, arg[0]); }
+static void get_executions(h2o_req_t *req, const arbor_iov_t *arg) { (void)arg; api_list(req, 1); }
+static void get_traces(h2o_req_t *req, const arbor_iov_t *arg) { (void)arg; api_list(req, 0); }
+static void get_exec_trace(h2o_req_t *req, const arbor_iov_t *arg) { api_tree(req, RENDER_TRACE, 0, arg[0]); }
+static void get_exec_tree(h2o_req_t *req, const arbor_iov_t *arg) { api_tree(req, RENDER_SKELETON, 0, arg[0]); }
+static void get_trace_trace(h2o_req_t *req, const arbor_iov_t *arg) { api_tree(req, RENDER_TRACE, 1, arg[0]); }
+static void get_trace_tree(h2o_req_t *req, const arbor_iov_t *arg) { api_tree(req, RENDER_SKELETON, 1, arg[0]); }
+static void get_exec_live(h2o_req_t *req, const arbor_iov_t *arg) { api_live(req, 0, arg[0]); }
+static void get_trace_live(h2o_req_t *req, const arbor_iov_t *arg) { api_live(req, 1, arg[0]); }
+static void get_span(h2o_req_t *req, const arbor_iov_t *arg) { api_span(req, arg[0], arg[1]); }
+
+enum {
+    ROUTE_PUBLIC = 1, /* health and metrics: answered to anyone (SPEC §8) */
+    ROUTE_TENANT = 2, /* reads a tenant's data: scoped to the caller's tenant */
+    ROUTE_STREAM = 4, /* upgrades to a WebSocket */
+};
+
+/* Segments of a pattern are literals or "*" (any one segment, handed to the
+ * handler in order); a final "**" takes whatever follows, none included. The
+ * first route that matches wins. Every GET route of the service is here. */
+typedef struct {
+    const char *pattern;
+    void (*handler)(h2o_req_t *req, const arbor_iov_t *args);
+    route_t metric;
+    unsigned flags;
+} route_def_t;
+
+static const route_def_t routes[] = {
+    {"/healthz", get_healthz, ROUTE_HEALTHZ, ROUTE_PUBLIC},
+    {"/ready", get_ready, ROUTE_READY, ROUTE_PUBLIC},
+    {"/metrics", get_metrics, ROUTE_METRICS, ROUTE_PUBLIC},
+    {"/api/echo", get_echo, ROUTE_OTHER, 0},
+    {"/api/status/buildinfo", get_buildinfo, ROUTE_OTHER, 0},
+    {"/api/executions", get_executions, ROUTE_EXECUTIONS, ROUTE_TENANT},
+    {"/api/traces", get_traces, ROUTE_TRACES, ROUTE_TENANT},
+    {"/api/executions/*/trace", get_exec_trace, ROUTE_EXECUTION_TRACE, ROUTE_TENANT},
+    {"/api/executions/*/tree", get_exec_tree, ROUTE_EXECUTION_TREE, ROUTE_TENANT},
+    {"/api/executions/*/trace/live", get_exec_live, ROUTE_LIVE, ROUTE_TENANT | ROUTE_STREAM},
+    {"/api/traces/*/trace", get_trace_trace, ROUTE_TRACE_TRACE, ROUTE_TENANT},
+    {"/api/traces/*/tree", get_trace_tree, ROUTE_TRACE_TREE, ROUTE_TENANT},
+    {"/api/traces/*/live", get_trace_live, ROUTE_LIVE, ROUTE_TENANT | ROUTE_STREAM},
+    {"/api/traces/*/spans/*", get_span, ROUTE_SPAN, ROUTE_TENANT},
+    {"/api/traces/*", get_tempo_trace_v1, ROUTE_TEMPO_TRACE, ROUTE_TENANT},
+    {"/api/v2/traces/*", get_tempo_trace_v2, ROUTE_TEMPO_TRACE, ROUTE_TENANT},
+    {"/api/search", get_search, ROUTE_TEMPO_SEARCH, ROUTE_TENANT},
+    {"/api/search/tags", get_tags_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
+    {"/api/v2/search/tags", get_tags_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
+    {"/api/search/tag/*/values", get_tag_values_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
+    {"/api/v2/search/tag/*/values", get_tag_values_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
+    {"/api/artifacts/**", get_artifact, ROUTE_OTHER, ROUTE_TENANT},
+    {"/api/**", not_found, ROUTE_OTHER, 0},
+    {"/**", get_ui, ROUTE_UI, ROUTE_PUBLIC},
+};
+
+#define MAX_ROUTE_ARGS 2
+
+/* Does @p p match @p pattern? The "*" segments go to @p args. */
+static int route_match(const char *pattern, const path_t *p, arbor_iov_t *args)
+{
+    size_t i = 0, n_args = 0;
+    for (const char *s = pattern; *s == '/'; i++) {
+        const char *seg = s + 1, *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        s = seg + len;
+        if (len == 2 && memcmp(seg, "**", 2) == 0)
+            return 1;
+        if (i >= p->n)
+            return 0;
+        if (len == 1 && seg[0] == '*') {
+            if (n_args < MAX_ROUTE_ARGS)
+                args[n_args++] = p->seg[i];
+        } else if (p->seg[i].len != len || memcmp(p->seg[i].base, seg, len) != 0) {
+            return 0;
+        }
+    }
+    return i == p->n;
 }
 
 static route_t dispatch(h2o_req_t *req)
 {
     path_t p;
+    arbor_iov_t args[MAX_ROUTE_ARGS];
     if (!host_allowed(req)) {
         send_detail(req, 403, "Forbidden", "host not allowed: add it to ARBOR_ALLOWED_HOSTS");
         return ROUTE_OTHER;
@@ -687,100 +840,13 @@ static route_t dispatch(h2o_req_t *req)
         send_detail(req, 404, "Not Found", "Not Found");
         return ROUTE_OTHER;
     }
-    if (p.n == 1 && seg_is(&p, 0, "healthz")) {
-        send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ok\"}"));
-        return ROUTE_HEALTHZ;
-    }
-    if (p.n == 1 && seg_is(&p, 0, "ready")) {
-        if (store_get() != NULL)
-            send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ready\"}"));
-        else
-            send_detail(req, 503, "Service Unavailable", "store not available yet");
-        return ROUTE_READY;
-    }
-    if (p.n == 1 && seg_is(&p, 0, "metrics")) {
-        api_metrics(req);
-        return ROUTE_METRICS;
-    }
-    if (!seg_is(&p, 0, "api")) {
-        size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-        const ui_asset_t *a = ui_find(req->path.base, plen);
-        if (a == NULL) {
-            send_detail(req, 404, "Not Found", "Not Found");
-            return ROUTE_OTHER;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (route_match(routes[i].pattern, &p, args)) {
+            routes[i].handler(req, args);
+            return routes[i].metric;
         }
-        ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, a->etag, strlen(a->etag));
-        if (inm >= 0 && h2o_memis(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, a->etag,
-                                  strlen(a->etag))) {
-            send_body(req, 304, "Not Modified", a->content_type, "", 0);
-            return ROUTE_UI;
-        }
-        /* the page only talks to this origin: say so */
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
-                              H2O_STRLIT("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-                                         "style-src 'self'; script-src 'self'; frame-ancestors 'self'"));
-        send_body(req, 200, "OK", a->content_type, (const char *)a->data, a->len);
-        return ROUTE_UI;
     }
-    if (p.n < 2) {
-        send_detail(req, 404, "Not Found", "Not Found");
-        return ROUTE_OTHER;
-    }
-    /* Grafana Tempo datasource */
-    if (p.n == 2 && seg_is(&p, 1, "echo")) {
-        send_body(req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("echo\n"));
-        return ROUTE_OTHER;
-    }
-    if (p.n == 3 && seg_is(&p, 1, "status") && seg_is(&p, 2, "buildinfo")) {
-        static const char info[] = "{\"version\":\"" ARBOR_VERSION "\",\"revision\":\"\",\"branch\":\"\","
-                                   "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}";
-        send_body(req, 200, "OK", "application/json", info, sizeof info - 1);
-        return ROUTE_OTHER;
-    }
-    int v2 = seg_is(&p, 1, "v2"), o = v2; /* offset of the rest of a /api/v2/... path */
-    if (p.n == 3 + (size_t)o && seg_is(&p, 1 + (size_t)o, "traces") && (v2 || !seg_is(&p, 2, "trace"))) {
-        api_tempo_trace(req, p.seg[2 + o], v2);
-        return ROUTE_TEMPO_TRACE;
-    }
-    if (p.n == 2 + (size_t)o && seg_is(&p, 1 + (size_t)o, "search") && !v2) {
-        api_search(req);
-        return ROUTE_TEMPO_SEARCH;
-    }
-    if (p.n == 3 + (size_t)o && seg_is(&p, 1 + (size_t)o, "search") && seg_is(&p, 2 + (size_t)o, "tags")) {
-        api_tags(req, v2, 0, ARBOR_IOV_NULL);
-        return ROUTE_TEMPO_TAGS;
-    }
-    if (p.n == 5 + (size_t)o && seg_is(&p, 1 + (size_t)o, "search") && seg_is(&p, 2 + (size_t)o, "tag") &&
-        seg_is(&p, 4 + (size_t)o, "values")) {
-        api_tags(req, v2, 1, p.seg[3 + o]);
-        return ROUTE_TEMPO_TAGS;
-    }
-    int execs = seg_is(&p, 1, "executions"), traces = seg_is(&p, 1, "traces");
-    if (p.n == 2 && (execs || traces)) {
-        api_list(req, execs);
-        return execs ? ROUTE_EXECUTIONS : ROUTE_TRACES;
-    }
-    if (p.n == 4 && (execs || traces) && (seg_is(&p, 3, "trace") || seg_is(&p, 3, "tree"))) {
-        render_kind_t kind = seg_is(&p, 3, "trace") ? RENDER_TRACE : RENDER_SKELETON;
-        api_tree(req, kind, traces, p.seg[2]);
-        return kind == RENDER_TRACE ? (execs ? ROUTE_EXECUTION_TRACE : ROUTE_TRACE_TRACE)
-                                    : (execs ? ROUTE_EXECUTION_TREE : ROUTE_TRACE_TREE);
-    }
-    if ((p.n == 5 && execs && seg_is(&p, 3, "trace") && seg_is(&p, 4, "live")) ||
-        (p.n == 4 && traces && seg_is(&p, 3, "live"))) {
-        api_live(req, traces, p.seg[2]);
-        return ROUTE_LIVE;
-    }
-    if (p.n == 5 && traces && seg_is(&p, 3, "spans")) {
-        api_span(req, p.seg[2], p.seg[4]);
-        return ROUTE_SPAN;
-    }
-    if (seg_is(&p, 1, "artifacts")) { /* the proxy serves these when an upstream is configured */
-        send_detail(req, 404, "Not Found", "artifact downloads are not configured (ARBOR_ARTIFACT_UPSTREAM)");
-        return ROUTE_OTHER;
-    }
-    send_detail(req, 404, "Not Found", "Not Found");
+    send_detail(req, 404, "Not Found", "Not Found"); /* unreachable: the last route takes the rest */
     return ROUTE_OTHER;
 }
 
