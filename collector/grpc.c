@@ -150,14 +150,19 @@ static void finish(call_t *c, grpc_status_code code, const char *message, int re
     }
 }
 
+/* The status ingest_answer() gives to @p rc; @p detail when the row has no message. */
+static void finish_rc(call_t *c, int rc, const char *detail)
+{
+    char buf[200];
+    ingest_answer_t a = ingest_answer(rc, buf, sizeof buf);
+    finish(c, (grpc_status_code)a.grpc_code, a.message ? a.message : detail, a.retry_after_s, ARBOR_IOV_NULL);
+}
+
 static void finish_job(call_t *c)
 {
     ingest_job_t *job = c->job;
     if (job->result != 0) {
-        char buf[200];
-        int retry;
-        const char *msg = ingest_write_failure(job->result, buf, sizeof buf, &retry);
-        finish(c, GRPC_STATUS_UNAVAILABLE, msg, retry, ARBOR_IOV_NULL);
+        finish_rc(c, job->result, NULL);
         return;
     }
     arbor_iov_t resp = otlp_export_response(&job->arena, OTLP_ENC_PROTOBUF, job->rejected,
@@ -261,20 +266,8 @@ static void on_message(call_t *c)
     int rc = c->job ? read_message(c, r->opts.max_request_bytes, &msg, err, sizeof err) : ENOMEM;
     if (rc == 0)
         rc = ingest_decode(c->job, r->opts.ingest, OTLP_ENC_PROTOBUF, msg.base, msg.len, err, sizeof err);
-    if (rc == ARBOR_ENOTSUP) {
-        finish(c, GRPC_STATUS_UNIMPLEMENTED, err, 0, ARBOR_IOV_NULL);
-        return;
-    }
-    if (rc == ARBOR_EDECODE) {
-        finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, 0, ARBOR_IOV_NULL);
-        return;
-    }
-    if (rc == ARBOR_ETOOBIG) {
-        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, err, 0, ARBOR_IOV_NULL);
-        return;
-    }
     if (rc != 0) {
-        finish(c, GRPC_STATUS_UNAVAILABLE, "out of memory", 1, ARBOR_IOV_NULL);
+        finish_rc(c, rc, err);
         return;
     }
     writer_count_request(r->opts.writer, c->job->n_spans + (size_t)c->job->rejected, (size_t)c->job->rejected);
@@ -287,9 +280,7 @@ static void on_message(call_t *c)
     c->job->done = on_job_done;
     rc = writer_submit(r->opts.writer, c->job);
     if (rc != 0)
-        finish(c, GRPC_STATUS_UNAVAILABLE,
-               rc == ARBOR_EBUSY ? "writer queue is full; retry later" : "collector is shutting down", 1,
-               ARBOR_IOV_NULL);
+        finish_rc(c, rc, NULL);
     /* else: the writer owns the job until on_job_done */
 }
 

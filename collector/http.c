@@ -88,13 +88,19 @@ static void respond_status(h2o_req_t *req, int status, const char *reason, otlp_
                 arbor_log_escape(safe, sizeof safe, message, strlen(message)));
 }
 
+/* The answer ingest_answer() gives to @p rc; @p detail when the row has no message. */
+static void respond_rc(h2o_req_t *req, otlp_encoding_t enc, int rc, const char *detail)
+{
+    char buf[200];
+    ingest_answer_t a = ingest_answer(rc, buf, sizeof buf);
+    respond_status(req, a.http_status, a.http_reason, enc, a.grpc_code, a.message ? a.message : detail,
+                   a.retry_after_s);
+}
+
 static void respond_job(h2o_req_t *req, ingest_job_t *job, otlp_encoding_t enc)
 {
     if (job->result != 0) {
-        char buf[200];
-        int retry;
-        const char *msg = ingest_write_failure(job->result, buf, sizeof buf, &retry);
-        respond_status(req, 503, "Service Unavailable", enc, 14, msg, retry);
+        respond_rc(req, enc, job->result, NULL);
         return;
     }
     arbor_iov_t body = otlp_export_response(&job->arena, enc, job->rejected,
@@ -151,7 +157,7 @@ static void submit(h2o_req_t *req, http_thread_t *t, ingest_job_t *job, otlp_enc
     pending_t *p = calloc(1, sizeof *p);
     if (p == NULL) {
         ingest_job_free(job);
-        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        respond_rc(req, enc, ENOMEM, NULL);
         return;
     }
     p->thread = t;
@@ -164,8 +170,7 @@ static void submit(h2o_req_t *req, http_thread_t *t, ingest_job_t *job, otlp_enc
     if (rc != 0) {
         free(p);
         ingest_job_free(job);
-        respond_status(req, 503, "Service Unavailable", enc, 14,
-                       rc == ARBOR_EBUSY ? "writer queue is full; retry later" : "collector is shutting down", 1);
+        respond_rc(req, enc, rc, NULL);
         return;
     }
     p->guard = h2o_mem_alloc_shared(&req->pool, sizeof *p->guard, on_guard_dispose);
@@ -183,13 +188,12 @@ static int request_body(h2o_req_t *req, otlp_http_server_t *s, ingest_job_t *job
         h2o_iovec_t v = req->headers.entries[ce].value;
         if (media_type_is(v, "gzip") || media_type_is(v, "x-gzip") || media_type_is(v, "deflate")) {
             int rc = ingest_inflate(&job->arena, body->base, body->len, s->opts.max_request_bytes, body);
-            if (rc == ARBOR_ETOOBIG)
-                respond_status(req, 413, "Content Too Large", enc, 8,
-                               "request body exceeds the size limit after decompression", 0);
-            else if (rc != 0)
-                respond_status(req, 400, "Bad Request", enc, 3, "request body is not valid compressed data", 0);
-            if (rc != 0)
+            if (rc != 0) {
+                respond_rc(req, enc, rc,
+                           rc == ARBOR_ETOOBIG ? "request body exceeds the size limit after decompression"
+                                               : "request body is not valid compressed data");
                 return -1;
+            }
         } else if (!media_type_is(v, "identity")) {
             respond_status(req, 415, "Unsupported Media Type", enc, 3,
                            "unsupported content encoding: use gzip, deflate or none", 0);
@@ -197,7 +201,7 @@ static int request_body(h2o_req_t *req, otlp_http_server_t *s, ingest_job_t *job
         }
     }
     if (body->len > s->opts.max_request_bytes) {
-        respond_status(req, 413, "Content Too Large", enc, 8, "request body exceeds the size limit", 0);
+        respond_rc(req, enc, ARBOR_ETOOBIG, "request body exceeds the size limit");
         return -1;
     }
     return 0;
@@ -208,7 +212,7 @@ static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_e
 {
     ingest_job_t *job = ingest_job_new(s->opts.ingest);
     if (job == NULL) {
-        respond_status(req, 503, "Service Unavailable", enc, 14, "out of memory", 1);
+        respond_rc(req, enc, ENOMEM, NULL);
         return NULL;
     }
     if (request_body(req, s, job, enc, body) != 0) {
@@ -230,12 +234,7 @@ static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
     int rc = ingest_decode(job, s->opts.ingest, enc, body.base, body.len, err, sizeof err);
     if (rc != 0) {
         ingest_job_free(job);
-        if (rc == ARBOR_ETOOBIG)
-            respond_status(req, 413, "Content Too Large", enc, 8, err, 0);
-        else if (rc == ARBOR_EDECODE)
-            respond_status(req, 400, "Bad Request", enc, 3, err, 0);
-        else
-            respond_status(req, 503, "Service Unavailable", enc, 14, err, 1);
+        respond_rc(req, enc, rc, err);
         return;
     }
     writer_count_request(s->opts.writer, job->n_spans + (size_t)job->rejected, (size_t)job->rejected);
@@ -256,9 +255,10 @@ static void handle_announcement(h2o_req_t *req, http_thread_t *t)
     ingest_job_t *job = job_with_body(req, t->server, OTLP_ENC_JSON, &body);
     if (job == NULL)
         return;
-    if (ingest_decode_announcement(job, body.base, body.len, err, sizeof err) != 0) {
+    int rc = ingest_decode_announcement(job, body.base, body.len, err, sizeof err);
+    if (rc != 0) {
         ingest_job_free(job);
-        respond_status(req, 400, "Bad Request", OTLP_ENC_JSON, 3, err, 0);
+        respond_rc(req, OTLP_ENC_JSON, rc, err);
         return;
     }
     submit(req, t, job, OTLP_ENC_JSON);
@@ -285,7 +285,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (t->stopping) { /* draining: finish what the writer has, take nothing new */
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONNECTION, NULL, H2O_STRLIT("close"));
-        respond_status(req, 503, "Service Unavailable", OTLP_ENC_JSON, 14, "collector is shutting down", 1);
+        respond_rc(req, OTLP_ENC_JSON, ARBOR_ESHUTDOWN, NULL);
         return 0;
     }
     if (ct >= 0 && traces && media_type_is(req->headers.entries[ct].value, "application/x-protobuf"))

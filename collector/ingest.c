@@ -50,20 +50,28 @@ int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, 
     return rc;
 }
 
-const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s)
+ingest_answer_t ingest_answer(int rc, char *buf, size_t len)
 {
-    switch (result) {
-    case ARBOR_EFULL:
-        *retry_after_s = 30;
-        return "store is full; retry after retention frees space";
-    case ENOSPC:
-        *retry_after_s = 30;
-        return "store disk is full (No space left on device); retry once space is freed";
-    default:
-        *retry_after_s = 5;
-        snprintf(buf, len, "write failed: %s", arbor_strerror(result));
-        return buf;
-    }
+    static const struct {
+        int rc;
+        ingest_answer_t a;
+    } table[] = {
+        {0, {200, "OK", 0, 0, NULL}},
+        {ARBOR_EDECODE, {400, "Bad Request", 3, 0, NULL}},
+        {ARBOR_ETOOBIG, {413, "Content Too Large", 8, 0, NULL}},
+        {ARBOR_ENOTSUP, {415, "Unsupported Media Type", 12, 0, NULL}},
+        {ARBOR_EBUSY, {503, "Service Unavailable", 14, 1, "writer queue is full; retry later"}},
+        {ARBOR_ESHUTDOWN, {503, "Service Unavailable", 14, 1, "collector is shutting down"}},
+        {ENOMEM, {503, "Service Unavailable", 14, 1, "out of memory"}},
+        {ARBOR_EFULL, {503, "Service Unavailable", 14, 30, "store is full; retry after retention frees space"}},
+        {ENOSPC, {503, "Service Unavailable", 14, 30,
+                  "store disk is full (No space left on device); retry once space is freed"}},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (table[i].rc == rc)
+            return table[i].a;
+    snprintf(buf, len, "write failed: %s", arbor_strerror(rc));
+    return (ingest_answer_t){503, "Service Unavailable", 14, 5, buf};
 }
 
 const char **ingest_split_keys(const char *csv)

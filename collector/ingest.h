@@ -82,12 +82,22 @@ int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, 
  */
 int ingest_inflate(arbor_arena_t *arena, const void *in, size_t in_len, size_t limit, arbor_iov_t *out);
 
+/** How both receivers answer a result code: one row per code. */
+typedef struct {
+    int http_status;
+    const char *http_reason;
+    int grpc_code;           /**< google.rpc.Code, in the Status body / gRPC status */
+    int retry_after_s;       /**< 0: not retryable (no RetryInfo) */
+    const char *message;     /**< NULL: the caller's own detail (a decode error, say) */
+} ingest_answer_t;
+
 /**
- * The message and Retry-After (seconds) of a failed write (job->result != 0),
- * the same for both receivers: a full map or disk waits for retention or an
- * operator, anything else is retried soon.
+ * The answer to result @p rc of decoding or writing a request (0: 200 OK). A full
+ * map or disk waits for retention or an operator; a busy queue or a shutdown is
+ * retried soon; a bad body is not retried. Unknown codes are a failed write.
+ * @p buf holds the message when it is built from @p rc.
  */
-const char *ingest_write_failure(int result, char *buf, size_t len, int *retry_after_s);
+ingest_answer_t ingest_answer(int rc, char *buf, size_t len);
 
 /** Split "a, b,c" on commas and spaces into a NULL-terminated array, empty items
  *  skipped (one allocation holding the strings too: release it with free()). */

@@ -5,6 +5,7 @@
 #include "otlp.h"
 #include "tap.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,6 +376,25 @@ static void test_json_errors(void)
        "a non-hex trace ID decodes to an invalid ID (rejected per span later)");
 }
 
+/* One table answers every result code, for both receivers. */
+static void test_answers(void)
+{
+    char buf[200];
+    ingest_answer_t a = ingest_answer(ARBOR_EFULL, buf, sizeof buf);
+    ok(a.http_status == 503 && a.grpc_code == 14 && a.retry_after_s == 30 && strstr(a.message, "full"),
+       "a full store: 503 / UNAVAILABLE, retry in 30 s");
+    a = ingest_answer(ARBOR_EDECODE, buf, sizeof buf);
+    ok(a.http_status == 400 && a.grpc_code == 3 && a.retry_after_s == 0 && a.message == NULL,
+       "a bad body: 400 / INVALID_ARGUMENT, not retried, the decoder's own message");
+    a = ingest_answer(ARBOR_ETOOBIG, buf, sizeof buf);
+    ok(a.http_status == 413 && a.grpc_code == 8 && a.retry_after_s == 0, "too big: 413 / RESOURCE_EXHAUSTED, no RetryInfo");
+    a = ingest_answer(EIO, buf, sizeof buf);
+    ok(a.http_status == 503 && a.grpc_code == 14 && a.retry_after_s == 5 && strstr(a.message, "write failed: "),
+       "anything else: a failed write, retried (%s)", a.message);
+    a = ingest_answer(0, buf, sizeof buf);
+    ok(a.http_status == 200 && a.grpc_code == 0, "success");
+}
+
 /* Spaces used to overflow the array (it was sized by commas) and a leading
  * separator made main() free a pointer into the middle of the copy. */
 static void test_split_keys(void)
@@ -597,6 +617,7 @@ int main(void)
     test_json_errors();
     test_tokens();
     test_split_keys();
+    test_answers();
     test_inflate();
     test_decode_memory();
     test_arena_reset();
