@@ -2,6 +2,8 @@
 
 #include "trace.h"
 
+#include "arbor/map64.h"
+
 #include <stdlib.h>
 
 #define STOP 1 /* visitor return: enough items or scanned enough */
@@ -11,32 +13,16 @@ typedef struct {
     const list_params_t *p;
     jsonw_t *w;
     size_t emitted, scanned;
-    /* execution IDs already listed (open addressing on a string hash) */
-    uint64_t *seen;
-    size_t seen_cap;
+    arbor_map64_t seen; /* hashes of the execution IDs already listed */
 } list_ctx_t;
-
-static uint64_t hash_iov(arbor_iov_t s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < s.len; i++)
-        h = (h ^ (uint8_t)s.base[i]) * 0x100000001b3ull;
-    return h | 1; /* 0 marks an empty slot */
-}
 
 /* 1 if first time seen. A 64-bit hash collision would hide one execution from a
  * list; acceptable for a bounded "recent" view. */
 static int first_sighting(list_ctx_t *c, arbor_iov_t id)
 {
-    uint64_t h = hash_iov(id);
-    for (size_t j = h & (c->seen_cap - 1);; j = (j + 1) & (c->seen_cap - 1)) {
-        if (c->seen[j] == h)
-            return 0;
-        if (c->seen[j] == 0) {
-            c->seen[j] = h;
-            return 1;
-        }
-    }
+    int added;
+    arbor_xcheck(arbor_map64_put(&c->seen, arbor_hash_id(id.base, id.len), &added));
+    return added;
 }
 
 static void write_common(jsonw_t *w, const char *status, uint64_t start, uint64_t end, uint32_t spans,
@@ -157,13 +143,8 @@ static int visit_trace(void *ctx, const arbor_trace_summary_t *t)
 
 static int render(arbor_reader_t *r, const list_params_t *p, jsonw_t *w, const char *key, arbor_trace_visit_fn fn)
 {
-    list_ctx_t c = {r, p, w, 0, 0, NULL, 0};
-    if (fn == visit_execution) { /* room for every execution the scan can meet */
-        c.seen_cap = 1;
-        while (c.seen_cap < 2 * LIST_MAX_SCAN)
-            c.seen_cap *= 2;
-        c.seen = arbor_xcalloc(c.seen_cap, sizeof *c.seen);
-    }
+    list_ctx_t c = {.r = r, .p = p, .w = w};
+    arbor_map64_init(&c.seen);
     jsonw_object(w);
     jsonw_key(w, key);
     jsonw_array(w);
@@ -172,7 +153,7 @@ static int render(arbor_reader_t *r, const list_params_t *p, jsonw_t *w, const c
     jsonw_key(w, "seq");
     jsonw_uint(w, arbor_reader_last_seq(r));
     jsonw_object_end(w);
-    free(c.seen);
+    arbor_map64_free(&c.seen);
     return rc == STOP ? 0 : rc;
 }
 

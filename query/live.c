@@ -10,6 +10,7 @@
 #include "tree.h"
 
 #include "arbor/log.h"
+#include "arbor/map64.h"
 
 #include "h2o/websocket.h"
 
@@ -18,11 +19,6 @@
 
 #define CHUNK_SPANS 1000
 
-typedef struct {
-    uint64_t key;
-    uint8_t state;
-} ph_slot_t;
-
 typedef struct sub sub_t;
 struct sub {
     sub_t *prev, *next;
@@ -30,8 +26,7 @@ struct sub {
     arbor_iov_t exec;  /* owned copy; base NULL for a trace subscription */
     uint8_t (*traces)[16];
     size_t n_traces, cap_traces;
-    ph_slot_t *ph; /* placeholder span IDs the client holds */
-    size_t ph_cap, ph_used;
+    arbor_map64_t ph; /* placeholder span IDs the client holds (value 1; 0 once released) */
     uint64_t last_change_ns, last_send_ns, closing_since_ns;
     uint64_t behind_since_ns; /* over the queue bound since then (0: not over) */
     size_t behind_queued;     /* queued bytes then */
@@ -54,10 +49,6 @@ static struct {
 
 /* ---- per-subscriber sets ---- */
 
-/* Placeholder IDs a client holds: open addressing; a released slot keeps probe
- * chains intact and is dropped when the table grows. */
-enum { SLOT_EMPTY = 0, SLOT_HELD = 1, SLOT_RELEASED = 2 };
-
 static uint64_t id64(const uint8_t *span_id)
 {
     uint64_t v;
@@ -65,63 +56,25 @@ static uint64_t id64(const uint8_t *span_id)
     return v;
 }
 
-static ph_slot_t *ph_find(const sub_t *s, uint64_t k)
-{
-    if (s->ph_cap == 0)
-        return NULL;
-    for (size_t j = arbor_hash_id(&k, 8) & (s->ph_cap - 1);; j = (j + 1) & (s->ph_cap - 1)) {
-        if (s->ph[j].state == SLOT_EMPTY)
-            return NULL;
-        if (s->ph[j].key == k)
-            return &s->ph[j];
-    }
-}
-
 static int ph_has(const sub_t *s, const uint8_t *span_id)
 {
-    ph_slot_t *slot = ph_find(s, id64(span_id));
-    return slot != NULL && slot->state == SLOT_HELD;
-}
-
-static void ph_insert(sub_t *s, uint64_t k)
-{
-    size_t j = arbor_hash_id(&k, 8) & (s->ph_cap - 1);
-    while (s->ph[j].state != SLOT_EMPTY)
-        j = (j + 1) & (s->ph_cap - 1);
-    s->ph[j].key = k;
-    s->ph[j].state = SLOT_HELD;
-    s->ph_used++;
+    const uint64_t *held = arbor_map64_get(&s->ph, id64(span_id));
+    return held != NULL && *held;
 }
 
 static void ph_add(sub_t *s, const uint8_t *span_id)
 {
-    uint64_t k = id64(span_id);
-    ph_slot_t *slot = ph_find(s, k);
-    if (slot != NULL) {
-        slot->state = SLOT_HELD;
-        return;
-    }
-    if ((s->ph_used + 1) * 2 > s->ph_cap) {
-        ph_slot_t *old = s->ph;
-        size_t old_cap = s->ph_cap;
-        s->ph_cap = s->ph_cap ? s->ph_cap * 2 : 16;
-        s->ph = arbor_xcalloc(s->ph_cap, sizeof *s->ph);
-        s->ph_used = 0;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i].state == SLOT_HELD)
-                ph_insert(s, old[i].key);
-        free(old);
-    }
-    ph_insert(s, k);
+    int added;
+    *(uint64_t *)arbor_xcheck(arbor_map64_put(&s->ph, id64(span_id), &added)) = 1;
 }
 
 /* 1 if the client held a placeholder with this ID (it no longer does after). */
 static int ph_take(sub_t *s, const uint8_t *span_id)
 {
-    ph_slot_t *slot = ph_find(s, id64(span_id));
-    if (slot == NULL || slot->state != SLOT_HELD)
+    uint64_t *held = arbor_map64_get(&s->ph, id64(span_id));
+    if (held == NULL || !*held)
         return 0;
-    slot->state = SLOT_RELEASED;
+    *held = 0;
     return 1;
 }
 
@@ -285,7 +238,7 @@ static void sub_free(sub_t *s)
     metrics_set_live_subscribers(L.count);
     free((void *)s->exec.base);
     free(s->traces);
-    free(s->ph);
+    arbor_map64_free(&s->ph);
     free(s);
 }
 

@@ -5,11 +5,6 @@
 
 #include <stdlib.h>
 
-static void *xalloc(size_t n)
-{
-    void *p = arbor_xmalloc(n ? n : 1);
-    return p;
-}
 
 static int collect(void *ctx, const arbor_span_rec_t *rec)
 {
@@ -25,39 +20,32 @@ static int collect(void *ctx, const arbor_span_rec_t *rec)
     return 0;
 }
 
-static size_t hash_span(const uint8_t *id, size_t cap)
+static uint64_t id64(const uint8_t *id)
 {
-    return (size_t)arbor_hash_id(id, 8) & (cap - 1);
+    uint64_t v;
+    memcpy(&v, id, 8);
+    return v;
 }
 
 uint32_t tree_find(const tree_t *t, const uint8_t *id)
 {
-    if (t->map_cap == 0)
-        return TREE_NONE;
-    for (size_t j = hash_span(id, t->map_cap);; j = (j + 1) & (t->map_cap - 1)) {
-        uint32_t i = t->map[j];
-        if (i == TREE_NONE || memcmp(t->nodes[i].rec.span_id, id, 8) == 0)
-            return i;
-    }
+    const uint64_t *idx = arbor_map64_get(&t->by_id, id64(id));
+    return idx ? (uint32_t)*idx : TREE_NONE;
 }
 
 static void map_insert(tree_t *t, uint32_t idx)
 {
-    size_t j = hash_span(t->nodes[idx].rec.span_id, t->map_cap);
-    while (t->map[j] != TREE_NONE)
-        j = (j + 1) & (t->map_cap - 1);
-    t->map[j] = idx;
+    int added;
+    *(uint64_t *)arbor_xcheck(arbor_map64_put(&t->by_id, id64(t->nodes[idx].rec.span_id), &added)) = idx;
 }
 
 /* Resolve parents, adding one placeholder per missing parent ID. */
 static void link_parents(tree_t *t)
 {
     size_t real = t->n;
-    t->map_cap = 16;
-    while (t->map_cap < real * 4) /* room for every real span and every placeholder */
-        t->map_cap *= 2;
-    t->map = xalloc(t->map_cap * sizeof *t->map);
-    memset(t->map, 0xff, t->map_cap * sizeof *t->map);
+    arbor_map64_init(&t->by_id);
+    /* room for every real span and as many placeholders: no growth on the way */
+    arbor_xcheck(arbor_map64_reserve(&t->by_id, 2 * real) == 0 ? t->by_id.keys : NULL);
     for (uint32_t i = 0; i < real; i++)
         if (tree_find(t, t->nodes[i].rec.span_id) == TREE_NONE)
             map_insert(t, i);
@@ -111,8 +99,8 @@ static int cmp_siblings(const void *a, const void *b, void *ctx)
 static void build_children(tree_t *t)
 {
     size_t n = t->n;
-    t->kids = xalloc(n * sizeof *t->kids);
-    t->roots = xalloc(n * sizeof *t->roots);
+    t->kids = arbor_xmalloc(n * sizeof *t->kids);
+    t->roots = arbor_xmalloc(n * sizeof *t->roots);
     t->n_roots = 0;
     for (size_t i = 0; i < n; i++)
         if (t->nodes[i].parent != TREE_NONE)
@@ -141,9 +129,9 @@ static void build_children(tree_t *t)
 static void build_order(tree_t *t)
 {
     size_t n = t->n, out = 0;
-    uint32_t *stack = xalloc((n + 1) * sizeof *stack);
-    t->order = xalloc(n * sizeof *t->order);
-    t->pos = xalloc(n * sizeof *t->pos);
+    uint32_t *stack = arbor_xmalloc((n + 1) * sizeof *stack);
+    t->order = arbor_xmalloc(n * sizeof *t->order);
+    t->pos = arbor_xmalloc(n * sizeof *t->pos);
     for (size_t i = 0; i < n; i++)
         t->pos[i] = TREE_NONE;
     for (size_t r = 0; r <= n && out < n; r++) {
@@ -236,6 +224,6 @@ void tree_free(tree_t *t)
     free(t->roots);
     free(t->order);
     free(t->pos);
-    free(t->map);
+    arbor_map64_free(&t->by_id);
     memset(t, 0, sizeof *t);
 }

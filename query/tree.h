@@ -7,6 +7,7 @@
 #ifndef ARBOR_QUERY_TREE_H
 #define ARBOR_QUERY_TREE_H
 
+#include "arbor/map64.h"
 #include "arbor/store.h"
 
 #define TREE_NONE UINT32_MAX
@@ -31,8 +32,8 @@ typedef struct {
     size_t n_roots;
     uint32_t *order;   /* pre-order of all n nodes */
     uint32_t *pos;     /* node -> position in order */
-    uint32_t *map;     /* span ID hash */
-    size_t map_cap, cap;
+    arbor_map64_t by_id; /* span ID (its 8 bytes) -> node index */
+    size_t cap;
     int64_t tokens_in, tokens_out;
     uint32_t errors;
     uint64_t min_start, max_end;

@@ -8,7 +8,7 @@ import re
 import sys
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
-COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h"}
+COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h", "arbor/map64.h"}
 PROTO = {"otlp.h"}
 STORE = {"arbor/store.h"}
 # module -> Arbor headers it may include besides its own files

@@ -64,9 +64,7 @@ fail_free:
 /* Entries put by an aborted transaction never existed: forget every cached one. */
 static void tags_forget(arbor_store_t *s)
 {
-    if (s->tags_known)
-        memset(s->tags_known, 0, s->tags_cap * sizeof *s->tags_known);
-    s->tags_n = 0;
+    arbor_map64_clear(&s->tags_known);
 }
 
 static void batch_free(arbor_batch_t *b)
@@ -95,21 +93,10 @@ uint64_t arbor_batch_next_seq(const arbor_batch_t *b)
 
 /* ---- content-addressed records ---- */
 
-static uint64_t fnv1a64(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov_t bytes, uint64_t *ref)
 {
     uint8_t k[RECORD_KEY_LEN];
-    uint64_t h = fnv1a64(bytes.base, bytes.len);
+    uint64_t h = arbor_hash_fnv1a64(bytes.base, bytes.len); /* on disk: must stay FNV-1a */
     tenant_prefix(k, b->tenant);
     k[4] = (uint8_t)kind;
     /* linear probing resolves the (unlikely) hash collision between different bytes */
@@ -277,62 +264,22 @@ summary:;
 /* ---- tag catalog ---- */
 
 /* Process-wide set of catalog entries known to exist, by 64-bit hash, so a value
- * seen before costs no LMDB call; when it fills up it is simply cleared. 1 if
- * @p h was not known (and now is). */
+ * seen before costs no LMDB call; at 2^19 entries it is simply cleared (a
+ * forgotten entry is merely put again). 1 if @p h was not known (and now is). */
+#define TAGS_KNOWN_MAX (1u << 19)
 static int tag_first(arbor_store_t *s, uint64_t h)
 {
-    h |= 1; /* 0 marks an empty slot */
-    if (s->tags_cap == 0 || (s->tags_n + 1) * 2 > s->tags_cap) {
-        size_t cap = s->tags_cap ? s->tags_cap : 1u << 16;
-        if (s->tags_cap && cap < (1u << 20))
-            cap *= 2;
-        uint64_t *t = calloc(cap, sizeof *t);
-        if (t == NULL)
-            return 1;
-        free(s->tags_known); /* grown or cleared: a forgotten entry is merely put again */
-        s->tags_known = t;
-        s->tags_cap = cap;
-        s->tags_n = 0;
-    }
-    size_t j = h & (s->tags_cap - 1);
-    while (s->tags_known[j]) {
-        if (s->tags_known[j] == h)
-            return 0;
-        j = (j + 1) & (s->tags_cap - 1);
-    }
-    s->tags_known[j] = h;
-    s->tags_n++;
-    return 1;
+    int added;
+    if (s->tags_known.n >= TAGS_KNOWN_MAX)
+        arbor_map64_clear(&s->tags_known);
+    return arbor_map64_put(&s->tags_known, h, &added) == NULL || added;
 }
 
-/* The per-key count of values added since start; @p add counts one more. */
-static uint32_t *key_count(arbor_store_t *s, uint64_t key_hash)
+/* The per-key count of values added since start (NULL on ENOMEM: not counted). */
+static uint64_t *key_count(arbor_store_t *s, uint64_t key_hash)
 {
-    key_hash |= 1;
-    if ((s->key_counts_n + 1) * 2 > s->key_counts_cap) {
-        size_t cap = s->key_counts_cap ? s->key_counts_cap * 2 : 1024;
-        struct tag_key_count *t = calloc(cap, sizeof *t);
-        if (t == NULL)
-            return NULL;
-        for (size_t i = 0; i < s->key_counts_cap; i++)
-            if (s->key_counts[i].hash) {
-                size_t j = s->key_counts[i].hash & (cap - 1);
-                while (t[j].hash)
-                    j = (j + 1) & (cap - 1);
-                t[j] = s->key_counts[i];
-            }
-        free(s->key_counts);
-        s->key_counts = t;
-        s->key_counts_cap = cap;
-    }
-    size_t j = key_hash & (s->key_counts_cap - 1);
-    while (s->key_counts[j].hash && s->key_counts[j].hash != key_hash)
-        j = (j + 1) & (s->key_counts_cap - 1);
-    if (!s->key_counts[j].hash) {
-        s->key_counts[j].hash = key_hash;
-        s->key_counts_n++;
-    }
-    return &s->key_counts[j].count;
+    int added;
+    return arbor_map64_put(&s->key_counts, key_hash, &added);
 }
 
 /* Bloom bits for the trace, catalog entries for values not seen before. */
@@ -350,7 +297,7 @@ static int put_attrs(arbor_batch_t *b, cached_summary_t *c, const arbor_span_in_
         size_t n = arbor__attr_prefix(k, b->tenant, a->scope, a->key, 1, a->type, a->str, a->i, a->d);
         if (n == 0 || !tag_first(b->store, arbor_hash_id(k, n))) /* too long to list, or listed */
             continue;
-        uint32_t *count = key_count(b->store, arbor_hash_id(k, 6 + a->key.len));
+        uint64_t *count = key_count(b->store, arbor_hash_id(k, 6 + a->key.len));
         if (count && *count >= ARBOR_TAG_VALUES_PER_KEY) /* this key lists enough values */
             continue;
         MDB_val key = {n, k}, val = {0, ""};

@@ -189,8 +189,8 @@ void arbor_store_close(arbor_store_t *s)
     mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the writer lock */
-    free(s->tags_known);
-    free(s->key_counts);
+    arbor_map64_free(&s->tags_known);
+    arbor_map64_free(&s->key_counts);
     free(s);
 }
 

@@ -3,6 +3,7 @@
 #ifndef ARBOR_STORE_INTERNAL_H
 #define ARBOR_STORE_INTERNAL_H
 
+#include "arbor/map64.h"
 #include "arbor/store.h"
 
 #include <errno.h>
@@ -27,15 +28,8 @@ struct arbor_store {
     uint64_t next_seq; /* writer only: sequence the next span gets */
     /* writer only: tag-catalog entries known to exist (by hash), and values added
      * per key since start; bounded, rebuilt lazily after a restart */
-    uint64_t *tags_known;
-    size_t tags_cap, tags_n;
-    struct tag_key_count *key_counts;
-    size_t key_counts_cap, key_counts_n;
-};
-
-struct tag_key_count {
-    uint64_t hash;
-    uint32_t count;
+    arbor_map64_t tags_known;
+    arbor_map64_t key_counts; /* values added per tag key since start */
 };
 
 /* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */

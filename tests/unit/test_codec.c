@@ -2,6 +2,7 @@
  * int64s, unknown fields, truncated and hostile input, token conventions,
  * plus the collector's inflate limit. */
 #include "ingest.h"
+#include "arbor/map64.h"
 #include "otlp.h"
 #include "tap.h"
 
@@ -376,6 +377,34 @@ static void test_json_errors(void)
        "a non-hex trace ID decodes to an invalid ID (rejected per span later)");
 }
 
+/* The one hash table: growth, the key 0, misses, clear, against a plain array. */
+static void test_map64(void)
+{
+    arbor_map64_t m;
+    arbor_map64_init(&m);
+    ok(arbor_map64_get(&m, 5) == NULL && arbor_map64_get(&m, 0) == NULL, "map64: an empty table finds nothing");
+    int added, all = 1;
+    enum { N = 100000 };
+    for (uint64_t i = 0; i < N; i++) { /* sequential keys, 0 included: the worst case for a weak mix */
+        uint64_t *v = arbor_map64_put(&m, i * 8, &added);
+        all &= v != NULL && added;
+        if (v)
+            *v = i + 1;
+    }
+    ok(all && m.n == N, "map64: 100,000 keys put (n = %zu, capacity %zu)", m.n, m.cap);
+    for (uint64_t i = 0; i < N && all; i++) {
+        uint64_t *v = arbor_map64_get(&m, i * 8);
+        all &= v != NULL && *v == i + 1 && arbor_map64_get(&m, i * 8 + 1) == NULL;
+    }
+    ok(all, "map64: every key found with its value, every other key missed");
+    uint64_t *again = arbor_map64_put(&m, 0, &added);
+    ok(again && !added && *again == 1, "map64: putting a present key (0 here) finds it");
+    arbor_map64_clear(&m);
+    ok(m.n == 0 && arbor_map64_get(&m, 8) == NULL && arbor_map64_get(&m, 0) == NULL, "map64: clear forgets all");
+    arbor_map64_free(&m);
+    ok(arbor_hash_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull, "fnv1a64 of \"a\" is FNV-1a's (stable on disk)");
+}
+
 /* One table answers every result code, for both receivers. */
 static void test_answers(void)
 {
@@ -618,6 +647,7 @@ int main(void)
     test_tokens();
     test_split_keys();
     test_answers();
+    test_map64();
     test_inflate();
     test_decode_memory();
     test_arena_reset();
