@@ -44,8 +44,8 @@ static void link_parents(tree_t *t)
 {
     size_t real = t->n;
     arbor_map64_init(&t->by_id);
-    /* room for every real span and as many placeholders: no growth on the way */
-    arbor_xcheck(arbor_map64_reserve(&t->by_id, 2 * real) == 0 ? t->by_id.keys : NULL);
+    /* room for every real span (placeholders are few; more grow the table) */
+    arbor_xcheck(arbor_map64_reserve(&t->by_id, real) == 0 ? t->by_id.keys : NULL);
     for (uint32_t i = 0; i < real; i++)
         if (tree_find(t, t->nodes[i].rec.span_id) == TREE_NONE)
             map_insert(t, i);
