@@ -230,6 +230,131 @@ static int order_spans(ingest_job_t *job)
     return 0;
 }
 
+/* What of a span the store keeps in its header and indexes, from the decoded
+ * span (ids, times, tokens, shown duration, names, execution and workflow). */
+static void span_header(const ingest_options_t *o, arbor_arena_t *a, const otlp_span_t *s, arbor_iov_t service,
+                        arbor_span_in_t *in)
+{
+    memset(in, 0, sizeof *in);
+    memcpy(in->trace_id, s->trace_id.base, 16);
+    memcpy(in->span_id, s->span_id.base, 8);
+    /* an all-zero parent is how some SDKs write "no parent" */
+    if (s->parent_span_id.len == 8 && !arbor_is_zero(s->parent_span_id.base, 8)) {
+        memcpy(in->parent_span_id, s->parent_span_id.base, 8);
+        in->has_parent = 1;
+    }
+    in->start_ns = s->start_ns;
+    in->end_ns = s->end_ns < s->start_ns ? s->start_ns : s->end_ns;
+    in->kind = s->kind;
+    in->status_code = s->status_code;
+    in->has_tokens = otlp_span_tokens(&s->attrs, &in->tokens_in, &in->tokens_out);
+    /* Orcheo's node spans are zero-length; their latency is an attribute */
+    int64_t latency_ms;
+    if (in->end_ns - in->start_ns < 1000000 &&
+        otlp_value_as_int(otlp_attrs_get(&s->attrs, "orcheo.node.latency_ms"), &latency_ms) && latency_ms > 0 &&
+        (uint64_t)latency_ms * 1000000u <= in->end_ns)
+        in->shown_duration_ns = (uint64_t)latency_ms * 1000000u;
+    in->name = s->name;
+    in->service_name = service;
+    const otlp_value_t *wf = otlp_attrs_get(&s->attrs, "orcheo.workflow.id");
+    if (wf == NULL)
+        wf = otlp_attrs_get(&s->attrs, "workflow.id");
+    in->workflow_id = wf && wf->type == OTLP_VALUE_STRING ? wf->u.str : ARBOR_IOV_NULL;
+    in->execution_id = find_exec_id(a, o, &s->attrs);
+}
+
+/* The span's entries for its trace's bloom and the tag catalog: the name (every
+ * name, "" too: { name = "" } is answered from the bloom), span attributes, and
+ * the resource's once per run of spans of one trace (*res_trace remembers it:
+ * a batch is usually one trace). 0 or ENOMEM. */
+static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_resource_t *res, const uint8_t **res_trace,
+                      arbor_span_in_t *in)
+{
+    size_t room = 1 + (s->attrs.count < INDEX_SPAN_ATTRS ? s->attrs.count : INDEX_SPAN_ATTRS) +
+                  (res->attrs.count < INDEX_RESOURCE_ATTRS ? res->attrs.count : INDEX_RESOURCE_ATTRS);
+    arbor_attr_in_t *idx = arbor_arena_alloc(a, room * sizeof *idx);
+    if (idx == NULL)
+        return ENOMEM;
+    memset(&idx[0], 0, sizeof idx[0]);
+    idx[0].scope = ARBOR_SCOPE_INTRINSIC;
+    idx[0].type = ARBOR_VAL_STRING;
+    idx[0].key = ARBOR_IOV("name");
+    idx[0].str = s->name;
+    size_t ni = 1 + index_attrs(idx + 1, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs, &in->attrs_incomplete);
+    if (*res_trace == NULL || memcmp(*res_trace, in->trace_id, 16) != 0) {
+        ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &res->attrs, &in->attrs_incomplete);
+        *res_trace = in->trace_id;
+    }
+    in->attrs = idx;
+    in->n_attrs = ni;
+    return 0;
+}
+
+/* The scope's / resource's record, packed into the arena: 0 or ENOMEM. */
+static int pack_scope(arbor_arena_t *a, const otlp_scope_t *scope, arbor_iov_t *out)
+{
+    size_t n = otlp_scope_record_size(scope);
+    uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+    if (bytes == NULL)
+        return ENOMEM;
+    *out = arbor_iov(bytes, otlp_scope_record_pack(scope, bytes));
+    return 0;
+}
+
+static int pack_resource(arbor_arena_t *a, const otlp_resource_t *res, arbor_iov_t *out)
+{
+    size_t n = otlp_resource_record_size(res);
+    uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+    if (bytes == NULL)
+        return ENOMEM;
+    *out = arbor_iov(bytes, otlp_resource_record_pack(res, bytes));
+    return 0;
+}
+
+/* The valid spans of one ResourceSpans into the job, with the resource and scope
+ * records they use. 0 or ENOMEM. */
+static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, const otlp_resource_spans_t *rs)
+{
+    arbor_arena_t *a = &job->arena;
+    const otlp_value_t *svc = otlp_attrs_get(&rs->resource.attrs, "service.name");
+    arbor_iov_t service = svc && svc->type == OTLP_VALUE_STRING ? svc->u.str : ARBOR_IOV_NULL;
+    arbor_iov_t resource_exec = find_exec_id(a, o, &rs->resource.attrs);
+    uint32_t res_idx = (uint32_t)job->n_resources;
+    int res_used = 0;
+    const uint8_t *res_trace = NULL; /* trace whose spans last carried the resource attributes */
+    for (size_t sc = 0; sc < rs->n_scopes; sc++) {
+        const otlp_scope_spans_t *ss = &rs->scopes[sc];
+        int scope_used = 0;
+        for (size_t i = 0; i < ss->n_spans; i++) {
+            otlp_span_t *s = &ss->spans[i];
+            const char *why = invalid_reason(s);
+            if (why != NULL) {
+                note_rejection(job, why);
+                continue;
+            }
+            if (!o->capture_content) /* before anything reads, indexes or stores the span */
+                otlp_span_drop_content(s);
+            arbor_span_in_t *in = &job->spans[job->n_spans];
+            span_header(o, a, s, service, in);
+            if (span_index(a, s, &rs->resource, &res_trace, in) != 0)
+                return ENOMEM;
+            if (in->execution_id.len == 0)
+                in->execution_id = resource_exec;
+            if (span_bytes(a, o, s, in) != 0)
+                return ENOMEM;
+            job->span_resource[job->n_spans] = res_idx;
+            job->span_scope[job->n_spans] = (uint32_t)job->n_scopes;
+            job->n_spans++;
+            scope_used = res_used = 1;
+        }
+        if (scope_used && pack_scope(a, &ss->scope, &job->scopes[job->n_scopes++]) != 0)
+            return ENOMEM;
+    }
+    if (res_used && pack_resource(a, &rs->resource, &job->resources[job->n_resources++]) != 0)
+        return ENOMEM;
+    return 0;
+}
+
 int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t enc, const void *body, size_t len,
                   char *err, size_t errlen)
 {
@@ -249,109 +374,13 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
     job->span_scope = arbor_arena_alloc(a, (req.n_spans + 1) * sizeof(uint32_t));
     job->resources = arbor_arena_alloc(a, (req.count + 1) * sizeof(arbor_iov_t));
     job->scopes = arbor_arena_alloc(a, (n_scopes + 1) * sizeof(arbor_iov_t));
-    if (!job->spans || !job->span_resource || !job->span_scope || !job->resources || !job->scopes)
-        goto nomem;
-
-    for (size_t r = 0; r < req.count; r++) {
-        const otlp_resource_spans_t *rs = &req.items[r];
-        const otlp_value_t *svc = otlp_attrs_get(&rs->resource.attrs, "service.name");
-        arbor_iov_t service = svc && svc->type == OTLP_VALUE_STRING ? svc->u.str : ARBOR_IOV_NULL;
-        arbor_iov_t resource_exec = find_exec_id(a, o, &rs->resource.attrs);
-        uint32_t res_idx = (uint32_t)job->n_resources;
-        int res_used = 0;
-        const uint8_t *res_trace = NULL; /* trace whose spans last carried the resource attributes */
-        for (size_t sc = 0; sc < rs->n_scopes; sc++) {
-            const otlp_scope_spans_t *ss = &rs->scopes[sc];
-            uint32_t scope_idx = (uint32_t)job->n_scopes;
-            int scope_used = 0;
-            for (size_t i = 0; i < ss->n_spans; i++) {
-                otlp_span_t *s = &ss->spans[i];
-                const char *why = invalid_reason(s);
-                if (why != NULL) {
-                    note_rejection(job, why);
-                    continue;
-                }
-                if (!o->capture_content) /* before anything reads, indexes or stores the span */
-                    otlp_span_drop_content(s);
-                arbor_span_in_t *in = &job->spans[job->n_spans];
-                memset(in, 0, sizeof *in);
-                memcpy(in->trace_id, s->trace_id.base, 16);
-                memcpy(in->span_id, s->span_id.base, 8);
-                /* an all-zero parent is how some SDKs write "no parent" */
-                if (s->parent_span_id.len == 8 && !arbor_is_zero(s->parent_span_id.base, 8)) {
-                    memcpy(in->parent_span_id, s->parent_span_id.base, 8);
-                    in->has_parent = 1;
-                }
-                in->start_ns = s->start_ns;
-                in->end_ns = s->end_ns < s->start_ns ? s->start_ns : s->end_ns;
-                in->kind = s->kind;
-                in->status_code = s->status_code;
-                in->has_tokens = otlp_span_tokens(&s->attrs, &in->tokens_in, &in->tokens_out);
-                /* Orcheo's node spans are zero-length; their latency is an attribute */
-                int64_t latency_ms;
-                if (in->end_ns - in->start_ns < 1000000 &&
-                    otlp_value_as_int(otlp_attrs_get(&s->attrs, "orcheo.node.latency_ms"), &latency_ms) &&
-                    latency_ms > 0 && (uint64_t)latency_ms * 1000000u <= in->end_ns)
-                    in->shown_duration_ns = (uint64_t)latency_ms * 1000000u;
-                in->name = s->name;
-                in->service_name = service;
-                const otlp_value_t *wf = otlp_attrs_get(&s->attrs, "orcheo.workflow.id");
-                if (wf == NULL)
-                    wf = otlp_attrs_get(&s->attrs, "workflow.id");
-                in->workflow_id = wf && wf->type == OTLP_VALUE_STRING ? wf->u.str : ARBOR_IOV_NULL;
-                in->execution_id = find_exec_id(a, o, &s->attrs);
-                size_t room = 1 + (s->attrs.count < INDEX_SPAN_ATTRS ? s->attrs.count : INDEX_SPAN_ATTRS) +
-                              (rs->resource.attrs.count < INDEX_RESOURCE_ATTRS ? rs->resource.attrs.count
-                                                                              : INDEX_RESOURCE_ATTRS);
-                arbor_attr_in_t *idx = arbor_arena_alloc(a, room * sizeof *idx);
-                if (idx == NULL)
-                    goto nomem;
-                size_t ni = 0;
-                /* every name, "" too: { name = "" } is answered from the bloom */
-                memset(&idx[ni], 0, sizeof idx[ni]);
-                idx[ni].scope = ARBOR_SCOPE_INTRINSIC;
-                idx[ni].type = ARBOR_VAL_STRING;
-                idx[ni].key = ARBOR_IOV("name");
-                idx[ni++].str = s->name;
-                ni += index_attrs(idx + ni, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs, &in->attrs_incomplete);
-                /* the bloom is per trace: a resource's attributes once per run of its spans
-                 * from one trace are enough (a batch is usually one trace) */
-                if (res_trace == NULL || memcmp(res_trace, in->trace_id, 16) != 0) {
-                    ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &rs->resource.attrs,
-                                      &in->attrs_incomplete);
-                    res_trace = in->trace_id;
-                }
-                in->attrs = idx;
-                in->n_attrs = ni;
-                if (in->execution_id.len == 0)
-                    in->execution_id = resource_exec;
-                if (span_bytes(a, o, s, in) != 0)
-                    goto nomem;
-                job->span_resource[job->n_spans] = res_idx;
-                job->span_scope[job->n_spans] = scope_idx;
-                job->n_spans++;
-                scope_used = res_used = 1;
-            }
-            if (scope_used) {
-                size_t n = otlp_scope_record_size(&ss->scope);
-                uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
-                if (bytes == NULL)
-                    goto nomem;
-                job->scopes[job->n_scopes++] = arbor_iov(bytes, otlp_scope_record_pack(&ss->scope, bytes));
-            }
-        }
-        if (res_used) {
-            size_t n = otlp_resource_record_size(&rs->resource);
-            uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
-            if (bytes == NULL)
-                goto nomem;
-            job->resources[job->n_resources++] = arbor_iov(bytes, otlp_resource_record_pack(&rs->resource, bytes));
-        }
-    }
-    if (order_spans(job) != 0)
-        goto nomem;
-    return 0;
-nomem:
+    rc = job->spans && job->span_resource && job->span_scope && job->resources && job->scopes ? 0 : ENOMEM;
+    for (size_t r = 0; r < req.count && rc == 0; r++)
+        rc = take_resource_spans(job, o, &req.items[r]);
+    if (rc == 0)
+        rc = order_spans(job);
+    if (rc == 0)
+        return 0;
     if (a->overflowed) {
         snprintf(err, errlen, "request needs more memory than allowed to decode");
         return ARBOR_ETOOBIG;

@@ -305,6 +305,91 @@ static void trace_eval_free(trace_eval_t *e)
 
 /* ---- trace by ID ---- */
 
+/* Which spans of the trace q keeps (all of them without q): @p keep gets 1 per
+ * kept span. 0, or ARBOR_ETIMEDOUT with @p err when q ran out of its budget. */
+static int spans_kept(const tq_query_t *q, tq_trace_t *t, const tempo_budget_t *budget, uint8_t *keep, char *err,
+                      size_t errlen)
+{
+    if (q == NULL) {
+        memset(keep, 1, t->n);
+        return 0;
+    }
+    t->deadline_ns = budget->deadline_ns;
+    t->cancel = budget->cancel;
+    tq_eval(q, t, keep);
+    if (!t->aborted)
+        return 0;
+    snprintf(err, errlen, t->aborted == TQ_ABORT_REGEX
+                              ? "a regular expression of q ran past its match limit on this trace"
+                              : "q ran past the search timeout (ARBOR_SEARCH_TIMEOUT) on this trace");
+    return ARBOR_ETIMEDOUT;
+}
+
+/* The kept spans, in tree pre-order, into the builder with their resource and
+ * scope records (spans of a trace nearly always share one of each: each is
+ * looked up once per change). A span whose stored frame is corrupt is left out
+ * rather than failing the trace. */
+static int add_spans(arbor_reader_t *r, otlp_trace_builder_t *b, arbor_arena_t *arena, const tq_trace_t *t,
+                     const uint8_t *keep)
+{
+    uint64_t last_rref = 0, last_sref = 0;
+    int cached = 0, rc = 0;
+    arbor_iov_t rrec = ARBOR_IOV_NULL, srec = ARBOR_IOV_NULL, bytes;
+    for (size_t k = 0; k < t->n && rc == 0; k++) {
+        uint32_t i = t->order[k];
+        const arbor_span_rec_t *s = t->spans[i].rec;
+        if (s == NULL || !keep[i])
+            continue;
+        if (!cached || s->resource_ref != last_rref) {
+            if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, s->resource_ref, &rrec) != 0)
+                rrec = ARBOR_IOV_NULL;
+            last_rref = s->resource_ref;
+        }
+        if (!cached || s->scope_ref != last_sref) {
+            if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, s->scope_ref, &srec) != 0)
+                srec = ARBOR_IOV_NULL;
+            last_sref = s->scope_ref;
+        }
+        cached = 1;
+        if (arbor_span_bytes(s, arena, &bytes) == 0)
+            rc = otlp_trace_builder_add(b, s->resource_ref, rrec, s->scope_ref, srec, bytes);
+    }
+    return rc;
+}
+
+/* The packed Trace in Tempo's JSON: v2 {"trace": {...}, "metrics": {}, "status"?},
+ * v1 {"batches": [...]}. */
+static int write_trace_json(jsonw_t *body, arbor_arena_t *arena, arbor_iov_t trace, int v2, int found, int partial)
+{
+    otlp_request_t req;
+    memset(&req, 0, sizeof req);
+    int rc = trace.len ? otlp_trace_decode(arena, trace, &req) : 0;
+    if (rc)
+        return rc;
+    jsonw_object(body);
+    if (v2) {
+        jsonw_key(body, "trace");
+        jsonw_object(body);
+        if (found) {
+            jsonw_key(body, "resourceSpans");
+            tj_resource_spans(body, &req);
+        }
+        jsonw_object_end(body);
+        jsonw_key(body, "metrics");
+        jsonw_object(body);
+        jsonw_object_end(body);
+        if (partial) {
+            jsonw_key(body, "status");
+            jsonw_cstr(body, "PARTIAL");
+        }
+    } else {
+        jsonw_key(body, "batches");
+        tj_resource_spans(body, &req);
+    }
+    jsonw_object_end(body);
+    return 0;
+}
+
 int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_params_t *p, jsonw_t *body, char *err,
                 size_t errlen)
 {
@@ -329,97 +414,30 @@ int tempo_trace(arbor_reader_t *r, const uint8_t id[16], const tempo_trace_param
     }
     arbor_arena_init(&arena, 64 * 1024, 0);
     otlp_trace_builder_t *b = otlp_trace_builder_new(&arena);
-    int partial = 0, rc = 0;
+    int rc = 0;
     if (found) {
         trace_eval_t e;
         tq_trace_t t;
-        if ((rc = trace_eval_load(&e, r, id, &t, &sum)) != 0)
-            goto out;
-        uint8_t *keep = arbor_xcalloc(t.n ? t.n : 1, 1);
-        if (q != NULL) {
-            t.deadline_ns = p->budget.deadline_ns;
-            t.cancel = p->budget.cancel;
-            tq_eval(q, &t, keep);
-            partial = 1;
-            if (t.aborted) {
-                snprintf(err, errlen, t.aborted == TQ_ABORT_REGEX
-                                          ? "a regular expression of q ran past its match limit on this trace"
-                                          : "q ran past the search timeout (ARBOR_SEARCH_TIMEOUT) on this trace");
-                rc = ARBOR_ETIMEDOUT;
-                free(keep);
-                trace_eval_free(&e);
-                goto out;
-            }
-        } else {
-            memset(keep, 1, t.n);
+        if ((rc = trace_eval_load(&e, r, id, &t, &sum)) == 0) {
+            uint8_t *keep = arbor_xcalloc(t.n, 1);
+            if ((rc = spans_kept(q, &t, &p->budget, keep, err, errlen)) == 0)
+                rc = add_spans(r, b, &arena, &t, keep);
+            free(keep);
+            trace_eval_free(&e);
         }
-        uint64_t last_rref = 0, last_sref = 0;
-        int cached = 0;
-        arbor_iov_t last_rrec = ARBOR_IOV_NULL, last_srec = ARBOR_IOV_NULL;
-        for (size_t k = 0; k < t.n && rc == 0; k++) {
-            uint32_t i = t.order[k];
-            const arbor_span_rec_t *s = t.spans[i].rec;
-            arbor_iov_t rrec, srec;
-            if (s == NULL || !keep[i])
-                continue;
-            /* spans of a trace nearly always share one resource and scope: look each up once */
-            if (!cached || s->resource_ref != last_rref) {
-                if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, s->resource_ref, &last_rrec) != 0)
-                    last_rrec = ARBOR_IOV_NULL;
-                last_rref = s->resource_ref;
-            }
-            if (!cached || s->scope_ref != last_sref) {
-                if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, s->scope_ref, &last_srec) != 0)
-                    last_srec = ARBOR_IOV_NULL;
-                last_sref = s->scope_ref;
-            }
-            cached = 1;
-            rrec = last_rrec;
-            srec = last_srec;
-            arbor_iov_t bytes;
-            if (arbor_span_bytes(s, &arena, &bytes) != 0)
-                continue; /* a corrupt frame: leave the span out rather than fail the trace */
-            rc = otlp_trace_builder_add(b, s->resource_ref, rrec, s->scope_ref, srec, bytes);
-        }
-        free(keep);
-        trace_eval_free(&e);
-        if (rc)
-            goto out;
     }
-    arbor_iov_t trace = otlp_trace_pack(b);
-    if (p->format == TEMPO_PROTOBUF) {
-        arbor_iov_t out = p->v2 ? (found ? otlp_trace_by_id_response(&arena, trace, partial, ARBOR_IOV_NULL)
-                                         : arbor_iov("", 0))
-                                : trace;
-        jsonw_append(body, out.base ? out.base : "", out.len);
-    } else {
-        otlp_request_t req;
-        memset(&req, 0, sizeof req);
-        if (trace.len && (rc = otlp_trace_decode(&arena, trace, &req)) != 0)
-            goto out;
-        jsonw_object(body);
-        if (p->v2) {
-            jsonw_key(body, "trace");
-            jsonw_object(body);
-            if (found) {
-                jsonw_key(body, "resourceSpans");
-                tj_resource_spans(body, &req);
-            }
-            jsonw_object_end(body);
-            jsonw_key(body, "metrics");
-            jsonw_object(body);
-            jsonw_object_end(body);
-            if (partial) {
-                jsonw_key(body, "status");
-                jsonw_cstr(body, "PARTIAL");
-            }
-        } else {
-            jsonw_key(body, "batches");
-            tj_resource_spans(body, &req);
-        }
-        jsonw_object_end(body);
+    if (rc == 0) {
+        arbor_iov_t trace = otlp_trace_pack(b);
+        int partial = found && q != NULL; /* a filtered trace is a part of it */
+        if (p->format == TEMPO_JSON)
+            rc = write_trace_json(body, &arena, trace, p->v2, found, partial);
+        else if (p->v2 && found)
+            trace = otlp_trace_by_id_response(&arena, trace, partial, ARBOR_IOV_NULL);
+        else if (p->v2)
+            trace = arbor_iov("", 0);
+        if (p->format == TEMPO_PROTOBUF)
+            jsonw_append(body, trace.base ? trace.base : "", trace.len);
     }
-out:
     tq_free(q);
     arbor_arena_free(&arena);
     return rc;
