@@ -280,26 +280,13 @@ static int write_derived_tokens(jsonw_t *w, const arbor_span_rec_t *rec, const o
 }
 
 /* @p full: the span endpoint's "in full": every value whole, nothing added. */
-static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_t *s, const span_render_t *o,
-                       const span_extra_t *extra, int full)
+/* "attributes": every value (cut to @p max unless 0), the derived token halves
+ * (not in full) and "derived_attributes" naming them, the truncation marker, the
+ * placeholder overwrite. */
+static void write_attributes(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_t *s, size_t max,
+                            const span_extra_t *extra, int full)
 {
-    size_t max = full ? 0 : o->preview_max;
     int derived = 0;
-    jsonw_object(w);
-    jsonw_key(w, "span_id");
-    jsonw_hex(w, rec->span_id, 8);
-    jsonw_key(w, "parent_span_id");
-    if (rec->has_parent)
-        jsonw_hex(w, rec->parent_span_id, 8);
-    else
-        jsonw_null(w);
-    jsonw_key(w, "name");
-    jsonw_str(w, s ? s->name : rec->name);
-    jsonw_key(w, "start_time");
-    jsonw_time(w, span_json_shown_start(rec));
-    jsonw_key(w, "end_time");
-    jsonw_time(w, rec->end_ns);
-
     jsonw_key(w, "attributes");
     jsonw_object(w);
     if (s != NULL) {
@@ -320,7 +307,6 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
         jsonw_bool(w, 1);
     }
     jsonw_object_end(w);
-
     if (derived) { /* additive: which attributes Arbor added (the UI marks them) */
         jsonw_key(w, "derived_attributes");
         jsonw_array(w);
@@ -330,7 +316,10 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
             jsonw_cstr(w, "gen_ai.usage.output_tokens");
         jsonw_array_end(w);
     }
+}
 
+static void write_events(jsonw_t *w, const otlp_span_t *s, size_t max, int full)
+{
     jsonw_key(w, "events");
     jsonw_array(w);
     for (size_t e = 0; s && e < s->n_events; e++) {
@@ -355,9 +344,10 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+}
 
-    write_status(w, rec->status_code, s ? s->status_message : ARBOR_IOV_NULL);
-
+static void write_links(jsonw_t *w, const otlp_span_t *s, int full)
+{
     jsonw_key(w, "links");
     jsonw_array(w);
     for (size_t i = 0; s && i < s->n_links; i++) {
@@ -380,7 +370,30 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+}
 
+static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_t *s, const span_render_t *o,
+                       const span_extra_t *extra, int full)
+{
+    size_t max = full ? 0 : o->preview_max;
+    jsonw_object(w);
+    jsonw_key(w, "span_id");
+    jsonw_hex(w, rec->span_id, 8);
+    jsonw_key(w, "parent_span_id");
+    if (rec->has_parent)
+        jsonw_hex(w, rec->parent_span_id, 8);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "name");
+    jsonw_str(w, s ? s->name : rec->name);
+    jsonw_key(w, "start_time");
+    jsonw_time(w, span_json_shown_start(rec));
+    jsonw_key(w, "end_time");
+    jsonw_time(w, rec->end_ns);
+    write_attributes(w, rec, s, max, extra, full);
+    write_events(w, s, max, full);
+    write_status(w, rec->status_code, s ? s->status_message : ARBOR_IOV_NULL);
+    write_links(w, s, full);
     /* additive fields */
     jsonw_key(w, "trace_id");
     jsonw_hex(w, rec->trace_id, 16);
