@@ -13,6 +13,79 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Open the store (its writer lock taken) and start the writer: 0, or non-zero
+ * with the reason logged and nothing left open. */
+static int start_store(const collector_config_t *cfg, arbor_store_t **store, writer_t **writer)
+{
+    arbor_store_options_t so = {.path = cfg->data_dir, .map_size = cfg->map_size,
+                                .sync = cfg->sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};
+    int rc = arbor_store_open(&so, store);
+    if (rc == ARBOR_ELOCKED)
+        arbor_error("store_open_failed", "data_dir=%s error=\"%s\" holder_pid=%ld", cfg->data_dir, arbor_strerror(rc),
+                    arbor_store_writer_pid(cfg->data_dir));
+    else if (rc != 0)
+        arbor_error("store_open_failed", "data_dir=%s error=\"%s\"", cfg->data_dir, arbor_strerror(rc));
+    if (rc != 0)
+        return rc;
+    writer_options_t wo = {.max_queue_spans = (size_t)cfg->max_queue_spans, .max_spans_per_commit = 50000,
+                           .retention_ms = cfg->retention_ms, .reader_check_ms = cfg->reader_check_ms};
+    if ((rc = writer_start(*store, &wo, writer)) != 0) {
+        arbor_error("writer_start_failed", "error=\"%s\"", arbor_strerror(rc));
+        arbor_store_close(*store);
+    }
+    return rc;
+}
+
+/* "host:port" a listener bound (the configured address with the port it got). */
+static void bound_addr(arbor_addr_t addr, uint16_t port, char *out, size_t len)
+{
+    addr.port = port;
+    arbor_addr_format(&addr, out, len);
+}
+
+/* Start the enabled receivers; their bound addresses (or "off") into the buffers.
+ * 0, or non-zero with whatever started stopped again. */
+static int start_receivers(const collector_config_t *cfg, const ingest_options_t *ingest, writer_t *writer,
+                           otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
+                           size_t len)
+{
+    uint16_t port;
+    snprintf(http_addr, len, "off");
+    snprintf(grpc_addr, len, "off");
+    if (cfg->otlp_http_addr.enabled) {
+        otlp_http_options_t ho = {.addr = cfg->otlp_http_addr, .threads = (int)cfg->http_threads,
+                                  .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer};
+        if (otlp_http_start(&ho, http, &port) != 0)
+            return -1;
+        bound_addr(cfg->otlp_http_addr, port, http_addr, len);
+    }
+    if (cfg->otlp_grpc_addr.enabled) {
+        otlp_grpc_options_t go = {.addr = cfg->otlp_grpc_addr, .threads = (int)cfg->grpc_threads,
+                                  .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer};
+        if (otlp_grpc_start(&go, grpc, &port) != 0) {
+            if (*http != NULL)
+                otlp_http_stop(*http);
+            *http = NULL;
+            return -1;
+        }
+        bound_addr(cfg->otlp_grpc_addr, port, grpc_addr, len);
+    }
+    return 0;
+}
+
+/* Commit and answer everything queued, then stop the writer and say what it did. */
+static void stop_writer(writer_t *writer)
+{
+    arbor_ingest_stats_t st;
+    writer_get_stats(writer, &st);
+    writer_stop(writer);
+    arbor_log_lifecycle("writer_stopped",
+                        "requests=%llu spans_stored=%llu spans_rejected=%llu commits=%llu failures=%llu",
+                        (unsigned long long)st.requests, (unsigned long long)st.spans_stored,
+                        (unsigned long long)st.spans_rejected, (unsigned long long)st.commits,
+                        (unsigned long long)st.write_failures);
+}
+
 int main(int argc, char **argv)
 {
     collector_config_t cfg;
@@ -20,7 +93,7 @@ int main(int argc, char **argv)
     writer_t *writer = NULL;
     otlp_http_server_t *http = NULL;
     otlp_grpc_receiver_t *grpc = NULL;
-    int status = 1, rc;
+    char http_addr[160], grpc_addr[160];
 
     arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
     if (r != ARBOR_CFG_RUN)
@@ -39,74 +112,32 @@ int main(int argc, char **argv)
     const char **keys = ingest_split_keys(cfg.execution_id_keys);
     /* in the order of the span-compression choices: lz4, zstd, none */
     static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};
-    ingest_options_t ingest = {.execution_id_keys = keys, .span_codec = codecs[cfg.span_compression],
-                               .capture_content = cfg.capture_content,
-                               .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES};
-
-    arbor_store_options_t so = {.path = cfg.data_dir, .map_size = cfg.map_size,
-                                .sync = cfg.sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};
-    if ((rc = arbor_store_open(&so, &store)) != 0) {
-        if (rc == ARBOR_ELOCKED)
-            arbor_error("store_open_failed", "data_dir=%s error=\"%s\" holder_pid=%ld", cfg.data_dir,
-                        arbor_strerror(rc), arbor_store_writer_pid(cfg.data_dir));
-        else
-            arbor_error("store_open_failed", "data_dir=%s error=\"%s\"", cfg.data_dir, arbor_strerror(rc));
-        goto out;
+    ingest_options_t ingest = {
+        .execution_id_keys = keys, .span_codec = codecs[cfg.span_compression], .capture_content = cfg.capture_content,
+        .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES};
+    if (start_store(&cfg, &store, &writer) != 0) {
+        free(keys);
+        return 1;
     }
-    writer_options_t wo = {.max_queue_spans = (size_t)cfg.max_queue_spans, .max_spans_per_commit = 50000,
-                           .retention_ms = cfg.retention_ms, .reader_check_ms = cfg.reader_check_ms};
-    if ((rc = writer_start(store, &wo, &writer)) != 0) {
-        arbor_error("writer_start_failed", "error=\"%s\"", arbor_strerror(rc));
-        goto out_store;
-    }
-    char http_addr[160] = "off";
-    if (cfg.otlp_http_addr.enabled) {
-        otlp_http_options_t ho = {.addr = cfg.otlp_http_addr, .threads = (int)cfg.http_threads,
-                             .max_request_bytes = cfg.max_request_bytes, .ingest = &ingest, .writer = writer};
-        uint16_t port;
-        if (otlp_http_start(&ho, &http, &port) != 0)
-            goto out_writer;
-        arbor_addr_t bound = cfg.otlp_http_addr;
-        bound.port = port;
-        arbor_addr_format(&bound, http_addr, sizeof http_addr);
-    }
-    char grpc_addr[160] = "off";
-    if (cfg.otlp_grpc_addr.enabled) {
-        otlp_grpc_options_t go = {.addr = cfg.otlp_grpc_addr, .threads = (int)cfg.grpc_threads,
-                             .max_request_bytes = cfg.max_request_bytes, .ingest = &ingest, .writer = writer};
-        uint16_t port;
-        if (otlp_grpc_start(&go, &grpc, &port) != 0)
-            goto out_http;
-        arbor_addr_t bound = cfg.otlp_grpc_addr;
-        bound.port = port;
-        arbor_addr_format(&bound, grpc_addr, sizeof grpc_addr);
+    if (start_receivers(&cfg, &ingest, writer, &http, &grpc, http_addr, grpc_addr, sizeof http_addr) != 0) {
+        stop_writer(writer);
+        arbor_store_close(store);
+        free(keys);
+        return 1;
     }
     arbor_log_lifecycle("ready", "otlp_http=%s otlp_grpc=%s data_dir=%s sync=%s version=%s", http_addr, grpc_addr,
-               cfg.data_dir,
-               cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
+                        cfg.data_dir, cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
 
     int sig = 0;
     sigwait(&sigs, &sig);
     arbor_log_lifecycle("shutdown", "signal=%d", sig);
-    status = 0;
+    /* receivers first (they finish what is in flight), then the writer drains */
     if (grpc != NULL)
         otlp_grpc_stop(grpc);
-out_http:
     if (http != NULL)
         otlp_http_stop(http);
-out_writer:
-    if (writer != NULL) {
-        arbor_ingest_stats_t st;
-        writer_get_stats(writer, &st);
-        writer_stop(writer);
-        arbor_log_lifecycle("writer_stopped", "requests=%llu spans_stored=%llu spans_rejected=%llu commits=%llu failures=%llu",
-                   (unsigned long long)st.requests, (unsigned long long)st.spans_stored,
-                   (unsigned long long)st.spans_rejected, (unsigned long long)st.commits,
-                   (unsigned long long)st.write_failures);
-    }
-out_store:
+    stop_writer(writer);
     arbor_store_close(store);
-out:
     free(keys);
-    return status;
+    return 0;
 }
