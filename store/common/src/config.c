@@ -62,98 +62,112 @@ static const unit_t duration_units[] = {
     {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
 };
 
+static int parse_addr(const char *text, arbor_addr_t *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    if (strcasecmp(text, "off") == 0)
+        return 0;
+    const char *colon = strrchr(text, ':');
+    char *end;
+    if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof a->host) {
+        snprintf(err, errlen, "'%s' is not host:port or off", text);
+        return -1;
+    }
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+        snprintf(err, errlen, "'%s' has an invalid port", text);
+        return -1;
+    }
+    const char *h = text;
+    size_t hl = (size_t)(colon - text);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') /* [::1]:4318 */
+        h++, hl -= 2;
+    memcpy(a->host, h, hl);
+    a->host[hl] = '\0';
+    a->port = (uint16_t)port;
+    a->enabled = 1;
+    return 0;
+}
+
+static int parse_size_or_duration(const arbor_cfg_entry_t *e, const char *text, uint64_t *out, char *err,
+                                  size_t errlen)
+{
+    uint64_t v;
+    int is_size = e->type == ARBOR_CFG_SIZE;
+    int rc = is_size ? parse_uint_suffix(text, size_units, sizeof size_units / sizeof size_units[0], &v)
+                     : parse_uint_suffix(text, duration_units, sizeof duration_units / sizeof duration_units[0], &v);
+    if (rc != 0) {
+        snprintf(err, errlen, is_size ? "'%s' is not a size like 64MiB" : "'%s' is not a duration like 30s or 72h",
+                 text);
+        return -1;
+    }
+    if (e->max > 0 && (v < (uint64_t)e->min || v > (uint64_t)e->max)) {
+        snprintf(err, errlen, "'%s' is out of range: from %" PRId64 "%s to %" PRId64 "%s", text, e->min,
+                 is_size ? " bytes" : "ms", e->max, is_size ? " bytes" : "ms");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *text, int *out, char *err, size_t errlen)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"}, *const no[] = {"false", "0", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text, no[i]) == 0) {
+            *out = strcasecmp(text, yes[i]) == 0;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "'%s' is not true or false", text);
+    return -1;
+}
+
+static int parse_enum(const arbor_cfg_entry_t *e, const char *text, int *out, char *err, size_t errlen)
+{
+    for (int i = 0; e->choices[i]; i++) {
+        if (strcasecmp(text, e->choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    int n = snprintf(err, errlen, "'%s' is not one of:", text);
+    for (int i = 0; e->choices[i] && n > 0 && (size_t)n < errlen; i++)
+        n += snprintf(err + n, errlen - (size_t)n, " %s", e->choices[i]);
+    return -1;
+}
+
+static int parse_int(const arbor_cfg_entry_t *e, const char *text, int64_t *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (text[0] == '\0' || *end != '\0' || errno != 0 || (e->max > 0 && (v < e->min || v > e->max))) {
+        snprintf(err, errlen, "'%s' is not an integer in [%" PRId64 ", %" PRId64 "]", text, e->min, e->max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int arbor_config_parse_value(const arbor_cfg_entry_t *e, const char *text, void *dst, char *err, size_t errlen)
 {
     switch (e->type) {
     case ARBOR_CFG_STRING:
         *(const char **)dst = text;
         return 0;
-    case ARBOR_CFG_ADDR: {
-        arbor_addr_t *a = dst;
-        memset(a, 0, sizeof *a);
-        if (strcasecmp(text, "off") == 0)
-            return 0;
-        const char *colon = strrchr(text, ':');
-        char *end;
-        if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof a->host) {
-            snprintf(err, errlen, "'%s' is not host:port or off", text);
-            return -1;
-        }
-        errno = 0;
-        long port = strtol(colon + 1, &end, 10);
-        if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
-            snprintf(err, errlen, "'%s' has an invalid port", text);
-            return -1;
-        }
-        const char *h = text;
-        size_t hl = (size_t)(colon - text);
-        if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') /* [::1]:4318 */
-            h++, hl -= 2;
-        memcpy(a->host, h, hl);
-        a->host[hl] = '\0';
-        a->port = (uint16_t)port;
-        a->enabled = 1;
-        return 0;
-    }
+    case ARBOR_CFG_ADDR:
+        return parse_addr(text, dst, err, errlen);
     case ARBOR_CFG_SIZE:
-    case ARBOR_CFG_DURATION: {
-        uint64_t v;
-        int is_size = e->type == ARBOR_CFG_SIZE;
-        int rc = is_size ? parse_uint_suffix(text, size_units, sizeof size_units / sizeof size_units[0], &v)
-                         : parse_uint_suffix(text, duration_units,
-                                             sizeof duration_units / sizeof duration_units[0], &v);
-        if (rc != 0) {
-            snprintf(err, errlen, is_size ? "'%s' is not a size like 64MiB" : "'%s' is not a duration like 30s or 72h",
-                     text);
-            return -1;
-        }
-        if (e->max > 0 && (v < (uint64_t)e->min || v > (uint64_t)e->max)) {
-            snprintf(err, errlen, "'%s' is out of range: from %" PRId64 "%s to %" PRId64 "%s", text, e->min,
-                     is_size ? " bytes" : "ms", e->max, is_size ? " bytes" : "ms");
-            return -1;
-        }
-        *(uint64_t *)dst = v;
-        return 0;
-    }
-    case ARBOR_CFG_BOOL: {
-        static const char *const yes[] = {"true", "1", "yes", "on"}, *const no[] = {"false", "0", "no", "off"};
-        for (int i = 0; i < 4; i++) {
-            if (strcasecmp(text, yes[i]) == 0) {
-                *(int *)dst = 1;
-                return 0;
-            }
-            if (strcasecmp(text, no[i]) == 0) {
-                *(int *)dst = 0;
-                return 0;
-            }
-        }
-        snprintf(err, errlen, "'%s' is not true or false", text);
-        return -1;
-    }
+    case ARBOR_CFG_DURATION:
+        return parse_size_or_duration(e, text, dst, err, errlen);
+    case ARBOR_CFG_BOOL:
+        return parse_bool(text, dst, err, errlen);
     case ARBOR_CFG_ENUM:
-        for (int i = 0; e->choices[i]; i++) {
-            if (strcasecmp(text, e->choices[i]) == 0) {
-                *(int *)dst = i;
-                return 0;
-            }
-        }
-        {
-            int n = snprintf(err, errlen, "'%s' is not one of:", text);
-            for (int i = 0; e->choices[i] && n > 0 && (size_t)n < errlen; i++)
-                n += snprintf(err + n, errlen - (size_t)n, " %s", e->choices[i]);
-        }
-        return -1;
-    case ARBOR_CFG_INT: {
-        char *end;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        if (text[0] == '\0' || *end != '\0' || errno != 0 || (e->max > 0 && (v < e->min || v > e->max))) {
-            snprintf(err, errlen, "'%s' is not an integer in [%" PRId64 ", %" PRId64 "]", text, e->min, e->max);
-            return -1;
-        }
-        *(int64_t *)dst = v;
-        return 0;
-    }
+        return parse_enum(e, text, dst, err, errlen);
+    case ARBOR_CFG_INT:
+        return parse_int(e, text, dst, err, errlen);
     }
     return -1;
 }
