@@ -314,6 +314,49 @@ static int put_attrs(arbor_batch_t *b, cached_summary_t *c, const arbor_span_in_
 
 /* ---- spans ---- */
 
+/* Take back what an earlier copy of a span (its stored value @p old) added to
+ * the summary: the copy about to replace it adds its own. */
+static void summary_forget(arbor_trace_summary_t *t, const MDB_val *old)
+{
+    arbor_span_rec_t prev;
+    if (arbor__span_hdr_decode(old, &prev) != 0)
+        return;
+    t->span_count--;
+    if (prev.status_code == 2)
+        t->error_count--;
+    t->tokens_in -= prev.tokens_in;
+    t->tokens_out -= prev.tokens_out;
+}
+
+/* What span @p in (sequence @p seq) adds to its trace's summary: counts, tokens,
+ * time range, the root's name, service and status, the workflow ID. */
+static void summary_add(cached_summary_t *c, const arbor_span_in_t *in, uint64_t seq)
+{
+    arbor_trace_summary_t *t = &c->t;
+    t->span_count++;
+    if (in->status_code == 2)
+        t->error_count++;
+    t->tokens_in += in->tokens_in;
+    t->tokens_out += in->tokens_out;
+    t->last_seq = seq;
+    if (in->start_ns < t->start_ns)
+        t->start_ns = in->start_ns;
+    if (in->end_ns > t->end_ns)
+        t->end_ns = in->end_ns;
+    if (!in->has_parent) {
+        t->has_root = 1;
+        t->root_status = in->status_code;
+        memcpy(t->root_span_id, in->span_id, 8);
+        set_str(&t->root_name, c->name, sizeof c->name, in->name);
+        set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
+    } else if (t->root_service.len == 0) {
+        /* until the root arrives, the first span's service stands in */
+        set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
+    }
+    if (in->workflow_id.len > 0 && t->workflow_id.len == 0)
+        set_str(&t->workflow_id, c->workflow, sizeof c->workflow, in->workflow_id);
+}
+
 int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
 {
     int rc;
@@ -327,23 +370,13 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
 
     if ((rc = summary_get(b, in->trace_id, &c)) != 0)
         return rc;
-    arbor_trace_summary_t *t = &c->t;
-
     /* Idempotence: a re-sent span replaces the earlier copy, so take back what the
      * earlier copy contributed to the summary before adding the new one. */
     rc = mdb_get(b->txn, s->dbi[DBI_SPANS], &key, &old);
-    if (rc == 0) {
-        arbor_span_rec_t prev;
-        if (arbor__span_hdr_decode(&old, &prev) == 0) {
-            t->span_count--;
-            if (prev.status_code == 2)
-                t->error_count--;
-            t->tokens_in -= prev.tokens_in;
-            t->tokens_out -= prev.tokens_out;
-        }
-    } else if (rc != MDB_NOTFOUND) {
+    if (rc == 0)
+        summary_forget(&c->t, &old);
+    else if (rc != MDB_NOTFOUND)
         return rc;
-    }
 
     uint64_t seq = b->seq;
     size_t head = SPAN_HDR_LEN + arbor__span_name_len(in);
@@ -370,33 +403,10 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     if (rc)
         return rc;
     b->seq++;
-
-    t->span_count++;
-    if (in->status_code == 2)
-        t->error_count++;
-    t->tokens_in += in->tokens_in;
-    t->tokens_out += in->tokens_out;
-    t->last_seq = seq;
-    if (in->start_ns < t->start_ns)
-        t->start_ns = in->start_ns;
-    if (in->end_ns > t->end_ns)
-        t->end_ns = in->end_ns;
-    if (!in->has_parent) {
-        t->has_root = 1;
-        t->root_status = in->status_code;
-        memcpy(t->root_span_id, in->span_id, 8);
-        set_str(&t->root_name, c->name, sizeof c->name, in->name);
-        set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
-    } else if (t->root_service.len == 0) {
-        /* until the root arrives, the first span's service stands in */
-        set_str(&t->root_service, c->service, sizeof c->service, in->service_name);
-    }
-    if (in->workflow_id.len > 0 && t->workflow_id.len == 0)
-        set_str(&t->workflow_id, c->workflow, sizeof c->workflow, in->workflow_id);
-    if (in->execution_id.len > 0 && in->execution_id.len <= ARBOR_MAX_EXECUTION_ID &&
-        t->execution_id.len == 0) {
+    summary_add(c, in, seq);
+    if (in->execution_id.len > 0 && in->execution_id.len <= ARBOR_MAX_EXECUTION_ID && c->t.execution_id.len == 0) {
         /* the first execution ID seen for a trace maps the whole trace */
-        set_str(&t->execution_id, c->exec, sizeof c->exec, in->execution_id);
+        set_str(&c->t.execution_id, c->exec, sizeof c->exec, in->execution_id);
         if ((rc = put_exec_index(b, in->execution_id, in->trace_id)) != 0)
             return rc;
     }
