@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { test, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs, curl } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs, curl } from './lib.mjs';
 
 // an artifact backend the query service proxies to
 const seen = [];
@@ -162,7 +162,7 @@ test('an execution split over two traces (a resumed run) merges; running until b
 // a 2,525-span trace: a root, 25 children of 100 children each; child 7 never arrives
 const BIG = T + 10;
 const bigSpans = [];
-test('setup: a 2,525-span trace', async () => {
+setup('a 2,525-span trace', async () => {
   bigSpans.push(span({ trace: BIG, id: 1, start: NOW, end: NOW + 10n ** 9n, attrs: { 'orcheo.execution.id': 'exec-big' } }));
   for (let c = 0; c < 25; c++) {
     const cid = 1000 + c;

@@ -2,7 +2,7 @@
 // skeleton), and a chain 20,000 deep. Timings are printed as TAP comments for
 // people; speed is asserted by tests/bench, never here.
 import assert from 'node:assert/strict';
-import { test, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex } from './lib.mjs';
 
 const data = tempDir();
 const collector = await startCollector(data);
@@ -11,7 +11,7 @@ const get = (path) => getJson(`${query.base}${path}`);
 const NOW = 1_800_000_000_000_000_000n;
 const BIG = 0xb16, CHAIN = 0xc4a1;
 
-test('setup: 100,001 spans (root, 100 nodes, 999 children each) sent in 10 requests, children first', async () => {
+setup('100,001 spans (root, 100 nodes, 999 children each) sent in 10 requests, children first', async () => {
   let batch = [];
   const flush = async () => { await postSpans(collector.url, batch); batch = []; };
   for (let n = 0; n < 100; n++) {

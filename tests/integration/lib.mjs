@@ -14,6 +14,9 @@ export const BIN = {
 
 const cases = [];
 export function test(name, fn) { cases.push({ name, fn }); }
+// A setup step: runs in order with the tests but is not one; if it fails, the
+// suite stops there ("Bail out!"), since nothing after it would mean anything.
+export function setup(name, fn) { cases.push({ name, fn, setup: true }); }
 // Throw from a test to report it skipped (TAP "# SKIP"), with the reason.
 export class Skip extends Error {}
 
@@ -21,6 +24,18 @@ export async function run() {
   let n = 0, failed = 0;
   const cleanup = [];
   for (const c of cases) {
+    if (c.setup) {
+      try {
+        await c.fn();
+        console.log(`# setup: ${c.name}`);
+        continue;
+      } catch (e) {
+        console.log(`Bail out! setup failed: ${c.name}: ${String(e && e.message || e).split('\n')[0]}`);
+        for (const line of String(e && e.stack || e).split('\n')) console.log(`#   ${line}`);
+        failed++;
+        break;
+      }
+    }
     n++;
     try {
       await c.fn();

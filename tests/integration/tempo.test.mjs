@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { test, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, BUILD } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, BUILD } from './lib.mjs';
 
 const data = tempDir();
 const collector = await startCollector(data);
@@ -19,7 +19,7 @@ const T1 = 0xa1, T2 = 0xa2, T3 = 0xa3, T4 = 0xa4;
 // T2 frontend (staging, us-west-1): GET /x (ok, 200, 50 ms)
 // T3 gateway: GET /gw (150 ms) > child-a (http.url) > db (mysql, db-shard-001); GET /gw > child-b
 // T4 two resources in one trace: us-east-1 and us-west-1
-test('setup: four traces over OTLP/JSON', async () => {
+setup('four traces over OTLP/JSON', async () => {
   await postSpans(collector.url, [
     span({ trace: T1, id: 1, name: 'POST /api/orders', start: S, end: S + ms(6000), status: 2,
       attrs: { 'http.status_code': 500, 'odd/key name': 'v' } }),

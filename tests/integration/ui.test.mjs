@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { mkdirSync } from 'node:fs';
-import { test, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const shots = new URL('../out/', import.meta.url).pathname;
@@ -34,7 +34,7 @@ page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 let run1;
-test('setup: an Orcheo run with prompts, messages and an artifact', async () => {
+setup('an Orcheo run with prompts, messages and an artifact', async () => {
   const provider = makeProvider({ protocol: 'proto', url: collector.url });
   run1 = await orcheoRun(provider, { executionId: 'exec-ui-1', nodes: 5 });
   await provider.shutdown();
