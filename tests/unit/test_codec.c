@@ -142,7 +142,7 @@ static void test_protobuf(void)
     ok(s && arbor_iov_eq_str(s->name, "hi") && s->span_id.len == 8, "binary span fields read");
     ok(s && s->wire.len == sizeof span && memcmp(s->wire.base, span, sizeof span) == 0,
        "binary span keeps its bytes as received, unknown field included");
-    for (size_t cut = 1; cut < n; cut += 7) {
+    for (size_t cut = 1; cut < n; cut++) { /* every one: the outer field spans the whole body */
         rc = otlp_request_decode(&arena, OTLP_ENC_PROTOBUF, buf, n - cut, &req, err, sizeof err);
         if (rc != ARBOR_EDECODE) {
             ok(0, "truncated by %zu bytes is rejected", cut);
