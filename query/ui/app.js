@@ -5,7 +5,9 @@
 // the URL: /?execution=ID|trace=ID&span=ID&q=text&hide=1&collapsed=ID,ID
 'use strict';
 (() => {
-  const ROW = 26, OVERSCAN = 12, PAGE = 10000;
+  // the row height is the stylesheet's (--row): one place to change it
+  const ROW = parseFloat(getComputedStyle(document.documentElement).getPropertyValue('--row')) || 26;
+  const OVERSCAN = 12, PAGE = 10000;
   const $ = (sel, el = document) => el.querySelector(sel);
   const app = $('#app');
 
