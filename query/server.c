@@ -949,10 +949,15 @@ static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
     const char *p = req->path.base, *prefix = "/api/artifacts/", *suffix = "/download";
     size_t pl = strlen(prefix), sl = strlen(suffix);
     const char *slash = len > pl ? memchr(p + pl, '/', len - pl) : NULL;
+    char id[64] = "";
+    if (slash != NULL && slash > p + pl && (size_t)(slash - p - pl) < sizeof id / 3)
+        params_percent_decode(id, p + pl, (size_t)(slash - p - pl), 0);
+    /* an ID of "." or ".." (even encoded) would name another path on the upstream */
+    int dots = strcmp(id, ".") == 0 || strcmp(id, "..") == 0;
     if (!host_allowed(req)) {
         send_detail(req, 403, "Forbidden", "host not allowed: add it to ARBOR_ALLOWED_HOSTS");
-    } else if (!(len > pl + sl && memcmp(p, prefix, pl) == 0 && slash == p + len - sl && slash > p + pl &&
-                 memcmp(slash, suffix, sl) == 0)) {
+    } else if (dots || !(len > pl + sl && memcmp(p, prefix, pl) == 0 && slash == p + len - sl && slash > p + pl &&
+                         memcmp(slash, suffix, sl) == 0)) {
         send_detail(req, 404, "Not Found", "artifact downloads are /api/artifacts/{id}/download");
     } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {

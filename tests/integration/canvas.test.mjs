@@ -119,6 +119,10 @@ test('the artifact proxy: GET/HEAD of /api/artifacts/{id}/download only, no cred
   for (const path of ['/api/artifacts/report%201', '/api/artifacts/report%201/other', '/api/artifacts/a/b/download',
     '/api/artifacts//download', '/api/artifacts/x/download/more', '/api/artifacts'])
     assert.equal((await fetch(`${query.base}${path}`)).status, 404, path);
+  // dot segments, encoded or not, sent as they are (fetch would normalise them away)
+  for (const path of ['/api/artifacts/%2e%2e/download', '/api/artifacts/%2E/download', '/api/artifacts/../download'])
+    assert.equal(curl(['--path-as-is', '-o', '/dev/null', '-w', '%{http_code}', `${query.base}${path}`]).stdout.toString(),
+      '404', path);
   assert.equal(seen.length, before + 2, 'only the GET and the HEAD reached the upstream');
   const q2 = await startQuery(data, [`--artifact-upstream=http://127.0.0.1:${upstream.address().port}`,
     '--artifact-forward-credentials=true']);
