@@ -66,9 +66,7 @@ typedef struct {
 
 static void arm(cq_thread_t *t)
 {
-    call_t *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return;
+    call_t *c = arbor_xcalloc(1, sizeof *c);
     c->thread = t;
     c->state = CALL_NEW;
     c->status_details = grpc_empty_slice();
@@ -263,7 +261,7 @@ static void on_message(call_t *c)
     char err[256] = "";
     arbor_iov_t msg;
     c->job = ingest_job_new(r->opts.ingest);
-    int rc = c->job ? read_message(c, r->opts.max_request_bytes, &msg, err, sizeof err) : ENOMEM;
+    int rc = read_message(c, r->opts.max_request_bytes, &msg, err, sizeof err);
     if (rc == 0)
         rc = ingest_decode(c->job, r->opts.ingest, OTLP_ENC_PROTOBUF, msg.base, msg.len, err, sizeof err);
     if (rc != 0) {
@@ -319,12 +317,10 @@ static void *cq_main(void *arg)
 int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out, uint16_t *bound_port)
 {
     char target[160];
-    otlp_grpc_receiver_t *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return ENOMEM;
+    otlp_grpc_receiver_t *r = arbor_xcalloc(1, sizeof *r);
     r->opts = *opts;
     r->n_threads = opts->threads > 0 ? opts->threads : 1;
-    r->threads = calloc((size_t)r->n_threads, sizeof *r->threads);
+    r->threads = arbor_xcalloc((size_t)r->n_threads, sizeof *r->threads);
     grpc_init();
     grpc_arg args[3];
     memset(args, 0, sizeof args);

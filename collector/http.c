@@ -154,12 +154,7 @@ static int media_type_is(h2o_iovec_t v, const char *type)
 /* Hand a decoded job to the writer; the answer goes out once it has committed. */
 static void submit(h2o_req_t *req, http_thread_t *t, ingest_job_t *job, otlp_encoding_t enc)
 {
-    pending_t *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        ingest_job_free(job);
-        respond_rc(req, enc, ENOMEM, NULL);
-        return;
-    }
+    pending_t *p = arbor_xcalloc(1, sizeof *p);
     p->thread = t;
     p->req = req;
     p->job = job;
@@ -211,10 +206,6 @@ static int request_body(h2o_req_t *req, otlp_http_server_t *s, ingest_job_t *job
 static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_encoding_t enc, arbor_iov_t *body)
 {
     ingest_job_t *job = ingest_job_new(s->opts.ingest);
-    if (job == NULL) {
-        respond_rc(req, enc, ENOMEM, NULL);
-        return NULL;
-    }
     if (request_body(req, s, job, enc, body) != 0) {
         ingest_job_free(job);
         return NULL;
@@ -397,12 +388,10 @@ static void *thread_main(void *arg)
 
 int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, uint16_t *bound_port)
 {
-    otlp_http_server_t *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return ENOMEM;
+    otlp_http_server_t *s = arbor_xcalloc(1, sizeof *s);
     s->opts = *opts;
     s->n_threads = opts->threads > 0 ? opts->threads : 1;
-    s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
+    s->threads = arbor_xcalloc((size_t)s->n_threads, sizeof *s->threads);
     h2o_config_init(&s->config);
     s->config.server_name = h2o_iovec_init(H2O_STRLIT("arbor-collector"));
     /* h2o refuses (413) bodies above this before we see them; compressed bodies are
@@ -437,7 +426,7 @@ int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, u
 void otlp_http_stop(otlp_http_server_t *s)
 {
     for (int i = 0; i < s->n_threads; i++) {
-        h2o_multithread_message_t *m = calloc(1, sizeof *m);
+        h2o_multithread_message_t *m = arbor_xcalloc(1, sizeof *m);
         /* the thread may still be starting; its queue exists once it runs */
         while (__atomic_load_n(&s->threads[i].queue, __ATOMIC_ACQUIRE) == NULL)
             usleep(1000);

@@ -10,9 +10,8 @@
 
 ingest_job_t *ingest_job_new(const ingest_options_t *opts)
 {
-    ingest_job_t *job = calloc(1, sizeof *job);
-    if (job != NULL)
-        arbor_arena_init(&job->arena, 64 * 1024, opts->arena_limit);
+    ingest_job_t *job = arbor_xcalloc(1, sizeof *job);
+    arbor_arena_init(&job->arena, 64 * 1024, opts->arena_limit);
     return job;
 }
 
@@ -80,9 +79,7 @@ const char **ingest_split_keys(const char *csv)
      * (len + 1) / 2 of them, plus the NULL; the strings follow the array in the
      * same allocation, so one free() releases both */
     size_t len = strlen(csv), max = (len + 1) / 2 + 1;
-    const char **keys = malloc(max * sizeof *keys + len + 1);
-    if (keys == NULL)
-        return NULL;
+    const char **keys = arbor_xmalloc(max * sizeof *keys + len + 1);
     char *copy = memcpy((char *)(keys + max), csv, len + 1), *save = NULL;
     size_t i = 0;
     for (char *t = strtok_r(copy, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))

@@ -45,7 +45,7 @@ typedef struct {
     int capture_content;                  /* 0: drop prompt/response/message content (otlp_span_drop_content) */
 } ingest_options_t;
 
-/** A new empty job, or NULL on ENOMEM. */
+/** A new empty job (aborts on OOM, the daemons' policy). */
 ingest_job_t *ingest_job_new(const ingest_options_t *opts);
 void ingest_job_free(ingest_job_t *job);
 

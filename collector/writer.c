@@ -137,12 +137,8 @@ static int write_job(arbor_batch_t *b, ingest_job_t *job)
     if (job->has_announcement)
         return arbor_batch_announce_execution(b, job->announce_trace, job->announce_execution);
     uint64_t res_refs[64], scope_refs[64];
-    uint64_t *rr = job->n_resources <= 64 ? res_refs : malloc(job->n_resources * sizeof *rr);
-    uint64_t *sr = job->n_scopes <= 64 ? scope_refs : malloc(job->n_scopes * sizeof *sr);
-    if (rr == NULL || sr == NULL) {
-        rc = ENOMEM;
-        goto out;
-    }
+    uint64_t *rr = job->n_resources <= 64 ? res_refs : arbor_xmalloc(job->n_resources * sizeof *rr);
+    uint64_t *sr = job->n_scopes <= 64 ? scope_refs : arbor_xmalloc(job->n_scopes * sizeof *sr);
     for (size_t i = 0; i < job->n_resources; i++)
         if ((rc = arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, job->resources[i], &rr[i])) != 0)
             goto out;
@@ -276,9 +272,7 @@ static void *writer_main(void *arg)
 
 int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **out)
 {
-    writer_t *w = calloc(1, sizeof *w);
-    if (w == NULL)
-        return ENOMEM;
+    writer_t *w = arbor_xcalloc(1, sizeof *w);
     w->store = store;
     w->max_queue_spans = opts->max_queue_spans;
     w->max_spans_per_commit = opts->max_spans_per_commit;
