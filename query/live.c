@@ -171,6 +171,31 @@ static int all_rooted(arbor_reader_t *r, const sub_t *s)
     return 1;
 }
 
+/* ---- the sequence filter: what a client holding the trace as of a sequence lacks ---- */
+
+/* Whether a client that received the trace as of @p since holds @p n's parent as a
+ * placeholder: @p n was there, and its parent was missing then (or still is). */
+static int parent_missing_at(const tree_t *t, const tree_node_t *n, uint64_t since)
+{
+    return n->rec.seq <= since && n->parent != TREE_NONE &&
+           (t->nodes[n->parent].placeholder || t->nodes[n->parent].rec.seq > since);
+}
+
+/* Whether a client resuming after @p since needs @p n: a real span written after
+ * it, or a placeholder the client does not hold. */
+static int resume_needs(const tree_node_t *n, uint64_t since, int client_holds_placeholder)
+{
+    return n->placeholder ? !client_holds_placeholder : n->rec.seq > since;
+}
+
+/* Whether a change-feed entry is news to a subscriber whose snapshot was taken at
+ * @p snapshot_seq: newer than the snapshot, and not superseded by a later write of
+ * the same span (@p stored is the span as it is now, NULL if gone). */
+static int change_is_news(uint64_t change_seq, uint64_t snapshot_seq, const arbor_span_rec_t *stored)
+{
+    return change_seq > snapshot_seq && stored && stored->seq == change_seq;
+}
+
 /* A trace whole, in pre-order chunks. @p since: only spans changed after it (and
  * the placeholder set as of @p since is rebuilt first). */
 static void send_trace(arbor_reader_t *r, sub_t *s, const uint8_t *trace_id, int has_since, uint64_t since,
@@ -186,22 +211,16 @@ static void send_trace(arbor_reader_t *r, sub_t *s, const uint8_t *trace_id, int
     if (tree_load(&t, r, (const uint8_t(*)[16])trace_id, 1) != 0)
         return;
     if (has_since) /* what the client held at `since`: parents missing then */
-        for (size_t i = 0; i < t.n_real; i++) {
-            const tree_node_t *n = &t.nodes[i];
-            if (n->rec.seq <= since && n->parent != TREE_NONE &&
-                (t.nodes[n->parent].placeholder || t.nodes[n->parent].rec.seq > since))
-                ph_add(s, t.nodes[n->parent].rec.span_id);
-        }
+        for (size_t i = 0; i < t.n_real; i++)
+            if (parent_missing_at(&t, &t.nodes[i], since))
+                ph_add(s, t.nodes[t.nodes[i].parent].rec.span_id);
     arbor_arena_init(&a, 64 * 1024, 0);
     size_t in_msg = 0;
     int open = 0;
     for (size_t k = 0; k < t.n; k++) {
         const tree_node_t *n = &t.nodes[t.order[k]];
-        if (has_since && (n->placeholder || n->rec.seq <= since)) {
-            /* a placeholder the client does not hold yet still has to be sent */
-            if (!(n->placeholder && !ph_has(s, n->rec.span_id)))
-                continue;
-        }
+        if (has_since && !resume_needs(n, since, n->placeholder && ph_has(s, n->rec.span_id)))
+            continue;
         if (!open) {
             msg_begin(&w, s, trace_id, exec);
             open = 1;
@@ -410,7 +429,9 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
         arbor_span_rec_t rec, parent;
         /* in the subscriber's snapshot already; superseded entries (the span was
          * replaced later) and duplicates are skipped */
-        if (c->seq <= s->snapshot_seq || arbor_reader_span(r, c->trace, c->span, &rec) != 0 || rec.seq != c->seq)
+        if (c->seq <= s->snapshot_seq)
+            continue;
+        if (!change_is_news(c->seq, s->snapshot_seq, arbor_reader_span(r, c->trace, c->span, &rec) == 0 ? &rec : NULL))
             continue;
         if (!open) {
             msg_begin(&w, s, c->trace, exec);
