@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct {
+typedef struct cached_summary cached_summary_t;
+struct cached_summary {
+    cached_summary_t *same_hash; /* the rare other trace whose ID hashes alike */
+    cached_summary_t *next;      /* every cached summary, for commit and free */
     arbor_trace_summary_t t;
     uint64_t indexed_start; /* start_ns of the time-index entry on disk, if existed */
     int existed;
@@ -16,7 +19,7 @@ typedef struct {
     /* owned copies of the summary's strings (t.* point here) */
     char name[SUMMARY_MAX_NAME], service[SUMMARY_MAX_NAME], exec[ARBOR_MAX_EXECUTION_ID];
     char workflow[SUMMARY_MAX_NAME];
-} cached_summary_t;
+};
 
 struct arbor_batch {
     arbor_store_t *store;
@@ -24,8 +27,8 @@ struct arbor_batch {
     MDB_cursor *feed_cur;
     uint32_t tenant;
     uint64_t seq;      /* next sequence to assign */
-    cached_summary_t **slots; /* open addressing on trace_id */
-    size_t n_slots, n_used;
+    arbor_map64_t by_trace;   /* hash of the trace ID -> first cached_summary_t */
+    cached_summary_t *summaries;
     uint8_t *buf;      /* scratch for span values */
     size_t buf_cap;
 };
@@ -45,6 +48,7 @@ int arbor_batch_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_batch_t **out)
     if (b == NULL)
         return ENOMEM;
     b->store = s;
+    arbor_map64_init(&b->by_trace);
     b->seq = s->next_seq;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &b->txn)) != 0)
         goto fail_free;
@@ -69,9 +73,11 @@ static void tags_forget(arbor_store_t *s)
 
 static void batch_free(arbor_batch_t *b)
 {
-    for (size_t i = 0; i < b->n_slots; i++)
-        free(b->slots[i]);
-    free(b->slots);
+    for (cached_summary_t *c = b->summaries, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    arbor_map64_free(&b->by_trace);
     free(b->buf);
     free(b);
 }
@@ -125,34 +131,6 @@ int arbor_batch_put_record(arbor_batch_t *b, arbor_record_kind_t kind, arbor_iov
 
 /* ---- summary cache ---- */
 
-static size_t slot_of(const arbor_batch_t *b, const uint8_t *trace_id)
-{
-    return (size_t)arbor_hash_id(trace_id, 16) & (b->n_slots - 1);
-}
-
-static int cache_grow(arbor_batch_t *b)
-{
-    size_t n = b->n_slots ? b->n_slots * 2 : 64;
-    cached_summary_t **old = b->slots;
-    size_t old_n = b->n_slots;
-    b->slots = calloc(n, sizeof *b->slots);
-    if (b->slots == NULL) {
-        b->slots = old;
-        return ENOMEM;
-    }
-    b->n_slots = n;
-    for (size_t i = 0; i < old_n; i++) {
-        if (old[i] == NULL)
-            continue;
-        size_t j = slot_of(b, old[i]->t.trace_id);
-        while (b->slots[j] != NULL)
-            j = (j + 1) & (n - 1);
-        b->slots[j] = old[i];
-    }
-    free(old);
-    return 0;
-}
-
 static void set_str(arbor_iov_t *dst, char *storage, size_t cap, arbor_iov_t src)
 {
     size_t n = src.len < cap ? src.len : cap;
@@ -164,17 +142,15 @@ static void set_str(arbor_iov_t *dst, char *storage, size_t cap, arbor_iov_t src
 /* Find or load the summary of @p trace_id into the cache. */
 static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary_t **out)
 {
-    int rc;
-    if (b->n_used * 2 >= b->n_slots && (rc = cache_grow(b)) != 0)
-        return rc;
-    size_t j = slot_of(b, trace_id);
-    while (b->slots[j] != NULL) {
-        if (memcmp(b->slots[j]->t.trace_id, trace_id, 16) == 0) {
-            *out = b->slots[j];
+    int rc, added;
+    uint64_t *head = arbor_map64_put(&b->by_trace, arbor_hash_id(trace_id, 16), &added);
+    if (head == NULL)
+        return ENOMEM;
+    for (cached_summary_t *c = (cached_summary_t *)(uintptr_t)*head; c; c = c->same_hash)
+        if (memcmp(c->t.trace_id, trace_id, 16) == 0) {
+            *out = c;
             return 0;
         }
-        j = (j + 1) & (b->n_slots - 1);
-    }
     cached_summary_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return ENOMEM;
@@ -210,8 +186,10 @@ static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary
         return rc;
     }
     memcpy(c->t.trace_id, trace_id, 16);
-    b->slots[j] = c;
-    b->n_used++;
+    c->same_hash = (cached_summary_t *)(uintptr_t)*head;
+    *head = (uintptr_t)c;
+    c->next = b->summaries;
+    b->summaries = c;
     *out = c;
     return 0;
 }
@@ -442,9 +420,8 @@ int arbor_batch_commit(arbor_batch_t *b)
 {
     int rc = 0;
     arbor_store_t *s = b->store;
-    for (size_t i = 0; i < b->n_slots && rc == 0; i++)
-        if (b->slots[i] != NULL)
-            rc = summary_flush(b, b->slots[i]);
+    for (cached_summary_t *c = b->summaries; c && rc == 0; c = c->next)
+        rc = summary_flush(b, c);
     if (rc == 0 && b->seq != s->next_seq) {
         uint8_t v[8];
         le64_put(v, b->seq - 1);
