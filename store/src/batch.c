@@ -28,7 +28,7 @@ struct arbor_batch {
     uint32_t tenant;
     uint64_t seq;      /* next sequence to assign */
     arbor_map64_t by_trace;   /* hash of the trace ID -> first cached_summary_t */
-    cached_summary_t *summaries;
+    cached_summary_t *summaries, **summaries_tail; /* in first-touch order */
     uint8_t *buf;      /* scratch for span values */
     size_t buf_cap;
 };
@@ -49,6 +49,7 @@ int arbor_batch_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_batch_t **out)
         return ENOMEM;
     b->store = s;
     arbor_map64_init(&b->by_trace);
+    b->summaries_tail = &b->summaries;
     b->seq = s->next_seq;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &b->txn)) != 0)
         goto fail_free;
@@ -188,8 +189,8 @@ static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary
     memcpy(c->t.trace_id, trace_id, 16);
     c->same_hash = (cached_summary_t *)(uintptr_t)*head;
     *head = (uintptr_t)c;
-    c->next = b->summaries;
-    b->summaries = c;
+    *b->summaries_tail = c;
+    b->summaries_tail = &c->next;
     *out = c;
     return 0;
 }
