@@ -1,0 +1,57 @@
+// DOM helpers shared by the views: element builder, fetch, toast, copy, badges.
+export const $ = (sel, el = document) => el.querySelector(sel);
+
+export function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'style') el.style.cssText = v; // CSSOM: allowed by the page's CSP, unlike style attributes
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false)
+    el.append(kid instanceof Node ? kid : String(kid));
+  return el;
+}
+
+export async function api(path) {
+  const r = await fetch(path, { cache: 'no-store' });
+  if (!r.ok) {
+    let detail = r.statusText;
+    try { detail = (await r.json()).detail || detail; } catch { /* not JSON */ }
+    throw new Error(`${r.status} ${detail}`);
+  }
+  return r.json();
+}
+
+let toastTimer;
+export function toast(text) {
+  const t = $('#toast');
+  t.textContent = text;
+  t.classList.add('show');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => t.classList.remove('show'), 1400);
+}
+
+export async function copy(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const ta = h('textarea', { style: 'position:fixed;opacity:0' }, text);
+    document.body.append(ta);
+    ta.select();
+    document.execCommand('copy');
+    ta.remove();
+  }
+  toast('Copied');
+}
+
+export const copyButton = (text, label = 'copy') =>
+  h('button', { class: 'copy', type: 'button', 'aria-label': `Copy ${text}`, onclick: (e) => { e.stopPropagation(); copy(text); } }, label);
+export const badge = (status) => h('span', { class: `badge ${status}` }, status);
+
+export function setCrumbs(...parts) {
+  $('#crumbs').replaceChildren(...parts.flatMap((p, i) => (i ? [' › ', p] : [p])));
+}

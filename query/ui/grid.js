@@ -1,0 +1,341 @@
+// One execution or trace: a virtualised tree + waterfall built on the skeleton
+// endpoint, keyboard navigation, in-trace search, the detail panel on demand.
+import { $, h, api, badge, copy, copyButton, setCrumbs } from './dom.js';
+import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
+import { buildTree, fromSkeleton, totals, upsert, visibleRows } from './model.js';
+import { connect } from './live.js';
+import { detailView, overview } from './detail.js';
+import { router } from './nav.js';
+
+// the row height is the stylesheet's (--row): one place to change it
+const ROW = parseFloat(getComputedStyle(document.documentElement).getPropertyValue('--row')) || 26;
+const OVERSCAN = 12, PAGE = 10000;
+
+export class TraceView {
+  constructor(params) {
+    this.kind = params.get('execution') !== null ? 'executions' : 'traces';
+    this.id = params.get('execution') ?? params.get('trace');
+    this.selected = params.get('span');
+    this.query = params.get('q') || '';
+    this.hide = params.get('hide') === '1';
+    this.collapsed = new Set((params.get('collapsed') || '').split(',').filter(Boolean));
+    this.nodes = new Map();
+    this.rows = [];
+    this.pool = [];
+    this.meta = null;
+    this.seq = 0;
+    this.complete = false;
+    this.closed = false;
+    this.detailToken = 0;
+    this.renderQueued = false;
+    this.build();
+    this.load();
+  }
+
+  base() { return `/api/${this.kind}/${encodeURIComponent(this.id)}`; }
+
+  // --- layout ---
+  build() {
+    this.header = h('div', { class: 'theader' });
+    this.search = h('input', { type: 'search', placeholder: 'Search spans  (/)', 'aria-label': 'Search spans', value: this.query });
+    this.hideBox = h('input', { type: 'checkbox', checked: this.hide });
+    this.matchCount = h('span', { class: 'count' });
+    this.search.addEventListener('input', () => { this.query = this.search.value.trim(); this.refresh(true); });
+    this.search.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); this.nextMatch(e.shiftKey ? -1 : 1); }
+      if (e.key === 'Escape') { e.preventDefault(); this.search.value = ''; this.query = ''; this.refresh(true); this.grid.focus(); }
+    });
+    this.hideBox.addEventListener('change', () => { this.hide = this.hideBox.checked; this.refresh(true); });
+    const toolbar = h('div', { class: 'toolbar' }, this.search,
+      h('label', {}, this.hideBox, 'Matches only'), this.matchCount,
+      h('button', { type: 'button', onclick: () => { this.collapsed.clear(); this.refresh(true); } }, 'Expand all'),
+      h('button', { type: 'button', onclick: () => this.collapseAll() }, 'Collapse all'));
+    this.axis = h('div', { class: 'axis' });
+    this.spacer = h('div', { class: 'spacer-rows' });
+    this.viewport = h('div', { class: 'viewport' }, this.spacer);
+    this.grid = h('div', { class: 'grid', role: 'treegrid', tabindex: '0', 'aria-label': 'Spans', 'aria-multiselectable': 'false' },
+      h('div', { class: 'ghead', role: 'row' }, h('div', { role: 'columnheader' }, 'Span'),
+        h('div', { role: 'columnheader', style: 'text-align:right' }, 'Duration'), h('div', { role: 'columnheader', class: 'axis-wrap' }, this.axis)),
+      this.viewport);
+    this.detail = h('aside', { class: 'detail hidden', 'aria-label': 'Span detail' });
+    this.viewport.addEventListener('scroll', () => this.render());
+    this.grid.addEventListener('keydown', (e) => this.onKey(e));
+    this.viewport.addEventListener('click', (e) => {
+      const row = e.target.closest('.row');
+      if (!row) return;
+      const id = row.dataset.id;
+      if (e.target.closest('.twisty')) this.toggle(id);
+      else this.select(id, true);
+      this.grid.focus({ preventScroll: true });
+    });
+    new ResizeObserver(() => this.render()).observe(this.viewport);
+    $('#app').replaceChildren(h('section', { class: 'trace' }, this.header, toolbar, h('div', { class: 'body' }, this.grid, this.detail)));
+    setCrumbs(h('a', { href: '/', 'data-nav': '/' }, 'Recent runs'), `${this.kind === 'executions' ? 'Execution' : 'Trace'} ${this.id}`);
+    document.title = `Arbor · ${this.id}`;
+    this.renderHeader();
+  }
+
+  // --- data ---
+  async load() {
+    try {
+      let cursor = null, first = true;
+      do {
+        const page = await api(`${this.base()}/tree?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        if (this.closed) return;
+        if (first) { this.meta = page.execution; this.seq = page.seq; first = false; }
+        for (const s of page.spans) upsert(this.nodes, fromSkeleton(s));
+        cursor = page.page_info.cursor;
+      } while (cursor);
+      this.loaded = true;
+      this.refresh(false);
+      if (this.selected && this.nodes.has(this.selected)) this.select(this.selected, true, true);
+      connect(this);
+    } catch (e) {
+      if (!this.closed) $('#app').append(h('div', { class: 'error-box' }, `Could not load: ${e.message}`));
+    }
+  }
+
+  async reloadMeta() {
+    try {
+      const page = await api(`${this.base()}/tree?limit=1`);
+      this.meta = page.execution;
+      this.renderHeader();
+    } catch { /* the header keeps what it had */ }
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.reconnect);
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); }
+  }
+
+  // --- model (model.js) ---
+  rebuild() {
+    Object.assign(this, buildTree(this.nodes)); // roots, t0, t1
+  }
+
+  flatten() {
+    Object.assign(this, visibleRows(this.nodes, this.roots, { query: this.query, hide: this.hide, collapsed: this.collapsed }));
+  }
+
+  refresh(stateChanged) {
+    if (stateChanged) this.saveUrl();
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      if (this.closed) return;
+      this.rebuild();
+      this.flatten();
+      this.renderHeader();
+      this.renderAxis();
+      this.spacer.style.height = `${this.rows.length * ROW}px`;
+      this.grid.setAttribute('aria-rowcount', String(this.rows.length));
+      this.matchCount.textContent = this.query ? `${this.matches.size} match${this.matches.size === 1 ? '' : 'es'}` : '';
+      this.render();
+    });
+  }
+
+  saveUrl() {
+    const p = new URLSearchParams();
+    p.set(this.kind === 'executions' ? 'execution' : 'trace', this.id);
+    if (this.selected) p.set('span', this.selected);
+    if (this.query) p.set('q', this.query);
+    if (this.hide) p.set('hide', '1');
+    if (this.collapsed.size && this.collapsed.size <= 200) p.set('collapsed', [...this.collapsed].join(','));
+    history.replaceState(null, '', `/?${p}`);
+  }
+
+  // --- rendering ---
+  renderHeader() {
+    const m = this.meta;
+    if (!m) { this.header.replaceChildren(h('h1', {}, this.id), h('span', { class: 'note' }, 'Loading…')); return; }
+    const { spans, errors, tin, tout } = totals(this.nodes);
+    const started = this.nodes.size ? this.t0 : ms(m.started_at);
+    const running = m.status === 'running' || m.status === 'unknown';
+    const dur = m.finished_at ? ms(m.finished_at) - ms(m.started_at) : (this.nodes.size ? this.t1 - this.t0 : NaN);
+    const liveBadge = this.complete ? h('span', { class: 'badge done' }, 'Complete')
+      : this.live ? h('span', { class: 'badge live', title: 'Receiving spans as they commit' }, 'Live')
+      : h('span', { class: 'badge' }, 'Offline');
+    const links = (m.external_links || []).map((l) => h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.name));
+    const traceId = m.trace_id;
+    this.header.replaceChildren(
+      h('h1', {}, this.id), badge(m.status), liveBadge,
+      h('div', { class: 'facts' },
+        h('span', {}, 'Start ', h('b', {}, isFinite(started) ? fmtTime(new Date(started).toISOString()) : '—')),
+        h('span', {}, 'Duration ', h('b', {}, isFinite(dur) ? fmtDur(dur) : '—'), running ? ' (so far)' : ''),
+        h('span', {}, 'Spans ', h('b', { 'data-testid': 'span-count' }, String(spans))),
+        h('span', {}, 'Errors ', h('b', { class: errors ? 'errs' : '' }, String(errors))),
+        h('span', {}, 'Tokens in/out ', h('b', {}, `${tin} / ${tout}`)),
+        traceId ? h('span', {}, 'Trace ', h('code', {}, traceId), copyButton(traceId)) : null),
+      h('span', { class: 'spacer' }), ...links,
+      h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh'));
+  }
+
+  reload() {
+    this.close();
+    router.current = new TraceView(new URLSearchParams(location.search));
+  }
+
+  renderAxis() {
+    const span = this.t1 - this.t0;
+    this.axis.replaceChildren(...[0, 0.25, 0.5, 0.75, 1].map((f) => h('span', { style: `left:${f * 100}%` }, fmtDur(span * f))));
+  }
+
+  render() {
+    const vh = this.viewport.clientHeight || 600;
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW) - OVERSCAN);
+    const last = Math.min(this.rows.length, Math.ceil((this.viewport.scrollTop + vh) / ROW) + OVERSCAN);
+    const need = last - first;
+    while (this.pool.length < need) {
+      const el = rowElement();
+      this.pool.push(el);
+      this.spacer.append(el);
+    }
+    for (let i = 0; i < this.pool.length; i++) {
+      const el = this.pool[i];
+      if (i >= need) { el.hidden = true; continue; }
+      el.hidden = false;
+      this.fillRow(el, this.rows[first + i], first + i);
+    }
+  }
+
+  fillRow(el, n, index) {
+    const span = this.t1 - this.t0;
+    el.style.top = `${index * ROW}px`;
+    el.dataset.id = n.id;
+    el.setAttribute('aria-rowindex', String(index + 1));
+    el.setAttribute('aria-level', String(n.depth + 1));
+    el.setAttribute('aria-selected', String(n.id === this.selected));
+    if (n.children.length) el.setAttribute('aria-expanded', String(!this.collapsed.has(n.id) || (this.query !== '' && !this.hide)));
+    else el.removeAttribute('aria-expanded');
+    el.className = `row${this.matches.has(n.id) ? ' match' : ''}${n.placeholder ? ' placeholder' : ''}`;
+    const [name, dur, bar] = el.children;
+    name.style.paddingLeft = `${6 + n.depth * 14}px`;
+    const [tw, dot, kind, label, tok, errs] = name.children;
+    tw.textContent = n.children.length ? (el.getAttribute('aria-expanded') === 'true' ? '▾' : '▸') : '';
+    tw.className = `twisty${n.children.length ? '' : ' leaf'}`;
+    dot.className = `dot ${n.status}`;
+    dot.title = n.status;
+    kind.textContent = KIND[n.kind] || '';
+    kind.hidden = !kind.textContent;
+    label.textContent = n.name;
+    label.title = n.name;
+    const t = n.tin + n.tout, st = n.subIn + n.subOut;
+    tok.textContent = t ? `${fmtNum(t)} tok` : st ? `Σ ${fmtNum(st)} tok` : '';
+    tok.title = `own ${n.tin}/${n.tout}, subtree ${n.subIn}/${n.subOut} (in/out)`;
+    errs.textContent = n.subErr && n.status !== 'ERROR' ? `${n.subErr} err below` : '';
+    dur.textContent = n.placeholder ? '…' : fmtDur(n.end - n.start);
+    const b = bar.firstChild;
+    b.style.left = `${((n.start - this.t0) / span) * 100}%`;
+    b.style.width = `${Math.max(0.15, ((n.end - n.start) / span) * 100)}%`;
+    b.className = `bar ${n.status}${n.placeholder ? ' ph' : ''}`;
+  }
+
+  // --- interaction ---
+  toggle(id) {
+    if (this.collapsed.has(id)) this.collapsed.delete(id);
+    else this.collapsed.add(id);
+    this.refresh(true);
+  }
+
+  collapseAll() {
+    for (const n of this.nodes.values()) if (n.children && n.children.length) this.collapsed.add(n.id);
+    this.refresh(true);
+  }
+
+  select(id, openDetail, scroll) {
+    this.selected = id;
+    this.saveUrl();
+    const i = this.rowIndex?.get(id);
+    if (i !== undefined && scroll) {
+      const top = i * ROW, vh = this.viewport.clientHeight;
+      if (top < this.viewport.scrollTop || top + ROW > this.viewport.scrollTop + vh) this.viewport.scrollTop = Math.max(0, top - vh / 3);
+    }
+    this.render();
+    if (openDetail) this.showDetail(id);
+  }
+
+  move(delta) {
+    const i = this.rowIndex.get(this.selected) ?? -1;
+    const j = Math.max(0, Math.min(this.rows.length - 1, i + delta));
+    if (this.rows[j]) this.selectVisible(this.rows[j].id);
+  }
+
+  selectVisible(id) {
+    this.select(id, true, true);
+    const i = this.rowIndex.get(id);
+    const top = i * ROW, vh = this.viewport.clientHeight;
+    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
+    else if (top + ROW > this.viewport.scrollTop + vh) this.viewport.scrollTop = top + ROW - vh;
+  }
+
+  nextMatch(dir) {
+    const ids = this.rows.filter((n) => this.matches.has(n.id)).map((n) => n.id);
+    if (!ids.length) return;
+    const cur = ids.indexOf(this.selected);
+    this.selectVisible(ids[(cur + dir + ids.length) % ids.length]);
+  }
+
+  onKey(e) {
+    if (e.target !== this.grid) return;
+    const n = this.nodes.get(this.selected);
+    switch (e.key) {
+      case 'ArrowDown': case 'j': this.move(1); break;
+      case 'ArrowUp': case 'k': this.move(-1); break;
+      case 'Home': this.move(-Infinity); break;
+      case 'End': this.move(Infinity); break;
+      case 'PageDown': this.move(Math.floor(this.viewport.clientHeight / ROW)); break;
+      case 'PageUp': this.move(-Math.floor(this.viewport.clientHeight / ROW)); break;
+      case 'ArrowRight':
+        if (!n) { this.move(1); break; }
+        if (n.children.length && this.collapsed.has(n.id)) this.toggle(n.id);
+        else if (n.children.length) this.selectVisible(n.children[0].id);
+        break;
+      case 'ArrowLeft':
+        if (!n) break;
+        if (n.children.length && !this.collapsed.has(n.id) && !this.query) this.toggle(n.id);
+        else if (n.parent && this.nodes.has(n.parent)) this.selectVisible(n.parent);
+        break;
+      case 'Enter': case ' ': if (n) this.showDetail(n.id); break;
+      case 'n': this.nextMatch(e.shiftKey ? -1 : 1); break;
+      case 'N': this.nextMatch(-1); break;
+      case 'c': if (n) copy(n.id); break;
+      case 'y': copy(location.href); break;
+      default: return;
+    }
+    e.preventDefault();
+  }
+
+  // --- detail panel ---
+  async showDetail(id) {
+    const n = this.nodes.get(id);
+    const token = ++this.detailToken;
+    this.detail.classList.remove('hidden');
+    if (!n) return;
+    if (n.placeholder) {
+      this.detail.replaceChildren(h('h2', {}, n.name), h('p', { class: 'note' },
+        'This span has not been received yet. OpenTelemetry exports a span when it ends, so parents arrive after their children; it will be filled in when it commits.'),
+        overview(n, null, this));
+      return;
+    }
+    this.detail.replaceChildren(h('h2', {}, n.name), h('p', { class: 'note' }, 'Loading…'));
+    try {
+      const s = await api(`/api/traces/${n.trace}/spans/${n.id}`);
+      if (token !== this.detailToken || this.closed) return;
+      this.detail.replaceChildren(...detailView(s, n, this));
+    } catch (e) {
+      if (token === this.detailToken) this.detail.replaceChildren(h('h2', {}, n.name), h('div', { class: 'error-box' }, e.message));
+    }
+  }
+}
+
+const KIND = { SERVER: 'SRV', CLIENT: 'CLI', PRODUCER: 'PROD', CONSUMER: 'CONS', INTERNAL: '', UNSPECIFIED: '' };
+
+function rowElement() {
+  const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }));
+  return h('div', { class: 'row', role: 'row' },
+    h('div', { class: 'cname', role: 'gridcell' }, h('span', { class: 'twisty' }), h('span', { class: 'dot' }),
+      h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' })),
+    h('div', { class: 'cdur', role: 'gridcell' }), bar);
+}

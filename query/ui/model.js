@@ -1,0 +1,88 @@
+// The trace model: span nodes keyed by ID, the tree built from them, and the rows
+// the grid shows. Pure: no DOM, unit-tested under node --test (tests/ui/model.test.mjs).
+import { ms } from './format.js';
+import { matchSpans } from './search.js';
+
+// A node from the skeleton endpoint (/tree).
+export function fromSkeleton(s) {
+  return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
+    end: ms(s.end_time ?? s.start_time), status: s.status, kind: s.kind, tin: s.tokens.input, tout: s.tokens.output,
+    placeholder: !!s.placeholder };
+}
+
+// A node from a live WebSocket message (Canvas span shape).
+export function fromLive(s) {
+  const ph = s.attributes && s.attributes['arbor.placeholder'] === true;
+  return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
+    end: ms(s.end_time ?? s.start_time), status: s.status.code, kind: s.kind, tin: s.token_usage.input,
+    tout: s.token_usage.output, placeholder: ph };
+}
+
+// A real span replaces what is held; a placeholder never overwrites a real span.
+export function upsert(nodes, n) {
+  const old = nodes.get(n.id);
+  if (old && !n.placeholder) Object.assign(old, n);
+  else if (!old) nodes.set(n.id, n);
+}
+
+// Children, depths and subtree totals on every node; roots and the time range.
+// Iterative (deep chains); siblings by start, then ID; a placeholder spans what
+// hangs under it, however much has arrived.
+export function buildTree(nodes) {
+  for (const n of nodes.values()) n.children = [];
+  const roots = [];
+  let start = Infinity, end = -Infinity;
+  for (const n of nodes.values()) {
+    const p = n.parent && nodes.get(n.parent);
+    if (p && p !== n) p.children.push(n);
+    else roots.push(n);
+    if (n.start < start) start = n.start;
+    if (n.end > end) end = n.end;
+  }
+  const order = (a, b) => a.start - b.start || (a.id < b.id ? -1 : 1);
+  roots.sort(order);
+  const stack = roots.map((r) => [r, 0, false]);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [n, depth, visited] = top;
+    if (!visited) {
+      top[2] = true;
+      n.depth = depth;
+      n.children.sort(order);
+      for (let i = n.children.length - 1; i >= 0; i--) stack.push([n.children[i], depth + 1, false]);
+    } else {
+      stack.pop();
+      n.subIn = n.tin; n.subOut = n.tout; n.subErr = n.status === 'ERROR' ? 1 : 0;
+      for (const c of n.children) { n.subIn += c.subIn; n.subOut += c.subOut; n.subErr += c.subErr; }
+      if (n.placeholder && n.children.length) {
+        n.start = Math.min(...n.children.map((c) => c.start));
+        n.end = Math.max(...n.children.map((c) => c.end));
+      }
+    }
+  }
+  const t0 = isFinite(start) ? start : 0;
+  return { roots, t0, t1: end > start ? end : t0 + 1 };
+}
+
+// The visible rows in pre-order. A search opens the path to every match (and with
+// `hide`, shows only matches and their ancestors); otherwise the collapse set rules.
+export function visibleRows(nodes, roots, { query = '', hide = false, collapsed = new Set() } = {}) {
+  const { matches, keep } = matchSpans(nodes, query);
+  const rows = [];
+  const stack = [...roots].reverse();
+  while (stack.length) {
+    const n = stack.pop();
+    if (query && hide && !keep.has(n.id)) continue;
+    rows.push(n);
+    const open = query ? (keep.has(n.id) && !matches.has(n.id)) || !collapsed.has(n.id) : !collapsed.has(n.id);
+    if (open) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
+  }
+  return { rows, matches, rowIndex: new Map(rows.map((n, i) => [n.id, i])) };
+}
+
+// Header figures over the real spans (placeholders are not spans yet).
+export function totals(nodes) {
+  let spans = 0, errors = 0, tin = 0, tout = 0;
+  for (const n of nodes.values()) if (!n.placeholder) { spans++; errors += n.status === 'ERROR'; tin += n.tin; tout += n.tout; }
+  return { spans, errors, tin, tout };
+}

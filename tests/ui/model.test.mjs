@@ -1,0 +1,106 @@
+// The Trace tab's model without a browser (query/ui/model.js, search.js, live.js's
+// message folding, format.js): the same modules the page loads.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildTree, fromLive, fromSkeleton, totals, upsert, visibleRows } from '../../query/ui/model.js';
+import { matchSpans } from '../../query/ui/search.js';
+import { applyLiveMessage } from '../../query/ui/live.js';
+import { fmtDur, fmtNum, ms } from '../../query/ui/format.js';
+
+const iso = (msec) => new Date(msec).toISOString();
+const skel = (id, parent, start, end, extra = {}) => ({ span_id: id, parent_span_id: parent, trace_id: 't', name: extra.name ?? `span ${id}`,
+  start_time: iso(start), end_time: iso(end), status: extra.status ?? 'OK', kind: 'INTERNAL',
+  tokens: { input: extra.tin ?? 0, output: extra.tout ?? 0 }, placeholder: extra.placeholder });
+const live = (id, parent, start, end, extra = {}) => ({ span_id: id, parent_span_id: parent, trace_id: 't', name: extra.name ?? `span ${id}`,
+  start_time: iso(start), end_time: iso(end), status: { code: extra.status ?? 'OK' }, kind: 'INTERNAL',
+  token_usage: { input: extra.tin ?? 0, output: extra.tout ?? 0 },
+  attributes: extra.placeholder ? { 'arbor.placeholder': true } : {} });
+
+function load(spans) {
+  const nodes = new Map();
+  for (const s of spans) upsert(nodes, fromSkeleton(s));
+  return nodes;
+}
+
+test('ms keeps the microseconds Date.parse drops', () => {
+  assert.equal(ms('2026-01-01T00:00:00.001500Z') - ms('2026-01-01T00:00:00Z'), 1.5);
+  assert.ok(Number.isNaN(ms(null)));
+});
+
+test('durations and counts read as people write them', () => {
+  assert.equal(fmtDur(0.25), '250 µs');
+  assert.equal(fmtDur(1500), '1.50 s');
+  assert.equal(fmtDur(125000), '2m 5s');
+  assert.equal(fmtNum(12345), '12.3k');
+});
+
+test('tree: siblings by start, depths, subtree tokens and errors', () => {
+  const nodes = load([skel('r', null, 0, 100, { tin: 1 }), skel('b', 'r', 50, 60, { tin: 5, tout: 7, status: 'ERROR' }),
+    skel('a', 'r', 10, 20, { tin: 2, tout: 3 }), skel('c', 'b', 55, 56, { tout: 1 })]);
+  const { roots, t0, t1 } = buildTree(nodes);
+  assert.deepEqual(roots.map((n) => n.id), ['r']);
+  assert.deepEqual(nodes.get('r').children.map((n) => n.id), ['a', 'b']);
+  assert.equal(nodes.get('c').depth, 2);
+  assert.deepEqual([nodes.get('r').subIn, nodes.get('r').subOut, nodes.get('r').subErr], [8, 11, 1]);
+  assert.deepEqual([t0, t1], [0, 100]);
+  assert.deepEqual(totals(nodes), { spans: 4, errors: 1, tin: 8, tout: 11 });
+});
+
+test('a placeholder spans its children and never overwrites a real span', () => {
+  const nodes = load([skel('p', null, 0, 0, { placeholder: true }), skel('x', 'p', 30, 40), skel('y', 'p', 10, 20)]);
+  buildTree(nodes);
+  assert.deepEqual([nodes.get('p').start, nodes.get('p').end], [10, 40]);
+  upsert(nodes, fromSkeleton(skel('x', 'p', 0, 0, { placeholder: true })));
+  assert.equal(nodes.get('x').placeholder, false);
+  upsert(nodes, fromSkeleton(skel('p', null, 5, 50, { name: 'root' })));
+  assert.equal(nodes.get('p').name, 'root');
+  assert.equal(totals(nodes).spans, 3);
+});
+
+test('a chain 50,000 deep builds without recursion', () => {
+  const spans = [skel('0', null, 0, 1)];
+  for (let i = 1; i < 50000; i++) spans.push(skel(String(i), String(i - 1), i, i + 1));
+  const nodes = load(spans);
+  const { roots } = buildTree(nodes);
+  assert.equal(visibleRows(nodes, roots).rows.length, 50000);
+  assert.equal(nodes.get('49999').depth, 49999);
+});
+
+test('rows: collapse hides a subtree; a search opens the path to each match', () => {
+  const nodes = load([skel('r', null, 0, 100), skel('a', 'r', 10, 20, { name: 'LLM call' }), skel('a1', 'a', 11, 12, { name: 'tool' }),
+    skel('b', 'r', 30, 40, { name: 'store' })]);
+  const { roots } = buildTree(nodes);
+  const ids = (v) => v.rows.map((n) => n.id);
+  assert.deepEqual(ids(visibleRows(nodes, roots)), ['r', 'a', 'a1', 'b']);
+  assert.deepEqual(ids(visibleRows(nodes, roots, { collapsed: new Set(['a']) })), ['r', 'a', 'b']);
+  const found = visibleRows(nodes, roots, { query: 'TOOL', collapsed: new Set(['r', 'a']) });
+  assert.deepEqual(ids(found), ['r', 'a', 'a1', 'b'], 'collapsed ancestors of a match open');
+  assert.deepEqual([...found.matches], ['a1']);
+  assert.deepEqual(ids(visibleRows(nodes, roots, { query: 'tool', hide: true })), ['r', 'a', 'a1'], 'matches only keeps ancestors');
+  assert.equal(visibleRows(nodes, roots, { query: 'tool' }).rowIndex.get('b'), 3);
+});
+
+test('search: names case-insensitively, IDs by prefix, ancestors kept', () => {
+  const nodes = load([skel('abc1', null, 0, 10, { name: 'Root' }), skel('def2', 'abc1', 1, 2, { name: 'child' })]);
+  assert.deepEqual([...matchSpans(nodes, 'ROOT').matches], ['abc1']);
+  assert.deepEqual([...matchSpans(nodes, 'def').matches], ['def2']);
+  assert.deepEqual([...matchSpans(nodes, 'def').keep].sort(), ['abc1', 'def2']);
+  assert.equal(matchSpans(nodes, '').matches.size, 0);
+  assert.equal(matchSpans(nodes, 'ef2').matches.size, 0, 'IDs match by prefix only');
+});
+
+test('live: messages fold into the model; a root or completion asks for the header again', () => {
+  const view = { nodes: new Map(), seq: 5, meta: { status: 'unknown' }, complete: false };
+  assert.equal(applyLiveMessage(view, { seq: 7, complete: false,
+    spans: [live('c', 'p', 10, 20, { tin: 4 }), live('p', null, 10, 20, { placeholder: true })] }), false);
+  assert.equal(view.seq, 7);
+  assert.equal(view.meta.status, 'running', 'spans exist now');
+  assert.equal(view.nodes.get('p').placeholder, true);
+  assert.equal(applyLiveMessage(view, { seq: 6, complete: false, spans: [] }), false);
+  assert.equal(view.seq, 7, 'the resume cursor never goes back');
+  assert.equal(applyLiveMessage(view, { seq: 9, complete: false, spans: [live('p', null, 0, 30, { name: 'run' })] }), true, 'the root arrived');
+  assert.equal(view.nodes.get('p').placeholder, false);
+  assert.equal(fromLive(live('c', 'p', 10, 20, { tin: 4 })).tin, 4);
+  assert.equal(applyLiveMessage(view, { seq: 9, complete: true, spans: [] }), true);
+  assert.equal(view.complete, true);
+});
