@@ -50,22 +50,15 @@ int otlp_value_as_int(const otlp_value_t *v, int64_t *out)
     }
 }
 
-static const struct {
-    const char *in, *out;
-} token_conventions[] = {
-    {"orcheo.token.input", "orcheo.token.output"},
-    {"gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"},
-    {"gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens"},
-    {"llm.token_count.prompt", "llm.token_count.completion"},
-    {"model.tokens_input", "model.tokens_output"},
-};
+/* The tables (token_pairs, content_keys, content_events) are generated from
+ * proto/genai_conventions.json, which the Trace tab reads too. */
 
 int otlp_span_token_sides(const otlp_attrs_t *attrs, int64_t *in, int64_t *out, int *sides)
 {
-    for (size_t i = 0; i < sizeof token_conventions / sizeof token_conventions[0]; i++) {
+    for (size_t i = 0; i < otlp_n_token_pairs; i++) {
         int64_t a = 0, b = 0;
-        int has_in = otlp_value_as_int(otlp_attrs_get(attrs, token_conventions[i].in), &a);
-        int has_out = otlp_value_as_int(otlp_attrs_get(attrs, token_conventions[i].out), &b);
+        int has_in = otlp_value_as_int(otlp_attrs_get(attrs, otlp_token_pairs[i].in), &a);
+        int has_out = otlp_value_as_int(otlp_attrs_get(attrs, otlp_token_pairs[i].out), &b);
         if (has_in || has_out) {
             *in = a > 0 ? a : 0;
             *out = b > 0 ? b : 0;
@@ -84,21 +77,12 @@ int otlp_span_tokens(const otlp_attrs_t *attrs, int64_t *in, int64_t *out)
     return otlp_span_token_sides(attrs, in, out, &sides);
 }
 
-/* Attribute keys whose values are prompts, responses or messages: the key itself
- * or anything below it ("gen_ai.prompt.0.content"). */
-static const char *const content_keys[] = {
-    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
-    "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "llm.input_messages",
-    "llm.output_messages", "llm.prompts", "input.value", "output.value", "traceloop.entity.input",
-    "traceloop.entity.output", "langfuse.observation.input", "langfuse.observation.output", "ai.prompt",
-    "ai.response", "ai.toolCall.args", "ai.toolCall.result", "orcheo.workflow.state",
-};
-
+/* A content key matches itself or anything below it ("gen_ai.prompt.0.content"). */
 int otlp_is_content_key(arbor_iov_t key)
 {
-    for (size_t i = 0; i < sizeof content_keys / sizeof content_keys[0]; i++) {
-        size_t n = strlen(content_keys[i]);
-        if (key.len >= n && memcmp(key.base, content_keys[i], n) == 0 && (key.len == n || key.base[n] == '.'))
+    for (size_t i = 0; i < otlp_n_content_keys; i++) {
+        size_t n = strlen(otlp_content_keys[i]);
+        if (key.len >= n && memcmp(key.base, otlp_content_keys[i], n) == 0 && (key.len == n || key.base[n] == '.'))
             return 1;
     }
     return 0;
@@ -106,10 +90,8 @@ int otlp_is_content_key(arbor_iov_t key)
 
 int otlp_is_content_event(arbor_iov_t name)
 {
-    static const char *const names[] = {"prompt", "response", "message", "gen_ai.content.prompt",
-                                        "gen_ai.content.completion", "gen_ai.choice"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (arbor_iov_eq_str(name, names[i]))
+    for (size_t i = 0; i < otlp_n_content_events; i++)
+        if (arbor_iov_eq_str(name, otlp_content_events[i]))
             return 1;
     return name.len > 15 && memcmp(name.base, "gen_ai.", 7) == 0 && memcmp(name.base + name.len - 8, ".message", 8) == 0;
 }

@@ -46,4 +46,15 @@ typedef struct {
  * 0, ARBOR_EDECODE (malformed), ARBOR_ETOOBIG (too deep) or ENOMEM. */
 int otlp_scan(const uint8_t *buf, size_t len, int max_depth, arbor_arena_t *arena, otlp_wire_spans_t *spans);
 
+/* The GenAI conventions, generated from proto/genai_conventions.json (genai_gen.py). */
+typedef struct {
+    const char *in, *out;
+} otlp_token_pair_t;
+extern const otlp_token_pair_t otlp_token_pairs[]; /* the first pair a span carries wins */
+extern const size_t otlp_n_token_pairs;
+extern const char *const otlp_content_keys[]; /* a key and anything below it */
+extern const size_t otlp_n_content_keys;
+extern const char *const otlp_content_events[];
+extern const size_t otlp_n_content_events;
+
 #endif

@@ -2,6 +2,8 @@
 // artifacts, attributes, events, links, resource and scope.
 import { h, badge, copy, copyButton } from './dom.js';
 import { fmtDur, fmtTime, fmtValue } from './format.js';
+import { tokenSource } from './model.js';
+import genai from './genai.js'; // generated from proto/genai_conventions.json
 
 export function overview(n, s, view) {
   const dl = h('dl', { class: 'kv' });
@@ -17,9 +19,9 @@ export function overview(n, s, view) {
   if (n.parent) row('Parent', h('a', { href: '#', onclick: (e) => { e.preventDefault(); view.select(n.parent, true, true); } },
     h('code', {}, n.parent)));
   // counts from another convention (orcheo.token.*, llm.token_count.*): say they are read, not sent
-  const own = s && Object.keys(s.attributes || {}).some((k) => k.startsWith('gen_ai.usage.'));
-  const derived = s && (n.tin || n.tout) && !own
-    ? h('span', { class: 'note derived', title: "Arbor read these from the span's own token attributes" }, ' (derived)') : '';
+  const source = s && tokenSource(s.attributes, genai.tokenPairs);
+  const derived = source && (n.tin || n.tout) && !source[0].startsWith('gen_ai.usage.')
+    ? h('span', { class: 'note derived', title: `Arbor read these from ${source[0]} / ${source[1]}` }, ' (derived)') : '';
   row('Tokens in/out', `${n.tin} / ${n.tout}`, derived, n.children && n.children.length ? ` (subtree ${n.subIn} / ${n.subOut})` : '');
   return dl;
 }

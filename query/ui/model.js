@@ -86,3 +86,10 @@ export function totals(nodes) {
   for (const n of nodes.values()) if (!n.placeholder) { spans++; errors += n.status === 'ERROR'; tin += n.tin; tout += n.tout; }
   return { spans, errors, tin, tout };
 }
+
+// Which token convention a span's counts were read from: the first pair of
+// attribute keys (genai.js, the table the collector uses) with either side a number.
+export function tokenSource(attrs, tokenPairs) {
+  const isCount = (v) => v !== undefined && v !== null && v !== '' && Number.isFinite(Number(v));
+  return tokenPairs.find(([tin, tout]) => isCount(attrs?.[tin]) || isCount(attrs?.[tout])) || null;
+}

@@ -97,6 +97,8 @@ test('span detail: conversation with the full text on demand, artifact preview, 
   assert.deepEqual(await page.locator('.detail .msg .role').allTextContents(), ['prompt', 'response']);
   // its tokens came as orcheo.token.*: shown, marked derived, and not invented as attributes
   assert.equal(await page.locator('.detail .derived').count(), 1);
+  assert.equal(await page.locator('.detail .derived').getAttribute('title'), 'Arbor read these from orcheo.token.input / orcheo.token.output',
+    'the source named from the conventions table the collector reads (genai.js)');
   assert.doesNotMatch(await page.locator('.detail table.attrs').first().textContent(), /gen_ai\.usage/);
 });
 

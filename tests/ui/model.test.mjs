@@ -2,7 +2,7 @@
 // message folding, format.js): the same modules the page loads.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildTree, fromLive, fromSkeleton, totals, upsert, visibleRows } from '../../query/ui/model.js';
+import { buildTree, fromLive, fromSkeleton, tokenSource, totals, upsert, visibleRows } from '../../query/ui/model.js';
 import { matchSpans } from '../../query/ui/search.js';
 import { applyLiveMessage } from '../../query/ui/live.js';
 import { fmtDur, fmtNum, ms } from '../../query/ui/format.js';
@@ -103,4 +103,16 @@ test('live: messages fold into the model; a root or completion asks for the head
   assert.equal(fromLive(live('c', 'p', 10, 20, { tin: 4 })).tin, 4);
   assert.equal(applyLiveMessage(view, { seq: 9, complete: true, spans: [] }), true);
   assert.equal(view.complete, true);
+});
+
+test('token source: the generated conventions table, first pair wins as in the collector', async () => {
+  // genai.js is generated into the build tree from proto/genai_conventions.json
+  const { default: genai } = await import(process.env.ARBOR_GENAI_JS);
+  const pairs = genai.tokenPairs;
+  assert.deepEqual(pairs[0], ['orcheo.token.input', 'orcheo.token.output']);
+  assert.deepEqual(tokenSource({ 'llm.token_count.prompt': 3, 'orcheo.token.output': '5' }, pairs), pairs[0]);
+  assert.deepEqual(tokenSource({ 'gen_ai.usage.output_tokens': 9 }, pairs), ['gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens']);
+  assert.equal(tokenSource({ 'orcheo.token.input': 'many' }, pairs), null, 'not a number');
+  assert.equal(tokenSource(undefined, pairs), null);
+  assert.ok(genai.contentKeys.includes('gen_ai.input.messages') && genai.contentEvents.includes('prompt'));
 });
