@@ -20,10 +20,9 @@ static uint64_t colliding_hash(const void *p, size_t n)
 
 #include "../../store/src/batch.c"
 
+#include "store_fixture.h"
 #include "tap.h"
 
-#include <stdio.h>
-#include <unistd.h>
 
 enum { TRACES = 40, SPANS_PER_TRACE = 25 };
 
@@ -48,50 +47,43 @@ static arbor_span_in_t span(uint32_t trace, uint32_t id)
     return in;
 }
 
+static void check_summaries(arbor_reader_t *r)
+{
+    int counts = 1, ranges = 1, roots = 1;
+    for (uint32_t t = 0; t < TRACES; t++) {
+        arbor_span_in_t first = span(t, 0), last = span(t, SPANS_PER_TRACE - 1);
+        arbor_trace_summary_t sum;
+        if (arbor_reader_trace_summary(r, first.trace_id, &sum) != 0) {
+            counts = ranges = roots = 0;
+            continue;
+        }
+        counts &= sum.span_count == SPANS_PER_TRACE;
+        ranges &= sum.start_ns == first.start_ns && sum.end_ns == last.end_ns;
+        roots &= sum.has_root && arbor_iov_eq(sum.root_name, ARBOR_IOV("root"));
+    }
+    ok(counts, "each trace's summary counts its own 25 spans");
+    ok(ranges, "each trace's summary spans its own start and end");
+    ok(roots, "each trace has its own root");
+}
+
 int main(void)
 {
-    char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/arbor-test-batch-%d", (int)getpid());
-    arbor_store_options_t o = {.path = dir, .map_size = 64 << 20};
-    arbor_store_t *s;
-    if (arbor_store_open(&o, &s) != 0)
+    store_fixture_t f;
+    if (fixture_open(&f, "batch", 64 << 20) != 0)
         return 1;
-    arbor_batch_t *b;
-    uint64_t ref;
-    int rc = arbor_batch_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
-    if (rc == 0)
-        rc = arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("r"), &ref);
     /* interleaved, so every lookup walks a chain of other traces */
-    for (uint32_t id = 0; id < SPANS_PER_TRACE && rc == 0; id++)
-        for (uint32_t t = 0; t < TRACES && rc == 0; t++) {
-            arbor_span_in_t in = span(t, id);
-            rc = arbor_batch_put_span(b, &in);
-        }
-    is_int(rc == 0 ? arbor_batch_commit(b) : rc, 0, "1,000 spans of 40 colliding traces stored in one batch");
+    static arbor_span_in_t spans[TRACES * SPANS_PER_TRACE];
+    size_t n = 0;
+    for (uint32_t id = 0; id < SPANS_PER_TRACE; id++)
+        for (uint32_t t = 0; t < TRACES; t++)
+            spans[n++] = span(t, id);
+    is_int(fixture_put(f.store, spans, n), 0, "1,000 spans of 40 colliding traces stored in one batch");
 
     arbor_reader_t *r;
-    if (arbor_reader_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) == 0) {
-        int counts = 1, ranges = 1, roots = 1;
-        for (uint32_t t = 0; t < TRACES; t++) {
-            arbor_span_in_t first = span(t, 0), last = span(t, SPANS_PER_TRACE - 1);
-            arbor_trace_summary_t sum;
-            if (arbor_reader_trace_summary(r, first.trace_id, &sum) != 0) {
-                counts = ranges = roots = 0;
-                continue;
-            }
-            counts &= sum.span_count == SPANS_PER_TRACE;
-            ranges &= sum.start_ns == first.start_ns && sum.end_ns == last.end_ns;
-            roots &= sum.has_root && arbor_iov_eq(sum.root_name, ARBOR_IOV("root"));
-        }
-        ok(counts, "each trace's summary counts its own 25 spans");
-        ok(ranges, "each trace's summary spans its own start and end");
-        ok(roots, "each trace has its own root");
+    if (arbor_reader_begin(f.store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) == 0) {
+        check_summaries(r);
         arbor_reader_end(r);
     }
-    arbor_store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+    fixture_close(&f);
     return tap_done();
 }

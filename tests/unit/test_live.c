@@ -5,10 +5,9 @@
  * sequences are the ones the writer assigns. */
 #include "../../query/live.c"
 
+#include "store_fixture.h"
 #include "tap.h"
 
-#include <stdio.h>
-#include <unistd.h>
 
 static const uint8_t TRACE[16] = {0x11, 0x7e};
 
@@ -31,18 +30,12 @@ static arbor_span_in_t node(uint32_t id, uint32_t parent, uint64_t end)
     return in;
 }
 
+/* Put one batch; the sequence the store has reached after it (0 on failure). */
 static uint64_t put(arbor_store_t *s, arbor_span_in_t *spans, size_t n)
 {
-    arbor_batch_t *b;
-    uint64_t ref;
-    int rc = arbor_batch_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
-    if (rc == 0 && (rc = arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("r"), &ref)) == 0)
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = arbor_batch_put_span(b, &spans[i]);
-    rc = rc == 0 ? arbor_batch_commit(b) : (arbor_batch_abort(b), rc);
     arbor_reader_t *r;
     uint64_t last = 0;
-    if (rc == 0 && arbor_reader_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) == 0) {
+    if (fixture_put(s, spans, n) == 0 && arbor_reader_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r) == 0) {
         last = arbor_reader_last_seq(r);
         arbor_reader_end(r);
     }
@@ -129,12 +122,10 @@ static void test_feed(arbor_reader_t *r)
 
 int main(void)
 {
-    char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/arbor-test-live-%d", (int)getpid());
-    arbor_store_options_t o = {.path = dir, .map_size = 64 << 20};
-    arbor_store_t *s;
-    if (arbor_store_open(&o, &s) != 0)
+    store_fixture_t f;
+    if (fixture_open(&f, "live", 64 << 20) != 0)
         return 1;
+    arbor_store_t *s = f.store;
     arbor_span_in_t a[] = {node(2, 1, 500), node(3, 2, 400)}, b[] = {node(1, 0, 900), node(4, 5, 600)},
                     c[] = {node(3, 2, 450)};
     seq_a = put(s, a, 2);
@@ -148,10 +139,6 @@ int main(void)
         test_feed(r);
         arbor_reader_end(r);
     }
-    arbor_store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+    fixture_close(&f);
     return tap_done();
 }

@@ -4,12 +4,10 @@
  * and a chain 100,000 deep without recursion. */
 #include "../../query/tree.c"
 
+#include "store_fixture.h"
 #include "tap.h"
 
-#include <stdio.h>
-#include <unistd.h>
 
-static char dir[256];
 static const uint8_t TRACE[16] = {0x7e};
 
 static arbor_span_in_t node(uint32_t id, uint32_t parent, uint64_t start)
@@ -38,22 +36,11 @@ static uint32_t id_of(const tree_t *t, uint32_t idx)
     return id;
 }
 
-static int put(arbor_store_t *s, arbor_span_in_t *spans, size_t n)
-{
-    arbor_batch_t *b;
-    uint64_t ref;
-    int rc = arbor_batch_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
-    if (rc == 0 && (rc = arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("r"), &ref)) == 0)
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = arbor_batch_put_span(b, &spans[i]);
-    return rc == 0 ? arbor_batch_commit(b) : (arbor_batch_abort(b), rc);
-}
-
 static void test_shape(arbor_store_t *s)
 {
     /* 1 root; 2, 3 children of 1 (3 starts first); 5 child of 4, which never arrived; 6 names itself */
     arbor_span_in_t spans[] = {node(1, 0, 100), node(2, 1, 300), node(3, 1, 200), node(5, 4, 250), node(6, 6, 50)};
-    is_int(put(s, spans, 5), 0, "five spans stored");
+    is_int(fixture_put(s, spans, 5), 0, "five spans stored");
     arbor_reader_t *r;
     tree_t t;
     arbor_reader_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
@@ -83,7 +70,7 @@ static void test_deep_chain(arbor_store_t *s)
         spans[i] = node(i + 1, i, 1000 + i);
         memcpy(spans[i].trace_id, CHAIN, 16);
     }
-    is_int(put(s, spans, DEPTH), 0, "a chain 100,000 deep stored");
+    is_int(fixture_put(s, spans, DEPTH), 0, "a chain 100,000 deep stored");
     arbor_reader_t *r;
     tree_t t;
     arbor_reader_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
@@ -98,17 +85,11 @@ static void test_deep_chain(arbor_store_t *s)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/arbor-test-tree-%d", (int)getpid());
-    arbor_store_options_t o = {.path = dir, .map_size = 256 << 20};
-    arbor_store_t *s;
-    if (arbor_store_open(&o, &s) != 0)
+    store_fixture_t f;
+    if (fixture_open(&f, "tree", 256 << 20) != 0)
         return 1;
-    test_shape(s);
-    test_deep_chain(s);
-    arbor_store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
+    test_shape(f.store);
+    test_deep_chain(f.store);
+    fixture_close(&f);
     return tap_done();
 }
