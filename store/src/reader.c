@@ -58,6 +58,14 @@ uint64_t arbor_reader_last_seq(arbor_reader_t *r)
     return le64_get(v.mv_data);
 }
 
+/* One point lookup in this snapshot: 0 with @p val set, ARBOR_ENOTFOUND, or LMDB's error. */
+static int reader_get(arbor_reader_t *r, int dbi, const void *k, size_t klen, MDB_val *val)
+{
+    MDB_val key = {klen, (void *)k};
+    int rc = mdb_get(r->txn, r->store->dbi[dbi], &key, val);
+    return rc == MDB_NOTFOUND ? ARBOR_ENOTFOUND : rc;
+}
+
 int arbor_reader_trace_summary(arbor_reader_t *r, const uint8_t trace_id[16], arbor_trace_summary_t *out)
 {
     uint8_t k[TRACE_KEY_LEN];
@@ -65,13 +73,11 @@ int arbor_reader_trace_summary(arbor_reader_t *r, const uint8_t trace_id[16], ar
         return ARBOR_ENOTFOUND;
     be32_put(k, r->tenant);
     memcpy(k + 4, trace_id, 16);
-    MDB_val key = {sizeof k, k}, val;
-    int rc = mdb_get(r->txn, r->store->dbi[DBI_TRACES], &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return ARBOR_ENOTFOUND;
-    if (rc)
-        return rc;
-    if ((rc = arbor__summary_decode(&val, out)) != 0)
+    MDB_val val;
+    int rc = reader_get(r, DBI_TRACES, k, sizeof k, &val);
+    if (rc == 0)
+        rc = arbor__summary_decode(&val, out);
+    if (rc != 0)
         return rc;
     memcpy(out->trace_id, trace_id, 16);
     out->bloom = NULL;
@@ -144,9 +150,7 @@ int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8
     memcpy(k + 4, trace_id, 16);
     memcpy(k + 20, span_id, 8);
     MDB_val key = {sizeof k, k}, val;
-    int rc = mdb_get(r->txn, r->store->dbi[DBI_SPANS], &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return ARBOR_ENOTFOUND;
+    int rc = reader_get(r, DBI_SPANS, k, sizeof k, &val);
     return rc ? rc : span_from_kv(&key, &val, out);
 }
 
@@ -182,14 +186,11 @@ int arbor_reader_meta(arbor_reader_t *r, const char *key, arbor_iov_t *value)
     int kl = snprintf(k, sizeof k, "app/%s", key);
     if (kl <= 0 || (size_t)kl >= sizeof k)
         return EINVAL;
-    MDB_val mk = {(size_t)kl, k}, mv;
-    int rc = mdb_get(r->txn, r->store->dbi[DBI_META], &mk, &mv);
-    if (rc == MDB_NOTFOUND)
-        return ARBOR_ENOTFOUND;
-    if (rc)
-        return rc;
-    *value = arbor_iov(mv.mv_data, mv.mv_size);
-    return 0;
+    MDB_val mv;
+    int rc = reader_get(r, DBI_META, k, (size_t)kl, &mv);
+    if (rc == 0)
+        *value = arbor_iov(mv.mv_data, mv.mv_size);
+    return rc;
 }
 
 int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t ref, arbor_iov_t *bytes)
@@ -198,14 +199,11 @@ int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t re
     be32_put(k, r->tenant);
     k[4] = (uint8_t)kind;
     be64_put(k + 5, ref);
-    MDB_val key = {sizeof k, k}, val;
-    int rc = mdb_get(r->txn, r->store->dbi[DBI_RECORDS], &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return ARBOR_ENOTFOUND;
-    if (rc)
-        return rc;
-    *bytes = arbor_iov(val.mv_data, val.mv_size);
-    return 0;
+    MDB_val val;
+    int rc = reader_get(r, DBI_RECORDS, k, sizeof k, &val);
+    if (rc == 0)
+        *bytes = arbor_iov(val.mv_data, val.mv_size);
+    return rc;
 }
 
 int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx)
@@ -282,14 +280,11 @@ int arbor_reader_trace_bloom(arbor_reader_t *r, arbor_trace_summary_t *t)
     be32_put(k, r->tenant);
     be64_put(k + 4, t->start_ns);
     memcpy(k + 12, t->trace_id, 16);
-    MDB_val key = {sizeof k, k}, val;
-    int rc = mdb_get(r->txn, r->store->dbi[DBI_TIME], &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return ARBOR_ENOTFOUND;
-    if (rc)
-        return rc;
-    t->bloom = val.mv_size == ARBOR_BLOOM_BYTES ? val.mv_data : NULL;
-    return 0;
+    MDB_val val;
+    int rc = reader_get(r, DBI_TIME, k, sizeof k, &val);
+    if (rc == 0)
+        t->bloom = val.mv_size == ARBOR_BLOOM_BYTES ? val.mv_data : NULL;
+    return rc;
 }
 
 int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_key_visit_fn fn, void *ctx)
