@@ -58,6 +58,12 @@ export async function run() {
 
 const running = new Set();
 const dirs = [];
+// A suite that throws before run() (a failed import, a top-level await) must not
+// leave its daemons behind: 'exit' fires on every way out, and kill() is synchronous.
+process.on('exit', () => {
+  for (const p of running) { try { p.kill('SIGKILL'); } catch {} }
+  for (const d of dirs) { try { rmSync(d, { recursive: true, force: true }); } catch {} }
+});
 export function tempDir(prefix = 'arbor-it-') {
   const d = mkdtempSync(path.join(tmpdir(), prefix));
   dirs.push(d);
