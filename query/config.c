@@ -30,7 +30,10 @@ static const arbor_cfg_entry_t entries[] = {
      "(`{execution_id}` works too).",
      NULL, 0, 0},
     {"cors-origins", ARBOR_CFG_STRING, "http://localhost:5173,http://127.0.0.1:5173", F(cors_origins),
-     "Browser origins allowed to call the API, comma separated (`*` allows any).", NULL, 0, 0},
+     "Browser origins allowed to call the API, comma separated. A listed origin is echoed back with "
+     "`Access-Control-Allow-Credentials: true`; `*` answers `Access-Control-Allow-Origin: *` and never allows "
+     "credentials, so no foreign page can read an answer sent with the user's cookies or HTTP auth.",
+     NULL, 0, 0},
     {"allowed-hosts", ARBOR_CFG_STRING, NULL, F(allowed_hosts),
      "Host names (the Host header, port aside) the query service answers, comma separated; `*` for any. "
      "Unset: when the listener is a loopback address, only `localhost`, `127.0.0.1` and `::1` (a web page "

@@ -80,11 +80,19 @@ static const char *allowed_origin(h2o_req_t *req, h2o_iovec_t *origin)
     return NULL;
 }
 
+/* A listed origin is echoed back with credentials allowed; "*" answers "*" and
+ * never allows credentials, so no page anywhere can read a response the browser
+ * sent with the user's cookies or HTTP auth. */
 static void add_cors(h2o_req_t *req)
 {
     h2o_iovec_t origin;
-    if (allowed_origin(req, &origin) == NULL)
+    const char *allowed = allowed_origin(req, &origin);
+    if (allowed == NULL)
         return;
+    if (strcmp(allowed, "*") == 0) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
+        return;
+    }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, origin.base,
                    origin.len);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-credentials"), 0, NULL,

@@ -288,6 +288,20 @@ test('CORS: allowed origins get headers, preflight allows Authorization; others 
   const bad = await fetch(`${query.base}/api/executions/x/trace`, { method: 'OPTIONS', headers: {
     origin: 'http://evil.example', 'access-control-request-method': 'GET' } });
   assert.equal(bad.status, 403);
+  assert.equal(ok.headers.get('access-control-allow-credentials'), 'true', 'a listed origin may send credentials');
+});
+
+test('CORS "*": any origin may read, never with credentials', async () => {
+  const q2 = await startQuery(data, ['--cors-origins=*']);
+  const r = await fetch(`${q2.base}/api/executions/x/trace`, { headers: { origin: 'http://evil.example' } });
+  assert.equal(r.headers.get('access-control-allow-origin'), '*', 'not the caller\'s origin echoed back');
+  assert.equal(r.headers.get('access-control-allow-credentials'), null);
+  const pre = await fetch(`${q2.base}/api/executions/x/trace`, { method: 'OPTIONS', headers: {
+    origin: 'http://evil.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+  assert.equal(pre.headers.get('access-control-allow-credentials'), null);
+  await q2.stop();
 });
 
 test('DNS rebinding: a loopback install answers loopback Host names only, or ARBOR_ALLOWED_HOSTS', async () => {
