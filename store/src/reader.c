@@ -58,6 +58,13 @@ uint64_t arbor_reader_last_seq(arbor_reader_t *r)
     return le64_get(v.mv_data);
 }
 
+/* The end of a cursor walk: close the cursor; running off the end is success. */
+static int walk_end(MDB_cursor *cur, int rc)
+{
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* One point lookup in this snapshot: 0 with @p val set, ARBOR_ENOTFOUND, or LMDB's error. */
 static int reader_get(arbor_reader_t *r, int dbi, const void *k, size_t klen, MDB_val *val)
 {
@@ -111,11 +118,8 @@ int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uin
         if ((rc = fn(ctx, cur, &key, &val)) != 0)
             goto out;
     }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
 out:
-    mdb_cursor_close(cur);
-    return rc;
+    return walk_end(cur, rc);
 }
 
 typedef struct {
@@ -176,8 +180,7 @@ int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t exec, uint8_t (
             break;
         memcpy(ids[(*n)++], (const uint8_t *)key.mv_data + pl, 16);
     }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return walk_end(cur, rc);
 }
 
 int arbor_reader_meta(arbor_reader_t *r, const char *key, arbor_iov_t *value)
@@ -238,11 +241,8 @@ int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trac
             goto out;
         }
     }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
 out:
-    mdb_cursor_close(cur);
-    return rc;
+    return walk_end(cur, rc);
 }
 
 int arbor_reader_changes(arbor_reader_t *r, uint64_t after_seq, arbor_change_visit_fn fn, void *ctx)
@@ -265,11 +265,8 @@ int arbor_reader_changes(arbor_reader_t *r, uint64_t after_seq, arbor_change_vis
         if ((rc = fn(ctx, be64_get((const uint8_t *)key.mv_data + 4), v, v + 16)) != 0)
             goto out;
     }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
 out:
-    mdb_cursor_close(cur);
-    return rc;
+    return walk_end(cur, rc);
 }
 
 /* ---- trace blooms and the tag catalog ---- */
@@ -312,11 +309,8 @@ int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_ke
         k.mv_size = 7 + kl;
         k.mv_data = seek;
     }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
 out:
-    mdb_cursor_close(cur);
-    return rc;
+    return walk_end(cur, rc);
 }
 
 int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key, arbor_value_visit_fn fn,
@@ -342,9 +336,6 @@ int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_
         if ((rc = fn(ctx, &v)) != 0)
             goto out;
     }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
 out:
-    mdb_cursor_close(cur);
-    return rc;
+    return walk_end(cur, rc);
 }
