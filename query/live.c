@@ -427,11 +427,11 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
     arbor_arena_init(&a, 64 * 1024, 0);
     for (const change_t *c = from; c < to; c++) {
         arbor_span_rec_t rec, parent;
-        /* in the subscriber's snapshot already; superseded entries (the span was
-         * replaced later) and duplicates are skipped */
-        if (c->seq <= s->snapshot_seq)
-            continue;
-        if (!change_is_news(c->seq, s->snapshot_seq, arbor_reader_span(r, c->trace, c->span, &rec) == 0 ? &rec : NULL))
+        /* in the subscriber's snapshot already (skipped before any lookup), superseded
+         * (the span was replaced later) or a duplicate: skipped */
+        const arbor_span_rec_t *stored =
+            c->seq > s->snapshot_seq && arbor_reader_span(r, c->trace, c->span, &rec) == 0 ? &rec : NULL;
+        if (!change_is_news(c->seq, s->snapshot_seq, stored))
             continue;
         if (!open) {
             msg_begin(&w, s, c->trace, exec);

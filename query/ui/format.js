@@ -16,8 +16,8 @@ export function fmtDur(d) {
   return `${m}m ${Math.round((d % 60000) / 1000)}s`;
 }
 
-export function fmtAge(iso, now = Date.now()) {
-  const d = now - ms(iso);
+export function fmtAge(iso) {
+  const d = Date.now() - ms(iso);
   if (!isFinite(d)) return '';
   if (d < 60000) return `${Math.max(0, Math.round(d / 1000))}s ago`;
   if (d < 3600000) return `${Math.round(d / 60000)}m ago`;

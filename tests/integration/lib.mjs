@@ -50,20 +50,22 @@ export async function run() {
       for (const line of String(e && e.stack || e).split('\n')) console.log(`#   ${line}`);
     }
   }
-  for (const p of running) { try { p.kill('SIGKILL'); } catch {} }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  cleanUp();
   console.log(`1..${n}`);
   process.exitCode = failed ? 1 : 0;
 }
 
 const running = new Set();
 const dirs = [];
-// A suite that throws before run() (a failed import, a top-level await) must not
-// leave its daemons behind: 'exit' fires on every way out, and kill() is synchronous.
-process.on('exit', () => {
+// Kill what is still running and remove the temp dirs: at the end of run(), and on
+// exit too, so that a suite that throws before run() (a failed import, a top-level
+// await) leaves no daemons behind ('exit' fires on every way out; kill() is synchronous).
+function cleanUp() {
   for (const p of running) { try { p.kill('SIGKILL'); } catch {} }
-  for (const d of dirs) { try { rmSync(d, { recursive: true, force: true }); } catch {} }
-});
+  running.clear();
+  for (const d of dirs.splice(0)) { try { rmSync(d, { recursive: true, force: true }); } catch {} }
+}
+process.on('exit', cleanUp);
 export function tempDir(prefix = 'arbor-it-') {
   const d = mkdtempSync(path.join(tmpdir(), prefix));
   dirs.push(d);
