@@ -7,6 +7,8 @@ import os
 import re
 import sys
 
+from tap_report import report
+
 MAX_LINES = 80
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
 FOLDERS = ["collector", "query", "proto", "store/src", "store/common/src", "store/tools"]
@@ -27,8 +29,5 @@ for folder in FOLDERS:
             n += 1
             if end - i - 1 > MAX_LINES:
                 found.append(f"{os.path.relpath(path, ROOT)}: {name.group(1) if name else '?'} has {end - i - 1} lines")
-print(f"ok 1 - {n} functions read" if n > 100 else f"not ok 1 - only {n} functions found")
-for i, f in enumerate(found or [None], start=2):
-    print(f"not ok {i} - {f} (at most {MAX_LINES})" if f else f"ok {i} - every function is at most {MAX_LINES} lines")
-print(f"1..{max(2, len(found) + 1)}")
-sys.exit(1 if found or n <= 100 else 0)
+report(n > 100, f"{n} functions read", [f"{f} (at most {MAX_LINES})" for f in found],
+       f"every function is at most {MAX_LINES} lines")

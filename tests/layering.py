@@ -7,6 +7,8 @@ import os
 import re
 import sys
 
+from tap_report import report
+
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
 COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h", "arbor/map64.h"}
 PROTO = {"otlp.h"}
@@ -68,8 +70,4 @@ for module in ALLOWED:
                 elif owner is not None and owner not in ALLOWED_MODULES[module]:
                     problems.append(f"{path}: includes {name} of {owner}/, which {module}/ may not depend on")
 
-print(f"ok 1 - {checked} source files scanned" if checked > 20 else f"not ok 1 - only {checked} files found")
-for i, p in enumerate(problems or [None], start=2):
-    print(f"not ok {i} - {p}" if p else f"ok {i} - every include follows the dependency graph")
-print(f"1..{max(2, len(problems) + 1)}")
-sys.exit(1 if problems or checked <= 20 else 0)
+report(checked > 20, f"{checked} source files scanned", problems, "every include follows the dependency graph")
