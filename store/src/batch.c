@@ -33,6 +33,8 @@ struct arbor_batch {
     size_t buf_cap;
 };
 
+static int summary_flush(arbor_batch_t *b, cached_summary_t *c);
+
 static void tenant_prefix(uint8_t *k, uint32_t tenant)
 {
     be32_put(k, tenant);
@@ -64,6 +66,34 @@ fail_txn:
 fail_free:
     free(b);
     return rc;
+}
+
+/* Write the cached summaries (they belong to the current tenant) and forget them. */
+static int summaries_flush_all(arbor_batch_t *b)
+{
+    int rc = 0;
+    for (cached_summary_t *c = b->summaries, *next; c; c = next) {
+        next = c->next;
+        if (rc == 0)
+            rc = summary_flush(b, c);
+        free(c);
+    }
+    b->summaries = NULL;
+    b->summaries_tail = &b->summaries;
+    arbor_map64_clear(&b->by_trace);
+    return rc;
+}
+
+int arbor_batch_set_tenant(arbor_batch_t *b, arbor_iov_t tenant)
+{
+    uint32_t id;
+    int rc = arbor__tenant_id(b->txn, b->store, tenant, 1, &id);
+    if (rc != 0 || id == b->tenant)
+        return rc;
+    if ((rc = summaries_flush_all(b)) != 0)
+        return rc;
+    b->tenant = id;
+    return 0;
 }
 
 /* Entries put by an aborted transaction never existed: forget every cached one. */
@@ -421,8 +451,7 @@ int arbor_batch_commit(arbor_batch_t *b)
 {
     int rc = 0;
     arbor_store_t *s = b->store;
-    for (cached_summary_t *c = b->summaries; c && rc == 0; c = c->next)
-        rc = summary_flush(b, c);
+    rc = summaries_flush_all(b);
     if (rc == 0 && b->seq != s->next_seq) {
         uint8_t v[8];
         le64_put(v, b->seq - 1);

@@ -37,6 +37,11 @@ fail_free:
     return rc;
 }
 
+int arbor_reader_set_tenant(arbor_reader_t *r, arbor_iov_t tenant)
+{
+    return arbor__tenant_id(r->txn, r->store, tenant, 0, &r->tenant);
+}
+
 void arbor_reader_end(arbor_reader_t *r)
 {
     if (r == NULL)

@@ -93,10 +93,16 @@ static int visit_change(void *ctx, uint64_t seq, const uint8_t *trace, const uin
     return 0;
 }
 
+static void print_problem(void *ctx, const char *p)
+{
+    (void)ctx;
+    printf("# %s\n", p);
+}
+
 static uint64_t check_problems(arbor_store_t *s)
 {
     uint64_t problems = 99;
-    int rc = arbor_store_check(s, NULL, NULL, &problems);
+    int rc = arbor_store_check(s, print_problem, NULL, &problems);
     return rc ? 999 : problems;
 }
 
@@ -675,6 +681,62 @@ static void test_format_versions(void)
     set_format(3);
 }
 
+/* One group commit carrying two tenants' requests for the same trace ID: each
+ * tenant sees only its own spans, summary and feed, within one snapshot. */
+static void test_tenant_switch(void)
+{
+    char tdir[300];
+    snprintf(tdir, sizeof tdir, "%.250s-tenants", dir);
+    arbor_store_options_t o = {.path = tdir, .map_size = 64u << 20};
+    arbor_store_t *s;
+    if (!ok(arbor_store_open(&o, &s) == 0, "tenant store opens"))
+        return;
+    arbor_batch_t *b;
+    uint64_t ref;
+    arbor_span_in_t a1 = span(7, 1, 0, 100), a2 = span(7, 2, 1, 150), b1 = span(7, 1, 0, 500);
+    b1.status_code = 2;
+    int rc = arbor_batch_begin(s, ARBOR_IOV("acme"), &b);
+    rc = rc ? rc : arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("res-a"), &ref);
+    a1.resource_ref = a2.resource_ref = ref;
+    rc = rc ? rc : arbor_batch_put_record(b, ARBOR_RECORD_SCOPE, ARBOR_IOV("scope"), &ref);
+    a1.scope_ref = a2.scope_ref = ref;
+    rc = rc ? rc : arbor_batch_put_span(b, &a1);
+    rc = rc ? rc : arbor_batch_set_tenant(b, ARBOR_IOV("beta"));
+    rc = rc ? rc : arbor_batch_put_record(b, ARBOR_RECORD_RESOURCE, ARBOR_IOV("res-b"), &ref);
+    b1.resource_ref = ref;
+    rc = rc ? rc : arbor_batch_put_record(b, ARBOR_RECORD_SCOPE, ARBOR_IOV("scope"), &ref);
+    b1.scope_ref = ref;
+    rc = rc ? rc : arbor_batch_put_span(b, &b1);
+    rc = rc ? rc : arbor_batch_set_tenant(b, ARBOR_IOV("acme")); /* back: acme's summary is reloaded */
+    rc = rc ? rc : arbor_batch_put_span(b, &a2);
+    is_int(rc ? rc : arbor_batch_commit(b), 0, "one batch, two tenants, commits");
+    arbor_reader_t *r;
+    arbor_trace_summary_t t;
+    uint8_t tid[16];
+    memset(tid, 7, 16);
+    arbor_reader_begin(s, ARBOR_IOV("acme"), &r);
+    ok(arbor_reader_trace_summary(r, tid, &t) == 0 && t.span_count == 2 && t.error_count == 0 && t.start_ns == 100,
+       "acme: its two spans, no error");
+    visit_t v = {0};
+    arbor_reader_changes(r, 0, visit_change, &v);
+    ok(v.n == 2 && v.seqs[0] == 1 && v.seqs[1] == 3, "acme's feed holds its own changes only");
+    is_int(arbor_reader_set_tenant(r, ARBOR_IOV("beta")), 0, "same snapshot, other tenant");
+    ok(arbor_reader_trace_summary(r, tid, &t) == 0 && t.span_count == 1 && t.error_count == 1 && t.start_ns == 500,
+       "beta: its one span, in error");
+    arbor_span_rec_t rec;
+    uint8_t sid2[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    is_int(arbor_reader_span(r, tid, sid2, &rec), ARBOR_ENOTFOUND, "beta cannot read acme's span");
+    is_int(arbor_reader_set_tenant(r, ARBOR_IOV("nobody")), 0, "an unknown tenant");
+    is_int(arbor_reader_trace_summary(r, tid, &t), ARBOR_ENOTFOUND, "an unknown tenant finds nothing");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "check clean with two tenants");
+    arbor_store_close(s);
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tdir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", tdir);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/arbor-test-store-%d", (int)getpid());
@@ -723,6 +785,7 @@ int main(void)
     is_int(check_problems(s), 0, "check clean after reopen");
     arbor_store_close(s);
     test_format_versions();
+    test_tenant_switch();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -24,7 +24,6 @@
 
 #include <stdint.h>
 
-#define ARBOR_DEFAULT_TENANT "single-tenant"
 #define ARBOR_TRACE_ID_LEN 16
 #define ARBOR_SPAN_ID_LEN 8
 /** Longest execution ID that is indexed (longer IDs stay in span attributes only). */
@@ -146,6 +145,13 @@ typedef struct {
  */
 int arbor_batch_begin(arbor_store_t *store, arbor_iov_t tenant, arbor_batch_t **out);
 /**
+ * Write what follows for @p tenant (created if new), in the same transaction: one
+ * group commit may carry several tenants' requests. Records are per tenant, so
+ * put_record references from before the switch are not valid after it.
+ * @return 0, ARBOR_EDECODE for a name over 255 bytes, or an LMDB error (abort then).
+ */
+int arbor_batch_set_tenant(arbor_batch_t *b, arbor_iov_t tenant);
+/**
  * Store @p bytes once per tenant (content-addressed) and return its reference.
  * Identical bytes always yield the same reference.
  */
@@ -240,6 +246,12 @@ typedef struct {
 int arbor_reader_begin(arbor_store_t *store, arbor_iov_t tenant, arbor_reader_t **out);
 /** End the snapshot; every borrowed pointer becomes invalid. Cannot fail. */
 void arbor_reader_end(arbor_reader_t *r);
+/**
+ * Read @p tenant's data from here on, in the same snapshot (a live tick serves
+ * every tenant's subscribers from one consistent view). Borrowed pointers stay
+ * valid. An unknown tenant finds nothing. 0 or an LMDB error.
+ */
+int arbor_reader_set_tenant(arbor_reader_t *r, arbor_iov_t tenant);
 /** Last change-feed sequence committed as of this snapshot (0 = empty store). */
 uint64_t arbor_reader_last_seq(arbor_reader_t *r);
 /** The transaction ID of the reader's snapshot: compare it with arbor_store_last_txn(),

@@ -22,6 +22,9 @@ typedef struct {
     size_t len;
 } arbor_iov_t;
 
+/** The tenant of a store without multitenancy (Tempo's name for it). */
+#define ARBOR_DEFAULT_TENANT "single-tenant"
+
 #define ARBOR_IOV(lit) ((arbor_iov_t){(lit), sizeof(lit) - 1})
 #define ARBOR_IOV_NULL ((arbor_iov_t){NULL, 0})
 

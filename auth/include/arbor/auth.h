@@ -1,0 +1,145 @@
+/**
+ * @file auth.h
+ * @brief Who is calling, and which tenant they act for (SPEC §8).
+ *
+ * A request carries a bearer token: a JWT as Orcheo issues them (HS256/384/512
+ * with a shared secret, RS/PS/ES with keys from a JWKS file), or a service token
+ * listed, hashed, in a tokens file. arbor_auth_check() verifies it, reads its
+ * scopes and tenants by Orcheo's claim conventions, and settles the request's
+ * tenant (with X-Scope-OrgID when multitenancy is on).
+ *
+ * Threads: an arbor_auth_t is shared by every thread of a daemon; checks run in
+ * parallel, and arbor_auth_reload() swaps in freshly read keys and tokens between
+ * them (a check sees the old set or the new one, never a mix).
+ *
+ * Ownership: arbor_auth_open() copies what it needs of the config; the caller
+ * owns the handle and releases it with arbor_auth_close(). Results are plain
+ * values in the caller's storage.
+ */
+#ifndef ARBOR_AUTH_H
+#define ARBOR_AUTH_H
+
+#include "arbor/base.h"
+#include "arbor/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Tempo's rule: tenant IDs are at most 150 bytes. */
+#define ARBOR_TENANT_MAX 150
+/** Seconds of clock skew allowed on exp and nbf. */
+#define ARBOR_AUTH_LEEWAY_S 60
+
+typedef struct arbor_auth arbor_auth_t;
+
+/** The settings both daemons share (strings point into argv/environ). */
+typedef struct {
+    int required;             /**< ARBOR_AUTH: 0 off, 1 required */
+    int multitenancy;         /**< ARBOR_MULTITENANCY */
+    const char *jwt_secret;   /**< HS256/384/512 key */
+    const char *jwks;         /**< JWKS file path */
+    const char *issuer;       /**< required iss, or NULL */
+    const char *audience;     /**< comma list; one must be in aud, or NULL */
+    const char *algorithms;   /**< comma list of accepted algs */
+    const char *tenant_claim; /**< extra claim naming tenants, or NULL */
+    const char *tokens_file;  /**< service tokens, or NULL */
+    const char *read_scopes;  /**< comma list; empty: any valid token reads */
+    const char *write_scopes; /**< comma list; empty: any valid token writes */
+} arbor_auth_config_t;
+
+/** What a request needs its token to allow. */
+typedef enum {
+    ARBOR_AUTH_READ = 1,
+    ARBOR_AUTH_WRITE = 2,
+} arbor_auth_need_t;
+
+/** The outcome of one check. */
+typedef struct {
+    int status;          /**< 0 allowed; 401 unauthenticated; 403 forbidden */
+    const char *code;    /**< Orcheo's code: "auth.missing_token", "auth.invalid_scheme",
+                              "auth.invalid_token", "auth.token_expired", "auth.missing_tenant",
+                              "auth.forbidden"; NULL when allowed */
+    char message[160];   /**< for the caller: never the token, never another tenant's name */
+    char tenant[ARBOR_TENANT_MAX + 1]; /**< the request's tenant when allowed */
+    char subject[128];   /**< JWT sub, the service token's name, or "anonymous" */
+    char token_id[128];  /**< JWT jti, the service token's name, or "" */
+    uint64_t expires_s;  /**< the token's exp (Unix s); 0: none */
+} arbor_auth_result_t;
+
+/**
+ * Read keys and tokens as @p cfg says.
+ * @return 0, or ARBOR_ECONFIG with @p err naming the setting and the problem.
+ */
+int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *err, size_t errlen);
+/** Re-read the JWKS and tokens files (SIGHUP). On error the old set stays. */
+int arbor_auth_reload(arbor_auth_t *a, char *err, size_t errlen);
+void arbor_auth_close(arbor_auth_t *a);
+
+/** 1 when every request but the public ones needs a token. */
+int arbor_auth_required(const arbor_auth_t *a);
+
+/**
+ * Check @p token (the credential alone, no scheme; empty: none presented) for
+ * @p need, with @p org the X-Scope-OrgID value (empty: none), at Unix time
+ * @p now_s. Fills @p out; status 0 means go on as out->tenant.
+ */
+void arbor_auth_check(arbor_auth_t *a, arbor_iov_t token, arbor_iov_t org, unsigned need, uint64_t now_s,
+                      arbor_auth_result_t *out);
+
+/**
+ * The same, from an Authorization header value (empty: none): "Bearer <token>",
+ * scheme in any case; any other scheme is auth.invalid_scheme.
+ */
+void arbor_auth_check_header(arbor_auth_t *a, arbor_iov_t authorization, arbor_iov_t org, unsigned need,
+                             uint64_t now_s, arbor_auth_result_t *out);
+
+/** 1 when @p t is a tenant ID Tempo would take: 1..150 bytes of [A-Za-z0-9!-_.*'()], not "." or "..". */
+int arbor_tenant_valid(arbor_iov_t t);
+
+/** Escape @p s for a JSON string body into @p out (always terminated). */
+void arbor_auth_json_escape(char *out, size_t len, const char *s);
+
+/**
+ * The config-table rows of the settings above, for a binary whose config struct
+ * @p type holds an arbor_auth_config_t at @p member and an int at @p mt_member.
+ */
+#define ARBOR_AUTH_CFG_ROWS(type, member)                                                                            \
+    {"auth", ARBOR_CFG_ENUM, "off", offsetof(type, member.required),                                                 \
+     "`off`: anonymous callers (Orcheo's disabled mode); `required`: every request but /healthz, /ready and "        \
+     "/metrics needs `Authorization: Bearer <token>` (a JWT or a service token).",                                   \
+     arbor_auth_modes, 0, 0},                                                                                        \
+    {"multitenancy", ARBOR_CFG_BOOL, "false", offsetof(type, member.multitenancy),                                   \
+     "`true`: the tenant comes from `X-Scope-OrgID` (required without auth; with auth it must be one of the "        \
+     "token's tenants, and a token with one tenant needs no header). `false`: one tenant, `single-tenant`.",         \
+     NULL, 0, 0},                                                                                                    \
+    {"auth-jwt-secret", ARBOR_CFG_STRING, NULL, offsetof(type, member.jwt_secret),                                   \
+     "Shared secret of HS256/HS384/HS512 JWTs (Orcheo's `ORCHEO_AUTH_JWT_SECRET`).", NULL, 0, 0},                    \
+    {"auth-jwks", ARBOR_CFG_STRING, NULL, offsetof(type, member.jwks),                                               \
+     "JWKS file with the public keys of RS*/PS*/ES* JWTs (RSA and P-256/384/521 keys); re-read on SIGHUP.",          \
+     NULL, 0, 0},                                                                                                    \
+    {"auth-issuer", ARBOR_CFG_STRING, NULL, offsetof(type, member.issuer),                                           \
+     "Required `iss` of JWTs (unset: not checked).", NULL, 0, 0},                                                    \
+    {"auth-audience", ARBOR_CFG_STRING, NULL, offsetof(type, member.audience),                                       \
+     "Accepted `aud` values, comma separated: a JWT must name one. Unset: a JWT must carry no `aud` (as PyJWT).",    \
+     NULL, 0, 0},                                                                                                    \
+    {"auth-algorithms", ARBOR_CFG_STRING, "HS256,HS384,HS512,RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512", \
+     offsetof(type, member.algorithms),                                                                              \
+     "JWT algorithms accepted, comma separated. HS* verify with the secret only, the others with JWKS keys of "      \
+     "their own type only; `none` is never accepted.",                                                               \
+     NULL, 0, 0},                                                                                                    \
+    {"auth-tenant-claim", ARBOR_CFG_STRING, NULL, offsetof(type, member.tenant_claim),                               \
+     "Another JWT claim naming the token's tenants, read before `workspace_ids`, `workspaces`, `workspace`, "        \
+     "`workspace_id` and `orcheo.workspace_ids` (a string, an array, or a dotted path into objects).",               \
+     NULL, 0, 0},                                                                                                    \
+    {"auth-tokens-file", ARBOR_CFG_STRING, NULL, offsetof(type, member.tokens_file),                                 \
+     "Service tokens, one per line: `<sha256 hex of the token> <tenant[,tenant]|*> <scope[,scope]|*|-> [name]`; "    \
+     "`#` comments. Tokens are never stored in clear; re-read on SIGHUP.",                                           \
+     NULL, 0, 0},                                                                                                    \
+    {"auth-read-scopes", ARBOR_CFG_STRING, "", offsetof(type, member.read_scopes),                                   \
+     "A token needs one of these scopes to read (comma separated; empty: any valid token).", NULL, 0, 0},            \
+    {"auth-write-scopes", ARBOR_CFG_STRING, "", offsetof(type, member.write_scopes),                                 \
+     "A token needs one of these scopes to ingest (comma separated; empty: any valid token).", NULL, 0, 0}
+
+extern const char *const arbor_auth_modes[]; /**< "off", "required" */
+
+#endif
