@@ -56,6 +56,7 @@ static const arbor_cfg_entry_t entries[] = {
      "Completion-queue threads decoding OTLP/gRPC calls.", NULL, 1, 64},
     {"max-queue-spans", ARBOR_CFG_INT, "262144", F(max_queue_spans),
      "Spans waiting for the writer before requests get 503 + Retry-After.", NULL, 1000, 100000000},
+    ARBOR_AUTH_CFG_ROWS(collector_config_t, auth),
 };
 
 static int validate(const void *p, char *err, size_t errlen)
@@ -63,6 +64,8 @@ static int validate(const void *p, char *err, size_t errlen)
     const collector_config_t *c = p;
     if (arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
         arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0)
+        return -1;
+    if (arbor_auth_validate(&c->auth, err, errlen) != 0)
         return -1;
     if (!c->otlp_http_addr.enabled && !c->otlp_grpc_addr.enabled) {
         snprintf(err, errlen, "ARBOR_OTLP_HTTP_ADDR and ARBOR_OTLP_GRPC_ADDR are both off: nothing could send spans");

@@ -2,6 +2,7 @@
 #ifndef ARBOR_COLLECTOR_CONFIG_H
 #define ARBOR_COLLECTOR_CONFIG_H
 
+#include "arbor/auth.h"
 #include "arbor/config.h"
 
 typedef struct {
@@ -20,6 +21,7 @@ typedef struct {
     int64_t http_threads;
     int64_t grpc_threads;
     int64_t max_queue_spans;
+    arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
 } collector_config_t;
 
 extern const arbor_cfg_table_t collector_config_table;

@@ -62,6 +62,7 @@ typedef struct {
     grpc_slice status_details;
     grpc_metadata trailer; /* grpc-status-details-bin, when set */
     int has_trailer;
+    char tenant[ARBOR_TENANT_MAX + 1]; /* settled by the auth check in on_new */
 } call_t;
 
 static void arm(cq_thread_t *t)
@@ -174,6 +175,41 @@ static void on_job_done(ingest_job_t *job)
     finish_job(job->owner);
 }
 
+/* A request metadata value (keys arrive lowercase), or empty. */
+static arbor_iov_t metadata_value(const grpc_metadata_array *md, const char *key)
+{
+    for (size_t i = 0; i < md->count; i++)
+        if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0)
+            return arbor_iov(GRPC_SLICE_START_PTR(md->metadata[i].value), GRPC_SLICE_LENGTH(md->metadata[i].value));
+    return ARBOR_IOV_NULL;
+}
+
+/* Metadata `authorization` and `x-scope-orgid`, as the HTTP receiver's headers:
+ * 0 with c->tenant set, or -1 with the call finished UNAUTHENTICATED (401),
+ * PERMISSION_DENIED (403) or INVALID_ARGUMENT (a bad tenant ID). */
+static int authorize(call_t *c)
+{
+    arbor_auth_t *auth = c->thread->recv->opts.auth;
+    arbor_auth_result_t who;
+    arbor_auth_check_header(auth, metadata_value(&c->request_md, "authorization"),
+                            metadata_value(&c->request_md, "x-scope-orgid"), ARBOR_AUTH_WRITE,
+                            arbor_now_ns() / 1000000000u, &who);
+    if (who.status == 0) {
+        snprintf(c->tenant, sizeof c->tenant, "%s", who.tenant);
+        return 0;
+    }
+    char msg[220], sub[200];
+    snprintf(msg, sizeof msg, "%s (%s)", who.message, who.code);
+    if (arbor_auth_required(auth))
+        arbor_log_lifecycle("audit", "subject=\"%s\" route=\"" EXPORT_METHOD "\" status=%d code=%s",
+                            arbor_log_escape(sub, sizeof sub, who.subject, strlen(who.subject)), who.status, who.code);
+    finish(c, who.status == 401 ? GRPC_STATUS_UNAUTHENTICATED
+              : who.status == 403 ? GRPC_STATUS_PERMISSION_DENIED
+                                  : GRPC_STATUS_INVALID_ARGUMENT,
+           msg, 0, ARBOR_IOV_NULL);
+    return -1;
+}
+
 static void on_new(call_t *c)
 {
     arm(c->thread); /* keep the slot count constant */
@@ -182,6 +218,8 @@ static void on_new(call_t *c)
                ARBOR_IOV_NULL);
         return;
     }
+    if (authorize(c) != 0)
+        return;
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -260,7 +298,7 @@ static void on_message(call_t *c)
     }
     char err[256] = "";
     arbor_iov_t msg;
-    c->job = ingest_job_new(r->opts.ingest);
+    c->job = ingest_job_new(r->opts.ingest, c->tenant);
     int rc = read_message(c, r->opts.max_request_bytes, &msg, err, sizeof err);
     if (rc == 0)
         rc = ingest_decode(c->job, r->opts.ingest, OTLP_ENC_PROTOBUF, msg.base, msg.len, err, sizeof err);

@@ -15,6 +15,7 @@ typedef struct {
     size_t max_request_bytes; /* decompressed message limit (RESOURCE_EXHAUSTED above) */
     const ingest_options_t *ingest;
     writer_t *writer;
+    arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
 } otlp_grpc_options_t;
 
 /** Start the server. Call before any other thread is created with signals unblocked

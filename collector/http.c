@@ -202,10 +202,12 @@ static int request_body(h2o_req_t *req, otlp_http_server_t *s, ingest_job_t *job
     return 0;
 }
 
-/* A new job and the request's body (in it when inflated); NULL with the answer sent. */
-static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_encoding_t enc, arbor_iov_t *body)
+/* A new job for @p tenant and the request's body (in it when inflated); NULL
+ * with the answer sent. */
+static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_encoding_t enc, const char *tenant,
+                                   arbor_iov_t *body)
 {
-    ingest_job_t *job = ingest_job_new(s->opts.ingest);
+    ingest_job_t *job = ingest_job_new(s->opts.ingest, tenant);
     if (request_body(req, s, job, enc, body) != 0) {
         ingest_job_free(job);
         return NULL;
@@ -214,11 +216,11 @@ static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_e
 }
 
 /* POST /v1/traces: OTLP/HTTP, protobuf or JSON. */
-static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
+static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc, const char *tenant)
 {
     otlp_http_server_t *s = t->server;
     arbor_iov_t body;
-    ingest_job_t *job = job_with_body(req, s, enc, &body);
+    ingest_job_t *job = job_with_body(req, s, enc, tenant, &body);
     if (job == NULL)
         return;
     char err[256] = "";
@@ -239,11 +241,11 @@ static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc)
 }
 
 /* POST /v1/executions: {"execution_id", "trace_id"} announced as a run starts. */
-static void handle_announcement(h2o_req_t *req, http_thread_t *t)
+static void handle_announcement(h2o_req_t *req, http_thread_t *t, const char *tenant)
 {
     arbor_iov_t body;
     char err[256] = "";
-    ingest_job_t *job = job_with_body(req, t->server, OTLP_ENC_JSON, &body);
+    ingest_job_t *job = job_with_body(req, t->server, OTLP_ENC_JSON, tenant, &body);
     if (job == NULL)
         return;
     int rc = ingest_decode_announcement(job, body.base, body.len, err, sizeof err);
@@ -253,6 +255,37 @@ static void handle_announcement(h2o_req_t *req, http_thread_t *t)
         return;
     }
     submit(req, t, job, OTLP_ENC_JSON);
+}
+
+static arbor_iov_t header_value(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i < 0 ? ARBOR_IOV_NULL : arbor_iov(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+}
+
+/* Who writes, as which tenant: 0, or -1 with Orcheo's answer sent
+ * ({"detail":{"message","code"}}, WWW-Authenticate on 401) and an audit line. */
+static int authorize(h2o_req_t *req, arbor_auth_t *auth, const char *route, arbor_auth_result_t *who)
+{
+    arbor_auth_check_header(auth, header_value(req, "authorization"), header_value(req, "x-scope-orgid"),
+                            ARBOR_AUTH_WRITE, arbor_now_ns() / 1000000000u, who);
+    if (who->status == 0)
+        return 0;
+    char msg[400], body[600], sub[200];
+    arbor_auth_json_escape(msg, sizeof msg, who->message);
+    int n = snprintf(body, sizeof body, "{\"detail\":{\"message\":\"%s\",\"code\":\"%s\"}}", msg, who->code);
+    if (who->status == 401)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+    if (arbor_auth_required(auth))
+        arbor_log_lifecycle("audit", "subject=\"%s\" route=\"%s\" status=%d code=%s",
+                            arbor_log_escape(sub, sizeof sub, who->subject, strlen(who->subject)), route,
+                            who->status, who->code);
+    req->res.status = who->status;
+    req->res.reason = who->status == 401 ? "Unauthorized" : who->status == 403 ? "Forbidden" : "Bad Request";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    req->res.content_length = (size_t)n;
+    h2o_send_inline(req, body, (size_t)n);
+    return -1;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -288,10 +321,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                        0);
         return 0;
     }
+    arbor_auth_result_t who;
+    if (authorize(req, t->server->opts.auth, traces ? "/v1/traces" : "/v1/executions", &who) != 0)
+        return 0;
     if (traces)
-        handle_traces(req, t, enc);
+        handle_traces(req, t, enc, who.tenant);
     else
-        handle_announcement(req, t);
+        handle_announcement(req, t, who.tenant);
     return 0;
 }
 

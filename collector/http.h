@@ -15,6 +15,7 @@ typedef struct {
     size_t max_request_bytes;
     const ingest_options_t *ingest;
     writer_t *writer;
+    arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
 } otlp_http_options_t;
 
 /** Bind and start the loop threads. @p bound_port receives the listening port. */

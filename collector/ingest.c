@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-ingest_job_t *ingest_job_new(const ingest_options_t *opts)
+ingest_job_t *ingest_job_new(const ingest_options_t *opts, const char *tenant)
 {
     ingest_job_t *job = arbor_xcalloc(1, sizeof *job);
+    snprintf(job->tenant, sizeof job->tenant, "%s", tenant);
     arbor_arena_init(&job->arena, 64 * 1024, opts->arena_limit);
     return job;
 }

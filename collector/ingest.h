@@ -7,6 +7,7 @@
 #ifndef ARBOR_COLLECTOR_INGEST_H
 #define ARBOR_COLLECTOR_INGEST_H
 
+#include "arbor/auth.h"
 #include "arbor/store.h"
 #include "otlp.h"
 
@@ -15,6 +16,7 @@ typedef void (*ingest_done_fn)(ingest_job_t *job);
 
 struct ingest_job {
     arbor_arena_t arena;
+    char tenant[ARBOR_TENANT_MAX + 1]; /* whose data this is: set by the receiver's auth check */
     /* the spans to store, with their packed resource / scope records */
     arbor_span_in_t *spans;
     uint32_t *span_resource, *span_scope; /* index into resources[] / scopes[] per span */
@@ -36,6 +38,7 @@ struct ingest_job {
     ingest_done_fn done;
     void *owner;
     ingest_job_t *next; /* writer queue link */
+    int written;        /* the writer's mark while it groups a commit by tenant */
 };
 
 typedef struct {
@@ -45,8 +48,9 @@ typedef struct {
     int capture_content;                  /* 0: drop prompt/response/message content (otlp_span_drop_content) */
 } ingest_options_t;
 
-/** A new empty job (aborts on OOM, the daemons' policy). */
-ingest_job_t *ingest_job_new(const ingest_options_t *opts);
+/** A new empty job for @p tenant, the one the receiver's auth check settled
+ *  (aborts on OOM, the daemons' policy). */
+ingest_job_t *ingest_job_new(const ingest_options_t *opts, const char *tenant);
 void ingest_job_free(ingest_job_t *job);
 
 /** Decoding may allocate this many bytes per body byte (plus

@@ -1,11 +1,13 @@
 /* arbor-collector: parse settings, open the store, start the writer and the
- * receivers, wait for SIGINT/SIGTERM, then shut down losing nothing acknowledged. */
+ * receivers, wait for SIGINT/SIGTERM (SIGHUP re-reads the auth files), then shut
+ * down losing nothing acknowledged. */
 #include "config.h"
 #include "grpc.h"
 #include "http.h"
 #include "ingest.h"
 #include "writer.h"
 
+#include "arbor/auth.h"
 #include "arbor/log.h"
 #include "arbor/store.h"
 
@@ -46,7 +48,7 @@ static void bound_addr(arbor_addr_t addr, uint16_t port, char *out, size_t len)
 /* Start the enabled receivers; their bound addresses (or "off") into the buffers.
  * 0, or non-zero with whatever started stopped again. */
 static int start_receivers(const collector_config_t *cfg, const ingest_options_t *ingest, writer_t *writer,
-                           otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
+                           arbor_auth_t *auth, otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
                            size_t len)
 {
     uint16_t port;
@@ -54,14 +56,16 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     snprintf(grpc_addr, len, "off");
     if (cfg->otlp_http_addr.enabled) {
         otlp_http_options_t ho = {.addr = cfg->otlp_http_addr, .threads = (int)cfg->http_threads,
-                                  .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer};
+                                  .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
+                                  .auth = auth};
         if (otlp_http_start(&ho, http, &port) != 0)
             return -1;
         bound_addr(cfg->otlp_http_addr, port, http_addr, len);
     }
     if (cfg->otlp_grpc_addr.enabled) {
         otlp_grpc_options_t go = {.addr = cfg->otlp_grpc_addr, .threads = (int)cfg->grpc_threads,
-                                  .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer};
+                                  .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
+                                  .auth = auth};
         if (otlp_grpc_start(&go, grpc, &port) != 0) {
             if (*http != NULL)
                 otlp_http_stop(*http);
@@ -93,7 +97,8 @@ int main(int argc, char **argv)
     writer_t *writer = NULL;
     otlp_http_server_t *http = NULL;
     otlp_grpc_receiver_t *grpc = NULL;
-    char http_addr[160], grpc_addr[160];
+    arbor_auth_t *auth = NULL;
+    char http_addr[160], grpc_addr[160], err[512];
 
     arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
     if (r != ARBOR_CFG_RUN)
@@ -106,6 +111,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -115,13 +121,20 @@ int main(int argc, char **argv)
     ingest_options_t ingest = {
         .execution_id_keys = keys, .span_codec = codecs[cfg.span_compression], .capture_content = cfg.capture_content,
         .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES};
+    if (arbor_auth_open(&cfg.auth, &auth, err, sizeof err) != 0) {
+        arbor_error("config_invalid", "error=\"%s\"", err);
+        free(keys);
+        return 2;
+    }
     if (start_store(&cfg, &store, &writer) != 0) {
+        arbor_auth_close(auth);
         free(keys);
         return 1;
     }
-    if (start_receivers(&cfg, &ingest, writer, &http, &grpc, http_addr, grpc_addr, sizeof http_addr) != 0) {
+    if (start_receivers(&cfg, &ingest, writer, auth, &http, &grpc, http_addr, grpc_addr, sizeof http_addr) != 0) {
         stop_writer(writer);
         arbor_store_close(store);
+        arbor_auth_close(auth);
         free(keys);
         return 1;
     }
@@ -129,7 +142,12 @@ int main(int argc, char **argv)
                         cfg.data_dir, cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (arbor_auth_reload(auth, err, sizeof err) != 0)
+            arbor_error("reload_failed", "error=\"%s\" action=kept_previous", err);
+        else
+            arbor_log_lifecycle("reloaded", "what=auth");
+    }
     arbor_log_lifecycle("shutdown", "signal=%d", sig);
     /* receivers first (they finish what is in flight), then the writer drains */
     if (grpc != NULL)
@@ -138,6 +156,7 @@ int main(int argc, char **argv)
         otlp_http_stop(http);
     stop_writer(writer);
     arbor_store_close(store);
+    arbor_auth_close(auth);
     free(keys);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct writer {
@@ -61,21 +62,47 @@ uint64_t writer_sweep_interval_ms(uint64_t retention_ms)
     return ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms;
 }
 
-/* Delete what has expired, in bounded transactions, until done or requests wait. */
+typedef struct {
+    char **names;
+    size_t n;
+} tenant_list_t;
+
+static int add_tenant(void *ctx, arbor_iov_t name)
+{
+    tenant_list_t *l = ctx;
+    l->names = arbor_xrealloc(l->names, (l->n + 1) * sizeof *l->names);
+    char *copy = arbor_xmalloc(name.len + 1);
+    memcpy(copy, name.base, name.len);
+    copy[name.len] = '\0';
+    l->names[l->n++] = copy;
+    return 0;
+}
+
+/* Delete what has expired, every tenant's, in bounded transactions, until done
+ * or requests wait. */
 static void sweep(writer_t *w)
 {
     uint64_t now = arbor_now_ns(), traces = 0, spans = 0;
     uint64_t cutoff = now > w->retention_ns ? now - w->retention_ns : 0; /* a retention beyond 1970 keeps all */
-    arbor_expire_t ex;
-    int rc, more;
-    do {
-        rc = arbor_store_expire(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), cutoff, SWEEP_SPANS_PER_TXN, &ex);
-        traces += ex.traces;
-        spans += ex.spans;
-        pthread_mutex_lock(&w->mu);
-        more = rc == 0 && ex.more && w->head == NULL && !w->stopping;
-        pthread_mutex_unlock(&w->mu);
-    } while (more);
+    arbor_expire_t ex = {0};
+    tenant_list_t tenants = {0};
+    int rc = arbor_store_tenants(w->store, add_tenant, &tenants), more = 0;
+    for (size_t t = 0; t < tenants.n && rc == 0; t++) {
+        do {
+            rc = arbor_store_expire(w->store, arbor_iov(tenants.names[t], strlen(tenants.names[t])), cutoff,
+                                    SWEEP_SPANS_PER_TXN, &ex);
+            traces += ex.traces;
+            spans += ex.spans;
+            pthread_mutex_lock(&w->mu);
+            more = rc == 0 && ex.more && w->head == NULL && !w->stopping;
+            pthread_mutex_unlock(&w->mu);
+        } while (more);
+        if (rc == 0 && ex.more) /* requests wait: they go first, the rest next time */
+            break;
+    }
+    for (size_t t = 0; t < tenants.n; t++)
+        free(tenants.names[t]);
+    free(tenants.names);
     if (rc != 0)
         arbor_warn("retention_failed", "error=\"%s\"", arbor_strerror(rc));
     if (traces > 0) {
@@ -162,6 +189,31 @@ out:
     return rc;
 }
 
+/* Jobs [first, stop) into @p b, one tenant after another (each switch writes the
+ * tenant's cached summaries, so a group is taken tenant by tenant, not in
+ * arrival order: the jobs of a group are independent). */
+static int write_by_tenant(arbor_batch_t *b, ingest_job_t *first, ingest_job_t *stop, uint64_t *spans)
+{
+    int rc;
+    for (ingest_job_t *j = first; j != stop; j = j->next)
+        j->written = 0;
+    for (ingest_job_t *lead = first; lead != stop; lead = lead->next) {
+        if (lead->written)
+            continue;
+        if ((rc = arbor_batch_set_tenant(b, arbor_iov(lead->tenant, strlen(lead->tenant)))) != 0)
+            return rc;
+        for (ingest_job_t *j = lead; j != stop; j = j->next) {
+            if (j->written || strcmp(j->tenant, lead->tenant) != 0)
+                continue;
+            if ((rc = write_job(b, j)) != 0)
+                return rc;
+            j->written = 1;
+            *spans += j->n_spans;
+        }
+    }
+    return 0;
+}
+
 /* Write jobs [first, stop) in one transaction; 0 only if all committed. The
  * counters go into the same transaction, as they will be if it commits. */
 static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
@@ -171,12 +223,9 @@ static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
     int rc = arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
     if (rc)
         return rc;
-    for (ingest_job_t *j = first; j != stop; j = j->next) {
-        if ((rc = write_job(b, j)) != 0) {
-            arbor_batch_abort(b);
-            return rc;
-        }
-        spans += j->n_spans;
+    if ((rc = write_by_tenant(b, first, stop, &spans)) != 0) {
+        arbor_batch_abort(b);
+        return rc;
     }
     pthread_mutex_lock(&w->mu);
     arbor_ingest_stats_t next = w->stats;

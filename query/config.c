@@ -68,6 +68,7 @@ static const arbor_cfg_entry_t entries[] = {
      "answered while they run.",
      NULL, 1, 64},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
+    ARBOR_AUTH_CFG_ROWS(query_config_t, auth),
 };
 
 /* ARBOR_TRACE_LINKS: Name=URL pairs, comma separated, each URL http(s) or a
@@ -102,6 +103,7 @@ static int validate(const void *p, char *err, size_t errlen)
         return -1;
     }
     return arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
+                   arbor_auth_validate(&c->auth, err, errlen) != 0 ||
                    arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0 ||
                    check_trace_links(c->trace_links, err, errlen) != 0
                ? -1

@@ -2,6 +2,7 @@
 #ifndef ARBOR_QUERY_CONFIG_H
 #define ARBOR_QUERY_CONFIG_H
 
+#include "arbor/auth.h"
 #include "arbor/config.h"
 
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
     uint64_t live_slow_timeout_ms;
     uint64_t search_timeout_ms;
     int64_t search_threads;
+    arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
 } query_config_t;
 
 extern const arbor_cfg_table_t query_config_table;

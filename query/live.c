@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "tree.h"
 
+#include "arbor/auth.h"
 #include "arbor/log.h"
 #include "arbor/map64.h"
 
@@ -37,6 +38,8 @@ struct sub {
      * ticks' (L.last_seq), and what it already holds is not sent again */
     uint64_t snapshot_seq;
     int complete_sent, closing;
+    char tenant[ARBOR_TENANT_MAX + 1]; /* whose data this subscriber may see */
+    uint64_t close_after_s;            /* Unix time its token stops being valid (0: never) */
 };
 
 static struct {
@@ -320,8 +323,8 @@ static int police(sub_t *s, uint64_t now)
     return 0;
 }
 
-int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint8_t *trace_id, int has_since,
-                   uint64_t since)
+int live_subscribe(h2o_req_t *req, const char *key, const live_caller_t *caller, arbor_iov_t exec,
+                   const uint8_t *trace_id, int has_since, uint64_t since)
 {
     arbor_store_t *st = L.o.store();
     arbor_reader_t *r;
@@ -329,10 +332,12 @@ int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint
         return ARBOR_EBUSY;
     if (st == NULL)
         return ARBOR_ENOSTORE;
-    int rc = arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
+    int rc = arbor_reader_begin(st, caller->tenant, &r);
     if (rc)
         return rc;
     sub_t *s = arbor_xcalloc(1, sizeof *s);
+    snprintf(s->tenant, sizeof s->tenant, "%.*s", (int)caller->tenant.len, caller->tenant.base);
+    s->close_after_s = caller->close_after_s;
     if (trace_id == NULL) {
         char *copy = arbor_xmalloc(exec.len + 1);
         memcpy(copy, exec.base, exec.len);
@@ -345,7 +350,6 @@ int live_subscribe(h2o_req_t *req, const char *key, arbor_iov_t exec, const uint
     } else {
         follow(s, trace_id);
     }
-    /* hook for the security work: authorise the subscriber here (token, tenant) */
     s->conn = h2o_upgrade_to_websocket(req, key, s, on_ws_message);
     s->next = L.head;
     if (L.head)
@@ -452,7 +456,7 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
     arbor_arena_free(&a);
 }
 
-static void deliver(arbor_reader_t *r, changes_t *ch, uint64_t seq)
+static void deliver(arbor_reader_t *r, const char *tenant, changes_t *ch, uint64_t seq)
 {
     uint64_t now = arbor_mono_ns();
     qsort(ch->v, ch->n, sizeof *ch->v, cmp_change);
@@ -466,7 +470,7 @@ static void deliver(arbor_reader_t *r, changes_t *ch, uint64_t seq)
         if (arbor_reader_trace_summary(r, trace, &sum) == 0)
             exec = sum.execution_id;
         for (sub_t *s = L.head; s; s = s->next) {
-            if (s->closing)
+            if (s->closing || strcmp(s->tenant, tenant) != 0)
                 continue;
             if (follows(s, trace)) {
                 send_changes(r, s, &ch->v[i], &ch->v[j], exec, seq);
@@ -484,6 +488,32 @@ static void deliver(arbor_reader_t *r, changes_t *ch, uint64_t seq)
     }
 }
 
+/* The feed is per tenant: from one snapshot, each subscribed tenant's changes
+ * since the last tick go to that tenant's subscribers only. */
+static void deliver_each_tenant(arbor_reader_t *r, uint64_t seq)
+{
+    for (sub_t *s = L.head; s; s = s->next) {
+        sub_t *first = L.head; /* the first subscriber of s's tenant does it */
+        while (strcmp(first->tenant, s->tenant) != 0)
+            first = first->next;
+        if (first != s || arbor_reader_set_tenant(r, arbor_iov(s->tenant, strlen(s->tenant))) != 0)
+            continue;
+        changes_t ch = {0};
+        arbor_reader_changes(r, L.last_seq, collect_change, &ch);
+        deliver(r, s->tenant, &ch, seq);
+        free(ch.v);
+    }
+}
+
+/* A stream outlives its token's validity: closed with 4401, as Orcheo's. */
+static void close_expired(void)
+{
+    uint64_t now_s = arbor_now_ns() / 1000000000u;
+    for (sub_t *s = L.head; s; s = s->next)
+        if (!s->closing && s->close_after_s != 0 && now_s > s->close_after_s)
+            close_sub(s, 4401, "token expired");
+}
+
 /* complete: every followed trace has its root and nothing came for quiet_ms. */
 static void check_complete(arbor_reader_t **r, arbor_store_t *st, uint64_t now)
 {
@@ -491,6 +521,8 @@ static void check_complete(arbor_reader_t **r, arbor_store_t *st, uint64_t now)
         if (s->complete_sent || s->closing || s->n_traces == 0 || now - s->last_change_ns < L.o.quiet_ms * 1000000u)
             continue;
         if (*r == NULL && arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), r) != 0)
+            return;
+        if (arbor_reader_set_tenant(*r, arbor_iov(s->tenant, strlen(s->tenant))) != 0)
             return;
         /* A snapshot newer than what was delivered could see a root whose span has
          * not been sent yet: "complete" would overtake it. Judge on the next tick. */
@@ -525,16 +557,14 @@ int32_t live_tick(void)
         L.last_txn = arbor_reader_txn_id(r);
         uint64_t seq = arbor_reader_last_seq(r);
         if (seq > L.last_seq) {
-            changes_t ch = {0};
-            arbor_reader_changes(r, L.last_seq, collect_change, &ch);
-            deliver(r, &ch, seq);
-            free(ch.v);
+            deliver_each_tenant(r, seq);
             L.last_seq = seq;
         }
     }
     check_complete(&r, st, now);
     if (r != NULL)
         arbor_reader_end(r);
+    close_expired();
     /* pings for idle connections, then flush; proceed may free a subscriber */
     for (sub_t *s = L.head, *next; s; s = next) {
         next = s->next;

@@ -22,14 +22,21 @@ typedef struct {
 
 void live_init(const live_options_t *o);
 
+/** Who subscribes: the tenant whose data the stream carries (copied), and when
+ *  the stream must close with 4401 because its token is no longer valid. */
+typedef struct {
+    arbor_iov_t tenant;
+    uint64_t close_after_s; /**< Unix seconds; 0: never */
+} live_caller_t;
+
 /**
  * Upgrade @p req to a WebSocket subscription to an execution (@p trace_id NULL)
  * or a trace. @p since: send only what changed after that sequence (has_since),
  * else the whole tree first. The caller has checked the handshake and HTTP/1.1.
  * @return 0 when upgraded; ARBOR_EBUSY when at max subscribers; ENOMEM.
  */
-int live_subscribe(h2o_req_t *req, const char *ws_key, arbor_iov_t execution_id, const uint8_t *trace_id,
-                   int has_since, uint64_t since);
+int live_subscribe(h2o_req_t *req, const char *ws_key, const live_caller_t *caller, arbor_iov_t execution_id,
+                   const uint8_t *trace_id, int has_since, uint64_t since);
 
 /** Deliver what committed since the last call; returns the loop wait (ms) to use next. */
 int32_t live_tick(void);

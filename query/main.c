@@ -1,4 +1,5 @@
-/* arbor-query: parse settings and run the server until SIGINT/SIGTERM. */
+/* arbor-query: parse settings and run the server until SIGINT/SIGTERM; SIGHUP
+ * re-reads the auth files. */
 #include "config.h"
 #include "server.h"
 
@@ -7,12 +8,14 @@
 #include <signal.h>
 #include <string.h>
 
-static volatile int stop_requested;
+static volatile int stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 int main(int argc, char **argv)
@@ -28,6 +31,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return query_server_run(&cfg, &stop_requested);
+    return query_server_run(&cfg, &stop_requested, &reload_requested);
 }

@@ -13,6 +13,7 @@
 #include "trace.h"
 #include "worker.h"
 
+#include "arbor/auth.h"
 #include "arbor/listen.h"
 #include "arbor/log.h"
 #include "arbor/store.h"
@@ -43,6 +44,7 @@ static struct {
     char *hosts[MAX_ORIGINS]; /* allowed Host names; none and !any_host: loopback names only */
     size_t n_hosts;
     int any_host;
+    arbor_auth_t *auth;
 } state;
 
 /* Open the store lazily: the collector may start after us. */
@@ -240,6 +242,116 @@ static int int_param(h2o_req_t *req, const char *name, long lo, long hi, long de
     return 0;
 }
 
+/* ---- who is asking (SPEC §8) ---- */
+
+enum {
+    ROUTE_PUBLIC = 1, /* health and metrics: answered to anyone (SPEC §8) */
+    ROUTE_TENANT = 2, /* reads a tenant's data: scoped to the caller's tenant */
+    ROUTE_STREAM = 4, /* upgrades to a WebSocket */
+};
+
+
+/* The caller of the request being dispatched. dispatch() fills it from the
+ * route's flags before the handler runs, and every store read of a handler takes
+ * its tenant from here (respond_with, the worker jobs, live subscriptions), so no
+ * handler can read a tenant's data the route table did not authorise. Outside a
+ * dispatch it names no tenant, and reads find nothing. */
+typedef struct {
+    arbor_auth_result_t who;
+    int authorized;     /* the route's check passed */
+    int audit;          /* an authenticated read: logged once answered */
+    const char *route;  /* the route's pattern */
+    char ids[200];      /* the path's ID segments, escaped for the log */
+} caller_t;
+
+static caller_t current;
+
+/* A tenant name no store has: reads outside an authorised dispatch find nothing. */
+static const arbor_iov_t no_tenant = {"\x01unauthorised", 14};
+
+static arbor_iov_t current_tenant(void)
+{
+    return current.authorized ? arbor_iov(current.who.tenant, strlen(current.who.tenant)) : no_tenant;
+}
+
+static arbor_iov_t header_value(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i < 0 ? ARBOR_IOV_NULL : arbor_iov(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+}
+
+static void audit_line(const caller_t *c, int status)
+{
+    char sub[200], tid[200];
+    arbor_log_escape(sub, sizeof sub, c->who.subject, strlen(c->who.subject));
+    arbor_log_escape(tid, sizeof tid, c->who.token_id, strlen(c->who.token_id));
+    arbor_log_lifecycle("audit", "subject=\"%s\" token=\"%s\" tenant=\"%s\" route=\"%s\" ids=\"%s\" status=%d%s%s",
+                        sub, tid, c->who.tenant, c->route, c->ids, status, c->who.code ? " code=" : "",
+                        c->who.code ? c->who.code : "");
+}
+
+/* Orcheo's failure shape: {"detail":{"message","code"}}, WWW-Authenticate on 401. */
+static void send_auth_error(h2o_req_t *req, const arbor_auth_result_t *who)
+{
+    char msg[400], body[600];
+    arbor_auth_json_escape(msg, sizeof msg, who->message);
+    int n = snprintf(body, sizeof body, "{\"detail\":{\"message\":\"%s\",\"code\":\"%s\"}}", msg, who->code);
+    if (who->status == 401)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+    const char *reason = who->status == 401 ? "Unauthorized" : who->status == 403 ? "Forbidden" : "Bad Request";
+    send_body(req, who->status, reason, "application/json", body, (size_t)n);
+}
+
+/* A WebSocket's token when it has no Authorization header (browsers cannot set
+ * one): a Sec-WebSocket-Protocol item "bearer.<token>" (the answer then selects
+ * "orcheo-auth", as Orcheo's does), else ?access_token=. */
+static arbor_iov_t stream_token(h2o_req_t *req, const char **subprotocol)
+{
+    arbor_iov_t protocols = header_value(req, "sec-websocket-protocol");
+    for (size_t i = 0; i < protocols.len;) {
+        while (i < protocols.len && (protocols.base[i] == ' ' || protocols.base[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < protocols.len && protocols.base[i] != ',' && protocols.base[i] != ' ')
+            i++;
+        if (i - start > 7 && strncasecmp(protocols.base + start, "bearer.", 7) == 0) {
+            *subprotocol = "orcheo-auth";
+            return arbor_iov(protocols.base + start + 7, i - start - 7);
+        }
+    }
+    arbor_iov_t q = query_param(req, "access_token");
+    return q.base ? q : ARBOR_IOV_NULL;
+}
+
+/* The route's check: 0 to go on as current.who.tenant, -1 when refused (answered). */
+static int authorize(h2o_req_t *req, unsigned flags, const char *pattern, const arbor_iov_t *args, size_t n_args,
+                     const char **subprotocol)
+{
+    memset(&current, 0, sizeof current);
+    current.route = pattern;
+    for (size_t i = 0, o = 0; i < n_args && o + 4 < sizeof current.ids; i++) {
+        char one[100];
+        arbor_log_escape(one, sizeof one, args[i].base, args[i].len);
+        o += (size_t)snprintf(current.ids + o, sizeof current.ids - o, "%s%s", i ? "," : "", one);
+    }
+    *subprotocol = NULL;
+    arbor_iov_t authorization = header_value(req, "authorization"), org = header_value(req, "x-scope-orgid");
+    uint64_t now_s = arbor_now_ns() / 1000000000u;
+    if ((flags & ROUTE_STREAM) && authorization.len == 0)
+        arbor_auth_check(state.auth, stream_token(req, subprotocol), org, ARBOR_AUTH_READ, now_s, &current.who);
+    else
+        arbor_auth_check_header(state.auth, authorization, org, ARBOR_AUTH_READ, now_s, &current.who);
+    if (current.who.status != 0) {
+        if (arbor_auth_required(state.auth))
+            audit_line(&current, current.who.status);
+        send_auth_error(req, &current.who);
+        return -1;
+    }
+    current.authorized = 1;
+    current.audit = arbor_auth_required(state.auth) && (flags & ROUTE_TENANT);
+    return 0;
+}
+
 /* ---- endpoints ---- */
 
 typedef int (*render_fn)(arbor_reader_t *r, void *arg, jsonw_t *w);
@@ -281,7 +393,7 @@ static void respond_with(h2o_req_t *req, render_fn render, void *arg, const rend
         send_detail(req, 503, "Service Unavailable", "store not available yet");
         return;
     }
-    int rc = arbor_reader_begin(st, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
+    int rc = arbor_reader_begin(st, current_tenant(), &r);
     if (rc) {
         send_detail(req, 503, "Service Unavailable", arbor_strerror(rc));
         return;
@@ -477,7 +589,9 @@ static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
             return;
         }
     }
-    int rc = live_subscribe(req, key, id, by_trace ? trace_id : NULL, since_text.base != NULL, since);
+    live_caller_t caller = {current_tenant(), current.who.expires_s == 0 ? 0
+                                              : current.who.expires_s + arbor_auth_leeway_s(state.auth)};
+    int rc = live_subscribe(req, key, &caller, id, by_trace ? trace_id : NULL, since_text.base != NULL, since);
     if (rc == ARBOR_EBUSY)
         send_detail(req, 503, "Service Unavailable", "too many live subscribers");
     else if (rc == ARBOR_ENOSTORE)
@@ -515,7 +629,7 @@ static int window_params(h2o_req_t *req, uint64_t *start, uint64_t *end)
 /* ---- renders on worker threads (worker.h) ---- */
 
 static uint64_t request_t0; /* when the request being dispatched came in */
-static void request_done(h2o_req_t *req, route_t route, uint64_t t0);
+static void request_done(h2o_req_t *req, route_t route, uint64_t t0, const caller_t *caller);
 
 /* Requests that may run long (searches, TraceQL-filtered traces) go to the worker
  * threads so /healthz and everything else stay answered. Their arguments start
@@ -523,6 +637,7 @@ static void request_done(h2o_req_t *req, route_t route, uint64_t t0);
 typedef struct {
     route_t route;
     uint64_t t0;
+    caller_t caller; /* for the audit line */
     render_opts_t o; /* o.bad_request points at err once the job has its copy */
     char err[512];
 } async_head_t;
@@ -532,7 +647,7 @@ static void reply_async(h2o_req_t *req, void *arg, int rc, jsonw_t *w)
     async_head_t *h = arg;
     h->o.bad_request = h->err;
     send_rendered(req, rc, w, &h->o);
-    request_done(req, h->route, h->t0);
+    request_done(req, h->route, h->t0, &h->caller);
 }
 
 /* The budget every worker render runs under. */
@@ -574,12 +689,12 @@ static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
         respond_with(req, render_tempo_trace, &t, &o);
         return;
     }
-    t.h = (async_head_t){.route = ROUTE_TEMPO_TRACE, .t0 = request_t0, .o = o};
+    t.h = (async_head_t){.route = ROUTE_TEMPO_TRACE, .t0 = request_t0, .caller = current, .o = o};
     t.p.budget = search_budget();
     worker_job_t *job = worker_job_new(req, &t, sizeof t);
     tempo_trace_request_t *copy = worker_job_arg(job);
     copy->p.q = worker_job_keep(job, t.p.q);
-    worker_job_submit(job, st, render_tempo_trace, reply_async);
+    worker_job_submit(job, st, current_tenant(), render_tempo_trace, reply_async);
 }
 
 typedef struct {
@@ -630,13 +745,14 @@ static void api_search(h2o_req_t *req)
         send_detail(req, 503, "Service Unavailable", "store not available yet");
         return;
     }
-    t.h = (async_head_t){.route = ROUTE_TEMPO_SEARCH, .t0 = request_t0, .o = {"application/json", NULL, 0}};
+    t.h = (async_head_t){.route = ROUTE_TEMPO_SEARCH, .t0 = request_t0, .caller = current,
+                         .o = {"application/json", NULL, 0}};
     t.p.budget = search_budget();
     worker_job_t *job = worker_job_new(req, &t, sizeof t);
     tempo_search_request_t *copy = worker_job_arg(job);
     copy->p.q = worker_job_keep(job, q.base ? q : arbor_iov("", 0));
     copy->p.tags = worker_job_keep(job, tags.base ? tags : arbor_iov("", 0));
-    worker_job_submit(job, st, render_tempo_search, reply_async);
+    worker_job_submit(job, st, current_tenant(), render_tempo_search, reply_async);
 }
 
 static void respond_tempo(h2o_req_t *req, tempo_search_request_t *t)
@@ -759,11 +875,6 @@ static void get_exec_live(h2o_req_t *req, const arbor_iov_t *arg) { api_live(req
 static void get_trace_live(h2o_req_t *req, const arbor_iov_t *arg) { api_live(req, 1, arg[0]); }
 static void get_span(h2o_req_t *req, const arbor_iov_t *arg) { api_span(req, arg[0], arg[1]); }
 
-enum {
-    ROUTE_PUBLIC = 1, /* health and metrics: answered to anyone (SPEC §8) */
-    ROUTE_TENANT = 2, /* reads a tenant's data: scoped to the caller's tenant */
-    ROUTE_STREAM = 4, /* upgrades to a WebSocket */
-};
 
 /* Segments of a pattern are literals or "*" (any one segment, handed to the
  * handler in order); a final "**" takes whatever follows, none included. The
@@ -804,16 +915,20 @@ static const route_def_t routes[] = {
 
 #define MAX_ROUTE_ARGS 2
 
-/* Does @p p match @p pattern? The "*" segments go to @p args. */
-static int route_match(const char *pattern, const path_t *p, arbor_iov_t *args)
+/* Does @p p match @p pattern? The "*" segments go to @p args (*n_args_out of them). */
+static int route_match(const char *pattern, const path_t *p, arbor_iov_t *args, size_t *n_args_out)
 {
     size_t i = 0, n_args = 0;
     for (const char *s = pattern; *s == '/'; i++) {
         const char *seg = s + 1, *end = strchr(seg, '/');
         size_t len = end ? (size_t)(end - seg) : strlen(seg);
         s = seg + len;
-        if (len == 2 && memcmp(seg, "**", 2) == 0)
+        if (len == 2 && memcmp(seg, "**", 2) == 0) { /* its first segment goes too (the audit's ID) */
+            if (i < p->n && n_args < MAX_ROUTE_ARGS)
+                args[n_args++] = p->seg[i];
+            *n_args_out = n_args;
             return 1;
+        }
         if (i >= p->n)
             return 0;
         if (len == 1 && seg[0] == '*') {
@@ -823,11 +938,13 @@ static int route_match(const char *pattern, const path_t *p, arbor_iov_t *args)
             return 0;
         }
     }
+    *n_args_out = n_args;
     return i == p->n;
 }
 
 static route_t dispatch(h2o_req_t *req)
 {
+    memset(&current, 0, sizeof current); /* nobody, until the route's check says who */
     path_t p;
     arbor_iov_t args[MAX_ROUTE_ARGS];
     if (!host_allowed(req)) {
@@ -849,7 +966,15 @@ static route_t dispatch(h2o_req_t *req)
         return ROUTE_OTHER;
     }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (route_match(routes[i].pattern, &p, args)) {
+        size_t n_args = 0;
+        if (route_match(routes[i].pattern, &p, args, &n_args)) {
+            const char *subprotocol;
+            if (!(routes[i].flags & ROUTE_PUBLIC) &&
+                authorize(req, routes[i].flags, routes[i].pattern, args, n_args, &subprotocol) != 0)
+                return routes[i].metric;
+            if (subprotocol != NULL && !(routes[i].flags & ROUTE_PUBLIC))
+                h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"), 0, NULL,
+                                      subprotocol, strlen(subprotocol));
             routes[i].handler(req, args);
             return routes[i].metric;
         }
@@ -861,11 +986,13 @@ static route_t dispatch(h2o_req_t *req)
 static uint64_t last_request_ns; /* when the last request finished */
 
 /* A request was answered: its latency, its log line. */
-static void request_done(h2o_req_t *req, route_t route, uint64_t t0)
+static void request_done(h2o_req_t *req, route_t route, uint64_t t0, const caller_t *caller)
 {
     uint64_t took = arbor_mono_ns() - t0;
     last_request_ns = t0 + took;
     metrics_observe(route, req->res.status, took);
+    if (caller != NULL && caller->audit)
+        audit_line(caller, req->res.status);
     if (arbor_log_level > ARBOR_LOG_INFO)
         return;
     /* the path only: query strings carry search values and tokens (debug shows
@@ -887,7 +1014,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     request_t0 = arbor_mono_ns();
     route_t route = dispatch(req);
     if (req->res.status != 0) /* else a worker answers it later (reply_async) */
-        request_done(req, route, request_t0);
+        request_done(req, route, request_t0, &current);
     return 0;
 }
 
@@ -971,7 +1098,11 @@ static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
         send_detail(req, 405, "Method Not Allowed", "artifact downloads are GET or HEAD");
-    } else {
+    } else if (authorize(req, ROUTE_TENANT, "/api/artifacts/*/download", &(arbor_iov_t){id, strlen(id)}, 1,
+                         &(const char *){NULL}) == 0) {
+        if (current.audit) /* the upstream answers: the status is not ours to know */
+            audit_line(&current, 0);
+        memset(&current, 0, sizeof current);
         if (!state.cfg->artifact_forward_credentials) {
             static const char *const private_headers[] = {"authorization", "cookie", "proxy-authorization"};
             for (size_t i = 0; i < sizeof private_headers / sizeof private_headers[0]; i++) {
@@ -983,7 +1114,8 @@ static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
         }
         return -1; /* on to the proxy */
     }
-    request_done(req, ROUTE_OTHER, request_t0);
+    request_done(req, ROUTE_OTHER, request_t0, NULL);
+    memset(&current, 0, sizeof current);
     return 0;
 }
 
@@ -1025,7 +1157,27 @@ static void return_idle_memory(void)
         malloc_trim(0);
 }
 
-int query_server_run(const query_config_t *cfg, volatile int *stop)
+/* SIGHUP: re-read the JWKS and service tokens; a bad file keeps the old set. */
+static void reload_auth(volatile int *reload)
+{
+    char err[512];
+    *reload = 0;
+    if (arbor_auth_reload(state.auth, err, sizeof err) != 0)
+        arbor_error("reload_failed", "error=\"%s\" action=kept_previous", err);
+    else
+        arbor_log_lifecycle("reloaded", "what=auth");
+}
+
+static int open_auth(const query_config_t *cfg)
+{
+    char err[512];
+    if (arbor_auth_open(&cfg->auth, &state.auth, err, sizeof err) == 0)
+        return 0;
+    arbor_error("config_invalid", "error=\"%s\"", err);
+    return -1;
+}
+
+int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int *reload)
 {
     static h2o_globalconf_t config;
     static h2o_context_t ctx;
@@ -1039,6 +1191,8 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     state.cfg = cfg;
     parse_settings(cfg);
+    if (open_auth(cfg) != 0)
+        return 2;
     h2o_config_init(&config);
     config.server_name = h2o_iovec_init(H2O_STRLIT("arbor-query"));
     h2o_hostconf_t *host = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -1081,6 +1235,8 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     int32_t wait_ms = 100;
     while (!*stop) {
         h2o_evloop_run(ctx.loop, wait_ms);
+        if (*reload)
+            reload_auth(reload);
         wait_ms = live_tick(); /* short waits only while someone is subscribed */
         return_idle_memory();
     }
@@ -1093,6 +1249,8 @@ int query_server_run(const query_config_t *cfg, volatile int *stop)
     h2o_socket_close(listener);
     arbor_store_close(state.store);
     state.store = NULL;
+    arbor_auth_close(state.auth);
+    state.auth = NULL;
     for (size_t i = 0; i < state.n_origins; i++)
         free(state.origins[i]);
     for (size_t i = 0; i < state.n_hosts; i++)

@@ -4,7 +4,8 @@
 
 #include "config.h"
 
-/** Run until *stop becomes non-zero (set from a signal handler). Returns exit status. */
-int query_server_run(const query_config_t *cfg, volatile int *stop);
+/** Run until *stop becomes non-zero (set from a signal handler); re-read the
+ *  auth files whenever *reload does (SIGHUP; reset here). Returns exit status. */
+int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int *reload);
 
 #endif

@@ -15,6 +15,7 @@ struct worker_job {
     h2o_req_t *req;                /* NULL once the request is gone */
     worker_job_t **guard;          /* in req's pool: tells us when it goes */
     arbor_store_t *store;
+    arbor_iov_t tenant; /* kept with the job */
     worker_render_fn render;
     worker_reply_fn reply;
     int rc;
@@ -75,7 +76,7 @@ static void *worker_main(void *unused)
         pthread_mutex_unlock(&pool.mu);
         arbor_debug("render_started", "queued_us=%llu", (unsigned long long)((arbor_mono_ns() - j->queued_ns) / 1000));
         arbor_reader_t *r;
-        j->rc = arbor_reader_begin(j->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &r);
+        j->rc = arbor_reader_begin(j->store, j->tenant, &r);
         if (j->rc == 0) {
             j->rc = j->render(r, j->arg, &j->out);
             arbor_reader_end(r);
@@ -159,9 +160,11 @@ arbor_iov_t worker_job_keep(worker_job_t *j, arbor_iov_t s)
     return arbor_iov(copy, s.len);
 }
 
-void worker_job_submit(worker_job_t *j, arbor_store_t *store, worker_render_fn render, worker_reply_fn reply)
+void worker_job_submit(worker_job_t *j, arbor_store_t *store, arbor_iov_t tenant, worker_render_fn render,
+                       worker_reply_fn reply)
 {
     j->store = store;
+    j->tenant = worker_job_keep(j, tenant);
     j->render = render;
     j->reply = reply;
     j->queued_ns = arbor_mono_ns();

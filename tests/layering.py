@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The dependency graph of docs/architecture.md, checked on every #include:
-store/common depends on nothing of Arbor's; proto/ on common; store/ on common;
-collector/ and query/ on common, store and proto, never on each other; and
+store/common depends on nothing of Arbor's; proto/, store/ and auth/ on common;
+collector/ and query/ on common, auth, store and proto, never on each other; and
 nothing outside store/ includes <lmdb.h>. Prints TAP."""
 import os
 import re
@@ -13,13 +13,15 @@ ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file
 COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h", "arbor/map64.h"}
 PROTO = {"otlp.h"}
 STORE = {"arbor/store.h"}
+AUTH = {"arbor/auth.h"}
 # module -> Arbor headers it may include besides its own files
 ALLOWED = {
     "store/common": COMMON,
     "proto": COMMON,
     "store": COMMON | STORE,
-    "collector": COMMON | STORE | PROTO,
-    "query": COMMON | STORE | PROTO,
+    "auth": COMMON | AUTH,
+    "collector": COMMON | STORE | PROTO | AUTH,
+    "query": COMMON | STORE | PROTO | AUTH,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
@@ -49,6 +51,8 @@ for name in COMMON:
     OWNER[name] = "store/common"
 for name in STORE:
     OWNER[name] = "store"
+for name in AUTH:
+    OWNER[name] = "auth"
 ALLOWED_MODULES = {m: {OWNER[h] for h in allowed} | {m} for m, allowed in ALLOWED.items()}
 
 problems, checked = [], 0

@@ -12,6 +12,7 @@ const char *const arbor_auth_modes[] = {"off", "required", NULL};
 
 struct arbor_auth {
     int required, multitenancy;
+    uint64_t leeway_s;
     char *secret, *jwks_path, *issuer, *tokens_path, *tenant_claim;
     char **algorithms, **audience, **read_scopes, **write_scopes;
     pthread_rwlock_t lock; /* guards jwks and tokens: reload swaps them */
@@ -84,6 +85,7 @@ int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *er
     arbor_auth_t *a = arbor_xcalloc(1, sizeof *a);
     a->required = cfg->required;
     a->multitenancy = cfg->multitenancy;
+    a->leeway_s = cfg->leeway_ms / 1000;
     a->secret = dup_or_null(cfg->jwt_secret);
     a->jwks_path = dup_or_null(cfg->jwks);
     a->issuer = dup_or_null(cfg->issuer);
@@ -112,6 +114,15 @@ int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *er
 fail:
     arbor_auth_close(a);
     return ARBOR_ECONFIG;
+}
+
+int arbor_auth_validate(const arbor_auth_config_t *cfg, char *err, size_t errlen)
+{
+    arbor_auth_t *a;
+    if (arbor_auth_open(cfg, &a, err, errlen) != 0)
+        return -1;
+    arbor_auth_close(a);
+    return 0;
 }
 
 int arbor_auth_reload(arbor_auth_t *a, char *err, size_t errlen)
@@ -156,6 +167,11 @@ void arbor_auth_close(arbor_auth_t *a)
 int arbor_auth_required(const arbor_auth_t *a)
 {
     return a != NULL && a->required;
+}
+
+uint64_t arbor_auth_leeway_s(const arbor_auth_t *a)
+{
+    return a ? a->leeway_s : 0;
 }
 
 int arbor_tenant_valid(arbor_iov_t t)
@@ -368,7 +384,7 @@ void arbor_auth_check(arbor_auth_t *a, arbor_iov_t token, arbor_iov_t org, unsig
         check_service_token(a, st, org, need, out);
     } else {
         jwt_verifier_t v = {a->secret, a->secret ? strlen(a->secret) : 0, &a->jwks, (const char *const *)a->algorithms,
-                            a->issuer, a->audience[0] ? (const char *const *)a->audience : NULL};
+                            a->issuer, a->audience[0] ? (const char *const *)a->audience : NULL, a->leeway_s};
         json_t *claims = NULL;
         jwt_status_t js = jwt_verify(&v, token.base, token.len, now_s, &claims);
         if (js != JWT_OK)

@@ -56,6 +56,7 @@ typedef struct {
     const char *const *algorithms; /* accepted names, NULL-terminated */
     const char *issuer;            /* or NULL */
     const char *const *audience;   /* NULL-terminated, or NULL: a token must carry no aud */
+    uint64_t leeway_s;             /* on exp and nbf */
 } jwt_verifier_t;
 
 /* Verify @p token; on JWT_OK *claims is the payload (the caller decrefs). */

@@ -157,9 +157,9 @@ static jwt_status_t check_claims(const jwt_verifier_t *v, json_t *claims, uint64
     if ((exp && !json_is_number(exp)) || (nbf && !json_is_number(nbf)))
         return JWT_BAD_CLAIM;
     double now = (double)now_s;
-    if (exp && !(now <= json_number_value(exp) + ARBOR_AUTH_LEEWAY_S)) /* NaN-safe: NaN fails */
+    if (exp && !(now <= json_number_value(exp) + (double)v->leeway_s)) /* NaN-safe: NaN fails */
         return JWT_EXPIRED;
-    if (nbf && !(now + ARBOR_AUTH_LEEWAY_S >= json_number_value(nbf)))
+    if (nbf && !(now + (double)v->leeway_s >= json_number_value(nbf)))
         return JWT_IMMATURE;
     if (v->issuer && v->issuer[0]) {
         const char *iss = json_string_value(json_object_get(claims, "iss"));

@@ -271,6 +271,29 @@ int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int creat
     return 0;
 }
 
+int arbor_store_tenants(arbor_store_t *s, arbor_tenant_fn visit, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DBI_META], &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    MDB_val k = {7, "tenant/"}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 7 || memcmp(k.mv_data, "tenant/", 7) != 0)
+            break;
+        if ((rc = visit(ctx, arbor_iov((const char *)k.mv_data + 7, k.mv_size - 7))) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---- value codecs ---- */
 
 size_t arbor__span_name_len(const arbor_span_in_t *in)

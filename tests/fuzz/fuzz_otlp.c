@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ingest_options_t o = {.execution_id_keys = keys, .arena_limit = 64u << 20, .span_codec = ARBOR_SPAN_LZ4,
                           .capture_content = (int)(size & 1)}; /* both ways, by length */
     for (int enc = 0; enc < 2; enc++) {
-        ingest_job_t *job = ingest_job_new(&o);
+        ingest_job_t *job = ingest_job_new(&o, ARBOR_DEFAULT_TENANT);
         if (job == NULL)
             return 0;
         ingest_decode(job, &o, enc == 0 ? OTLP_ENC_PROTOBUF : OTLP_ENC_JSON, data, size, err, sizeof err);

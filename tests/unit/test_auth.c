@@ -48,7 +48,8 @@ static arbor_auth_t *open_auth(int multitenancy, const char *issuer, const char 
 {
     arbor_auth_config_t cfg = {.required = 1, .multitenancy = multitenancy, .jwt_secret = secret,
                                .issuer = issuer, .audience = audience, .algorithms = "HS256,RS256,ES256",
-                               .tokens_file = tokens_file, .read_scopes = read_scopes, .write_scopes = "traces:write"};
+                               .tokens_file = tokens_file, .read_scopes = read_scopes, .write_scopes = "traces:write",
+                               .leeway_ms = 60000};
     arbor_auth_t *a = NULL;
     char err[256] = "";
     int rc = arbor_auth_open(&cfg, &a, err, sizeof err);

@@ -507,7 +507,7 @@ static int decode_with_budget(const char *what, pbuf_t *spans, size_t want_spans
     static const char *const keys[] = {"orcheo.execution.id", NULL};
     ingest_options_t o = {.execution_id_keys = keys,
                           .arena_limit = INGEST_ARENA_PER_BODY_BYTE * req.n + INGEST_ARENA_BASE_BYTES};
-    ingest_job_t *j = ingest_job_new(&o);
+    ingest_job_t *j = ingest_job_new(&o, ARBOR_DEFAULT_TENANT);
     char err[256] = "";
     int rc = ingest_decode(j, &o, OTLP_ENC_PROTOBUF, req.p, req.n, err, sizeof err);
     /* within the per-byte part alone: the base only covers small requests */

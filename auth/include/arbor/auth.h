@@ -27,8 +27,6 @@
 
 /** Tempo's rule: tenant IDs are at most 150 bytes. */
 #define ARBOR_TENANT_MAX 150
-/** Seconds of clock skew allowed on exp and nbf. */
-#define ARBOR_AUTH_LEEWAY_S 60
 
 typedef struct arbor_auth arbor_auth_t;
 
@@ -45,6 +43,7 @@ typedef struct {
     const char *tokens_file;  /**< service tokens, or NULL */
     const char *read_scopes;  /**< comma list; empty: any valid token reads */
     const char *write_scopes; /**< comma list; empty: any valid token writes */
+    uint64_t leeway_ms;       /**< clock skew allowed on exp and nbf */
 } arbor_auth_config_t;
 
 /** What a request needs its token to allow. */
@@ -71,12 +70,17 @@ typedef struct {
  * @return 0, or ARBOR_ECONFIG with @p err naming the setting and the problem.
  */
 int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *err, size_t errlen);
+/** For a config table's validate(): open and close, so a bad key file fails
+ *  --check-config. 0 or -1 with @p err. */
+int arbor_auth_validate(const arbor_auth_config_t *cfg, char *err, size_t errlen);
 /** Re-read the JWKS and tokens files (SIGHUP). On error the old set stays. */
 int arbor_auth_reload(arbor_auth_t *a, char *err, size_t errlen);
 void arbor_auth_close(arbor_auth_t *a);
 
 /** 1 when every request but the public ones needs a token. */
 int arbor_auth_required(const arbor_auth_t *a);
+/** Seconds allowed past a token's exp (ARBOR_AUTH_LEEWAY). */
+uint64_t arbor_auth_leeway_s(const arbor_auth_t *a);
 
 /**
  * Check @p token (the credential alone, no scheme; empty: none presented) for
@@ -135,6 +139,10 @@ void arbor_auth_json_escape(char *out, size_t len, const char *s);
      "Service tokens, one per line: `<sha256 hex of the token> <tenant[,tenant]|*> <scope[,scope]|*|-> [name]`; "    \
      "`#` comments. Tokens are never stored in clear; re-read on SIGHUP.",                                           \
      NULL, 0, 0},                                                                                                    \
+    {"auth-leeway", ARBOR_CFG_DURATION, "60s", offsetof(type, member.leeway_ms),                                     \
+     "Clock skew allowed on a JWT's `exp` and `nbf` (an open live stream is closed with 4401 this long after "       \
+     "its token's `exp`).",                                                                                          \
+     NULL, 0, 86400000},                                                                                             \
     {"auth-read-scopes", ARBOR_CFG_STRING, "", offsetof(type, member.read_scopes),                                   \
      "A token needs one of these scopes to read (comma separated; empty: any valid token).", NULL, 0, 0},            \
     {"auth-write-scopes", ARBOR_CFG_STRING, "", offsetof(type, member.write_scopes),                                 \

@@ -346,6 +346,12 @@ typedef struct {
 
 int arbor_store_stat(arbor_store_t *store, arbor_store_stat_t *out);
 
+/** Called with each tenant's name (valid during the call); non-zero stops. */
+typedef int (*arbor_tenant_fn)(void *ctx, arbor_iov_t name);
+/** Every tenant the store has ever written, in name order, from one snapshot.
+ *  0, the callback's non-zero, or an LMDB error. */
+int arbor_store_tenants(arbor_store_t *store, arbor_tenant_fn visit, void *ctx);
+
 /** Problem report for arbor_store_check(): one line of text per problem. */
 typedef void (*arbor_check_report_fn)(void *ctx, const char *problem);
 /**
