@@ -6,10 +6,20 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { Metadata } from '@grpc/grpc-js';
 
-export function makeProvider({ protocol, url, gzip = false, batch = false, service = 'orcheo-backend' }) {
+// headers: sent as HTTP headers, or as gRPC call metadata
+export function makeProvider({ protocol, url, gzip = false, batch = false, service = 'orcheo-backend', headers }) {
   const Exporter = { proto: ProtoExporter, json: JsonExporter, grpc: GrpcExporter }[protocol];
-  const exporter = new Exporter({ url, compression: gzip ? 'gzip' : 'none', timeoutMillis: 30000 });
+  let extra = {};
+  if (headers && protocol === 'grpc') {
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+    extra = { metadata };
+  } else if (headers) {
+    extra = { headers };
+  }
+  const exporter = new Exporter({ url, compression: gzip ? 'gzip' : 'none', timeoutMillis: 30000, ...extra });
   // batch: true, or the BatchSpanProcessor's own options
   const processor = batch ? new BatchSpanProcessor(exporter, { scheduledDelayMillis: 50, ...(batch === true ? {} : batch) })
     : new SimpleSpanProcessor(exporter);

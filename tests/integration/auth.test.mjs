@@ -1,0 +1,299 @@
+// SPEC §8 with ARBOR_AUTH=required and ARBOR_MULTITENANCY=on: tokens minted by
+// PyJWT (Debian's python3-jwt) and hashed service tokens, the real OTel JS
+// exporters with headers / gRPC metadata, `ws` with each token carrier, and a
+// sweep of every route of query/server.c's route table with two tenants holding
+// the same trace IDs.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually } from './lib.mjs';
+import { makeProvider, orcheoRun } from './otel.mjs';
+
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const SECRET = 'hs-secret-for-the-auth-suite-0123456789';
+const keys = tempDir('arbor-keys-');
+const now = Math.floor(Date.now() / 1000);
+
+function mint(specs) {
+  const r = spawnSync('/usr/bin/python3', [path.join(HERE, 'jwt_mint.py'), 'mint', keys],
+    { input: JSON.stringify(specs), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+const hs = (claims, extra = {}) => ({ alg: 'HS256', key: `secret:${SECRET}`, claims, ...extra });
+const reader = (tenant, extra = {}) => ({ iss: 'orcheo', aud: 'arbor', sub: `user-${tenant}`, jti: `jti-${tenant}`,
+  exp: now + 3600, scope: 'traces:read', workspace_ids: [tenant], ...extra });
+
+const services = {
+  'svc-acme-writer': 'acme traces:write otel-acme',
+  'svc-beta-writer': 'beta traces:write otel-beta',
+  'svc-acme-reader': 'acme traces:read dashboards',
+};
+let collector, query, tok;
+
+const authEnv = () => ({
+  ARBOR_AUTH: 'required', ARBOR_MULTITENANCY: 'on', ARBOR_AUTH_JWT_SECRET: SECRET,
+  ARBOR_AUTH_JWKS: path.join(keys, 'jwks.json'), ARBOR_AUTH_ISSUER: 'orcheo', ARBOR_AUTH_AUDIENCE: 'arbor',
+  ARBOR_AUTH_TOKENS_FILE: path.join(keys, 'tokens'), ARBOR_AUTH_READ_SCOPES: 'traces:read',
+  ARBOR_AUTH_WRITE_SCOPES: 'traces:write', ARBOR_AUTH_LEEWAY: '1s',
+});
+
+setup('keys, a tokens file and both daemons with auth required', async () => {
+  const k = spawnSync('/usr/bin/python3', [path.join(HERE, 'jwt_mint.py'), 'keys', keys], { encoding: 'utf8' });
+  assert.equal(k.status, 0, k.stderr);
+  writeFileSync(path.join(keys, 'tokens'), Object.entries(services)
+    .map(([t, rest]) => `${createHash('sha256').update(t).digest('hex')} ${rest}`).join('\n') + '\n');
+  const data = tempDir();
+  collector = await startCollector(data, [], { env: authEnv() });
+  query = await startQuery(data, [], { env: authEnv() });
+  const [acme, beta, acmeBeta] = mint([hs(reader('acme')), hs(reader('beta')),
+    hs(reader('acme', { workspace_ids: ['acme', 'beta'] }))]);
+  tok = { acme, beta, acmeBeta };
+});
+
+const bearer = (t) => ({ authorization: `Bearer ${t}` });
+
+async function post(spans, headers, resource = 'svc') {
+  const body = JSON.stringify({ resourceSpans: [{
+    resource: { attributes: [{ key: 'service.name', value: { stringValue: resource } }] },
+    scopeSpans: [{ scope: { name: 'auth-test' }, spans }] }] });
+  const r = await fetch(collector.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: r.status, headers: r.headers, body: await r.text() };
+}
+
+test('the receiver refuses a request without a token, or with one that cannot write, as Orcheo does', async () => {
+  const s = [span({ trace: 0x99, id: 1 })];
+  let r = await post(s, {});
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+  assert.deepEqual(JSON.parse(r.body).detail.code, 'auth.missing_token');
+  r = await post(s, bearer('svc-acme-reader'));
+  assert.equal(r.status, 403, r.body);
+  assert.equal(JSON.parse(r.body).detail.code, 'auth.forbidden');
+  r = await post(s, { authorization: 'Basic YTpi' });
+  assert.equal(JSON.parse(r.body).detail.code, 'auth.invalid_scheme');
+  r = await post(s, { ...bearer('svc-acme-writer'), 'x-scope-orgid': 'beta' });
+  assert.equal(r.status, 403, 'a token writes only as its own tenants');
+  r = await post(s, bearer(tok.acme)); // a valid reader JWT: no write scope
+  assert.equal(r.status, 403);
+});
+
+// Two tenants, the same trace, span and execution IDs, different content.
+const TRACE = hex(0xabc, 32), EXEC = 'exec-shared-1';
+function tenantSpans(tag) {
+  return [
+    span({ trace: TRACE, id: 1, name: `${tag}-root`, start: 1_000_000_000n, end: 9_000_000_000n,
+      attrs: { 'orcheo.execution.id': EXEC, 'marker': `${tag}-only`, [`${tag}.key`]: 'x',
+        'orcheo.artifact.ids': ['art-1'] } }),
+    span({ trace: TRACE, id: 2, parent: 1, name: `${tag}-child`, start: 2_000_000_000n, end: 3_000_000_000n,
+      attrs: { 'marker': `${tag}-only` }, events: [{ name: 'prompt', attrs: { preview: `${tag}-prompt` } }] }),
+  ];
+}
+
+test('two tenants write the same trace IDs: a service token and a PyJWT token with its workspace', async () => {
+  const [betaWriter] = mint([hs({ iss: 'orcheo', aud: 'arbor', scope: 'traces:write', workspace_ids: ['beta'] })]);
+  let r = await post(tenantSpans('alpha'), bearer('svc-acme-writer'));
+  assert.equal(r.status, 200, r.body);
+  r = await post(tenantSpans('beta'), bearer(betaWriter));
+  assert.equal(r.status, 200, r.body);
+  await eventually(async () => (await getJson(`${query.base}/api/traces/${TRACE}/trace`, { headers: bearer(tok.beta) }))
+    .status === 200);
+});
+
+test('token attacks on a read: each gets its exact status and code', async () => {
+  const base = reader('acme');
+  const cases = [
+    ['HS256', hs(base), 200],
+    ['RS256 (JWKS kid rsa-1)', { alg: 'RS256', key: 'rsa', claims: base, headers: { kid: 'rsa-1' } }, 200],
+    ['PS256', { alg: 'PS256', key: 'rsa', claims: base, headers: { kid: 'rsa-1' } }, 200],
+    ['ES256 (JWKS kid ec-1)', { alg: 'ES256', key: 'ec', claims: base, headers: { kid: 'ec-1' } }, 200],
+    ['ES256 without kid', { alg: 'ES256', key: 'ec', claims: base }, 200],
+    ['expired', hs({ ...base, exp: now - 120 }), 401, 'auth.token_expired'],
+    ['not yet valid', hs({ ...base, nbf: now + 120 }), 401, 'auth.invalid_token'],
+    ['wrong issuer', hs({ ...base, iss: 'mallory' }), 401, 'auth.invalid_token'],
+    ['wrong audience', hs({ ...base, aud: 'grafana' }), 401, 'auth.invalid_token'],
+    ['alg none', { alg: 'none', key: '', claims: base }, 401, 'auth.invalid_token'],
+    ['HS256 keyed with the RSA public key', { alg: 'HS256-with-rsa-public', key: '', claims: base }, 401, 'auth.invalid_token'],
+    ['RS256 with the ES key id', { alg: 'RS256', key: 'rsa', claims: base, headers: { kid: 'ec-1' } }, 401, 'auth.invalid_token'],
+    ['tampered RS256 signature', { alg: 'RS256', key: 'rsa', claims: base, headers: { kid: 'rsa-1' }, tamper: true }, 401, 'auth.invalid_token'],
+    ['tampered HS256 signature', hs(base, { tamper: true }), 401, 'auth.invalid_token'],
+    ['signed with another secret', { alg: 'HS256', key: 'secret:not-the-secret', claims: base }, 401, 'auth.invalid_token'],
+    ['wrong scope', hs({ ...base, scope: 'traces:write' }), 403, 'auth.forbidden'],
+    ['another tenant', hs({ ...base, workspace_ids: ['gamma'] }), 403, 'auth.forbidden'],
+  ];
+  const tokens = mint(cases.map((c) => c[1]));
+  for (const [i, [name, , status, code]] of cases.entries()) {
+    const r = await getJson(`${query.base}/api/traces/${TRACE}/tree`, { headers: { ...bearer(tokens[i]), 'x-scope-orgid': 'acme' } });
+    assert.equal(r.status, status, `${name}: ${r.text}`);
+    if (code) {
+      assert.equal(r.body.detail.code, code, name);
+      assert.equal(typeof r.body.detail.message, 'string');
+      if (status === 401) assert.equal(r.headers.get('www-authenticate'), 'Bearer', name);
+    } else {
+      assert.ok(r.text.includes('alpha-root'), `${name}: acme's own trace`);
+    }
+  }
+  const missing = await getJson(`${query.base}/api/traces/${TRACE}/tree`);
+  assert.equal(missing.status, 401);
+  assert.equal(missing.body.detail.code, 'auth.missing_token');
+  const several = await getJson(`${query.base}/api/traces/${TRACE}/tree`, { headers: bearer(tok.acmeBeta) });
+  assert.equal(several.status, 401, 'a token with two tenants must say which');
+  assert.equal(several.body.detail.code, 'auth.missing_tenant');
+});
+
+// The route table, read from the source, so that a route added there without a
+// URL here fails this test instead of escaping the sweep.
+function routeTable() {
+  const src = readFileSync(path.join(HERE, '../../query/server.c'), 'utf8');
+  const table = src.slice(src.indexOf('static const route_def_t routes[] = {'));
+  return [...table.slice(0, table.indexOf('};')).matchAll(/\{"([^"]+)", \w+, \w+, ([\w |]+)\}/g)]
+    .map((m) => ({ pattern: m[1], public: m[2].includes('ROUTE_PUBLIC'), stream: m[2].includes('ROUTE_STREAM') }));
+}
+
+// A URL for each route, and whether its answer must carry the tenant's own data.
+const sweep = {
+  '/api/echo': ['/api/echo', false],
+  '/api/status/buildinfo': ['/api/status/buildinfo', false],
+  '/api/executions': ['/api/executions', true],
+  '/api/traces': ['/api/traces', true],
+  '/api/executions/*/trace': [`/api/executions/${EXEC}/trace`, true],
+  '/api/executions/*/tree': [`/api/executions/${EXEC}/tree`, true],
+  '/api/executions/*/trace/live': [`/api/executions/${EXEC}/trace/live`, true],
+  '/api/traces/*/trace': [`/api/traces/${TRACE}/trace`, true],
+  '/api/traces/*/tree': [`/api/traces/${TRACE}/tree`, true],
+  '/api/traces/*/live': [`/api/traces/${TRACE}/live`, true],
+  '/api/traces/*/spans/*': [`/api/traces/${TRACE}/spans/${hex(2, 16)}`, true],
+  '/api/traces/*': [`/api/traces/${TRACE}`, true],
+  '/api/v2/traces/*': [`/api/v2/traces/${TRACE}`, true],
+  '/api/search': ['/api/search?q=' + encodeURIComponent('{ span.marker =~ ".*-only" }') + '&start=0&end=4000000000', true],
+  '/api/search/tags': ['/api/search/tags', true],
+  '/api/v2/search/tags': ['/api/v2/search/tags', true],
+  '/api/search/tag/*/values': ['/api/search/tag/marker/values', true],
+  '/api/v2/search/tag/*/values': ['/api/v2/search/tag/span.marker/values', true],
+  '/api/artifacts/**': ['/api/artifacts/art-1/download', false],
+  '/api/**': ['/api/no-such-thing', false],
+};
+
+// A WebSocket's refusal (status and body), or its frames up to "complete";
+// refusalOnly: settle at the upgrade, frames unread (a check that expects 401/403).
+function wsGet(url, { headers = {}, protocols, refusalOnly = false } = {}) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url.replace('http', 'ws'), protocols, { headers });
+    let text = '';
+    if (refusalOnly) ws.on('open', () => { ws.close(); resolve({ status: 101, text: '' }); });
+    ws.on('unexpected-response', (req, res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text: b }));
+    });
+    ws.on('message', (m) => {
+      text += m;
+      if (JSON.parse(m).complete) { ws.close(); resolve({ status: 101, text, protocol: ws.protocol }); }
+    });
+    ws.on('error', () => {});
+  });
+}
+
+async function fetchRoute(route, url, headers, refusalOnly = false) {
+  if (route.stream) return wsGet(query.base + url, { headers, refusalOnly });
+  const r = await fetch(query.base + url, { headers });
+  return { status: r.status, text: await r.text() };
+}
+
+test('every route of the route table: anonymous is refused, each tenant sees only its own data', async () => {
+  const routes = routeTable();
+  assert.ok(routes.length >= 20, `the route table parsed (${routes.length} routes)`);
+  const checked = [];
+  for (const route of routes.filter((r) => !r.public)) {
+    assert.ok(sweep[route.pattern], `route ${route.pattern} has no URL in the tenant sweep: add one`);
+    const [url, carriesData] = sweep[route.pattern];
+    const anon = await fetchRoute(route, url, {}, true);
+    assert.equal(anon.status, 401, `${route.pattern} anonymous: ${anon.text}`);
+    for (const [tenant, own, other] of [['acme', 'alpha', 'beta'], ['beta', 'beta', 'alpha']]) {
+      const r = await fetchRoute(route, url, bearer(tok[tenant]));
+      assert.ok(r.status !== 401 && r.status !== 403, `${route.pattern} as ${tenant}: ${r.status} ${r.text}`);
+      assert.ok(!r.text.includes(other), `${route.pattern} as ${tenant} shows ${other}'s data: ${r.text.slice(0, 300)}`);
+      if (carriesData) assert.ok(r.text.includes(own), `${route.pattern} as ${tenant} lacks its own data: ${r.text.slice(0, 300)}`);
+    }
+    const cross = await fetchRoute(route, url, { ...bearer(tok.acme), 'x-scope-orgid': 'beta' }, true);
+    assert.equal(cross.status, 403, `${route.pattern}: acme's token asking for beta`);
+    checked.push(route.pattern);
+  }
+  assert.ok(checked.includes('/api/traces/*/live') && checked.includes('/api/search'), checked.join(' '));
+});
+
+test('a WebSocket takes its token from the header, a bearer.<token> subprotocol (answered orcheo-auth) or ?access_token=', async () => {
+  const url = `${query.base}/api/traces/${TRACE}/live`;
+  const byHeader = await wsGet(url, { headers: bearer(tok.acme) });
+  assert.equal(byHeader.status, 101);
+  assert.ok(byHeader.text.includes('alpha-root'));
+  const byProtocol = await wsGet(url, { protocols: ['orcheo-auth', `bearer.${tok.beta}`] });
+  assert.equal(byProtocol.status, 101);
+  assert.equal(byProtocol.protocol, 'orcheo-auth');
+  assert.ok(byProtocol.text.includes('beta-root') && !byProtocol.text.includes('alpha'));
+  const byQuery = await wsGet(`${url}?access_token=${encodeURIComponent(tok.acme)}`);
+  assert.equal(byQuery.status, 101);
+  assert.ok(byQuery.text.includes('alpha-root'));
+  const bad = await wsGet(`${url}?access_token=not-a-token`, { refusalOnly: true });
+  assert.equal(bad.status, 401, 'refused before the upgrade');
+  assert.equal(JSON.parse(bad.text).detail.code, 'auth.invalid_token');
+  const forbidden = await wsGet(url, { protocols: [`bearer.${tok.acme}`], headers: { 'x-scope-orgid': 'beta' }, refusalOnly: true });
+  assert.equal(forbidden.status, 403);
+});
+
+test('live frames reach only the writing tenant\'s subscribers of a shared trace ID', async () => {
+  const frames = { acme: [], beta: [] };
+  const socks = {};
+  for (const t of ['acme', 'beta']) {
+    socks[t] = new WebSocket(`${query.base.replace('http', 'ws')}/api/traces/${TRACE}/live`, { headers: bearer(tok[t]) });
+    socks[t].on('message', (m) => frames[t].push(String(m)));
+    await new Promise((resolve) => socks[t].on('open', resolve));
+  }
+  await eventually(() => frames.acme.some((f) => JSON.parse(f).complete) && frames.beta.some((f) => JSON.parse(f).complete));
+  const [betaWriter] = mint([hs({ iss: 'orcheo', aud: 'arbor', scope: 'traces:write', workspace_ids: ['beta'] })]);
+  let r = await post([span({ trace: TRACE, id: 7, parent: 1, name: 'beta-late', start: 4_000_000_000n })], bearer(betaWriter));
+  assert.equal(r.status, 200);
+  r = await post([span({ trace: TRACE, id: 8, parent: 1, name: 'alpha-late', start: 4_000_000_000n })], bearer('svc-acme-writer'));
+  assert.equal(r.status, 200);
+  await eventually(() => frames.acme.some((f) => f.includes('alpha-late')) && frames.beta.some((f) => f.includes('beta-late')));
+  for (const s of Object.values(socks)) s.close();
+  assert.ok(!frames.acme.join('').includes('beta'), 'acme received a beta frame');
+  assert.ok(!frames.beta.join('').includes('alpha'), 'beta received an acme frame');
+});
+
+test('a live stream whose token expires is closed with 4401', async () => {
+  const [short] = mint([hs(reader('acme', { exp: now + 2 }))]);
+  const ws = new WebSocket(`${query.base.replace('http', 'ws')}/api/traces/${TRACE}/live`, { headers: bearer(short) });
+  const closed = await new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  assert.equal(closed.code, 4401, closed.reason);
+});
+
+test('the OTel JS exporters write with headers (proto, JSON) and gRPC metadata, each as its tenant', async () => {
+  for (const protocol of ['proto', 'json', 'grpc']) {
+    const provider = makeProvider({ protocol, url: protocol === 'grpc' ? collector.grpcUrl : collector.url,
+      headers: bearer('svc-beta-writer') });
+    const exec = `exporter-${protocol}`;
+    await orcheoRun(provider, { executionId: exec });
+    await provider.shutdown();
+    const asBeta = await eventually(async () => {
+      const r = await getJson(`${query.base}/api/executions/${exec}/trace`, { headers: bearer(tok.beta) });
+      return r.status === 200 && r;
+    });
+    assert.equal(asBeta.body.execution.id, exec);
+    const asAcme = await getJson(`${query.base}/api/executions/${exec}/trace`, { headers: bearer(tok.acme) });
+    // an execution nobody of yours wrote is "unknown" (the Canvas polls before the first span)
+    assert.equal(asAcme.body.execution.status, 'unknown', `${protocol}: acme must not see beta's run`);
+    assert.deepEqual([asAcme.body.spans.length, asAcme.body.execution.trace_id], [0, null]);
+  }
+});
+
+test('audit lines name the caller, never the token', async () => {
+  await eventually(() => /event=audit subject="user-acme" token="jti-acme" tenant="acme" route="\/api\/traces\/\*\/tree"/.test(query.log));
+  assert.match(query.log, /event=audit .*status=401 code=auth.missing_token/);
+  assert.ok(!query.log.includes(tok.acme) && !collector.log.includes('svc-acme-writer'), 'no token in any log');
+});
+
+await run();
