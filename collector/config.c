@@ -57,6 +57,7 @@ static const arbor_cfg_entry_t entries[] = {
     {"max-queue-spans", ARBOR_CFG_INT, "262144", F(max_queue_spans),
      "Spans waiting for the writer before requests get 503 + Retry-After.", NULL, 1000, 100000000},
     ARBOR_AUTH_CFG_ROWS(collector_config_t, auth),
+    ARBOR_TLS_CFG_ROWS(collector_config_t, tls),
 };
 
 static int validate(const void *p, char *err, size_t errlen)
@@ -65,7 +66,7 @@ static int validate(const void *p, char *err, size_t errlen)
     if (arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
         arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0)
         return -1;
-    if (arbor_auth_validate(&c->auth, err, errlen) != 0)
+    if (arbor_auth_validate(&c->auth, err, errlen) != 0 || arbor_tls_validate(&c->tls, err, errlen) != 0)
         return -1;
     if (!c->otlp_http_addr.enabled && !c->otlp_grpc_addr.enabled) {
         snprintf(err, errlen, "ARBOR_OTLP_HTTP_ADDR and ARBOR_OTLP_GRPC_ADDR are both off: nothing could send spans");

@@ -4,6 +4,7 @@
 
 #include "arbor/auth.h"
 #include "arbor/config.h"
+#include "arbor/tls.h"
 
 typedef struct {
     const char *data_dir;
@@ -22,6 +23,7 @@ typedef struct {
     int64_t grpc_threads;
     int64_t max_queue_spans;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
+    arbor_tls_config_t tls;
 } collector_config_t;
 
 extern const arbor_cfg_table_t collector_config_table;

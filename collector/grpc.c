@@ -320,6 +320,39 @@ static void on_message(call_t *c)
     /* else: the writer owns the job until on_job_done */
 }
 
+/* gRPC asks before each handshake: a new config when SIGHUP loaded new files. */
+static grpc_ssl_certificate_config_reload_status fetch_certificates(void *arg, grpc_ssl_server_certificate_config **out)
+{
+    static uint64_t delivered = UINT64_MAX; /* one receiver per process */
+    arbor_tls_t *tls = arg;
+    if (arbor_tls_generation(tls) == __atomic_load_n(&delivered, __ATOMIC_ACQUIRE))
+        return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
+    char *cert, *key, *ca;
+    uint64_t generation;
+    arbor_tls_pems(tls, &cert, &key, &ca, &generation);
+    grpc_ssl_pem_key_cert_pair pair = {key, cert};
+    /* gRPC 1.51 asserts on NULL roots when a fetcher replaces the config; with no
+     * client CA they are never used (no client certificate is requested), so the
+     * server's own chain stands in */
+    *out = grpc_ssl_server_certificate_config_create(ca ? ca : cert, &pair, 1); /* copies the texts */
+    free(cert);
+    free(key);
+    free(ca);
+    __atomic_store_n(&delivered, generation, __ATOMIC_RELEASE);
+    return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
+}
+
+static grpc_server_credentials *server_credentials(arbor_tls_t *tls)
+{
+    if (tls == NULL)
+        return grpc_insecure_server_credentials_create();
+    grpc_ssl_client_certificate_request_type request = arbor_tls_client_auth(tls)
+                                                           ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                           : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+    return grpc_ssl_server_credentials_create_with_options(
+        grpc_ssl_server_credentials_create_options_using_config_fetcher(request, fetch_certificates, tls));
+}
+
 static void *cq_main(void *arg)
 {
     cq_thread_t *t = arg;
@@ -380,7 +413,7 @@ int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out,
         grpc_server_register_completion_queue(r->server, r->threads[i].cq, NULL);
     }
     arbor_addr_format(&opts->addr, target, sizeof target);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = server_credentials(opts->tls);
     int port = grpc_server_add_http2_port(r->server, target, creds);
     grpc_server_credentials_release(creds);
     if (port <= 0) {

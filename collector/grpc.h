@@ -4,6 +4,7 @@
 #define ARBOR_COLLECTOR_GRPC_H
 
 #include "arbor/config.h"
+#include "arbor/tls.h"
 #include "ingest.h"
 #include "writer.h"
 
@@ -16,6 +17,7 @@ typedef struct {
     const ingest_options_t *ingest;
     writer_t *writer;
     arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
+    arbor_tls_t *tls;   /* NULL: plaintext */
 } otlp_grpc_options_t;
 
 /** Start the server. Call before any other thread is created with signals unblocked

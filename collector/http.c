@@ -406,6 +406,7 @@ static void *thread_main(void *arg)
     h2o_context_init(&t->ctx, h2o_evloop_create(), &t->server->config);
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = t->server->config.hosts;
+    t->accept_ctx.ssl_ctx = arbor_tls_ssl_ctx(t->server->opts.tls); /* NULL: plaintext */
     t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
     h2o_socket_read_start(t->listener, on_accept);
@@ -430,6 +431,8 @@ int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, u
     s->threads = arbor_xcalloc((size_t)s->n_threads, sizeof *s->threads);
     h2o_config_init(&s->config);
     s->config.server_name = h2o_iovec_init(H2O_STRLIT("arbor-collector"));
+    if (opts->tls != NULL) /* h2 or http/1.1, as the client offers */
+        h2o_ssl_register_alpn_protocols(arbor_tls_ssl_ctx(opts->tls), h2o_alpn_protocols);
     /* h2o refuses (413) bodies above this before we see them; compressed bodies are
      * limited again after inflating */
     s->config.max_request_entity_size = opts->max_request_bytes;

@@ -48,7 +48,7 @@ static void bound_addr(arbor_addr_t addr, uint16_t port, char *out, size_t len)
 /* Start the enabled receivers; their bound addresses (or "off") into the buffers.
  * 0, or non-zero with whatever started stopped again. */
 static int start_receivers(const collector_config_t *cfg, const ingest_options_t *ingest, writer_t *writer,
-                           arbor_auth_t *auth, otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
+                           arbor_auth_t *auth, arbor_tls_t *tls, otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
                            size_t len)
 {
     uint16_t port;
@@ -57,7 +57,7 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     if (cfg->otlp_http_addr.enabled) {
         otlp_http_options_t ho = {.addr = cfg->otlp_http_addr, .threads = (int)cfg->http_threads,
                                   .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
-                                  .auth = auth};
+                                  .auth = auth, .tls = tls};
         if (otlp_http_start(&ho, http, &port) != 0)
             return -1;
         bound_addr(cfg->otlp_http_addr, port, http_addr, len);
@@ -65,7 +65,7 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     if (cfg->otlp_grpc_addr.enabled) {
         otlp_grpc_options_t go = {.addr = cfg->otlp_grpc_addr, .threads = (int)cfg->grpc_threads,
                                   .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
-                                  .auth = auth};
+                                  .auth = auth, .tls = tls};
         if (otlp_grpc_start(&go, grpc, &port) != 0) {
             if (*http != NULL)
                 otlp_http_stop(*http);
@@ -90,6 +90,18 @@ static void stop_writer(writer_t *writer)
                         (unsigned long long)st.write_failures);
 }
 
+/* SIGHUP: the auth files and the certificates again; a bad file keeps the old. */
+static void reload(arbor_auth_t *auth, arbor_tls_t *tls)
+{
+    char err[512];
+    if (arbor_auth_reload(auth, err, sizeof err) != 0)
+        arbor_error("reload_failed", "what=auth error=\"%s\" action=kept_previous", err);
+    else if (arbor_tls_reload(tls, err, sizeof err) != 0)
+        arbor_error("reload_failed", "what=tls error=\"%s\" action=kept_previous", err);
+    else
+        arbor_log_lifecycle("reloaded", "what=auth,tls");
+}
+
 int main(int argc, char **argv)
 {
     collector_config_t cfg;
@@ -98,6 +110,7 @@ int main(int argc, char **argv)
     otlp_http_server_t *http = NULL;
     otlp_grpc_receiver_t *grpc = NULL;
     arbor_auth_t *auth = NULL;
+    arbor_tls_t *tls = NULL;
     char http_addr[160], grpc_addr[160], err[512];
 
     arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
@@ -121,33 +134,31 @@ int main(int argc, char **argv)
     ingest_options_t ingest = {
         .execution_id_keys = keys, .span_codec = codecs[cfg.span_compression], .capture_content = cfg.capture_content,
         .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES};
-    if (arbor_auth_open(&cfg.auth, &auth, err, sizeof err) != 0) {
+    if (arbor_auth_open(&cfg.auth, &auth, err, sizeof err) != 0 || arbor_tls_open(&cfg.tls, &tls, err, sizeof err) != 0) {
         arbor_error("config_invalid", "error=\"%s\"", err);
+        arbor_auth_close(auth);
         free(keys);
         return 2;
     }
-    if (start_store(&cfg, &store, &writer) != 0) {
-        arbor_auth_close(auth);
-        free(keys);
-        return 1;
-    }
-    if (start_receivers(&cfg, &ingest, writer, auth, &http, &grpc, http_addr, grpc_addr, sizeof http_addr) != 0) {
+    int rc = start_store(&cfg, &store, &writer) != 0 ? 1 : 0;
+    if (rc == 0 && start_receivers(&cfg, &ingest, writer, auth, tls, &http, &grpc, http_addr, grpc_addr,
+                                   sizeof http_addr) != 0) {
         stop_writer(writer);
         arbor_store_close(store);
+        rc = 1;
+    }
+    if (rc != 0) {
+        arbor_tls_close(tls);
         arbor_auth_close(auth);
         free(keys);
-        return 1;
+        return rc;
     }
     arbor_log_lifecycle("ready", "otlp_http=%s otlp_grpc=%s data_dir=%s sync=%s version=%s", http_addr, grpc_addr,
                         cfg.data_dir, cfg.sync == 1 ? "none" : "commit", ARBOR_VERSION);
 
     int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
-        if (arbor_auth_reload(auth, err, sizeof err) != 0)
-            arbor_error("reload_failed", "error=\"%s\" action=kept_previous", err);
-        else
-            arbor_log_lifecycle("reloaded", "what=auth");
-    }
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        reload(auth, tls);
     arbor_log_lifecycle("shutdown", "signal=%d", sig);
     /* receivers first (they finish what is in flight), then the writer drains */
     if (grpc != NULL)
@@ -156,6 +167,7 @@ int main(int argc, char **argv)
         otlp_http_stop(http);
     stop_writer(writer);
     arbor_store_close(store);
+    arbor_tls_close(tls);
     arbor_auth_close(auth);
     free(keys);
     return 0;

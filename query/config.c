@@ -69,6 +69,7 @@ static const arbor_cfg_entry_t entries[] = {
      NULL, 1, 64},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
     ARBOR_AUTH_CFG_ROWS(query_config_t, auth),
+    ARBOR_TLS_CFG_ROWS(query_config_t, tls),
 };
 
 /* ARBOR_TRACE_LINKS: Name=URL pairs, comma separated, each URL http(s) or a
@@ -104,6 +105,7 @@ static int validate(const void *p, char *err, size_t errlen)
     }
     return arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
                    arbor_auth_validate(&c->auth, err, errlen) != 0 ||
+                   arbor_tls_validate(&c->tls, err, errlen) != 0 ||
                    arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0 ||
                    check_trace_links(c->trace_links, err, errlen) != 0
                ? -1

@@ -4,6 +4,7 @@
 
 #include "arbor/auth.h"
 #include "arbor/config.h"
+#include "arbor/tls.h"
 
 typedef struct {
     const char *data_dir;
@@ -26,6 +27,7 @@ typedef struct {
     uint64_t search_timeout_ms;
     int64_t search_threads;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
+    arbor_tls_config_t tls;
 } query_config_t;
 
 extern const arbor_cfg_table_t query_config_table;

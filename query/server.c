@@ -45,6 +45,7 @@ static struct {
     size_t n_hosts;
     int any_host;
     arbor_auth_t *auth;
+    arbor_tls_t *tls; /* NULL: plaintext */
 } state;
 
 /* Open the store lazily: the collector may start after us. */
@@ -174,7 +175,7 @@ static int ws_origin_allowed(h2o_req_t *req)
         return 1; /* not a browser */
     if (allowed_origin(req, &origin) != NULL)
         return 1;
-    const char *scheme = "http://";
+    const char *scheme = state.tls ? "https://" : "http://";
     size_t sl = strlen(scheme);
     return origin.len == sl + req->input.authority.len && memcmp(origin.base, scheme, sl) == 0 &&
            strncasecmp(origin.base + sl, req->input.authority.base, req->input.authority.len) == 0;
@@ -1163,16 +1164,22 @@ static void reload_auth(volatile int *reload)
     char err[512];
     *reload = 0;
     if (arbor_auth_reload(state.auth, err, sizeof err) != 0)
-        arbor_error("reload_failed", "error=\"%s\" action=kept_previous", err);
+        arbor_error("reload_failed", "what=auth error=\"%s\" action=kept_previous", err);
+    else if (arbor_tls_reload(state.tls, err, sizeof err) != 0)
+        arbor_error("reload_failed", "what=tls error=\"%s\" action=kept_previous", err);
     else
-        arbor_log_lifecycle("reloaded", "what=auth");
+        arbor_log_lifecycle("reloaded", "what=auth,tls");
 }
 
-static int open_auth(const query_config_t *cfg)
+static int open_auth_and_tls(const query_config_t *cfg)
 {
     char err[512];
-    if (arbor_auth_open(&cfg->auth, &state.auth, err, sizeof err) == 0)
+    if (arbor_auth_open(&cfg->auth, &state.auth, err, sizeof err) == 0 &&
+        arbor_tls_open(&cfg->tls, &state.tls, err, sizeof err) == 0) {
+        if (state.tls != NULL) /* h2 or http/1.1, as the client offers */
+            h2o_ssl_register_alpn_protocols(arbor_tls_ssl_ctx(state.tls), h2o_alpn_protocols);
         return 0;
+    }
     arbor_error("config_invalid", "error=\"%s\"", err);
     return -1;
 }
@@ -1191,7 +1198,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     state.cfg = cfg;
     parse_settings(cfg);
-    if (open_auth(cfg) != 0)
+    if (open_auth_and_tls(cfg) != 0)
         return 2;
     h2o_config_init(&config);
     config.server_name = h2o_iovec_init(H2O_STRLIT("arbor-query"));
@@ -1204,6 +1211,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     h2o_context_init(&ctx, h2o_evloop_create(), &config);
     accept_ctx.ctx = &ctx;
     accept_ctx.hosts = config.hosts;
+    accept_ctx.ssl_ctx = arbor_tls_ssl_ctx(state.tls);
 
     int fd = arbor_listen(&cfg->query_addr, &port);
     if (fd < 0) {
@@ -1251,6 +1259,8 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     state.store = NULL;
     arbor_auth_close(state.auth);
     state.auth = NULL;
+    arbor_tls_close(state.tls);
+    state.tls = NULL;
     for (size_t i = 0; i < state.n_origins; i++)
         free(state.origins[i]);
     for (size_t i = 0; i < state.n_hosts; i++)

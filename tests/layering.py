@@ -13,7 +13,7 @@ ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file
 COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h", "arbor/map64.h"}
 PROTO = {"otlp.h"}
 STORE = {"arbor/store.h"}
-AUTH = {"arbor/auth.h"}
+AUTH = {"arbor/auth.h", "arbor/tls.h"}
 # module -> Arbor headers it may include besides its own files
 ALLOWED = {
     "store/common": COMMON,

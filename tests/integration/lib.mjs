@@ -151,6 +151,17 @@ export function admin(dataDir, ...args) {
   return spawnSync(BIN.admin, [`--data-dir=${dataDir}`, ...args], { encoding: 'utf8' });
 }
 
+// Test certificates (make_certs.sh: a CA, two server certificates, a client one
+// and a self-signed "rogue" client one) in @p dir; returns their paths.
+export function makeCerts(dir) {
+  const r = spawnSync('sh', [new URL('make_certs.sh', import.meta.url).pathname, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`make_certs.sh: ${r.stderr}`);
+  const f = (n) => path.join(dir, n);
+  return { dir, ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), cert2: f('server2.pem'),
+    key2: f('server2.key'), clientCert: f('client.pem'), clientKey: f('client.key'), rogueCert: f('rogue.pem'),
+    rogueKey: f('rogue.key') };
+}
+
 export function curl(args, input) {
   return spawnSync('curl', ['-s', '-S', ...args], { input, maxBuffer: 256 << 20 });
 }

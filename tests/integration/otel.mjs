@@ -6,19 +6,21 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { Metadata } from '@grpc/grpc-js';
+import { Metadata, credentials } from '@grpc/grpc-js';
 
-// headers: sent as HTTP headers, or as gRPC call metadata
-export function makeProvider({ protocol, url, gzip = false, batch = false, service = 'orcheo-backend', headers }) {
+// headers: sent as HTTP headers, or as gRPC call metadata; tls: {ca, cert?, key?}
+// PEM buffers for https:// and gRPC over TLS (cert and key: a client certificate)
+export function makeProvider({ protocol, url, gzip = false, batch = false, service = 'orcheo-backend', headers, tls }) {
   const Exporter = { proto: ProtoExporter, json: JsonExporter, grpc: GrpcExporter }[protocol];
-  let extra = {};
+  const extra = {};
   if (headers && protocol === 'grpc') {
-    const metadata = new Metadata();
-    for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
-    extra = { metadata };
+    extra.metadata = new Metadata();
+    for (const [k, v] of Object.entries(headers)) extra.metadata.set(k, v);
   } else if (headers) {
-    extra = { headers };
+    extra.headers = headers;
   }
+  if (tls && protocol === 'grpc') extra.credentials = credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null);
+  else if (tls) extra.httpAgentOptions = { ca: tls.ca, cert: tls.cert, key: tls.key };
   const exporter = new Exporter({ url, compression: gzip ? 'gzip' : 'none', timeoutMillis: 30000, ...extra });
   // batch: true, or the BatchSpanProcessor's own options
   const processor = batch ? new BatchSpanProcessor(exporter, { scheduledDelayMillis: 50, ...(batch === true ? {} : batch) })
