@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "arbor/log.h"
+#include "otlp.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -46,6 +47,19 @@ static const arbor_cfg_entry_t entries[] = {
      "gen_ai.input.messages, input.value, llm.input_messages, ...) and the attributes of prompt, response "
      "and message events. Names, times, token counts and everything else are kept.",
      NULL, 0, 0},
+    {"redact", ARBOR_CFG_STRING, "secrets", F(redact),
+     "Built-in redaction at ingest, before indexing and storage, comma separated: `secrets` (Orcheo's secret "
+     "assignments: `api_key=…` becomes `api_key= [REDACTED]`), `emails`, `cards`, `ssn` (Orcheo's patterns), or "
+     "`none`. Applied to every string value of span and event attributes; counted in "
+     "`arbor_values_redacted_total`.",
+     NULL, 0, 0},
+    {"redact-patterns", ARBOR_CFG_STRING, NULL, F(redact_patterns),
+     "File of PCRE2 patterns (case-insensitive), one per line, `#` comments: every match becomes `[REDACTED]`.",
+     NULL, 0, 0},
+    {"redact-keys", ARBOR_CFG_STRING, NULL, F(redact_keys),
+     "Attribute key globs, comma separated (`*.api_key,http.request.header.authorization`): the whole value "
+     "becomes `[REDACTED]`.",
+     NULL, 0, 0},
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,
      INT32_MAX},
@@ -68,6 +82,10 @@ static int validate(const void *p, char *err, size_t errlen)
         return -1;
     if (arbor_auth_validate(&c->auth, err, errlen) != 0 || arbor_tls_validate(&c->tls, err, errlen) != 0)
         return -1;
+    otlp_redactor_t *r;
+    if (otlp_redactor_new(c->redact, c->redact_patterns, c->redact_keys, &r, err, errlen) != 0)
+        return -1;
+    otlp_redactor_free(r);
     if (!c->otlp_http_addr.enabled && !c->otlp_grpc_addr.enabled) {
         snprintf(err, errlen, "ARBOR_OTLP_HTTP_ADDR and ARBOR_OTLP_GRPC_ADDR are both off: nothing could send spans");
         return -1;

@@ -15,6 +15,9 @@ typedef struct {
     int sync;
     int span_compression; /* 0 lz4, 1 zstd, 2 none */
     int capture_content;
+    const char *redact;          /* built-in rules */
+    const char *redact_patterns; /* PCRE2 file */
+    const char *redact_keys;     /* key globs */
     uint64_t retention_ms;
     uint64_t reader_check_ms;
     uint64_t max_request_bytes;

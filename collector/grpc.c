@@ -306,7 +306,8 @@ static void on_message(call_t *c)
         finish_rc(c, rc, err);
         return;
     }
-    writer_count_request(r->opts.writer, c->job->n_spans + (size_t)c->job->rejected, (size_t)c->job->rejected);
+    writer_count_request(r->opts.writer, c->job->n_spans + (size_t)c->job->rejected, (size_t)c->job->rejected,
+                         c->job->redacted);
     if (c->job->n_spans == 0) {
         c->job->result = 0;
         finish_job(c);

@@ -230,7 +230,7 @@ static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc,
         respond_rc(req, enc, rc, err);
         return;
     }
-    writer_count_request(s->opts.writer, job->n_spans + (size_t)job->rejected, (size_t)job->rejected);
+    writer_count_request(s->opts.writer, job->n_spans + (size_t)job->rejected, (size_t)job->rejected, job->redacted);
     if (job->n_spans == 0) { /* nothing to write: empty request or every span rejected */
         job->result = 0;
         respond_job(req, job, enc);

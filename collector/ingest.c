@@ -330,8 +330,12 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, con
                 note_rejection(job, why);
                 continue;
             }
-            if (!o->capture_content) /* before anything reads, indexes or stores the span */
+            size_t redacted = 0; /* before anything reads, indexes or stores the span */
+            if (!o->capture_content)
                 otlp_span_drop_content(s);
+            if (otlp_span_redact(o->redactor, s, a, &redacted) != 0)
+                return ENOMEM;
+            job->redacted += redacted;
             arbor_span_in_t *in = &job->spans[job->n_spans];
             span_header(o, a, s, service, in);
             if (span_index(a, s, &rs->resource, &res_trace, in) != 0)

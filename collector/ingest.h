@@ -30,6 +30,7 @@ struct ingest_job {
     arbor_iov_t announce_execution; /* in the arena */
     /* validation outcome */
     int64_t rejected;
+    size_t redacted; /* values redaction replaced */
     char error_message[256];
     /* writer outcome: 0 once committed (durable), else an error code */
     int result;
@@ -46,6 +47,7 @@ typedef struct {
     size_t arena_limit;                   /* bytes a job's arena may hold (0 = unlimited) */
     arbor_span_codec_t span_codec;        /* how span bytes are stored (arbor_span_pack) */
     int capture_content;                  /* 0: drop prompt/response/message content (otlp_span_drop_content) */
+    const otlp_redactor_t *redactor;      /* NULL: nothing to redact */
 } ingest_options_t;
 
 /** A new empty job for @p tenant, the one the receiver's auth check settled

@@ -131,15 +131,19 @@ int main(int argc, char **argv)
     const char **keys = ingest_split_keys(cfg.execution_id_keys);
     /* in the order of the span-compression choices: lz4, zstd, none */
     static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};
-    ingest_options_t ingest = {
-        .execution_id_keys = keys, .span_codec = codecs[cfg.span_compression], .capture_content = cfg.capture_content,
-        .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES};
-    if (arbor_auth_open(&cfg.auth, &auth, err, sizeof err) != 0 || arbor_tls_open(&cfg.tls, &tls, err, sizeof err) != 0) {
+    otlp_redactor_t *redactor = NULL;
+    if (arbor_auth_open(&cfg.auth, &auth, err, sizeof err) != 0 || arbor_tls_open(&cfg.tls, &tls, err, sizeof err) != 0 ||
+        otlp_redactor_new(cfg.redact, cfg.redact_patterns, cfg.redact_keys, &redactor, err, sizeof err) != 0) {
         arbor_error("config_invalid", "error=\"%s\"", err);
+        arbor_tls_close(tls);
         arbor_auth_close(auth);
         free(keys);
         return 2;
     }
+    ingest_options_t ingest = {
+        .execution_id_keys = keys, .span_codec = codecs[cfg.span_compression], .capture_content = cfg.capture_content,
+        .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES,
+        .redactor = redactor};
     int rc = start_store(&cfg, &store, &writer) != 0 ? 1 : 0;
     if (rc == 0 && start_receivers(&cfg, &ingest, writer, auth, tls, &http, &grpc, http_addr, grpc_addr,
                                    sizeof http_addr) != 0) {
@@ -148,6 +152,7 @@ int main(int argc, char **argv)
         rc = 1;
     }
     if (rc != 0) {
+        otlp_redactor_free(redactor);
         arbor_tls_close(tls);
         arbor_auth_close(auth);
         free(keys);
@@ -167,6 +172,7 @@ int main(int argc, char **argv)
         otlp_http_stop(http);
     stop_writer(writer);
     arbor_store_close(store);
+    otlp_redactor_free(redactor);
     arbor_tls_close(tls);
     arbor_auth_close(auth);
     free(keys);

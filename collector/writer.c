@@ -384,9 +384,10 @@ void writer_stop(writer_t *w)
     free(w);
 }
 
-void writer_count_request(writer_t *w, size_t received, size_t rejected)
+void writer_count_request(writer_t *w, size_t received, size_t rejected, size_t redacted)
 {
     pthread_mutex_lock(&w->mu);
+    w->stats.values_redacted += redacted;
     w->stats.requests++;
     w->stats.spans_received += received;
     w->stats.spans_rejected += rejected;

@@ -34,7 +34,7 @@ int writer_submit(writer_t *w, ingest_job_t *job);
 void writer_stop(writer_t *w);
 /** Count a decoded request (receivers call this for every request they decode,
  *  including those with no valid span). Thread-safe. */
-void writer_count_request(writer_t *w, size_t received, size_t rejected);
+void writer_count_request(writer_t *w, size_t received, size_t rejected, size_t redacted);
 void writer_get_stats(writer_t *w, arbor_ingest_stats_t *out);
 
 #endif

@@ -207,6 +207,28 @@ int otlp_is_content_event(arbor_iov_t name);
  */
 size_t otlp_span_drop_content(otlp_span_t *s);
 
+/** Redaction rules: compiled patterns and key globs (immutable once built, so
+ *  any number of threads may apply one). */
+typedef struct otlp_redactor otlp_redactor_t;
+/**
+ * Build the rules: @p rules, a comma list of built-ins (secrets, emails, cards,
+ * ssn, or none); @p patterns_file, PCRE2 patterns one per line (NULL: none);
+ * @p key_globs, comma-separated fnmatch globs of attribute keys whose whole value
+ * is replaced. *out is NULL when there is nothing to apply.
+ * @return 0, or ARBOR_ECONFIG with @p err naming the setting and the problem.
+ */
+int otlp_redactor_new(const char *rules, const char *patterns_file, const char *key_globs, otlp_redactor_t **out,
+                      char *err, size_t errlen);
+void otlp_redactor_free(otlp_redactor_t *r);
+/**
+ * Replace every match in the string values of the span's and its events'
+ * attributes (nested too) with "[REDACTED]" (a secret keeps its label: "api_key=
+ * [REDACTED]"), in the view and in what otlp_span_pack() encodes; clears
+ * @p s->wire when anything changed. New strings come from @p arena.
+ * @return 0 or ENOMEM; *count: the replacements made.
+ */
+int otlp_span_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *arena, size_t *count);
+
 /** Find an attribute by key (first match) or NULL. */
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);
 /** Integer view of a value: INT, DOUBLE (truncated) or a decimal STRING. 1 if found. */

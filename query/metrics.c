@@ -86,6 +86,8 @@ void metrics_render(arbor_store_t *store, jsonw_t *w)
             st.write_failures);
     counter(w, "arbor_traces_expired_total", "Traces deleted by retention (ARBOR_RETENTION).", st.traces_expired);
     counter(w, "arbor_spans_expired_total", "Spans deleted by retention (ARBOR_RETENTION).", st.spans_expired);
+    counter(w, "arbor_values_redacted_total", "Matches replaced with [REDACTED] at ingest (ARBOR_REDACT*).",
+            st.values_redacted);
     counter(w, "arbor_stale_readers_cleared_total",
             "LMDB reader slots of dead processes freed by the collector (ARBOR_READER_CHECK_INTERVAL).",
             st.stale_readers);

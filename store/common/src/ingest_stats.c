@@ -15,11 +15,11 @@ void arbor_ingest_stats_encode(const arbor_ingest_stats_t *s, uint8_t *out)
 int arbor_ingest_stats_decode(const uint8_t *in, size_t len, arbor_ingest_stats_t *s)
 {
     uint64_t *w = (uint64_t *)s;
-    if (len != ARBOR_INGEST_STATS_WORDS * 8)
+    if (len % 8 != 0 || len > ARBOR_INGEST_STATS_WORDS * 8)
         return -1;
     for (size_t i = 0; i < ARBOR_INGEST_STATS_WORDS; i++) {
         w[i] = 0;
-        for (int b = 7; b >= 0; b--)
+        for (int b = 7; b >= 0 && i < len / 8; b--)
             w[i] = w[i] << 8 | in[i * 8 + b];
     }
     return 0;

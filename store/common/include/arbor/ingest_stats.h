@@ -28,6 +28,7 @@ typedef struct {
     uint64_t traces_expired;  /* deleted by retention */
     uint64_t spans_expired;
     uint64_t stale_readers;   /* reader slots of dead processes freed by the writer */
+    uint64_t values_redacted; /* matches replaced by redaction at ingest (ARBOR_REDACT*) */
 } arbor_ingest_stats_t;
 
 #define ARBOR_INGEST_STATS_WORDS (sizeof(arbor_ingest_stats_t) / sizeof(uint64_t))
@@ -35,7 +36,8 @@ typedef struct {
 /** Little-endian words into @p out (ARBOR_INGEST_STATS_WORDS * 8 bytes). Cannot fail. */
 void arbor_ingest_stats_encode(const arbor_ingest_stats_t *s, uint8_t *out);
 
-/** 0, or -1 when @p len does not match (a collector of another version). */
+/** 0, or -1 when @p len is not whole words or longer than this version's
+ *  (counters an older collector did not have read as 0). */
 int arbor_ingest_stats_decode(const uint8_t *in, size_t len, arbor_ingest_stats_t *s);
 
 /** Count one commit that took @p ns into the histogram. */

@@ -1,0 +1,80 @@
+// SPEC §8 redaction at ingest: Orcheo's built-in rules, a PCRE2 patterns file and
+// key globs, over OTLP/JSON and protobuf (the real OTel JS exporter), in span and
+// event attributes. Spans are stored uncompressed here, so a grep of data.mdb
+// would find any secret that reached the store.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, postSpans, eventually } from './lib.mjs';
+import { makeProvider } from './otel.mjs';
+
+let data, collector, query;
+const SECRETS = {
+  assignment: 'ABCD1234EFGH5678', // api_key=... (Orcheo's secrets rule keeps the label)
+  email: 'alice.smith@example.com',
+  card: '4111 1111 1111 1111',
+  ssn: '123-45-6789',
+  custom: 'internal-project-4242',
+  keyGlob: 'plain-value-only-the-key-betrays',
+  header: 'Bearer sk-header-secret-0987',
+};
+const KEEP = 'harmless-visible-marker';
+
+setup('a collector with every redaction rule, spans stored uncompressed', async () => {
+  data = tempDir();
+  const patterns = path.join(data, '..', `patterns-${process.pid}`);
+  writeFileSync(patterns, '# operator rules\ninternal-project-[0-9]+\n');
+  collector = await startCollector(data, ['--span-compression=none', '--redact=secrets,emails,cards,ssn',
+    `--redact-patterns=${patterns}`, '--redact-keys=*.api_key,http.request.header.authorization']);
+  query = await startQuery(data);
+});
+
+const attrs = (tag) => ({
+  'gen_ai.prompt': `${tag}: my api_key=${SECRETS.assignment}, mail ${SECRETS.email}, card ${SECRETS.card}`,
+  'note': `ssn ${SECRETS.ssn} for ${SECRETS.custom}; ${KEEP}-${tag}`,
+  'llm.api_key': SECRETS.keyGlob,
+  'http.request.header.authorization': SECRETS.header,
+});
+
+test('OTLP/JSON: span and event attributes are redacted before storage', async () => {
+  const trace = hex(0x5ec, 32);
+  await postSpans(collector.url, [span({ trace, id: 1, attrs: attrs('json'),
+    events: [{ name: 'prompt', attrs: { preview: `token: ${SECRETS.assignment} from ${SECRETS.email}` } }] })]);
+  const s = await getJson(`${query.base}/api/traces/${trace}/spans/${hex(1, 16)}`);
+  assert.equal(s.status, 200, s.text);
+  for (const v of Object.values(SECRETS)) assert.ok(!s.text.includes(v), `${v} in ${s.text}`);
+  assert.ok(s.text.includes('api_key= [REDACTED]'), 'a secret keeps its label');
+  assert.ok(s.text.includes(`${KEEP}-json`), 'the rest of the value stays');
+});
+
+test('protobuf from the OTel JS exporter: the same rules', async () => {
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  const tracer = provider.getTracer('redact-test');
+  const sp = tracer.startSpan('llm-call', { attributes: attrs('proto') });
+  sp.addEvent('response', { text: `key=${SECRETS.assignment}`, contact: SECRETS.email });
+  sp.end();
+  await provider.forceFlush();
+  await provider.shutdown();
+  const { traceId, spanId } = sp.spanContext();
+  const s = await eventually(async () => {
+    const r = await getJson(`${query.base}/api/traces/${traceId}/spans/${spanId}`);
+    return r.status === 200 && r;
+  });
+  for (const v of Object.values(SECRETS)) assert.ok(!s.text.includes(v), `${v} in ${s.text}`);
+  assert.ok(s.text.includes(`${KEEP}-proto`));
+});
+
+test('data.mdb holds none of the secrets, and does hold the harmless text (the grep can see)', () => {
+  const file = readFileSync(path.join(data, 'data.mdb'));
+  for (const [name, v] of Object.entries(SECRETS)) assert.equal(file.indexOf(v), -1, `${name} (${v}) is in data.mdb`);
+  assert.ok(file.indexOf(`${KEEP}-json`) >= 0 && file.indexOf(`${KEEP}-proto`) >= 0, 'the control text is stored as is');
+});
+
+test('redactions are counted on /metrics', async () => {
+  const m = await fetch(`${query.base}/metrics`).then((r) => r.text());
+  const n = Number(/^arbor_values_redacted_total (\d+)$/m.exec(m)?.[1]);
+  // per span: assignment, email, card in the prompt; ssn, custom in the note; two keys; plus the event's two
+  assert.equal(n, 2 * 7 + 2 + 2, m);
+});
+
+await run();
