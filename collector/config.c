@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "arbor/log.h"
+#include "tenant_limits.h"
 #include "otlp.h"
 
 #include <stddef.h>
@@ -60,6 +61,12 @@ static const arbor_cfg_entry_t entries[] = {
      "Attribute key globs, comma separated (`*.api_key,http.request.header.authorization`): the whole value "
      "becomes `[REDACTED]`.",
      NULL, 0, 0},
+    {"tenant-limits", ARBOR_CFG_STRING, NULL, F(tenant_limits),
+     "Per-tenant limits, one line per tenant: `tenant spans_per_second burst max_spans_per_trace "
+     "max_bytes_per_trace` (`*`: every tenant without its own line, each with its own bucket; 0: unlimited; "
+     "bytes take size suffixes). Over the rate: 429 + `Retry-After` / `RESOURCE_EXHAUSTED` + `RetryInfo`; over a "
+     "per-trace cap: 413 / `RESOURCE_EXHAUSTED` without retry. A refused request stores nothing. Re-read on SIGHUP.",
+     NULL, 0, 0},
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,
      INT32_MAX},
@@ -86,6 +93,10 @@ static int validate(const void *p, char *err, size_t errlen)
     if (otlp_redactor_new(c->redact, c->redact_patterns, c->redact_keys, &r, err, errlen) != 0)
         return -1;
     otlp_redactor_free(r);
+    limits_t *l;
+    if (limits_open(c->tenant_limits, &l, err, errlen) != 0)
+        return -1;
+    limits_close(l);
     if (!c->otlp_http_addr.enabled && !c->otlp_grpc_addr.enabled) {
         snprintf(err, errlen, "ARBOR_OTLP_HTTP_ADDR and ARBOR_OTLP_GRPC_ADDR are both off: nothing could send spans");
         return -1;

@@ -18,6 +18,7 @@ typedef struct {
     const char *redact;          /* built-in rules */
     const char *redact_patterns; /* PCRE2 file */
     const char *redact_keys;     /* key globs */
+    const char *tenant_limits;   /* per-tenant limits file */
     uint64_t retention_ms;
     uint64_t reader_check_ms;
     uint64_t max_request_bytes;

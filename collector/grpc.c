@@ -313,6 +313,15 @@ static void on_message(call_t *c)
         finish_job(c);
         return;
     }
+    int retry_s = 0;
+    if ((rc = limits_take(r->opts.limits, c->job->tenant, c->job->n_spans, arbor_mono_ns(), &retry_s)) != 0) {
+        if (rc == ARBOR_ERATE) /* RESOURCE_EXHAUSTED with RetryInfo: retried after the delay */
+            finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "tenant's span rate limit exceeded; retry later", retry_s,
+                   ARBOR_IOV_NULL);
+        else
+            finish_rc(c, rc, "request holds more spans than the tenant's burst (ARBOR_TENANT_LIMITS)");
+        return;
+    }
     c->job->owner = c;
     c->job->done = on_job_done;
     rc = writer_submit(r->opts.writer, c->job);

@@ -6,6 +6,7 @@
 #include "arbor/config.h"
 #include "arbor/tls.h"
 #include "ingest.h"
+#include "tenant_limits.h"
 #include "writer.h"
 
 typedef struct otlp_grpc_receiver otlp_grpc_receiver_t;
@@ -18,6 +19,7 @@ typedef struct {
     writer_t *writer;
     arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
     arbor_tls_t *tls;   /* NULL: plaintext */
+    limits_t *limits;   /* per-tenant span rate (NULL: none) */
 } otlp_grpc_options_t;
 
 /** Start the server. Call before any other thread is created with signals unblocked

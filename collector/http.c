@@ -237,6 +237,16 @@ static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc,
         ingest_job_free(job);
         return;
     }
+    int retry_s = 0;
+    if ((rc = limits_take(s->opts.limits, job->tenant, job->n_spans, arbor_mono_ns(), &retry_s)) != 0) {
+        ingest_job_free(job); /* refused whole: nothing of it is stored */
+        if (rc == ARBOR_ERATE)
+            respond_status(req, 429, "Too Many Requests", enc, 8, "tenant's span rate limit exceeded; retry later",
+                           retry_s);
+        else
+            respond_rc(req, enc, rc, "request holds more spans than the tenant's burst (ARBOR_TENANT_LIMITS)");
+        return;
+    }
     submit(req, t, job, enc);
 }
 

@@ -6,6 +6,7 @@
 #include "arbor/config.h"
 #include "arbor/tls.h"
 #include "ingest.h"
+#include "tenant_limits.h"
 #include "writer.h"
 
 typedef struct otlp_http_server otlp_http_server_t;
@@ -18,6 +19,7 @@ typedef struct {
     writer_t *writer;
     arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
     arbor_tls_t *tls;   /* NULL: plaintext */
+    limits_t *limits;   /* per-tenant span rate (NULL: none) */
 } otlp_http_options_t;
 
 /** Bind and start the loop threads. @p bound_port receives the listening port. */

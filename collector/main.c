@@ -1,5 +1,5 @@
 /* arbor-collector: parse settings, open the store, start the writer and the
- * receivers, wait for SIGINT/SIGTERM (SIGHUP re-reads the auth files), then shut
+ * receivers, wait for SIGINT/SIGTERM (SIGHUP re-reads the auth, TLS and limits files), then shut
  * down losing nothing acknowledged. */
 #include "config.h"
 #include "grpc.h"
@@ -14,10 +14,20 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* What SPEC §8 adds to a collector: who may write (auth, tls), how much
+ * (limits) and what is kept of it (redactor). Opened together, closed together. */
+typedef struct {
+    arbor_auth_t *auth;
+    arbor_tls_t *tls;
+    limits_t *limits;
+    otlp_redactor_t *redactor;
+} security_t;
 
 /* Open the store (its writer lock taken) and start the writer: 0, or non-zero
  * with the reason logged and nothing left open. */
-static int start_store(const collector_config_t *cfg, arbor_store_t **store, writer_t **writer)
+static int start_store(const collector_config_t *cfg, limits_t *limits, arbor_store_t **store, writer_t **writer)
 {
     arbor_store_options_t so = {.path = cfg->data_dir, .map_size = cfg->map_size,
                                 .sync = cfg->sync == 1 ? ARBOR_SYNC_NONE : ARBOR_SYNC_COMMIT};
@@ -30,7 +40,8 @@ static int start_store(const collector_config_t *cfg, arbor_store_t **store, wri
     if (rc != 0)
         return rc;
     writer_options_t wo = {.max_queue_spans = (size_t)cfg->max_queue_spans, .max_spans_per_commit = 50000,
-                           .retention_ms = cfg->retention_ms, .reader_check_ms = cfg->reader_check_ms};
+                           .retention_ms = cfg->retention_ms, .reader_check_ms = cfg->reader_check_ms,
+                           .limits = limits};
     if ((rc = writer_start(*store, &wo, writer)) != 0) {
         arbor_error("writer_start_failed", "error=\"%s\"", arbor_strerror(rc));
         arbor_store_close(*store);
@@ -48,7 +59,7 @@ static void bound_addr(arbor_addr_t addr, uint16_t port, char *out, size_t len)
 /* Start the enabled receivers; their bound addresses (or "off") into the buffers.
  * 0, or non-zero with whatever started stopped again. */
 static int start_receivers(const collector_config_t *cfg, const ingest_options_t *ingest, writer_t *writer,
-                           arbor_auth_t *auth, arbor_tls_t *tls, otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
+                           const security_t *sec, otlp_http_server_t **http, otlp_grpc_receiver_t **grpc, char *http_addr, char *grpc_addr,
                            size_t len)
 {
     uint16_t port;
@@ -57,7 +68,7 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     if (cfg->otlp_http_addr.enabled) {
         otlp_http_options_t ho = {.addr = cfg->otlp_http_addr, .threads = (int)cfg->http_threads,
                                   .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
-                                  .auth = auth, .tls = tls};
+                                  .auth = sec->auth, .tls = sec->tls, .limits = sec->limits};
         if (otlp_http_start(&ho, http, &port) != 0)
             return -1;
         bound_addr(cfg->otlp_http_addr, port, http_addr, len);
@@ -65,7 +76,7 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     if (cfg->otlp_grpc_addr.enabled) {
         otlp_grpc_options_t go = {.addr = cfg->otlp_grpc_addr, .threads = (int)cfg->grpc_threads,
                                   .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
-                                  .auth = auth, .tls = tls};
+                                  .auth = sec->auth, .tls = sec->tls, .limits = sec->limits};
         if (otlp_grpc_start(&go, grpc, &port) != 0) {
             if (*http != NULL)
                 otlp_http_stop(*http);
@@ -90,16 +101,43 @@ static void stop_writer(writer_t *writer)
                         (unsigned long long)st.write_failures);
 }
 
-/* SIGHUP: the auth files and the certificates again; a bad file keeps the old. */
-static void reload(arbor_auth_t *auth, arbor_tls_t *tls)
+static void security_close(security_t *sec)
+{
+    otlp_redactor_free(sec->redactor);
+    limits_close(sec->limits);
+    arbor_tls_close(sec->tls);
+    arbor_auth_close(sec->auth);
+}
+
+static int security_open(const collector_config_t *cfg, security_t *sec)
 {
     char err[512];
-    if (arbor_auth_reload(auth, err, sizeof err) != 0)
-        arbor_error("reload_failed", "what=auth error=\"%s\" action=kept_previous", err);
-    else if (arbor_tls_reload(tls, err, sizeof err) != 0)
-        arbor_error("reload_failed", "what=tls error=\"%s\" action=kept_previous", err);
+    memset(sec, 0, sizeof *sec);
+    if (arbor_auth_open(&cfg->auth, &sec->auth, err, sizeof err) == 0 &&
+        arbor_tls_open(&cfg->tls, &sec->tls, err, sizeof err) == 0 &&
+        limits_open(cfg->tenant_limits, &sec->limits, err, sizeof err) == 0 &&
+        otlp_redactor_new(cfg->redact, cfg->redact_patterns, cfg->redact_keys, &sec->redactor, err, sizeof err) == 0)
+        return 0;
+    arbor_error("config_invalid", "error=\"%s\"", err);
+    security_close(sec);
+    return -1;
+}
+
+/* SIGHUP: the auth files, the certificates and the limits again; a bad file
+ * keeps what was in use. */
+static void reload(security_t *sec)
+{
+    char err[512];
+    const char *what = "auth";
+    int rc = arbor_auth_reload(sec->auth, err, sizeof err);
+    if (rc == 0 && (rc = arbor_tls_reload(sec->tls, err, sizeof err)) != 0)
+        what = "tls";
+    if (rc == 0 && (rc = limits_reload(sec->limits, err, sizeof err)) != 0)
+        what = "tenant_limits";
+    if (rc != 0)
+        arbor_error("reload_failed", "what=%s error=\"%s\" action=kept_previous", what, err);
     else
-        arbor_log_lifecycle("reloaded", "what=auth,tls");
+        arbor_log_lifecycle("reloaded", "what=auth,tls,tenant_limits");
 }
 
 int main(int argc, char **argv)
@@ -109,9 +147,8 @@ int main(int argc, char **argv)
     writer_t *writer = NULL;
     otlp_http_server_t *http = NULL;
     otlp_grpc_receiver_t *grpc = NULL;
-    arbor_auth_t *auth = NULL;
-    arbor_tls_t *tls = NULL;
-    char http_addr[160], grpc_addr[160], err[512];
+    security_t sec;
+    char http_addr[160], grpc_addr[160];
 
     arbor_cfg_result_t r = arbor_config_parse(&collector_config_table, &cfg, argc, argv);
     if (r != ARBOR_CFG_RUN)
@@ -128,33 +165,24 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (security_open(&cfg, &sec) != 0)
+        return 2;
     const char **keys = ingest_split_keys(cfg.execution_id_keys);
     /* in the order of the span-compression choices: lz4, zstd, none */
     static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};
-    otlp_redactor_t *redactor = NULL;
-    if (arbor_auth_open(&cfg.auth, &auth, err, sizeof err) != 0 || arbor_tls_open(&cfg.tls, &tls, err, sizeof err) != 0 ||
-        otlp_redactor_new(cfg.redact, cfg.redact_patterns, cfg.redact_keys, &redactor, err, sizeof err) != 0) {
-        arbor_error("config_invalid", "error=\"%s\"", err);
-        arbor_tls_close(tls);
-        arbor_auth_close(auth);
-        free(keys);
-        return 2;
-    }
     ingest_options_t ingest = {
         .execution_id_keys = keys, .span_codec = codecs[cfg.span_compression], .capture_content = cfg.capture_content,
         .arena_limit = INGEST_ARENA_PER_BODY_BYTE * cfg.max_request_bytes + INGEST_ARENA_BASE_BYTES,
-        .redactor = redactor};
-    int rc = start_store(&cfg, &store, &writer) != 0 ? 1 : 0;
-    if (rc == 0 && start_receivers(&cfg, &ingest, writer, auth, tls, &http, &grpc, http_addr, grpc_addr,
+        .redactor = sec.redactor};
+    int rc = start_store(&cfg, sec.limits, &store, &writer) != 0 ? 1 : 0;
+    if (rc == 0 && start_receivers(&cfg, &ingest, writer, &sec, &http, &grpc, http_addr, grpc_addr,
                                    sizeof http_addr) != 0) {
         stop_writer(writer);
         arbor_store_close(store);
         rc = 1;
     }
     if (rc != 0) {
-        otlp_redactor_free(redactor);
-        arbor_tls_close(tls);
-        arbor_auth_close(auth);
+        security_close(&sec);
         free(keys);
         return rc;
     }
@@ -163,7 +191,7 @@ int main(int argc, char **argv)
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-        reload(auth, tls);
+        reload(&sec);
     arbor_log_lifecycle("shutdown", "signal=%d", sig);
     /* receivers first (they finish what is in flight), then the writer drains */
     if (grpc != NULL)
@@ -172,9 +200,7 @@ int main(int argc, char **argv)
         otlp_http_stop(http);
     stop_writer(writer);
     arbor_store_close(store);
-    otlp_redactor_free(redactor);
-    arbor_tls_close(tls);
-    arbor_auth_close(auth);
+    security_close(&sec);
     free(keys);
     return 0;
 }

@@ -25,6 +25,7 @@ struct writer {
     arbor_ingest_stats_t stats; /* under mu */
     uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
     uint64_t reader_check_ns, next_reader_check_ns;        /* 0: no periodic reader check */
+    limits_t *limits;
 };
 
 /* Put the counters /metrics serves into batch @p b (arbor-query reads them from
@@ -158,9 +159,36 @@ static void housekeeping(writer_t *w)
         check_readers(w);
 }
 
-static int write_job(arbor_batch_t *b, ingest_job_t *job)
+/* Would @p job take a trace past its tenant's caps? Its spans are in key order,
+ * so each trace's are together. 0, ARBOR_ELIMIT, or a store error. */
+static int check_trace_caps(writer_t *w, arbor_batch_t *b, const ingest_job_t *job)
+{
+    uint64_t max_spans, max_bytes;
+    limits_trace_caps(w->limits, job->tenant, &max_spans, &max_bytes);
+    if (max_spans == 0 && max_bytes == 0)
+        return 0;
+    for (size_t k = 0; k < job->n_spans;) {
+        const uint8_t *trace = job->spans[job->order[k]].trace_id;
+        uint64_t spans = 0, bytes = 0, stored_bytes;
+        uint32_t stored_spans;
+        for (; k < job->n_spans && memcmp(job->spans[job->order[k]].trace_id, trace, 16) == 0; k++) {
+            spans++;
+            bytes += arbor_span_stored_size(&job->spans[job->order[k]]);
+        }
+        int rc = arbor_batch_trace_usage(b, trace, &stored_spans, &stored_bytes);
+        if (rc != 0)
+            return rc;
+        if ((max_spans && stored_spans + spans > max_spans) || (max_bytes && stored_bytes + bytes > max_bytes))
+            return ARBOR_ELIMIT;
+    }
+    return 0;
+}
+
+static int write_job(writer_t *w, arbor_batch_t *b, ingest_job_t *job)
 {
     int rc;
+    if ((rc = check_trace_caps(w, b, job)) != 0)
+        return rc;
     if (job->has_announcement)
         return arbor_batch_announce_execution(b, job->announce_trace, job->announce_execution);
     uint64_t res_refs[64], scope_refs[64];
@@ -192,7 +220,7 @@ out:
 /* Jobs [first, stop) into @p b, one tenant after another (each switch writes the
  * tenant's cached summaries, so a group is taken tenant by tenant, not in
  * arrival order: the jobs of a group are independent). */
-static int write_by_tenant(arbor_batch_t *b, ingest_job_t *first, ingest_job_t *stop, uint64_t *spans)
+static int write_by_tenant(writer_t *w, arbor_batch_t *b, ingest_job_t *first, ingest_job_t *stop, uint64_t *spans)
 {
     int rc;
     for (ingest_job_t *j = first; j != stop; j = j->next)
@@ -205,7 +233,7 @@ static int write_by_tenant(arbor_batch_t *b, ingest_job_t *first, ingest_job_t *
         for (ingest_job_t *j = lead; j != stop; j = j->next) {
             if (j->written || strcmp(j->tenant, lead->tenant) != 0)
                 continue;
-            if ((rc = write_job(b, j)) != 0)
+            if ((rc = write_job(w, b, j)) != 0)
                 return rc;
             j->written = 1;
             *spans += j->n_spans;
@@ -223,7 +251,7 @@ static int write_group(writer_t *w, ingest_job_t *first, ingest_job_t *stop)
     int rc = arbor_batch_begin(w->store, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
     if (rc)
         return rc;
-    if ((rc = write_by_tenant(b, first, stop, &spans)) != 0) {
+    if ((rc = write_by_tenant(w, b, first, stop, &spans)) != 0) {
         arbor_batch_abort(b);
         return rc;
     }
@@ -253,7 +281,7 @@ static void complete(writer_t *w, ingest_job_t *first, ingest_job_t *stop, int r
     while (j != stop) {
         ingest_job_t *next = j->next; /* done() hands the job away: read next first */
         j->result = rc;
-        if (rc != 0) {
+        if (rc != 0 && rc != ARBOR_ELIMIT) { /* a limit is the tenant's, not a failure */
             pthread_mutex_lock(&w->mu);
             w->stats.write_failures++;
             pthread_mutex_unlock(&w->mu);
@@ -302,7 +330,7 @@ static void *writer_main(void *arg)
 
         int rc = write_group(w, first, NULL);
         if (rc == 0 || first->next == NULL) {
-            if (rc)
+            if (rc && rc != ARBOR_ELIMIT)
                 arbor_warn("write_failed", "spans=%zu error=\"%s\"", spans, arbor_strerror(rc));
             complete(w, first, NULL, rc);
             continue;
@@ -323,6 +351,7 @@ int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **
 {
     writer_t *w = arbor_xcalloc(1, sizeof *w);
     w->store = store;
+    w->limits = opts->limits;
     w->max_queue_spans = opts->max_queue_spans;
     w->max_spans_per_commit = opts->max_spans_per_commit;
     uint64_t retention_ms = opts->retention_ms;

@@ -5,6 +5,7 @@
 #define ARBOR_COLLECTOR_WRITER_H
 
 #include "ingest.h"
+#include "tenant_limits.h"
 
 #include "arbor/ingest_stats.h"
 
@@ -19,6 +20,8 @@ typedef struct {
     /** how often the reader slots of dead processes are freed (arbor_store_reader_check);
      *  0 = only at start */
     uint64_t reader_check_ms;
+    /** per-tenant per-trace caps (NULL: none): a job over them fails with ARBOR_ELIMIT */
+    limits_t *limits;
 } writer_options_t;
 
 /** Start the writer thread on @p store (which it uses until writer_stop). */

@@ -21,7 +21,7 @@
 typedef struct {
     pcre2_code *re;
     const char *replacement; /* "$1$2 [REDACTED]" keeps a secret's label */
-    char needle;             /* a byte every match contains (0: none), to skip most values cheaply */
+    const char *needles;     /* every match holds one of these bytes (NULL: no filter): most values skip the regex */
 } rule_t;
 
 struct otlp_redactor {
@@ -33,16 +33,15 @@ struct otlp_redactor {
 
 /* Orcheo's patterns (reference/orcheo-contract.md §1.6), in its order. */
 static const struct {
-    const char *name, *pattern, *replacement;
-    char needle;
+    const char *name, *pattern, *replacement, *needles;
 } builtin[] = {
-    {"emails", "[A-Z0-9._%+-]+@[A-Z0-9.-]+\\.[A-Z]{2,}", REDACTED, '@'},
-    {"ssn", "\\b\\d{3}[-.\\s]?\\d{2}[-.\\s]?\\d{4}\\b", REDACTED, 0},
-    {"cards", "\\b(?:\\d[ -.]?){13,16}\\b", REDACTED, 0},
-    {"secrets", "\\b((?:api|secret|token|key)[\\w-]*)\\s*([:=])\\s*[A-Z0-9\\-_=]{8,}", "$1$2 " REDACTED, 0},
+    {"emails", "[A-Z0-9._%+-]+@[A-Z0-9.-]+\\.[A-Z]{2,}", REDACTED, "@"},
+    {"ssn", "\\b\\d{3}[-.\\s]?\\d{2}[-.\\s]?\\d{4}\\b", REDACTED, "0123456789"},
+    {"cards", "\\b(?:\\d[ -.]?){13,16}\\b", REDACTED, "0123456789"},
+    {"secrets", "\\b((?:api|secret|token|key)[\\w-]*)\\s*([:=])\\s*[A-Z0-9\\-_=]{8,}", "$1$2 " REDACTED, ":="},
 };
 
-static int add_rule(otlp_redactor_t *r, const char *pattern, const char *replacement, char needle, char *err,
+static int add_rule(otlp_redactor_t *r, const char *pattern, const char *replacement, const char *needles, char *err,
                     size_t errlen)
 {
     int code;
@@ -60,7 +59,7 @@ static int add_rule(otlp_redactor_t *r, const char *pattern, const char *replace
         return -1;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* best effort: the interpreter is the fallback */
-    r->rules[r->n_rules++] = (rule_t){re, replacement, needle};
+    r->rules[r->n_rules++] = (rule_t){re, replacement, needles};
     return 0;
 }
 
@@ -77,7 +76,7 @@ static int add_builtins(otlp_redactor_t *r, const char *names, char *err, size_t
             rc = strcmp(n, "none") == 0 ? 0 : -1;
             continue;
         }
-        rc = add_rule(r, builtin[i].pattern, builtin[i].replacement, builtin[i].needle, err, errlen);
+        rc = add_rule(r, builtin[i].pattern, builtin[i].replacement, builtin[i].needles, err, errlen);
     }
     free(copy);
     return rc;
@@ -97,7 +96,7 @@ static int add_pattern_file(otlp_redactor_t *r, const char *path, char *err, siz
         line[strcspn(line, "\r\n")] = '\0';
         if (line[0] == '\0' || line[0] == '#')
             continue;
-        if ((rc = add_rule(r, line, REDACTED, 0, why, sizeof why)) != 0)
+        if ((rc = add_rule(r, line, REDACTED, NULL, why, sizeof why)) != 0)
             snprintf(err, errlen, "ARBOR_REDACT_PATTERNS=%s line %d: %s", path, n, why);
     }
     fclose(f);
@@ -162,7 +161,7 @@ static int key_matches(const otlp_redactor_t *r, arbor_iov_t key)
 /* One rule over @p text (NUL-terminated, in the arena); the result replaces it. */
 static char *apply_rule(walk_t *w, const rule_t *rule, char *text, size_t *len)
 {
-    if (rule->needle && memchr(text, rule->needle, *len) == NULL)
+    if (rule->needles && strcspn(text, rule->needles) >= *len) /* NUL-terminated: no byte of them */
         return text;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(rule->re, NULL);
     size_t cap = *len + 64;

@@ -331,6 +331,7 @@ static void summary_forget(arbor_trace_summary_t *t, const MDB_val *old)
     if (arbor__span_hdr_decode(old, &prev) != 0)
         return;
     t->span_count--;
+    t->stored_bytes = t->stored_bytes > old->mv_size ? t->stored_bytes - (uint32_t)old->mv_size : 0;
     if (prev.status_code == 2)
         t->error_count--;
     t->tokens_in -= prev.tokens_in;
@@ -339,10 +340,11 @@ static void summary_forget(arbor_trace_summary_t *t, const MDB_val *old)
 
 /* What span @p in (sequence @p seq) adds to its trace's summary: counts, tokens,
  * time range, the root's name, service and status, the workflow ID. */
-static void summary_add(cached_summary_t *c, const arbor_span_in_t *in, uint64_t seq)
+static void summary_add(cached_summary_t *c, const arbor_span_in_t *in, uint64_t seq, size_t stored)
 {
     arbor_trace_summary_t *t = &c->t;
     t->span_count++;
+    t->stored_bytes = stored > UINT32_MAX - t->stored_bytes ? UINT32_MAX : t->stored_bytes + (uint32_t)stored;
     if (in->status_code == 2)
         t->error_count++;
     t->tokens_in += in->tokens_in;
@@ -412,7 +414,7 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     if (rc)
         return rc;
     b->seq++;
-    summary_add(c, in, seq);
+    summary_add(c, in, seq, head + body.len);
     if (in->execution_id.len > 0 && in->execution_id.len <= ARBOR_MAX_EXECUTION_ID && c->t.execution_id.len == 0) {
         /* the first execution ID seen for a trace maps the whole trace */
         set_str(&c->t.execution_id, c->exec, sizeof c->exec, in->execution_id);
@@ -420,6 +422,21 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
             return rc;
     }
     return 0;
+}
+
+size_t arbor_span_stored_size(const arbor_span_in_t *in)
+{
+    return SPAN_HDR_LEN + arbor__span_name_len(in) + in->span_bytes.len;
+}
+
+int arbor_batch_trace_usage(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN], uint32_t *spans,
+                            uint64_t *bytes)
+{
+    cached_summary_t *c;
+    int rc = summary_get(b, trace_id, &c);
+    *spans = rc == 0 ? c->t.span_count : 0;
+    *bytes = rc == 0 ? c->t.stored_bytes : 0;
+    return rc;
 }
 
 int arbor_batch_announce_execution(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],

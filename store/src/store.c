@@ -382,6 +382,7 @@ void arbor__summary_encode(uint8_t *o, const arbor_trace_summary_t *t)
     o[2] = (uint8_t)t->root_status;
     le32_put(o + 4, t->span_count);
     le32_put(o + 8, t->error_count);
+    le32_put(o + 12, t->stored_bytes); /* bytes 12..15 were zero before they counted */
     le64_put(o + 16, t->start_ns);
     le64_put(o + 24, t->end_ns);
     le64_put(o + 32, t->last_seq);
@@ -415,6 +416,7 @@ int arbor__summary_decode(const MDB_val *v, arbor_trace_summary_t *t)
     t->root_status = o[2];
     t->span_count = le32_get(o + 4);
     t->error_count = le32_get(o + 8);
+    t->stored_bytes = le32_get(o + 12);
     t->start_ns = le64_get(o + 16);
     t->end_ns = le64_get(o + 24);
     t->last_seq = le64_get(o + 32);

@@ -13,12 +13,34 @@ import time
 import traceback
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.abspath(os.environ.get("ARBOR_BUILD_DIR", os.path.join(HERE, "../../build")))
 COLLECTOR = os.path.join(BUILD, "collector/arbor-collector")
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 WRITER, READER = "py-tls-writer", "py-tls-reader"
+
+fds = descriptor_pb2.FileDescriptorSet()
+fds.ParseFromString(open(os.path.join(BUILD, "proto/otlp.desc"), "rb").read())
+pool = descriptor_pool.DescriptorPool()
+for fd in fds.file:
+    pool.Add(fd)
+factory = message_factory.MessageFactory(pool)
+Request = factory.GetPrototype(
+    pool.FindMessageTypeByName("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"))
+Status = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.Status"))
+RetryInfo = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.RetryInfo"))
+
+
+def spans(n):
+    r = Request()
+    ss = r.resource_spans.add().scope_spans.add()
+    tid = os.urandom(16)
+    for i in range(n):
+        s = ss.spans.add()
+        s.trace_id, s.span_id, s.name = tid, os.urandom(8), "s%d" % i
+    return r.SerializeToString()
 
 tmp = tempfile.mkdtemp(prefix="arbor-pytls-")
 procs = []
@@ -81,6 +103,9 @@ def case(fn):
 
 tls_addr = start_collector()
 mtls_addr = start_collector("--tls-client-ca=" + os.path.join(tmp, "ca.pem"))
+with open(os.path.join(tmp, "limits"), "w") as f:
+    f.write("acme 1 10 0 0\n")  # one span a second: no pause refills the bucket between two calls
+limited_addr = start_collector("--tenant-limits=" + os.path.join(tmp, "limits"))
 server_creds = grpc.ssl_channel_credentials(root_certificates=read("ca.pem"))
 client_creds = grpc.ssl_channel_credentials(root_certificates=read("ca.pem"), private_key=read("client.key"),
                                             certificate_chain=read("client.pem"))
@@ -121,6 +146,22 @@ def mtls_without_a_client_certificate_is_unavailable():
 @case
 def mtls_with_the_client_certificate_is_ok():
     assert code_of(lambda: export(mtls_addr, client_creds, bearer(WRITER))) == grpc.StatusCode.OK
+
+
+@case
+def over_the_tenant_rate_is_resource_exhausted_with_retry_info():
+    assert code_of(lambda: export(limited_addr, server_creds, bearer(WRITER), spans(10))) == grpc.StatusCode.OK
+    try:
+        export(limited_addr, server_creds, bearer(WRITER), spans(5))
+        raise AssertionError("accepted over the rate")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e.code()
+        details = dict(e.trailing_metadata() or ()).get("grpc-status-details-bin")
+        st = Status()
+        st.ParseFromString(details)
+        info = RetryInfo()
+        assert st.details and st.details[0].Unpack(info), st
+        assert info.retry_delay.seconds >= 1, info
 
 
 failed = 0

@@ -33,6 +33,10 @@ const char *arbor_strerror(int rc)
         return "not supported";
     case ARBOR_ETIMEDOUT:
         return "query ran out of its time or work budget";
+    case ARBOR_ERATE:
+        return "tenant's span rate limit exceeded";
+    case ARBOR_ELIMIT:
+        return "trace exceeds the tenant's per-trace limit";
     }
     /* the storage engine's codes, ARBOR_ESTORE_FIRST upwards (LMDB's, in its order) */
     static const char *const storage[] = {

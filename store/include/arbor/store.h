@@ -152,6 +152,15 @@ int arbor_batch_begin(arbor_store_t *store, arbor_iov_t tenant, arbor_batch_t **
  */
 int arbor_batch_set_tenant(arbor_batch_t *b, arbor_iov_t tenant);
 /**
+ * What @p trace_id holds so far for the batch's tenant, this batch's puts
+ * included: spans, and bytes as stored (arbor_trace_summary_t.stored_bytes).
+ * 0 (zeros for a new trace) or an LMDB error.
+ */
+int arbor_batch_trace_usage(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN], uint32_t *spans,
+                            uint64_t *bytes);
+/** The bytes @p span's value will take in the store (what stored_bytes adds up). */
+size_t arbor_span_stored_size(const arbor_span_in_t *span);
+/**
  * Store @p bytes once per tenant (content-addressed) and return its reference.
  * Identical bytes always yield the same reference.
  */
@@ -230,6 +239,7 @@ typedef struct {
     uint8_t trace_id[ARBOR_TRACE_ID_LEN];
     uint64_t start_ns, end_ns, last_seq;
     uint32_t span_count, error_count;
+    uint32_t stored_bytes; /**< span values as stored (saturating; traces older than this count read 0) */
     int64_t tokens_in, tokens_out;
     int has_root;
     int root_status;

@@ -63,6 +63,8 @@ static inline int arbor_iov_eq_str(arbor_iov_t a, const char *s)
 #define ARBOR_ELOCKED (-31008)   /**< another process holds the data directory's writer lock */
 #define ARBOR_ENOTSUP (-31009)   /**< a valid request asks for something not implemented */
 #define ARBOR_ETIMEDOUT (-31010) /**< a query ran out of its time or work budget */
+#define ARBOR_ERATE (-31011)     /**< a tenant's spans-per-second limit: retry later */
+#define ARBOR_ELIMIT (-31012)    /**< a tenant's per-trace limit (spans or bytes): retrying will not help */
 /** @} */
 
 /** Human-readable text for any code of the space above; never NULL. */

@@ -1,0 +1,81 @@
+// SPEC §8 per-tenant limits (ARBOR_TENANT_LIMITS) with multitenancy on: a noisy
+// tenant gets 429 + Retry-After while a quiet one keeps ingesting; per-trace caps
+// answer 413; a refused request stores nothing; SIGHUP re-reads the file.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually } from './lib.mjs';
+
+let collector, query, limitsFile;
+
+setup('a collector with a limits file, multitenancy on', async () => {
+  const data = tempDir();
+  limitsFile = path.join(tempDir('arbor-limits-'), 'limits');
+  // rates low enough that no pause of a busy machine refills a bucket between two posts
+  writeFileSync(limitsFile, [
+    '# tenant spans/s burst max_spans_per_trace max_bytes_per_trace',
+    'noisy 1 40 0 0',
+    'capped 0 0 3 0',
+    'bytesy 0 0 0 1KiB',
+    '* 100000 100000 0 0',
+  ].join('\n') + '\n');
+  const env = { ARBOR_MULTITENANCY: 'on' };
+  collector = await startCollector(data, [`--tenant-limits=${limitsFile}`], { env });
+  query = await startQuery(data, [], { env });
+});
+
+async function post(tenant, spans) {
+  const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans }] }] });
+  const r = await fetch(collector.url, { method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant } });
+  return { status: r.status, retryAfter: r.headers.get('retry-after'), text: await r.text() };
+}
+const many = (trace, n, from = 1) => Array.from({ length: n }, (_, i) => span({ trace, id: from + i }));
+const spanCount = async (tenant, trace) => {
+  const r = await getJson(`${query.base}/api/traces/${hex(trace, 32)}/tree`, { headers: { 'x-scope-orgid': tenant } });
+  return r.status === 200 ? r.body.spans.length : 0;
+};
+
+test('a noisy tenant gets 429 + Retry-After while a quiet one keeps ingesting; nothing of the refused request is stored', async () => {
+  let r = await post('noisy', many(0x1, 40));
+  assert.equal(r.status, 200, r.text);
+  r = await post('noisy', many(0x2, 30));
+  assert.equal(r.status, 429, r.text);
+  assert.ok(Number(r.retryAfter) >= 20, `Retry-After ${r.retryAfter}: 30 spans at 1/s`);
+  for (let i = 0; i < 5; i++) {
+    const q = await post('quiet', many(0x10 + i, 50));
+    assert.equal(q.status, 200, `the quiet tenant, request ${i}: ${q.text}`);
+  }
+  assert.equal(await spanCount('noisy', 0x2), 0, 'the refused request left nothing');
+  assert.equal(await spanCount('noisy', 0x1), 40);
+  assert.equal(await spanCount('quiet', 0x14), 50);
+  r = await post('noisy', many(0x3, 41));
+  assert.equal(r.status, 413, 'more spans than the burst can never pass: not retryable');
+});
+
+test('per-trace caps: spans and bytes, 413, nothing stored of the request that would pass them', async () => {
+  assert.equal((await post('capped', many(0x20, 2))).status, 200);
+  const over = await post('capped', many(0x20, 2, 10));
+  assert.equal(over.status, 413, over.text);
+  assert.match(over.text, /max_spans_per_trace/);
+  assert.equal(await spanCount('capped', 0x20), 2, 'the refused request added nothing');
+  assert.equal((await post('capped', many(0x20, 1, 20))).status, 200, 'up to the cap is fine');
+  assert.equal((await post('capped', many(0x21, 3))).status, 200, 'the cap is per trace');
+  // bytes as stored, after compression: random text: each span stays ~350 bytes
+  const big = (id) => span({ trace: 0x30, id, attrs: { blob: randomBytes(200).toString('base64') } });
+  assert.equal((await post('bytesy', [big(1)])).status, 200);
+  assert.equal((await post('bytesy', [big(2)])).status, 200);
+  assert.equal((await post('bytesy', [big(3)])).status, 413, 'the third ~350-byte span passes 1 KiB');
+  assert.equal(await spanCount('bytesy', 0x30), 2);
+});
+
+test('SIGHUP re-reads the limits file', async () => {
+  writeFileSync(limitsFile, 'capped 0 0 100 0\n* 100000 100000 0 0\n');
+  const before = (collector.log.match(/event=reloaded/g) || []).length;
+  collector.proc.kill('SIGHUP');
+  await eventually(() => (collector.log.match(/event=reloaded/g) || []).length > before);
+  assert.equal((await post('capped', many(0x20, 5, 30))).status, 200, 'the new cap applies');
+});
+
+await run();
