@@ -19,6 +19,13 @@ static const arbor_cfg_entry_t entries[] = {
      NULL, 1, 1 << 20},
     {"artifact-url-template", ARBOR_CFG_STRING, "/api/artifacts/{id}/download", F(artifact_url_template),
      "How artifact IDs become download links (`{id}` is replaced, URL-encoded).", NULL, 0, 0},
+    {"artifact-url-secret", ARBOR_CFG_STRING, NULL, F(artifact_url_secret),
+     "Sign download links: each `download_url` gets `?tenant=&exp=&sig=` (HMAC-SHA256 over tenant, artifact ID "
+     "and expiry), and `/api/artifacts/{id}/download` accepts a valid, unexpired signature instead of a bearer "
+     "token (the Canvas opens links as plain navigations).",
+     NULL, 0, 0},
+    {"artifact-url-ttl", ARBOR_CFG_DURATION, "15m", F(artifact_url_ttl_ms),
+     "How long a signed download link stays valid.", NULL, 1000, 604800000},
     {"artifact-upstream", ARBOR_CFG_STRING, NULL, F(artifact_upstream),
      "Base URL of the workflow backend; when set, `/api/artifacts/*` is reverse-proxied to it.", NULL, 0, 0},
     {"artifact-forward-credentials", ARBOR_CFG_BOOL, "false", F(artifact_forward_credentials),

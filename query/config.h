@@ -13,6 +13,8 @@ typedef struct {
     int log_level;
     int64_t preview_max_length;
     const char *artifact_url_template;
+    const char *artifact_url_secret;
+    uint64_t artifact_url_ttl_ms;
     const char *artifact_upstream;
     int artifact_forward_credentials;
     const char *trace_links;

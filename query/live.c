@@ -158,7 +158,9 @@ static void placeholder(jsonw_t *w, sub_t *s, const arbor_span_rec_t *child)
 static void real_span(jsonw_t *w, arbor_arena_t *a, sub_t *s, const arbor_span_rec_t *rec)
 {
     span_extra_t extra = {0, 0, 0, ph_take(s, rec->span_id)};
-    span_json_write(w, a, rec, &L.o.render->span, &extra);
+    span_render_t o = L.o.render->span;
+    o.tenant = s->tenant; /* its links are signed for the subscriber's tenant */
+    span_json_write(w, a, rec, &o, &extra);
     arbor_arena_reset(a);
 }
 

@@ -249,6 +249,7 @@ enum {
     ROUTE_PUBLIC = 1, /* health and metrics: answered to anyone (SPEC §8) */
     ROUTE_TENANT = 2, /* reads a tenant's data: scoped to the caller's tenant */
     ROUTE_STREAM = 4, /* upgrades to a WebSocket */
+    ROUTE_SIGNED = 8, /* a signed link (ARBOR_ARTIFACT_URL_SECRET) stands in for a token */
 };
 
 
@@ -324,6 +325,36 @@ static arbor_iov_t stream_token(h2o_req_t *req, const char **subprotocol)
     return q.base ? q : ARBOR_IOV_NULL;
 }
 
+/* A signed download link: its signature, not a token, says who may fetch it;
+ * the tenant it names is the one it was signed for. */
+static void check_signed_link(h2o_req_t *req, arbor_iov_t id, uint64_t now_s)
+{
+    arbor_iov_t tenant = query_param(req, "tenant"), exp = query_param(req, "exp"), sig = query_param(req, "sig");
+    long long exp_s = 0;
+    char *end = NULL;
+    if (exp.base != NULL && exp.len > 0 && exp.len < 20) {
+        char tmp[24];
+        memcpy(tmp, exp.base, exp.len);
+        tmp[exp.len] = '\0';
+        exp_s = strtoll(tmp, &end, 10);
+        end = *end ? NULL : end;
+    }
+    int rc = state.opts.span.link_secret == NULL || tenant.base == NULL || end == NULL || exp_s <= 0 ||
+                     !arbor_tenant_valid(tenant)
+                 ? -1
+                 : arbor_link_check(state.opts.span.link_secret, tenant, id, (uint64_t)exp_s, sig, now_s);
+    memset(&current.who, 0, sizeof current.who);
+    if (rc != 0) {
+        current.who.status = 403;
+        current.who.code = "auth.forbidden";
+        snprintf(current.who.message, sizeof current.who.message, "%s",
+                 rc == -2 ? "download link expired" : "download link signature is not valid");
+        return;
+    }
+    snprintf(current.who.tenant, sizeof current.who.tenant, "%.*s", (int)tenant.len, tenant.base);
+    snprintf(current.who.subject, sizeof current.who.subject, "signed-link");
+}
+
 /* The route's check: 0 to go on as current.who.tenant, -1 when refused (answered). */
 static int authorize(h2o_req_t *req, unsigned flags, const char *pattern, const arbor_iov_t *args, size_t n_args,
                      const char **subprotocol)
@@ -338,7 +369,9 @@ static int authorize(h2o_req_t *req, unsigned flags, const char *pattern, const 
     *subprotocol = NULL;
     arbor_iov_t authorization = header_value(req, "authorization"), org = header_value(req, "x-scope-orgid");
     uint64_t now_s = arbor_now_ns() / 1000000000u;
-    if ((flags & ROUTE_STREAM) && authorization.len == 0)
+    if ((flags & ROUTE_SIGNED) && n_args > 0 && query_param(req, "sig").base != NULL)
+        check_signed_link(req, args[0], now_s);
+    else if ((flags & ROUTE_STREAM) && authorization.len == 0)
         arbor_auth_check(state.auth, stream_token(req, subprotocol), org, ARBOR_AUTH_READ, now_s, &current.who);
     else
         arbor_auth_check_header(state.auth, authorization, org, ARBOR_AUTH_READ, now_s, &current.who);
@@ -350,6 +383,7 @@ static int authorize(h2o_req_t *req, unsigned flags, const char *pattern, const 
     }
     current.authorized = 1;
     current.audit = arbor_auth_required(state.auth) && (flags & ROUTE_TENANT);
+    state.opts.span.tenant = current.who.tenant; /* the links this request renders are its tenant's */
     return 0;
 }
 
@@ -909,7 +943,7 @@ static const route_def_t routes[] = {
     {"/api/v2/search/tags", get_tags_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
     {"/api/search/tag/*/values", get_tag_values_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
     {"/api/v2/search/tag/*/values", get_tag_values_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
-    {"/api/artifacts/**", get_artifact, ROUTE_OTHER, ROUTE_TENANT},
+    {"/api/artifacts/**", get_artifact, ROUTE_OTHER, ROUTE_TENANT | ROUTE_SIGNED},
     {"/api/**", not_found, ROUTE_OTHER, 0},
     {"/**", get_ui, ROUTE_UI, ROUTE_PUBLIC},
 };
@@ -946,6 +980,7 @@ static int route_match(const char *pattern, const path_t *p, arbor_iov_t *args, 
 static route_t dispatch(h2o_req_t *req)
 {
     memset(&current, 0, sizeof current); /* nobody, until the route's check says who */
+    state.opts.span.tenant = NULL;
     path_t p;
     arbor_iov_t args[MAX_ROUTE_ARGS];
     if (!host_allowed(req)) {
@@ -1038,6 +1073,9 @@ static void parse_settings(const query_config_t *cfg)
 {
     state.opts.span.preview_max = (size_t)cfg->preview_max_length;
     state.opts.span.artifact_url_template = cfg->artifact_url_template;
+    state.opts.span.link_secret = cfg->artifact_url_secret && cfg->artifact_url_secret[0] ? cfg->artifact_url_secret
+                                                                                           : NULL;
+    state.opts.span.link_ttl_s = cfg->artifact_url_ttl_ms / 1000;
     state.opts.links = state.links;
     if (cfg->trace_links) {
         char *copy = arbor_xstrdup(cfg->trace_links), *save = NULL;
@@ -1099,7 +1137,7 @@ static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
         send_detail(req, 405, "Method Not Allowed", "artifact downloads are GET or HEAD");
-    } else if (authorize(req, ROUTE_TENANT, "/api/artifacts/*/download", &(arbor_iov_t){id, strlen(id)}, 1,
+    } else if (authorize(req, ROUTE_TENANT | ROUTE_SIGNED, "/api/artifacts/*/download", &(arbor_iov_t){id, strlen(id)}, 1,
                          &(const char *){NULL}) == 0) {
         if (current.audit) /* the upstream answers: the status is not ours to know */
             audit_line(&current, 0);

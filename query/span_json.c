@@ -1,5 +1,7 @@
 #include "span_json.h"
 
+#include "arbor/auth.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,25 +126,48 @@ static void write_extra(jsonw_t *w, const span_extra_t *extra)
 
 /* ---- artifacts ---- */
 
-static void write_url(jsonw_t *w, const char *tmpl, arbor_iov_t id)
+/* Append @p s percent-encoded (RFC 3986 unreserved bytes kept). */
+static size_t url_encode(char *buf, size_t n, size_t cap, arbor_iov_t s)
+{
+    for (size_t i = 0; i < s.len && n + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s.base[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+            buf[n++] = (char)c;
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "%%%02X", c);
+    }
+    return n;
+}
+
+/* The Canvas opens download links as plain navigations, without a bearer
+ * header: with a secret they carry their own proof, good for link_ttl_s. */
+static size_t sign_url(char *buf, size_t n, size_t cap, const span_render_t *o, arbor_iov_t id)
+{
+    if (o->link_secret == NULL || o->tenant == NULL || n + 200 + 3 * strlen(o->tenant) > cap)
+        return n;
+    uint64_t exp = arbor_now_ns() / 1000000000u + o->link_ttl_s;
+    char sig[65];
+    arbor_iov_t tenant = arbor_iov(o->tenant, strlen(o->tenant));
+    arbor_link_sign(o->link_secret, tenant, id, exp, sig);
+    n += (size_t)snprintf(buf + n, cap - n, "%ctenant=", memchr(buf, '?', n) ? '&' : '?');
+    n = url_encode(buf, n, cap, tenant);
+    return n + (size_t)snprintf(buf + n, cap - n, "&exp=%llu&sig=%s", (unsigned long long)exp, sig);
+}
+
+static void write_url(jsonw_t *w, const span_render_t *o, arbor_iov_t id)
 {
     char buf[2048];
     size_t n = 0;
-    const char *p = tmpl ? tmpl : "/api/artifacts/{id}/download";
+    const char *p = o->artifact_url_template ? o->artifact_url_template : "/api/artifacts/{id}/download";
     while (*p && n + 4 < sizeof buf) {
         if (strncmp(p, "{id}", 4) == 0) {
-            for (size_t i = 0; i < id.len && n + 4 < sizeof buf; i++) {
-                unsigned char c = (unsigned char)id.base[i];
-                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
-                    buf[n++] = (char)c;
-                else
-                    n += (size_t)snprintf(buf + n, sizeof buf - n, "%%%02X", c);
-            }
+            n = url_encode(buf, n, sizeof buf, id);
             p += 4;
         } else {
             buf[n++] = *p++;
         }
     }
+    n = sign_url(buf, n, sizeof buf, o, id);
     jsonw_str(w, arbor_iov(buf, n));
 }
 
@@ -164,7 +189,7 @@ static void write_artifact(jsonw_t *w, const otlp_span_t *s, arbor_iov_t id, con
     jsonw_key(w, "id");
     jsonw_str(w, id);
     jsonw_key(w, "download_url");
-    write_url(w, o->artifact_url_template, id);
+    write_url(w, o, id);
     for (size_t i = 0; i < s->n_events; i++) {
         const otlp_event_t *e = &s->events[i];
         const otlp_value_t *eid = event_attr(e, "artifact.id", "id");

@@ -11,6 +11,9 @@
 typedef struct {
     size_t preview_max;                /* code points kept of content values; 0 = keep all */
     const char *artifact_url_template; /* "{id}" is replaced by the URL-encoded artifact ID */
+    const char *link_secret;           /* ARBOR_ARTIFACT_URL_SECRET: links signed, expiring (NULL: plain) */
+    uint64_t link_ttl_s;               /* how long a signed link is good for */
+    const char *tenant;                /* whose links these are: named and signed in them */
 } span_render_t;
 
 /** Extra facts about the span, written as additive fields. */

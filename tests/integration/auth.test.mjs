@@ -5,7 +5,8 @@
 // the same trace IDs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -48,6 +49,7 @@ setup('keys, a tokens file and both daemons with auth required', async () => {
     .map(([t, rest]) => `${createHash('sha256').update(t).digest('hex')} ${rest}`).join('\n') + '\n');
   const data = tempDir();
   collector = await startCollector(data, [], { env: authEnv() });
+  collector.dataDir = data;
   query = await startQuery(data, [], { env: authEnv() });
   const [acme, beta, acmeBeta] = mint([hs(reader('acme')), hs(reader('beta')),
     hs(reader('acme', { workspace_ids: ['acme', 'beta'] }))]);
@@ -287,6 +289,45 @@ test('the OTel JS exporters write with headers (proto, JSON) and gRPC metadata, 
     // an execution nobody of yours wrote is "unknown" (the Canvas polls before the first span)
     assert.equal(asAcme.body.execution.status, 'unknown', `${protocol}: acme must not see beta's run`);
     assert.deepEqual([asAcme.body.spans.length, asAcme.body.execution.trace_id], [0, null]);
+  }
+});
+
+test('signed artifact links: the Canvas opens them without a bearer header; tampered, foreign or expired ones are refused', async () => {
+  const upstream = http.createServer((req, res) => {
+    res.setHeader('content-type', 'text/plain');
+    res.end(`artifact bytes for ${req.url.split('?')[0]} auth=${req.headers.authorization ?? 'none'}`);
+  });
+  await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+  const LINK_SECRET = 'link-secret-for-the-auth-suite';
+  const q = await startQuery(collector.dataDir, [`--artifact-upstream=http://127.0.0.1:${upstream.address().port}`],
+    { env: { ...authEnv(), ARBOR_ARTIFACT_URL_SECRET: LINK_SECRET, ARBOR_ARTIFACT_URL_TTL: '10m' } });
+  try {
+    const t = await getJson(`${q.base}/api/traces/${TRACE}/trace`, { headers: bearer(tok.acme) });
+    const url = t.body.spans.find((sp) => sp.artifacts?.length).artifacts[0].download_url;
+    assert.match(url, /^\/api\/artifacts\/art-1\/download\?tenant=acme&exp=\d+&sig=[0-9a-f]{64}$/);
+    const ok = await fetch(q.base + url); // a plain navigation: no Authorization header
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), 'artifact bytes for /api/artifacts/art-1/download auth=none');
+    const u = new URL(q.base + url);
+    const variant = (k, v) => { const x = new URL(u); x.searchParams.set(k, v); return x.toString(); };
+    const sig = u.searchParams.get('sig');
+    for (const [name, bad] of [['tampered signature', variant('sig', (sig[0] === 'a' ? 'b' : 'a') + sig.slice(1))],
+      ['another tenant', variant('tenant', 'beta')], ['a later expiry', variant('exp', String(Number(u.searchParams.get('exp')) + 60))],
+      ['another artifact', q.base + url.replace('art-1', 'art-2')]]) {
+      const r = await getJson(bad);
+      assert.equal(r.status, 403, `${name}: ${r.text}`);
+      assert.equal(r.body.detail.code, 'auth.forbidden');
+    }
+    const exp = now - 10; // signed right, but expired
+    const mac = createHmac('sha256', LINK_SECRET).update(`acme\nart-1\n${exp}`).digest('hex');
+    const expired = await getJson(`${q.base}/api/artifacts/art-1/download?tenant=acme&exp=${exp}&sig=${mac}`);
+    assert.equal(expired.status, 403);
+    assert.match(expired.body.detail.message, /expired/);
+    const unsigned = await getJson(`${q.base}/api/artifacts/art-1/download`);
+    assert.equal(unsigned.status, 401, 'no signature and no token');
+  } finally {
+    await q.stop();
+    upstream.close();
   }
 });
 

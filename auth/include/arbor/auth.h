@@ -97,6 +97,16 @@ void arbor_auth_check(arbor_auth_t *a, arbor_iov_t token, arbor_iov_t org, unsig
 void arbor_auth_check_header(arbor_auth_t *a, arbor_iov_t authorization, arbor_iov_t org, unsigned need,
                              uint64_t now_s, arbor_auth_result_t *out);
 
+/**
+ * Signed, expiring links (SPEC §8 artifacts): the lowercase hex HMAC-SHA256,
+ * keyed by @p secret, of "tenant \n id \n exp" into @p out (65 bytes).
+ */
+void arbor_link_sign(const char *secret, arbor_iov_t tenant, arbor_iov_t id, uint64_t exp_s, char out[65]);
+/** 0 when @p sig is the signature of (tenant, id, exp) and @p now_s <= exp;
+ *  -1 when it is not (compared in constant time); -2 when it expired. */
+int arbor_link_check(const char *secret, arbor_iov_t tenant, arbor_iov_t id, uint64_t exp_s, arbor_iov_t sig,
+                     uint64_t now_s);
+
 /** 1 when @p t is a tenant ID Tempo would take: 1..150 bytes of [A-Za-z0-9!-_.*'()], not "." or "..". */
 int arbor_tenant_valid(arbor_iov_t t);
 
