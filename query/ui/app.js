@@ -3,6 +3,7 @@
 // runs (list.js) and one execution or trace (grid.js, with model.js, search.js,
 // live.js and detail.js). All view state lives in the URL:
 // /?execution=ID|trace=ID&span=ID&q=text&hide=1&collapsed=ID,ID
+import { takeFragmentToken } from './auth.js';
 import { $, h } from './dom.js';
 import { router, navigate } from './nav.js';
 import { showList } from './list.js';
@@ -51,4 +52,5 @@ router.route = function route() {
     showList();
   }
 };
+takeFragmentToken(); // before the first call: the token must not stay in the address bar
 router.route();

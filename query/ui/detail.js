@@ -1,5 +1,6 @@
 // The span detail panel: overview, the conversation under any GenAI convention,
 // artifacts, attributes, events, links, resource and scope.
+import { authHeaders } from './auth.js';
 import { h, badge, copy, copyButton } from './dom.js';
 import { fmtDur, fmtTime, fmtValue } from './format.js';
 import { tokenSource } from './model.js';
@@ -93,7 +94,7 @@ function artifactView(a) {
     box.append(h('button', { type: 'button', onclick: async (e) => {
       e.target.disabled = true;
       try {
-        const r = await fetch(a.download_url);
+        const r = await fetch(a.download_url, { headers: a.download_url.includes('sig=') ? {} : authHeaders() });
         if (!r.ok) throw new Error(`${r.status}`);
         let text = (await r.text()).slice(0, 65536);
         if (type.includes('json')) { try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* as is */ } }

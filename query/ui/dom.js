@@ -1,4 +1,6 @@
 // DOM helpers shared by the views: element builder, fetch, toast, copy, badges.
+import { authHeaders, signIn } from './auth.js';
+
 export const $ = (sel, el = document) => el.querySelector(sel);
 
 export function h(tag, attrs, ...kids) {
@@ -16,11 +18,17 @@ export function h(tag, attrs, ...kids) {
   return el;
 }
 
-export async function api(path) {
-  const r = await fetch(path, { cache: 'no-store' });
+// GET @p path as the signed-in caller; a 401 asks for a token and tries again.
+export async function api(path, retried = false) {
+  const r = await fetch(path, { cache: 'no-store', headers: authHeaders() });
   if (!r.ok) {
     let detail = r.statusText;
     try { detail = (await r.json()).detail || detail; } catch { /* not JSON */ }
+    if (typeof detail === 'object') detail = detail.message || detail.code; // Orcheo's {message, code}
+    if (r.status === 401 && !retried) {
+      await signIn(detail);
+      return api(path, true);
+    }
     throw new Error(`${r.status} ${detail}`);
   }
   return r.json();

@@ -1,4 +1,5 @@
 // Live updates: one WebSocket per open view, resumed after a drop with since=<last seq>.
+import { liveAuth } from './auth.js';
 import { fromLive, upsert } from './model.js';
 
 // Fold one live message into the view's state. Returns whether the header's
@@ -18,7 +19,8 @@ export function connect(view) {
   if (view.closed) return;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const path = view.kind === 'executions' ? `${view.base()}/trace/live` : `${view.base()}/live`;
-  const ws = new WebSocket(`${proto}//${location.host}${path}?since=${view.seq}`);
+  const auth = liveAuth();
+  const ws = new WebSocket(`${proto}//${location.host}${path}?since=${view.seq}${auth.query}`, auth.protocols);
   view.ws = ws;
   ws.onopen = () => { view.live = true; view.backoff = 1000; view.renderHeader(); };
   ws.onmessage = (e) => {

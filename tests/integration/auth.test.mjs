@@ -10,7 +10,7 @@ import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -328,6 +328,28 @@ test('signed artifact links: the Canvas opens them without a bearer header; tamp
   } finally {
     await q.stop();
     upstream.close();
+  }
+});
+
+test('headless Chromium: the Trace tab signs in from the URL fragment, or through the form after a 401', async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${query.base}/?trace=${TRACE}#access_token=${encodeURIComponent(tok.acme)}`);
+    await page.locator('.row .name', { hasText: 'alpha-root' }).waitFor();
+    assert.equal(await page.evaluate(() => location.hash), '', 'the token left the address bar');
+    assert.equal(await page.locator('.row .name', { hasText: 'beta' }).count(), 0);
+    // both badges come from the live stream only: it connected with the token's subprotocol
+    await page.locator('.theader .badge.done, .theader .badge.live').first().waitFor();
+    const fresh = await (await browser.newContext()).newPage(); // no token in this tab
+    await fresh.goto(`${query.base}/?trace=${TRACE}`);
+    await fresh.locator('dialog.signin').waitFor();
+    await fresh.fill('dialog.signin input[name=token]', tok.beta);
+    await fresh.click('dialog.signin button[type=submit]');
+    await fresh.locator('.row .name', { hasText: 'beta-root' }).waitFor();
+    assert.equal(await fresh.locator('.row .name', { hasText: 'alpha' }).count(), 0);
+  } finally {
+    await browser.close();
   }
 });
 
