@@ -1,5 +1,7 @@
-/* arbor-admin: stat, check, backup and compact an Arbor store. Opens the store
- * read-only, so it is safe while the collector runs. */
+/* arbor-admin: stat, check, backup and compact an Arbor store, list its tenants
+ * and delete one. Opens the store read-only, so it is safe while the collector
+ * runs, except delete-tenant, which writes and so needs the collector stopped
+ * (one writer per data directory). */
 #include "arbor/config.h"
 #include "arbor/store.h"
 
@@ -10,6 +12,7 @@
 typedef struct {
     const char *data_dir;
     uint64_t map_size;
+    const char *tenant;
 } admin_config_t;
 
 static const arbor_cfg_entry_t admin_entries[] = {
@@ -17,10 +20,13 @@ static const arbor_cfg_entry_t admin_entries[] = {
      "LMDB environment directory.", NULL, 0, 0},
     {"map-size", ARBOR_CFG_SIZE, "16GiB", offsetof(admin_config_t, map_size),
      "LMDB map size (must be at least the collector's).", NULL, 1 << 20, INT64_MAX},
+    {"tenant", ARBOR_CFG_STRING, NULL, offsetof(admin_config_t, tenant),
+     "`stat` of one tenant: its traces, spans, executions, stored bytes and time range.", NULL, 0, 0},
 };
 static const arbor_cfg_table_t admin_table = {
     "arbor-admin",
-    "Inspect and maintain an Arbor store: arbor-admin [flags] stat | check | backup DIR | compact DIR",
+    "Inspect and maintain an Arbor store: arbor-admin [flags] stat | check | tenants | backup DIR | compact DIR | "
+    "delete-tenant NAME",
     admin_entries, sizeof admin_entries / sizeof admin_entries[0], sizeof(admin_config_t), NULL};
 
 static void report(void *ctx, const char *problem)
@@ -45,6 +51,52 @@ static int cmd_stat(arbor_store_t *st)
     return 0;
 }
 
+static int tenant_stat(arbor_store_t *st, const char *tenant)
+{
+    arbor_tenant_stat_t t;
+    int rc = arbor_store_tenant_stat(st, arbor_iov(tenant, strlen(tenant)), &t);
+    if (rc == 0)
+        printf("tenant %s exists %d traces %llu spans %llu executions %llu stored_bytes %llu oldest_start_ns %llu "
+               "newest_end_ns %llu\n",
+               tenant, t.exists, (unsigned long long)t.traces, (unsigned long long)t.spans,
+               (unsigned long long)t.executions, (unsigned long long)t.stored_bytes,
+               (unsigned long long)t.oldest_start_ns, (unsigned long long)t.newest_end_ns);
+    return rc;
+}
+
+static int print_tenant(void *ctx, arbor_iov_t name)
+{
+    char copy[300];
+    snprintf(copy, sizeof copy, "%.*s", (int)name.len, name.base);
+    return tenant_stat(ctx, copy);
+}
+
+/* Deleting writes: the store opens as the writer, so a running collector (which
+ * holds the writer lock) makes this fail cleanly instead of racing it. */
+static int delete_tenant(const admin_config_t *cfg, const char *tenant)
+{
+    arbor_store_t *st;
+    arbor_store_options_t opts = {.path = cfg->data_dir, .map_size = cfg->map_size};
+    int rc = arbor_store_open(&opts, &st), more = 1;
+    if (rc == ARBOR_ELOCKED) {
+        fprintf(stderr, "arbor-admin: stop arbor-collector first: pid %ld holds the writer lock of %s\n",
+                arbor_store_writer_pid(cfg->data_dir), cfg->data_dir);
+        return 1;
+    }
+    uint64_t total = 0, n;
+    while (rc == 0 && more) {
+        rc = arbor_store_delete_tenant(st, arbor_iov(tenant, strlen(tenant)), 100000, &more, &n);
+        total += n;
+    }
+    if (rc == 0)
+        printf("delete-tenant %s: %llu keys deleted\n", tenant, (unsigned long long)total);
+    else
+        fprintf(stderr, "arbor-admin: delete-tenant failed: %s\n", arbor_strerror(rc));
+    if (st != NULL)
+        arbor_store_close(st);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     admin_config_t cfg;
@@ -67,11 +119,19 @@ int main(int argc, char **argv)
     if (r != ARBOR_CFG_RUN)
         return r == ARBOR_CFG_EXIT_OK ? 0 : 2;
     if (cmd == NULL) {
-        fprintf(stderr, "arbor-admin: missing command (stat, check, backup DIR, compact DIR)\n");
+        fprintf(stderr, "arbor-admin: missing command (stat, check, tenants, backup DIR, compact DIR, "
+                        "delete-tenant NAME)\n");
         return 2;
     }
+    if (strcmp(cmd, "delete-tenant") == 0) {
+        if (arg == NULL) {
+            fprintf(stderr, "arbor-admin: delete-tenant needs the tenant's name\n");
+            return 2;
+        }
+        return delete_tenant(&cfg, arg);
+    }
     int is_copy = strcmp(cmd, "backup") == 0 || strcmp(cmd, "compact") == 0;
-    if (!is_copy && strcmp(cmd, "stat") != 0 && strcmp(cmd, "check") != 0) {
+    if (!is_copy && strcmp(cmd, "stat") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "tenants") != 0) {
         fprintf(stderr, "arbor-admin: unknown command '%s'\n", cmd);
         return 2;
     }
@@ -88,7 +148,9 @@ int main(int argc, char **argv)
     }
     int status = 0;
     if (strcmp(cmd, "stat") == 0) {
-        rc = cmd_stat(st);
+        rc = cfg.tenant ? tenant_stat(st, cfg.tenant) : cmd_stat(st);
+    } else if (strcmp(cmd, "tenants") == 0) {
+        rc = arbor_store_tenants(st, print_tenant, st);
     } else if (strcmp(cmd, "check") == 0) {
         uint64_t problems = 0;
         rc = arbor_store_check(st, report, NULL, &problems);

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, admin } from './lib.mjs';
 
-let collector, query, limitsFile;
+let collector, query, limitsFile, data;
 
 setup('a collector with a limits file, multitenancy on', async () => {
-  const data = tempDir();
+  data = tempDir();
   limitsFile = path.join(tempDir('arbor-limits-'), 'limits');
   // rates low enough that no pause of a busy machine refills a bucket between two posts
   writeFileSync(limitsFile, [
@@ -31,7 +31,7 @@ async function post(tenant, spans) {
     headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant } });
   return { status: r.status, retryAfter: r.headers.get('retry-after'), text: await r.text() };
 }
-const many = (trace, n, from = 1) => Array.from({ length: n }, (_, i) => span({ trace, id: from + i }));
+const many = (trace, n, from = 1) => Array.from({ length: n }, (_, i) => span({ trace, id: from + i, attrs: { 'marker.key': 'x' } }));
 const spanCount = async (tenant, trace) => {
   const r = await getJson(`${query.base}/api/traces/${hex(trace, 32)}/tree`, { headers: { 'x-scope-orgid': tenant } });
   return r.status === 200 ? r.body.spans.length : 0;
@@ -76,6 +76,31 @@ test('SIGHUP re-reads the limits file', async () => {
   collector.proc.kill('SIGHUP');
   await eventually(() => (collector.log.match(/event=reloaded/g) || []).length > before);
   assert.equal((await post('capped', many(0x20, 5, 30))).status, 200, 'the new cap applies');
+});
+
+test('arbor-admin per tenant: tenants, stat --tenant, delete-tenant (only with the collector stopped)', async () => {
+  const listed = admin(data, 'tenants');
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.match(listed.stdout, /^tenant noisy exists 1 traces 1 spans 40 /m);
+  assert.match(listed.stdout, /^tenant quiet exists 1 traces 5 spans 250 /m);
+  const one = admin(data, 'stat', '--tenant=capped');
+  assert.match(one.stdout, /^tenant capped exists 1 traces 2 spans 11 executions 0 stored_bytes [1-9]\d* /, one.stdout);
+  const spanTags = async () => (await getJson(`${query.base}/api/v2/search/tags`, { headers: { 'x-scope-orgid': 'noisy' } }))
+    .body.scopes.find((x) => x.name === 'span').tags;
+  assert.deepEqual(await spanTags(), ['marker.key']);
+  const busy = admin(data, 'delete-tenant', 'noisy');
+  assert.equal(busy.status, 1, 'the collector holds the writer lock');
+  assert.match(busy.stderr, /stop arbor-collector first/);
+  await collector.stop();
+  const del = admin(data, 'delete-tenant', 'noisy');
+  assert.equal(del.status, 0, del.stderr);
+  assert.match(del.stdout, /delete-tenant noisy: [1-9]\d* keys deleted/);
+  assert.match(admin(data, 'stat', '--tenant=noisy').stdout, /traces 0 spans 0 /);
+  assert.equal(await spanCount('noisy', 0x1), 0, 'the query service sees nothing of it');
+  assert.equal(await spanCount('quiet', 0x14), 50, 'the other tenants keep theirs');
+  assert.deepEqual(await spanTags(), [], 'its tag catalogue went too');
+  const check = admin(data, 'check');
+  assert.equal(check.status, 0, check.stdout);
 });
 
 await run();

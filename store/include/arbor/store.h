@@ -362,6 +362,25 @@ typedef int (*arbor_tenant_fn)(void *ctx, arbor_iov_t name);
  *  0, the callback's non-zero, or an LMDB error. */
 int arbor_store_tenants(arbor_store_t *store, arbor_tenant_fn visit, void *ctx);
 
+/** What one tenant holds (arbor-admin stat --tenant). */
+typedef struct {
+    int exists;                     /**< the store has written this tenant */
+    uint64_t traces, spans, executions;
+    uint64_t stored_bytes;          /**< span values as stored (traces written before it counted add 0) */
+    uint64_t oldest_start_ns, newest_end_ns;
+} arbor_tenant_stat_t;
+/** Sum @p tenant's trace summaries, in one read snapshot. 0 or an LMDB error. */
+int arbor_store_tenant_stat(arbor_store_t *store, arbor_iov_t tenant, arbor_tenant_stat_t *out);
+/**
+ * Delete @p tenant's data: every key under its ID in every index (spans,
+ * summaries, time, executions, feed, records, tag catalog), at most
+ * @p max_keys in one write transaction; *more says to call again. Writer side
+ * only (the caller holds the writer lock: the collector must be stopped).
+ * 0 or an error (nothing of that transaction deleted then).
+ */
+int arbor_store_delete_tenant(arbor_store_t *store, arbor_iov_t tenant, size_t max_keys, int *more,
+                              uint64_t *deleted);
+
 /** Problem report for arbor_store_check(): one line of text per problem. */
 typedef void (*arbor_check_report_fn)(void *ctx, const char *problem);
 /**
