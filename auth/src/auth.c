@@ -14,6 +14,7 @@ struct arbor_auth {
     int required, multitenancy;
     uint64_t leeway_s;
     char *secret, *jwks_path, *issuer, *tokens_path, *tenant_claim;
+    jwks_remote_t *remote; /* jwks_path is an https:// URL: its keys come from here */
     char **algorithms, **audience, **read_scopes, **write_scopes;
     pthread_rwlock_t lock; /* guards jwks and tokens: reload swaps them */
     jwk_set_t jwks;
@@ -41,6 +42,22 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen, 
     return buf;
 }
 
+static int is_url(const char *s)
+{
+    return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+}
+
+/* The refresher's new keys replace the set between checks. */
+static void install_keys(void *ctx, jwk_set_t *fresh)
+{
+    arbor_auth_t *a = ctx;
+    pthread_rwlock_wrlock(&a->lock);
+    jwk_set_t old = a->jwks;
+    a->jwks = *fresh;
+    pthread_rwlock_unlock(&a->lock);
+    jwks_free(&old);
+}
+
 /* Read the JWKS and tokens files into @p jwks and @p tokens (empty when unset). */
 static int load_sets(const arbor_auth_t *a, jwk_set_t *jwks, token_set_t *tokens, char *err, size_t errlen)
 {
@@ -49,7 +66,7 @@ static int load_sets(const arbor_auth_t *a, jwk_set_t *jwks, token_set_t *tokens
     char *text;
     memset(jwks, 0, sizeof *jwks);
     memset(tokens, 0, sizeof *tokens);
-    if (a->jwks_path) {
+    if (a->jwks_path && !is_url(a->jwks_path)) {
         if ((text = read_file(a->jwks_path, &len, err, errlen, "ARBOR_AUTH_JWKS")) == NULL)
             return ARBOR_ECONFIG;
         int rc = jwks_parse(text, len, jwks, why, sizeof why);
@@ -80,7 +97,14 @@ static char *dup_or_null(const char *s)
     return s && s[0] ? arbor_xstrdup(s) : NULL;
 }
 
+static int open_handle(const arbor_auth_config_t *cfg, arbor_auth_t **out, int fetch, char *err, size_t errlen);
+
 int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *err, size_t errlen)
+{
+    return open_handle(cfg, out, 1, err, errlen);
+}
+
+static int open_handle(const arbor_auth_config_t *cfg, arbor_auth_t **out, int fetch, char *err, size_t errlen)
 {
     arbor_auth_t *a = arbor_xcalloc(1, sizeof *a);
     a->required = cfg->required;
@@ -107,8 +131,14 @@ int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *er
                               "ARBOR_AUTH_TOKENS_FILE: no token could ever be valid");
         goto fail;
     }
+    if (a->jwks_path && strncmp(a->jwks_path, "http://", 7) == 0) {
+        snprintf(err, errlen, "ARBOR_AUTH_JWKS: keys over plaintext http could be anyone's; use https://");
+        goto fail;
+    }
     if (load_sets(a, &a->jwks, &a->tokens, err, errlen) != 0)
         goto fail;
+    if (fetch && a->jwks_path && is_url(a->jwks_path))
+        a->remote = jwks_remote_start(a->jwks_path, cfg->jwks_ca, install_keys, a);
     *out = a;
     return 0;
 fail:
@@ -119,7 +149,7 @@ fail:
 int arbor_auth_validate(const arbor_auth_config_t *cfg, char *err, size_t errlen)
 {
     arbor_auth_t *a;
-    if (arbor_auth_open(cfg, &a, err, errlen) != 0)
+    if (open_handle(cfg, &a, 0, err, errlen) != 0)
         return -1;
     arbor_auth_close(a);
     return 0;
@@ -132,10 +162,13 @@ int arbor_auth_reload(arbor_auth_t *a, char *err, size_t errlen)
     int rc = load_sets(a, &jwks, &tokens, err, errlen);
     if (rc != 0)
         return rc;
+    if (a->remote != NULL) /* the URL's keys stay; fetch them again now */
+        jwks_remote_refresh(a->remote);
     pthread_rwlock_wrlock(&a->lock);
-    jwk_set_t old_jwks = a->jwks;
+    jwk_set_t old_jwks = a->remote ? jwks : a->jwks;
     token_set_t old_tokens = a->tokens;
-    a->jwks = jwks;
+    if (a->remote == NULL)
+        a->jwks = jwks;
     a->tokens = tokens;
     pthread_rwlock_unlock(&a->lock);
     jwks_free(&old_jwks);
@@ -147,6 +180,7 @@ void arbor_auth_close(arbor_auth_t *a)
 {
     if (a == NULL)
         return;
+    jwks_remote_stop(a->remote); /* before the keys it installs go */
     jwks_free(&a->jwks);
     tokens_free(&a->tokens);
     pthread_rwlock_destroy(&a->lock);
@@ -362,6 +396,7 @@ static void check_service_token(arbor_auth_t *a, const service_token_t *t, arbor
 static const char *const jwt_messages[] = {
     [JWT_MALFORMED] = "Invalid bearer token", [JWT_BAD_ALG] = "Invalid bearer token: algorithm not accepted",
     [JWT_BAD_SIG] = "Invalid bearer token",   [JWT_EXPIRED] = "Token has expired",
+    [JWT_UNKNOWN_KID] = "Invalid bearer token: unknown key ID",
     [JWT_IMMATURE] = "Token is not yet valid", [JWT_BAD_CLAIM] = "Invalid bearer token: issuer or audience",
 };
 
@@ -387,6 +422,8 @@ void arbor_auth_check(arbor_auth_t *a, arbor_iov_t token, arbor_iov_t org, unsig
                             a->issuer, a->audience[0] ? (const char *const *)a->audience : NULL, a->leeway_s};
         json_t *claims = NULL;
         jwt_status_t js = jwt_verify(&v, token.base, token.len, now_s, &claims);
+        if (js == JWT_UNKNOWN_KID && a->remote != NULL) /* a rotation: fetch the set again, soon */
+            jwks_remote_refresh(a->remote);
         if (js != JWT_OK)
             refuse(out, 401, js == JWT_EXPIRED ? "auth.token_expired" : "auth.invalid_token", jwt_messages[js]);
         else

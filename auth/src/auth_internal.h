@@ -38,12 +38,27 @@ typedef struct {
 int jwks_parse(const char *json, size_t len, jwk_set_t *out, char *err, size_t errlen);
 void jwks_free(jwk_set_t *set);
 
+/* GET an https:// JWKS (libcurl; @p ca_file: trust this CA, NULL: the system's).
+ * 0 with *max_age_s (-1 when the answer gave none), or -1 with @p err. */
+int jwks_fetch(const char *url, const char *ca_file, jwk_set_t *out, long *max_age_s, char *err, size_t errlen);
+
+/* A JWKS URL kept fresh by a thread of its own: install() gets each new set
+ * (and owns it from then on), from that thread. */
+typedef struct jwks_remote jwks_remote_t;
+typedef void (*jwks_install_fn)(void *ctx, jwk_set_t *fresh);
+/* Fetch once now (a failure is logged and retried), then keep refreshing. */
+jwks_remote_t *jwks_remote_start(const char *url, const char *ca, jwks_install_fn install, void *ctx);
+/* Ask for an early fetch (a token named an unknown key ID); at most every 30 s. */
+void jwks_remote_refresh(jwks_remote_t *r);
+void jwks_remote_stop(jwks_remote_t *r);
+
 /* Why a token is refused. */
 typedef enum {
     JWT_OK = 0,
     JWT_MALFORMED,   /* not three base64url parts of JSON objects */
     JWT_BAD_ALG,     /* alg missing, "none", not accepted, or no key of its kind */
     JWT_BAD_SIG,     /* no key verifies the signature */
+    JWT_UNKNOWN_KID, /* the header names a key ID no key has (a rotation the set has not caught up with) */
     JWT_EXPIRED,     /* exp + leeway passed */
     JWT_IMMATURE,    /* nbf - leeway not reached */
     JWT_BAD_CLAIM,   /* iss, aud, exp/nbf type */

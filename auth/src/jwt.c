@@ -135,12 +135,14 @@ static jwt_status_t check_signature(const jwt_verifier_t *v, const jws_alg_t *al
     }
     if (v->jwks == NULL)
         return JWT_BAD_ALG;
+    int kid_known = kid == NULL;
     for (size_t i = 0; i < v->jwks->n; i++) {
         const jwk_t *k = &v->jwks->keys[i];
+        kid_known |= kid != NULL && strcmp(k->kid, kid) == 0;
         if (key_fits(k, alg, kid) && pkey_ok(alg, k->pkey, msg, msg_len, sig, sig_len))
             return JWT_OK;
     }
-    return JWT_BAD_SIG;
+    return kid_known ? JWT_BAD_SIG : JWT_UNKNOWN_KID;
 }
 
 static int in_list(const char *const *list, const char *s)

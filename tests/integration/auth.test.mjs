@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium, makeCerts, BIN } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -18,8 +19,8 @@ const SECRET = 'hs-secret-for-the-auth-suite-0123456789';
 const keys = tempDir('arbor-keys-');
 const now = Math.floor(Date.now() / 1000);
 
-function mint(specs) {
-  const r = spawnSync('/usr/bin/python3', [path.join(HERE, 'jwt_mint.py'), 'mint', keys],
+function mint(specs, dir = keys) {
+  const r = spawnSync('/usr/bin/python3', [path.join(HERE, 'jwt_mint.py'), 'mint', dir],
     { input: JSON.stringify(specs), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
@@ -351,6 +352,49 @@ test('headless Chromium: the Trace tab signs in from the URL fragment, or throug
   } finally {
     await browser.close();
   }
+});
+
+test('JWKS from an https URL: fetched at start, and again when a token names a new key ID (a rotation)', async () => {
+  const tlsDir = tempDir('arbor-jwks-tls-');
+  const certs = makeCerts(tlsDir);
+  let jwks = readFileSync(path.join(keys, 'jwks.json'), 'utf8');
+  let fetches = 0;
+  const server = https.createServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key) }, (req, res) => {
+    fetches++;
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('cache-control', 'public, max-age=3600');
+    res.end(jwks);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  const q = await startQuery(collector.dataDir, [],
+    { env: { ...authEnv(), ARBOR_AUTH_JWKS: url, ARBOR_AUTH_JWKS_CA: certs.ca } });
+  try {
+    const claims = reader('acme');
+    const [old] = mint([{ alg: 'RS256', key: 'rsa', claims, headers: { kid: 'rsa-1' } }]);
+    const tree = (t) => getJson(`${q.base}/api/traces/${TRACE}/tree`, { headers: bearer(t) });
+    assert.equal((await tree(old)).status, 200, 'a key from the URL');
+    assert.equal(fetches, 1, 'fetched once, at start');
+    const rotated = tempDir('arbor-keys2-');
+    assert.equal(spawnSync('/usr/bin/python3', [path.join(HERE, 'jwt_mint.py'), 'keys', rotated]).status, 0);
+    const next = JSON.parse(readFileSync(path.join(rotated, 'jwks.json'), 'utf8'));
+    next.keys[0].kid = 'rsa-2';
+    jwks = JSON.stringify({ keys: [...JSON.parse(jwks).keys, next.keys[0]] });
+    const [fresh] = mint([{ alg: 'RS256', key: 'rsa', claims, headers: { kid: 'rsa-2' } }], rotated);
+    const first = await tree(fresh);
+    assert.equal(first.status, 401, 'the set does not hold rsa-2 yet');
+    assert.match(first.body.detail.message, /unknown key ID/);
+    await eventually(async () => (await tree(fresh)).status === 200, { timeoutMs: 20000 });
+    assert.equal(fetches, 2, 'one early fetch for the unknown key ID');
+    assert.equal((await tree(old)).status, 200, 'the old key still works');
+  } finally {
+    await q.stop();
+    server.close();
+  }
+  const plain = spawnSync(BIN.query, ['--check-config', '--auth=required', '--auth-jwks=http://127.0.0.1:1/jwks.json'],
+    { encoding: 'utf8' });
+  assert.equal(plain.status, 2);
+  assert.match(plain.stderr + plain.stdout, /plaintext http/);
 });
 
 test('audit lines name the caller, never the token', async () => {

@@ -35,7 +35,8 @@ typedef struct {
     int required;             /**< ARBOR_AUTH: 0 off, 1 required */
     int multitenancy;         /**< ARBOR_MULTITENANCY */
     const char *jwt_secret;   /**< HS256/384/512 key */
-    const char *jwks;         /**< JWKS file path */
+    const char *jwks;         /**< JWKS file path, or an https:// URL */
+    const char *jwks_ca;      /**< PEM CA to trust for the JWKS URL (NULL: the system's) */
     const char *issuer;       /**< required iss, or NULL */
     const char *audience;     /**< comma list; one must be in aud, or NULL */
     const char *algorithms;   /**< comma list of accepted algs */
@@ -70,8 +71,8 @@ typedef struct {
  * @return 0, or ARBOR_ECONFIG with @p err naming the setting and the problem.
  */
 int arbor_auth_open(const arbor_auth_config_t *cfg, arbor_auth_t **out, char *err, size_t errlen);
-/** For a config table's validate(): open and close, so a bad key file fails
- *  --check-config. 0 or -1 with @p err. */
+/** For a config table's validate(): open and close (a JWKS URL is not fetched),
+ *  so a bad key file fails --check-config. 0 or -1 with @p err. */
 int arbor_auth_validate(const arbor_auth_config_t *cfg, char *err, size_t errlen);
 /** Re-read the JWKS and tokens files (SIGHUP). On error the old set stays. */
 int arbor_auth_reload(arbor_auth_t *a, char *err, size_t errlen);
@@ -129,8 +130,12 @@ void arbor_auth_json_escape(char *out, size_t len, const char *s);
     {"auth-jwt-secret", ARBOR_CFG_STRING, NULL, offsetof(type, member.jwt_secret),                                   \
      "Shared secret of HS256/HS384/HS512 JWTs (Orcheo's `ORCHEO_AUTH_JWT_SECRET`).", NULL, 0, 0},                    \
     {"auth-jwks", ARBOR_CFG_STRING, NULL, offsetof(type, member.jwks),                                               \
-     "JWKS file with the public keys of RS*/PS*/ES* JWTs (RSA and P-256/384/521 keys); re-read on SIGHUP.",          \
+     "Public keys of RS*/PS*/ES* JWTs (RSA 2048+ and P-256/384/521): a JWKS file (re-read on SIGHUP), or an "        \
+     "`https://` URL, fetched at start and again when its `Cache-Control: max-age` runs out (1 min .. 24 h; 5 min "  \
+     "without one), on SIGHUP, and early (at most every 30 s) when a token names an unknown `kid`.",                 \
      NULL, 0, 0},                                                                                                    \
+    {"auth-jwks-ca", ARBOR_CFG_STRING, NULL, offsetof(type, member.jwks_ca),                                         \
+     "PEM CA bundle to verify the JWKS URL's server with (unset: the system's trust store).", NULL, 0, 0},           \
     {"auth-issuer", ARBOR_CFG_STRING, NULL, offsetof(type, member.issuer),                                           \
      "Required `iss` of JWTs (unset: not checked).", NULL, 0, 0},                                                    \
     {"auth-audience", ARBOR_CFG_STRING, NULL, offsetof(type, member.audience),                                       \
