@@ -1006,11 +1006,11 @@ static route_t dispatch(h2o_req_t *req)
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n_args = 0;
         if (route_match(routes[i].pattern, &p, args, &n_args)) {
-            const char *subprotocol;
+            const char *subprotocol = NULL;
             if (!(routes[i].flags & ROUTE_PUBLIC) &&
                 authorize(req, routes[i].flags, routes[i].pattern, args, n_args, &subprotocol) != 0)
                 return routes[i].metric;
-            if (subprotocol != NULL && !(routes[i].flags & ROUTE_PUBLIC))
+            if (subprotocol != NULL)
                 h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"), 0, NULL,
                                       subprotocol, strlen(subprotocol));
             routes[i].handler(req, args);
