@@ -1,7 +1,7 @@
 // Shared by the benchmark scripts: run the C load generator as a latency probe.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { BUILD } from '../integration/lib.mjs';
+import { BUILD, span } from '../integration/lib.mjs';
 
 export const LOADGEN = path.join(BUILD, 'tests/bench/loadgen');
 
@@ -47,4 +47,21 @@ export function rssKb(pid) {
 // being measured (it doubled some p99s).
 export function settle() {
   spawnSync('sync');
+}
+
+// A 1,000-span Orcheo-like execution ("exec-1k", trace 1): root, 50 nodes, 19
+// LLM/tool calls each, with previews and message content.
+export function orcheoExecution1k(NOW) {
+  const spans = [span({ trace: 1, id: 1, name: 'workflow.execution', start: NOW, end: NOW + 10n ** 10n,
+    attrs: { 'orcheo.execution.id': 'exec-1k', 'orcheo.workflow.id': 'wf' } })];
+  for (let n = 0; n < 50; n++) {
+    spans.push(span({ trace: 1, id: 100 + n, parent: 1, name: `node-${n}`, start: NOW + BigInt(n * 1e8),
+      attrs: { 'orcheo.node.kind': 'agent', 'orcheo.token.input': 100, 'orcheo.token.output': 40, 'orcheo.node.latency_ms': 250 },
+      events: [{ name: 'prompt', attrs: { preview: 'Summarise the quarterly report. '.repeat(20) } }] }));
+    for (let c = 0; c < 19; c++)
+      spans.push(span({ trace: 1, id: 10000 + n * 100 + c, parent: 100 + n, name: `chat gpt-4o ${c}`, start: NOW + BigInt(n * 1e8 + c * 1e6),
+        attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 80,
+          'gen_ai.usage.output_tokens': 30, 'gen_ai.input.messages': JSON.stringify([{ role: 'user', content: 'q'.repeat(800) }]) } }));
+  }
+  return spans;
 }

@@ -2,18 +2,22 @@
  *
  * One epoll loop drives N connections: HTTP/1.1 keep-alive (framed by hand: one
  * request per connection at a time), h2c and gRPC (libnghttp2, many streams per
- * connection). Closed loop (a fixed number in flight) or open loop (--rate: a
+ * connection), in plaintext or, for an https:// URL, TLS (OpenSSL; the handshake,
+ * with ALPN, happens at connect, before the clock starts; certificates are not
+ * verified: this measures, it does not trust). Closed loop (a fixed number in flight) or open loop (--rate: a
  * fixed schedule; latency counts from the scheduled send time, so queueing in
  * the server is not hidden). POST bodies come from a template whose trace and
  * span IDs are rewritten for every request (fresh IDs: no idempotent rewrites).
  *
- *   loadgen --url http://127.0.0.1:4318/v1/traces --proto h1|h2|grpc
+ *   loadgen --url http[s]://127.0.0.1:4318/v1/traces --proto h1|h2|grpc
  *           [--body FILE --offsets FILE --spans N] [--connections C] [--streams S]
  *           [--duration SEC | --requests N] [--rate R] [--warmup SEC] [--name NAME]
  *           [--method GET] [--header 'accept: application/protobuf']
  *
  * Prints "NAME_metric value unit" lines and a final JSON object. */
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +40,7 @@ typedef enum { P_H1, P_H2, P_GRPC } proto_t;
 static struct {
     char host[256], port[16], path[1024], name[64], method[8], extra_header[256];
     proto_t proto;
+    int tls;
     int connections, streams, spans;
     double duration, warmup, rate;
     long requests;
@@ -191,6 +196,7 @@ typedef struct {
 
 struct conn {
     int fd, epfd;
+    SSL *ssl; /* NULL: plaintext */
     int want_out;
     /* HTTP/1.1 */
     char *out;
@@ -217,7 +223,59 @@ static void set_out(conn_t *c, int on)
     epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-static int dial(void)
+static SSL_CTX *ssl_ctx;
+
+/* read()/write() of the connection, through TLS when it has it: -1 with errno
+ * EAGAIN when it would block (TLS's want-read/want-write included). */
+static ssize_t io_read(conn_t *c, void *buf, size_t len)
+{
+    if (c->ssl == NULL)
+        return read(c->fd, buf, len);
+    int n = SSL_read(c->ssl, buf, (int)len);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(c->ssl, n);
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+    return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+static ssize_t io_write(conn_t *c, const void *buf, size_t len)
+{
+    if (c->ssl == NULL)
+        return write(c->fd, buf, len);
+    int n = SSL_write(c->ssl, buf, (int)len);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(c->ssl, n);
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+    return -1;
+}
+
+/* The TLS handshake on the still-blocking socket, offering h2 or http/1.1. */
+static int handshake(conn_t *c)
+{
+    static const unsigned char h2[] = "\x02h2", h1[] = "\x08http/1.1";
+    if (ssl_ctx == NULL) {
+        ssl_ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(ssl_ctx, TLS1_2_VERSION);
+        SSL_CTX_set_mode(ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        if (opt.proto == P_H1)
+            SSL_CTX_set_alpn_protos(ssl_ctx, h1, sizeof h1 - 1);
+        else
+            SSL_CTX_set_alpn_protos(ssl_ctx, h2, sizeof h2 - 1);
+    }
+    c->ssl = SSL_new(ssl_ctx);
+    SSL_set_fd(c->ssl, c->fd);
+    SSL_set_tlsext_host_name(c->ssl, "localhost");
+    if (SSL_connect(c->ssl) != 1) {
+        fprintf(stderr, "loadgen: TLS handshake failed\n");
+        ERR_print_errors_fp(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int dial(conn_t *c)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
     if (getaddrinfo(opt.host, opt.port, &hints, &res) != 0)
@@ -230,6 +288,9 @@ static int dial(void)
     }
     freeaddrinfo(res);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->fd = fd;
+    if (opt.tls && handshake(c) != 0)
+        return -1;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
@@ -265,7 +326,7 @@ static void h1_start(conn_t *c)
 static void h1_write(conn_t *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        ssize_t n = io_write(c, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
             if (errno == EAGAIN)
                 return;
@@ -314,7 +375,7 @@ static int h1_parse(conn_t *c)
 static void h1_read(conn_t *c)
 {
     for (;;) {
-        ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+        ssize_t n = io_read(c, c->in + c->in_len, sizeof c->in - c->in_len);
         if (n == 0) {
             fprintf(stderr, "loadgen: server closed the connection\n");
             exit(1);
@@ -335,7 +396,7 @@ static ssize_t h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, i
 {
     (void)s, (void)flags;
     conn_t *c = ud;
-    ssize_t n = write(c->fd, data, len);
+    ssize_t n = io_write(c, data, len);
     if (n < 0 && errno == EAGAIN) {
         set_out(c, 1);
         return NGHTTP2_ERR_WOULDBLOCK;
@@ -404,11 +465,21 @@ static void h2_start(conn_t *c)
         char authority[300];
         snprintf(authority, sizeof authority, "%s:%s", opt.host, opt.port);
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
-        nghttp2_nv hdrs[7] = {NV(":method", opt.method), NV(":scheme", "http"), NV(":authority", authority),
-                              NV(":path", opt.path),
+        nghttp2_nv hdrs[8] = {NV(":method", opt.method), NV(":scheme", opt.tls ? "https" : "http"),
+                              NV(":authority", authority), NV(":path", opt.path),
                               NV("content-type", opt.proto == P_GRPC ? "application/grpc" : "application/x-protobuf"),
                               NV("te", "trailers"), NV("accept", "*/*")};
         size_t nh = opt.proto == P_GRPC ? 6 : post ? 5 : 4;
+        char xname[128];
+        const char *colon = strchr(opt.extra_header, ':');
+        if (colon != NULL && (size_t)(colon - opt.extra_header) < sizeof xname) { /* --header, lowercased for h2 */
+            size_t nl = (size_t)(colon - opt.extra_header);
+            for (size_t i = 0; i < nl; i++)
+                xname[i] = (char)(opt.extra_header[i] | (opt.extra_header[i] >= 'A' && opt.extra_header[i] <= 'Z' ? 32 : 0));
+            xname[nl] = '\0';
+            const char *v = colon + 1 + strspn(colon + 1, " ");
+            hdrs[nh++] = (nghttp2_nv){(uint8_t *)xname, (uint8_t *)v, nl, strlen(v), NGHTTP2_NV_FLAG_NONE};
+        }
         nghttp2_data_provider prd = {.source.ptr = t, .read_callback = h2_read_body};
         if (nghttp2_submit_request(c->h2, NULL, hdrs, nh, post ? &prd : NULL, t) < 0) {
             fprintf(stderr, "loadgen: submit failed\n");
@@ -424,7 +495,7 @@ static void h2_io(conn_t *c, int readable)
     if (readable) {
         uint8_t buf[1 << 16];
         for (;;) {
-            ssize_t n = read(c->fd, buf, sizeof buf);
+            ssize_t n = io_read(c, buf, sizeof buf);
             if (n == 0) {
                 fprintf(stderr, "loadgen: server closed the connection\n");
                 exit(1);
@@ -494,7 +565,8 @@ static void load_offsets(const char *path)
 
 static void parse_url(const char *url)
 {
-    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
+    opt.tls = strncmp(url, "https://", 8) == 0;
+    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : opt.tls ? url + 8 : url;
     const char *slash = strchr(p, '/'), *colon = strchr(p, ':');
     if (colon == NULL || (slash && colon > slash)) {
         fprintf(stderr, "loadgen: URL needs host:port\n");
@@ -546,7 +618,7 @@ int main(int argc, char **argv)
     next_due = st.t_begin;
     for (int i = 0; i < opt.connections; i++) {
         conn_t *c = &conns[i];
-        if ((c->fd = dial()) < 0)
+        if (dial(c) < 0)
             return 1;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);

@@ -4,7 +4,7 @@
 // load generator; prints "name value unit" lines and a JSON summary.
 // Usage: ARBOR_BUILD_DIR=build-release node tests/bench/trees.mjs [--quick]
 import { tempDir, startCollector, startQuery, span, postSpans, hex } from '../integration/lib.mjs';
-import { probe, rssKb, settle } from './lib.mjs';
+import { probe, rssKb, settle, orcheoExecution1k } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 2000;
@@ -13,19 +13,7 @@ const collector = await startCollector(data, ['--log-level=warn']);
 const query = await startQuery(data, ['--log-level=warn']);
 const NOW = 1_800_000_000_000_000_000n;
 
-// a 1,000-span Orcheo-like execution: root, 50 nodes, 19 LLM/tool calls each, with previews
-const spans = [span({ trace: 1, id: 1, name: 'workflow.execution', start: NOW, end: NOW + 10n ** 10n,
-  attrs: { 'orcheo.execution.id': 'exec-1k', 'orcheo.workflow.id': 'wf' } })];
-for (let n = 0; n < 50; n++) {
-  spans.push(span({ trace: 1, id: 100 + n, parent: 1, name: `node-${n}`, start: NOW + BigInt(n * 1e8),
-    attrs: { 'orcheo.node.kind': 'agent', 'orcheo.token.input': 100, 'orcheo.token.output': 40, 'orcheo.node.latency_ms': 250 },
-    events: [{ name: 'prompt', attrs: { preview: 'Summarise the quarterly report. '.repeat(20) } }] }));
-  for (let c = 0; c < 19; c++)
-    spans.push(span({ trace: 1, id: 10000 + n * 100 + c, parent: 100 + n, name: `chat gpt-4o ${c}`, start: NOW + BigInt(n * 1e8 + c * 1e6),
-      attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 80,
-        'gen_ai.usage.output_tokens': 30, 'gen_ai.input.messages': JSON.stringify([{ role: 'user', content: 'q'.repeat(800) }]) } }));
-}
-await postSpans(collector.url, spans);
+await postSpans(collector.url, orcheoExecution1k(NOW));
 // a 100,001-span trace
 for (let b = 0; b < 10; b++) {
   const batch = [];

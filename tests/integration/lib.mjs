@@ -128,8 +128,19 @@ export async function startQuery(dataDir, extra = [], opts = {}) {
   return h;
 }
 
+// A kept-alive connection the server closed while idle fails the next request on
+// it: a GET is retried once on a fresh connection, as browsers do (a spawnSync
+// that blocks node's loop keeps undici from dropping such sockets in time).
+// A refused connection is not retried: the server is gone.
 export async function getJson(url, init) {
-  const r = await fetch(url, init);
+  let r;
+  try {
+    r = await fetch(url, init);
+  } catch (e) {
+    const code = e.cause?.code;
+    if ((init?.method ?? 'GET') !== 'GET' || !(code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')) throw e;
+    r = await fetch(url, init);
+  }
   const text = await r.text();
   let body;
   try { body = JSON.parse(text); } catch { body = text; }

@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, curl, eventually, makeCerts, span, hex } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, curl, eventually, makeCerts, span, hex, launchChromium } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 let certs, collector, query, mtlsQuery, env, ca;
@@ -54,6 +54,19 @@ test('the OTel JS exporters write over https:// and gRPC TLS; the Canvas contrac
       return b && b.execution.status === 'completed' && b;
     });
     assertCompletedRun(body, run1, exec, 3);
+  }
+});
+
+test('headless Chromium loads the Trace tab over https with a token, and its live stream connects over wss', async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage(); // the test CA is not the browser's
+    await page.goto(`${https(query.query)}/?execution=tls-proto#access_token=${READER}`);
+    await page.locator('.row .name', { hasText: 'workflow.execution' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid=span-count]')?.textContent === '4');
+    await page.locator('.theader .badge.done, .theader .badge.live').first().waitFor(); // from the wss stream only
+  } finally {
+    await browser.close();
   }
 });
 

@@ -1,0 +1,75 @@
+// What SPEC §8's protections cost (issue 13): OTLP ingest (HTTP/1.1, h2, gRPC)
+// and the 1,000-span execution tree with ARBOR_AUTH=required,
+// ARBOR_MULTITENANCY=on and TLS on, against the same with everything off, in
+// one run, same generator, same machine. Prints "name value unit" lines.
+// Usage: ARBOR_BUILD_DIR=build-release node tests/bench/secure.mjs [--quick]
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir, startCollector, startQuery, makeCerts, BUILD, curl } from '../integration/lib.mjs';
+import { LOADGEN, probeMedian, settle, orcheoExecution1k } from './lib.mjs';
+
+const quick = process.argv.includes('--quick');
+const DUR = quick ? 3 : 8, REQS = quick ? 300 : 2000;
+const dir = tempDir('arbor-bench-secure-');
+const certs = makeCerts(dir);
+const WRITER = 'bench-writer-token';
+const sha = (t) => createHash('sha256').update(t).digest('hex');
+writeFileSync(path.join(dir, 'tokens'), `${sha(WRITER)} acme traces:write w\n`);
+// readers present an RS256 JWT (verified against a JWKS: the costlier check), writers a service token
+const mint = (args, input) => spawnSync('/usr/bin/python3', [new URL('../integration/jwt_mint.py', import.meta.url).pathname,
+  ...args], { input, encoding: 'utf8' });
+mint(['keys', dir]);
+const [JWT] = JSON.parse(mint(['mint', dir], JSON.stringify([{ alg: 'RS256', key: 'rsa', headers: { kid: 'rsa-1' },
+  claims: { sub: 'bench', scope: 'traces:read', workspace_ids: ['acme'], exp: Math.floor(Date.now() / 1000) + 3600 } }])).stdout);
+const secured = { ARBOR_AUTH_JWKS: path.join(dir, 'jwks.json'), ARBOR_AUTH: 'required', ARBOR_MULTITENANCY: 'on', ARBOR_AUTH_TOKENS_FILE: path.join(dir, 'tokens'),
+  ARBOR_AUTH_WRITE_SCOPES: 'traces:write', ARBOR_AUTH_READ_SCOPES: 'traces:read',
+  ARBOR_TLS_CERT: certs.cert, ARBOR_TLS_KEY: certs.key };
+
+const body = path.join(dir, 'body.bin'), offsets = path.join(dir, 'body.off');
+const mk = spawnSync('/usr/bin/python3', [new URL('make_body.py', import.meta.url).pathname,
+  path.join(BUILD, 'proto/otlp.desc'), body, offsets, '100'], { encoding: 'utf8' });
+if (mk.status !== 0) throw new Error(mk.stderr);
+
+function load(name, url, proto, header) {
+  const conns = proto === 'h1' ? ['--connections', '32'] : ['--connections', '8', '--streams', '4'];
+  const args = ['--body', body, '--offsets', offsets, '--spans', '100', '--duration', String(DUR), '--warmup', '1',
+    '--url', url, '--proto', proto, '--name', name, ...conns];
+  if (header) args.push('--header', header);
+  const r = spawnSync(LOADGEN, args, { encoding: 'utf8' });
+  const res = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  if (r.status !== 0 || res.errors > 0) throw new Error(`${name}: ${r.stderr} ${r.stdout}`);
+  console.log(`${name}_spans_per_s ${Math.round(res.spans_per_s)} spans/s`);
+  return res.spans_per_s;
+}
+
+const GRPC = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const NOW = 1_800_000_000_000_000_000n;
+const out = {};
+for (const [mode, env] of [['off', {}], ['on', secured]]) {
+  const data = tempDir('arbor-bench-secure-data-');
+  const collector = await startCollector(data, ['--log-level=warn'], { env });
+  const query = await startQuery(data, ['--log-level=warn'], { env });
+  const s = mode === 'on' ? 'https' : 'http';
+  const auth = mode === 'on' ? `Authorization: Bearer ${WRITER}` : undefined;
+  out[`ingest_h1_${mode}`] = load(`secure_${mode}_h1`, `${s}://${collector.otlp_http}/v1/traces`, 'h1', auth);
+  out[`ingest_h2_${mode}`] = load(`secure_${mode}_h2`, `${s}://${collector.otlp_http}/v1/traces`, 'h2', auth);
+  out[`ingest_grpc_${mode}`] = load(`secure_${mode}_grpc`, `${s}://${collector.otlp_grpc}${GRPC}`, 'grpc', auth);
+  const json = path.join(dir, 'tree.json');
+  writeFileSync(json, JSON.stringify({ resourceSpans: [{ resource: { attributes: [] },
+    scopeSpans: [{ spans: orcheoExecution1k(NOW) }] }] }));
+  const posted = curl(['--cacert', certs.ca, '-H', 'content-type: application/json', ...(auth ? ['-H', auth] : []),
+    '--data-binary', `@${json}`, '-w', '%{http_code}', '-o', '/dev/null', `${s}://${collector.otlp_http}/v1/traces`]);
+  if (posted.stdout.toString() !== '200') throw new Error(`post 1k: ${posted.stdout} ${posted.stderr}`);
+  settle();
+  const tree = probeMedian(`secure_${mode}_execution_tree_1k`, `${s}://${query.query}/api/executions/exec-1k/trace`,
+    { requests: REQS, header: mode === 'on' ? `Authorization: Bearer ${JWT}` : undefined });
+  out[`tree_p50_${mode}`] = tree.p50;
+  await query.stop();
+  await collector.stop();
+}
+for (const p of ['h1', 'h2', 'grpc'])
+  console.log(`secure_ingest_${p}_on_vs_off ${(out[`ingest_${p}_on`] / out[`ingest_${p}_off`]).toFixed(3)} x`);
+console.log(`secure_execution_tree_1k_p50_on_vs_off ${(out.tree_p50_on / out.tree_p50_off).toFixed(3)} x`);
+console.log(JSON.stringify(out));
