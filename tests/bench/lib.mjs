@@ -1,5 +1,5 @@
 // Shared by the benchmark scripts: run the C load generator as a latency probe.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { BUILD, span } from '../integration/lib.mjs';
 
@@ -34,6 +34,20 @@ function probeQuiet(url, { requests = 2000, header } = {}) {
   const res = JSON.parse(r.stdout.trim().split('\n').at(-1));
   if (res.last_status !== 200) throw new Error(`${url}: HTTP ${res.last_status}`);
   return { p50: res.p50_ms, p99: res.p99_ms };
+}
+
+// The load generator without blocking node's loop: daemons started by this
+// process log through pipes it must keep draining (with ARBOR_AUTH=required,
+// arbor-query writes an audit line per request; a full pipe would stall it).
+export function loadgenAsync(args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)))
+      : reject(new Error(`loadgen ${args.join(' ')}: ${err}${out}`))));
+  });
 }
 
 export function rssKb(pid) {

@@ -38,7 +38,7 @@
 typedef enum { P_H1, P_H2, P_GRPC } proto_t;
 
 static struct {
-    char host[256], port[16], path[1024], name[64], method[8], extra_header[256];
+    char host[256], port[16], path[1024], name[64], method[8], extra_header[4096];
     proto_t proto;
     int tls;
     int connections, streams, spans;
@@ -304,7 +304,7 @@ static void h1_start(conn_t *c)
         return;
     size_t blen = 0;
     uint8_t *body = strcmp(opt.method, "GET") ? make_body(&blen) : NULL;
-    char head[2048];
+    char head[8192];
     int hl = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s%s", opt.method, opt.path, opt.host,
                       opt.port, opt.extra_header[0] ? opt.extra_header : "", opt.extra_header[0] ? "\r\n" : "",
                       body ? "Content-Type: application/x-protobuf\r\n" : "");
