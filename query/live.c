@@ -461,7 +461,8 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
 static void deliver(arbor_reader_t *r, const char *tenant, changes_t *ch, uint64_t seq)
 {
     uint64_t now = arbor_mono_ns();
-    qsort(ch->v, ch->n, sizeof *ch->v, cmp_change);
+    if (ch->n > 1) /* v is NULL when a tenant had no change: qsort's argument must not be */
+        qsort(ch->v, ch->n, sizeof *ch->v, cmp_change);
     for (size_t i = 0; i < ch->n;) {
         size_t j = i;
         while (j < ch->n && memcmp(ch->v[j].trace, ch->v[i].trace, 16) == 0)

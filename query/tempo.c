@@ -779,7 +779,8 @@ static int cmp_str(const void *a, const void *b)
 /* Sorted, unique names as a JSON array; frees them. */
 static void write_names(jsonw_t *w, names_t *c)
 {
-    qsort(c->names, c->n, sizeof *c->names, cmp_str);
+    if (c->n > 1) /* names is NULL when there are none: qsort's argument must not be */
+        qsort(c->names, c->n, sizeof *c->names, cmp_str);
     jsonw_array(w);
     for (size_t i = 0; i < c->n; i++)
         if (i == 0 || strcmp(c->names[i], c->names[i - 1]) != 0)
@@ -912,7 +913,8 @@ static void keywords(values_t *c, const char *const *words)
 
 static void write_values(jsonw_t *w, values_t *c)
 {
-    qsort(c->v, c->n, sizeof *c->v, cmp_values);
+    if (c->n > 1) /* v is NULL when there are none */
+        qsort(c->v, c->n, sizeof *c->v, cmp_values);
     for (size_t i = 0; i < c->n; i++) {
         static const struct {
             char t;

@@ -48,6 +48,7 @@ export async function run() {
       failed++;
       console.log(`not ok ${n} - ${c.name}`);
       for (const line of String(e && e.stack || e).split('\n')) console.log(`#   ${line}`);
+      explainDaemons();
     }
   }
   cleanUp();
@@ -56,6 +57,19 @@ export async function run() {
 }
 
 const running = new Set();
+const daemons = []; // every daemon started, for explainDaemons()
+
+// After a failure: each daemon's state and the end of its log (a crash, a
+// sanitizer report, an error line), so CI output says what happened.
+function explainDaemons() {
+  for (const d of daemons) {
+    const exited = d.proc.exitCode !== null || d.proc.signalCode !== null;
+    const tail = d.log.split('\n').filter((l) => exited || /level=(warn|error)|ERROR|Sanitizer|runtime error/.test(l)).slice(-25);
+    if (!exited && tail.length === 0) continue;
+    console.log(`#   -- ${path.basename(d.proc.spawnfile)} pid ${d.proc.pid}: ${exited ? `exited ${d.proc.exitCode ?? d.proc.signalCode}` : 'running'}`);
+    for (const l of tail) console.log(`#      ${l}`);
+  }
+}
 const dirs = [];
 // Kill what is still running and remove the temp dirs: at the end of run(), and on
 // exit too, so that a suite that throws before run() (a failed import, a top-level
@@ -90,6 +104,7 @@ export function startDaemon(bin, args, { env = {}, readyTimeoutMs = 15000 } = {}
         return r;
       },
     };
+    daemons.push(h);
     const timer = setTimeout(() => reject(new Error(`${path.basename(bin)} not ready:\n${log}`)), readyTimeoutMs);
     const onData = (d) => {
       log += d;
