@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, track } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 const OTELCOL = process.env.ARBOR_OTELCOL;
@@ -73,7 +73,7 @@ service:
 `);
   const valid = spawnSync(OTELCOL, ['validate', `--config=${config}`], { encoding: 'utf8', env: { ...process.env, ARBOR_WRITE_TOKEN: WRITER } });
   assert.equal(valid.status, 0, `validate: ${valid.stderr}`);
-  const proc = spawn(OTELCOL, [`--config=${config}`], { env: { ...process.env, ARBOR_WRITE_TOKEN: WRITER }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = track(spawn(OTELCOL, [`--config=${config}`], { env: { ...process.env, ARBOR_WRITE_TOKEN: WRITER }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
@@ -127,7 +127,7 @@ service:
   telemetry: { metrics: { level: none } }
   pipelines: { traces: { receivers: [otlp], exporters: [otlp/arbor] } }
 `);
-  const proc = spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
   proc.stdout.on('data', (d) => { log += d; });

@@ -1,14 +1,15 @@
 // Delivery through the real OpenTelemetry Collector (SPEC §9): Arbor killed and
-// restarted mid-stream, and Arbor refusing with 503/UNAVAILABLE while its writer
-// queue is full. The Collector's retry and its persistent (file_storage) sending
-// queue must deliver every span; Arbor's idempotent writes keep any resent one
-// from counting twice. Spans are counted in the store, per trace and in total.
+// restarted mid-stream. The Collector's retry and its persistent (file_storage)
+// sending queue must deliver every span; Arbor's idempotent writes keep any
+// resent one from counting twice. Spans are counted in the store, per trace and
+// in total. (Back-pressure from a full writer queue is issue 14's next step: a
+// burst does not reach it on every run, so it needs a deterministic trigger.)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, admin } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, track } from './lib.mjs';
 import { trace, context } from '@opentelemetry/api';
 import { makeProvider } from './otel.mjs';
 
@@ -25,8 +26,7 @@ function freePort() {
 }
 
 // Arbor's collector on a fixed port (a restart must come back where the Collector sends).
-const startArbor = () => startCollector(data, [`--otlp-grpc-addr=127.0.0.1:${grpcPort}`, '--otlp-http-addr=off',
-  '--max-queue-spans=1000']);
+const startArbor = () => startCollector(data, [`--otlp-grpc-addr=127.0.0.1:${grpcPort}`, '--otlp-http-addr=off']);
 
 setup('Arbor, and a Collector with retry and a file-backed sending queue in front of it', async () => {
   assert.ok(OTELCOL, 'ARBOR_OTELCOL is unset: tests/run builds the Collector (tests/collector/build) and sets it');
@@ -57,7 +57,7 @@ service:
   telemetry: { metrics: { level: none } }
   pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlp/arbor] } }
 `);
-  const proc = spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
@@ -104,14 +104,6 @@ test('Arbor killed -9 and restarted mid-stream: every span arrives, none twice',
     assert.equal(r.body.spans.length, 50, `trace ${id}`);
     assert.equal(new Set(r.body.spans.map((s) => s.span_id)).size, 50, 'each span once');
   }
-});
-
-test('Arbor answering UNAVAILABLE while its queue is full: the Collector retries until every span is in', async () => {
-  // 6,000 spans in 600-span batches, four at a time, against a 1,000-span writer queue
-  const ids = await send('burst', 60, 100);
-  await eventually(async () => (await countSpans(ids)) === 6000, { timeoutMs: 90000, intervalMs: 500 });
-  const check = admin(data, 'check');
-  assert.equal(check.status, 0, check.stdout);
 });
 
 await run();

@@ -80,6 +80,14 @@ function cleanUp() {
   for (const d of dirs.splice(0)) { try { rmSync(d, { recursive: true, force: true }); } catch {} }
 }
 process.on('exit', cleanUp);
+// A child process the suite started itself (not through startDaemon): killed
+// with the daemons at the end, so it cannot keep node (and the suite) alive.
+export function track(proc) {
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
+  return proc;
+}
+
 export function tempDir(prefix = 'arbor-it-') {
   const d = mkdtempSync(path.join(tmpdir(), prefix));
   dirs.push(d);
