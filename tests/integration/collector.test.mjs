@@ -8,23 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, track } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, track, freePort } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 const OTELCOL = process.env.ARBOR_OTELCOL;
 const WRITER = 'collector-writer-token', READER = 'collector-reader-token';
 let dir, certs, arbor, query;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 setup('the built Collector, and an Arbor with auth, multitenancy and TLS', async () => {
   assert.ok(OTELCOL, 'ARBOR_OTELCOL is unset: tests/run builds the Collector (tests/collector/build) and sets it');

@@ -7,23 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, track } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, track, freePort } from './lib.mjs';
 import { trace, context } from '@opentelemetry/api';
 import { makeProvider } from './otel.mjs';
 
 const OTELCOL = process.env.ARBOR_OTELCOL;
 let dir, data, arbor, query, grpcPort, otelcol;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // Arbor's collector on a fixed port (a restart must come back where the Collector sends).
 const startArbor = () => startCollector(data, [`--otlp-grpc-addr=127.0.0.1:${grpcPort}`, '--otlp-http-addr=off']);

@@ -2,6 +2,7 @@
 // fresh data directory, and a tiny TAP runner so meson counts every case.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -86,6 +87,18 @@ export function track(proc) {
   running.add(proc);
   proc.on('exit', () => running.delete(proc));
   return proc;
+}
+
+// A free local port, for a listener that cannot report the port it bound (the
+// OpenTelemetry Collector's) or must come back on the same one after a restart:
+// free when asked, so another process could take it first.
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function tempDir(prefix = 'arbor-it-') {
