@@ -198,11 +198,10 @@ static int authorize(call_t *c)
         snprintf(c->tenant, sizeof c->tenant, "%s", who.tenant);
         return 0;
     }
-    char msg[220], sub[200];
+    char msg[220];
     snprintf(msg, sizeof msg, "%s (%s)", who.message, who.code);
     if (arbor_auth_required(auth))
-        arbor_log_lifecycle("audit", "subject=\"%s\" route=\"" EXPORT_METHOD "\" status=%d code=%s",
-                            arbor_log_escape(sub, sizeof sub, who.subject, strlen(who.subject)), who.status, who.code);
+        arbor_auth_audit(&who, EXPORT_METHOD, "", who.status);
     finish(c, who.status == 401 ? GRPC_STATUS_UNAUTHENTICATED
               : who.status == 403 ? GRPC_STATUS_PERMISSION_DENIED
                                   : GRPC_STATUS_INVALID_ARGUMENT,

@@ -281,20 +281,16 @@ static int authorize(h2o_req_t *req, arbor_auth_t *auth, const char *route, arbo
                             ARBOR_AUTH_WRITE, arbor_now_ns() / 1000000000u, who);
     if (who->status == 0)
         return 0;
-    char msg[400], body[600], sub[200];
-    arbor_auth_json_escape(msg, sizeof msg, who->message);
-    int n = snprintf(body, sizeof body, "{\"detail\":{\"message\":\"%s\",\"code\":\"%s\"}}", msg, who->code);
+    char body[600];
+    size_t n = arbor_auth_error_body(who, body, sizeof body, &req->res.reason);
     if (who->status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
     if (arbor_auth_required(auth))
-        arbor_log_lifecycle("audit", "subject=\"%s\" route=\"%s\" status=%d code=%s",
-                            arbor_log_escape(sub, sizeof sub, who->subject, strlen(who->subject)), route,
-                            who->status, who->code);
+        arbor_auth_audit(who, route, "", who->status);
     req->res.status = who->status;
-    req->res.reason = who->status == 401 ? "Unauthorized" : who->status == 403 ? "Forbidden" : "Bad Request";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    req->res.content_length = (size_t)n;
-    h2o_send_inline(req, body, (size_t)n);
+    req->res.content_length = n;
+    h2o_send_inline(req, body, n);
     return -1;
 }
 

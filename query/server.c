@@ -284,24 +284,18 @@ static arbor_iov_t header_value(h2o_req_t *req, const char *name)
 
 static void audit_line(const caller_t *c, int status)
 {
-    char sub[200], tid[200];
-    arbor_log_escape(sub, sizeof sub, c->who.subject, strlen(c->who.subject));
-    arbor_log_escape(tid, sizeof tid, c->who.token_id, strlen(c->who.token_id));
-    arbor_log_lifecycle("audit", "subject=\"%s\" token=\"%s\" tenant=\"%s\" route=\"%s\" ids=\"%s\" status=%d%s%s",
-                        sub, tid, c->who.tenant, c->route, c->ids, status, c->who.code ? " code=" : "",
-                        c->who.code ? c->who.code : "");
+    arbor_auth_audit(&c->who, c->route, c->ids, status);
 }
 
 /* Orcheo's failure shape: {"detail":{"message","code"}}, WWW-Authenticate on 401. */
 static void send_auth_error(h2o_req_t *req, const arbor_auth_result_t *who)
 {
-    char msg[400], body[600];
-    arbor_auth_json_escape(msg, sizeof msg, who->message);
-    int n = snprintf(body, sizeof body, "{\"detail\":{\"message\":\"%s\",\"code\":\"%s\"}}", msg, who->code);
+    char body[600];
+    const char *reason;
+    size_t n = arbor_auth_error_body(who, body, sizeof body, &reason);
     if (who->status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
-    const char *reason = who->status == 401 ? "Unauthorized" : who->status == 403 ? "Forbidden" : "Bad Request";
-    send_body(req, who->status, reason, "application/json", body, (size_t)n);
+    send_body(req, who->status, reason, "application/json", body, n);
 }
 
 /* A WebSocket's token when it has no Authorization header (browsers cannot set

@@ -2,6 +2,8 @@
  * turns a credential and an X-Scope-OrgID into a tenant or a refusal. */
 #include "auth_internal.h"
 
+#include "arbor/log.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +235,24 @@ void arbor_auth_json_escape(char *out, size_t len, const char *s)
             out[o++] = (char)c;
     }
     out[o < len ? o : len - 1] = '\0';
+}
+
+size_t arbor_auth_error_body(const arbor_auth_result_t *r, char *out, size_t len, const char **reason)
+{
+    char msg[400];
+    arbor_auth_json_escape(msg, sizeof msg, r->message);
+    int n = snprintf(out, len, "{\"detail\":{\"message\":\"%s\",\"code\":\"%s\"}}", msg, r->code ? r->code : "");
+    *reason = r->status == 401 ? "Unauthorized" : r->status == 403 ? "Forbidden" : "Bad Request";
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+void arbor_auth_audit(const arbor_auth_result_t *r, const char *route, const char *ids, int status)
+{
+    char sub[200], tid[200];
+    arbor_log_escape(sub, sizeof sub, r->subject, strlen(r->subject));
+    arbor_log_escape(tid, sizeof tid, r->token_id, strlen(r->token_id));
+    arbor_log_lifecycle("audit", "subject=\"%s\" token=\"%s\" tenant=\"%s\" route=\"%s\" ids=\"%s\" status=%d%s%s", sub,
+                        tid, r->tenant, route, ids, status, r->code ? " code=" : "", r->code ? r->code : "");
 }
 
 /* ---- the check ---- */

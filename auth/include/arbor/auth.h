@@ -115,6 +115,20 @@ int arbor_tenant_valid(arbor_iov_t t);
 void arbor_auth_json_escape(char *out, size_t len, const char *s);
 
 /**
+ * Orcheo's answer to a refused check: {"detail":{"message","code"}} into
+ * @p out; returns its length. *reason gets the HTTP reason phrase of
+ * @p r->status (the caller adds `WWW-Authenticate: Bearer` to a 401).
+ */
+size_t arbor_auth_error_body(const arbor_auth_result_t *r, char *out, size_t len, const char **reason);
+
+/**
+ * One `event=audit` line (printed at every log level): the caller of @p r,
+ * @p route, the IDs it named (already escaped, "" for none) and @p status, with
+ * Orcheo's code when refused. Never a token, never content.
+ */
+void arbor_auth_audit(const arbor_auth_result_t *r, const char *route, const char *ids, int status);
+
+/**
  * The config-table rows of the settings above, for a binary whose config struct
  * @p type holds an arbor_auth_config_t at @p member and an int at @p mt_member.
  */
