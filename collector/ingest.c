@@ -77,21 +77,6 @@ ingest_answer_t ingest_answer(int rc, char *buf, size_t len)
     return (ingest_answer_t){503, "Service Unavailable", 14, 5, buf};
 }
 
-const char **ingest_split_keys(const char *csv)
-{
-    /* items are at least one character with a separator between them: at most
-     * (len + 1) / 2 of them, plus the NULL; the strings follow the array in the
-     * same allocation, so one free() releases both */
-    size_t len = strlen(csv), max = (len + 1) / 2 + 1;
-    const char **keys = arbor_xmalloc(max * sizeof *keys + len + 1);
-    char *copy = memcpy((char *)(keys + max), csv, len + 1), *save = NULL;
-    size_t i = 0;
-    for (char *t = strtok_r(copy, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
-        keys[i++] = t;
-    keys[i] = NULL;
-    return keys;
-}
-
 /* String form of an execution ID attribute: strings as they are, integers in decimal. */
 static arbor_iov_t exec_value(arbor_arena_t *a, const otlp_value_t *v)
 {

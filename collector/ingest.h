@@ -105,8 +105,5 @@ typedef struct {
  */
 ingest_answer_t ingest_answer(int rc, char *buf, size_t len);
 
-/** Split "a, b,c" on commas and spaces into a NULL-terminated array, empty items
- *  skipped (one allocation holding the strings too: release it with free()). */
-const char **ingest_split_keys(const char *csv);
 
 #endif

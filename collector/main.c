@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 
     if (security_open(&cfg, &sec) != 0)
         return 2;
-    const char **keys = ingest_split_keys(cfg.execution_id_keys);
+    const char **keys = (const char **)arbor_split_list(cfg.execution_id_keys, ", ");
     /* in the order of the span-compression choices: lz4, zstd, none */
     static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};
     ingest_options_t ingest = {

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #define MAX_RULES 64
-#define MAX_GLOBS 64
 #define REDACTED "[REDACTED]"
 
 typedef struct {
@@ -27,7 +26,7 @@ typedef struct {
 struct otlp_redactor {
     rule_t rules[MAX_RULES];
     size_t n_rules;
-    char *globs[MAX_GLOBS];
+    char **globs; /* NULL-terminated (arbor_split_list) */
     size_t n_globs;
 };
 
@@ -65,9 +64,10 @@ static int add_rule(otlp_redactor_t *r, const char *pattern, const char *replace
 
 static int add_builtins(otlp_redactor_t *r, const char *names, char *err, size_t errlen)
 {
-    char *copy = strdup(names ? names : ""), *save = NULL;
-    int rc = copy ? 0 : -1;
-    for (char *n = copy ? strtok_r(copy, ", ", &save) : NULL; n && rc == 0; n = strtok_r(NULL, ", ", &save)) {
+    char **list = arbor_split_list(names, ", ");
+    int rc = 0;
+    for (char **p = list; *p && rc == 0; p++) {
+        const char *n = *p;
         size_t i = 0;
         while (i < sizeof builtin / sizeof builtin[0] && strcmp(builtin[i].name, n) != 0)
             i++;
@@ -78,7 +78,7 @@ static int add_builtins(otlp_redactor_t *r, const char *names, char *err, size_t
         }
         rc = add_rule(r, builtin[i].pattern, builtin[i].replacement, builtin[i].needles, err, errlen);
     }
-    free(copy);
+    free(list);
     return rc;
 }
 
@@ -113,10 +113,9 @@ int otlp_redactor_new(const char *rules, const char *patterns_file, const char *
         otlp_redactor_free(r);
         return ARBOR_ECONFIG;
     }
-    char *copy = strdup(key_globs ? key_globs : ""), *save = NULL;
-    for (char *g = copy ? strtok_r(copy, ", ", &save) : NULL; g && r->n_globs < MAX_GLOBS; g = strtok_r(NULL, ", ", &save))
-        r->globs[r->n_globs++] = strdup(g);
-    free(copy);
+    r->globs = arbor_split_list(key_globs, ", ");
+    while (r->globs[r->n_globs])
+        r->n_globs++;
     if (r->n_rules == 0 && r->n_globs == 0) { /* nothing to do: no redactor at all */
         otlp_redactor_free(r);
         return 0;
@@ -131,8 +130,7 @@ void otlp_redactor_free(otlp_redactor_t *r)
         return;
     for (size_t i = 0; i < r->n_rules; i++)
         pcre2_code_free(r->rules[i].re);
-    for (size_t i = 0; i < r->n_globs; i++)
-        free(r->globs[i]);
+    free(r->globs);
     free(r);
 }
 

@@ -117,10 +117,10 @@ static int open_handle(const arbor_auth_config_t *cfg, arbor_auth_t **out, int f
     a->issuer = dup_or_null(cfg->issuer);
     a->tokens_path = dup_or_null(cfg->tokens_file);
     a->tenant_claim = dup_or_null(cfg->tenant_claim);
-    a->algorithms = arbor_xcheck(auth_split_list(cfg->algorithms, ", "));
-    a->audience = arbor_xcheck(auth_split_list(cfg->audience, ", "));
-    a->read_scopes = arbor_xcheck(auth_split_list(cfg->read_scopes, ", "));
-    a->write_scopes = arbor_xcheck(auth_split_list(cfg->write_scopes, ", "));
+    a->algorithms = arbor_split_list(cfg->algorithms, ", ");
+    a->audience = arbor_split_list(cfg->audience, ", ");
+    a->read_scopes = arbor_split_list(cfg->read_scopes, ", ");
+    a->write_scopes = arbor_split_list(cfg->write_scopes, ", ");
     pthread_rwlock_init(&a->lock, NULL);
     *out = NULL;
     for (char **p = a->algorithms; *p; p++)
@@ -299,9 +299,7 @@ static void claim_values(json_t *claims, const char *name, const char *seps, val
 {
     json_t *c = name ? claim_get(claims, name) : NULL;
     if (json_is_string(c) && out->n_owned < 8) {
-        char **parts = auth_split_list(json_string_value(c), seps);
-        if (parts == NULL)
-            return;
+        char **parts = arbor_split_list(json_string_value(c), seps);
         out->owned[out->n_owned++] = (char *)parts;
         for (char **p = parts; *p && out->n < MAX_CLAIM_VALUES; p++)
             out->v[out->n++] = *p;

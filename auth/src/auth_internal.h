@@ -99,7 +99,4 @@ void tokens_free(token_set_t *set);
  * entry; NULL when none. */
 const service_token_t *tokens_find(const token_set_t *set, const char *token, size_t len);
 
-/* Split "a, b,c" into a NULL-terminated array of copies (one free() releases it). */
-char **auth_split_list(const char *csv, const char *seps);
-
 #endif

@@ -11,24 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char **auth_split_list(const char *csv, const char *seps)
-{
-    size_t len = csv ? strlen(csv) : 0, n = 1;
-    for (size_t i = 0; i < len; i++)
-        n += strchr(seps, csv[i]) != NULL;
-    /* the pointers, then one copy of the text they point into */
-    char **out = malloc((n + 1) * sizeof *out + len + 1);
-    if (out == NULL)
-        return NULL;
-    char *text = (char *)(out + n + 1), *save = NULL;
-    memcpy(text, csv ? csv : "", len + 1);
-    size_t k = 0;
-    for (char *t = strtok_r(text, seps, &save); t; t = strtok_r(NULL, seps, &save))
-        out[k++] = t;
-    out[k] = NULL;
-    return out;
-}
-
 static void token_free(service_token_t *t)
 {
     free(t->tenants);
@@ -48,8 +30,8 @@ static int parse_line(char *line, service_token_t *t, const char **why)
         *why = "the first field is not 64 hex digits (a SHA-256 of the token, not the token)";
         return -1;
     }
-    t->tenants = auth_split_list(tenants, ",");
-    t->scopes = auth_split_list(strcmp(scopes, "-") == 0 ? "" : scopes, ",");
+    t->tenants = arbor_split_list(tenants, ",");
+    t->scopes = arbor_split_list(strcmp(scopes, "-") == 0 ? "" : scopes, ",");
     for (char **p = t->tenants; p && *p; p++)
         if (strcmp(*p, "*") != 0 && !arbor_tenant_valid(arbor_iov(*p, strlen(*p)))) {
             *why = "a tenant is not a valid tenant ID";

@@ -233,3 +233,19 @@ uint64_t arbor_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+char **arbor_split_list(const char *csv, const char *seps)
+{
+    size_t len = csv ? strlen(csv) : 0, n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += strchr(seps, csv[i]) != NULL;
+    /* at most n items: the pointers, then one copy of the text they point into */
+    char **out = arbor_xmalloc((n + 1) * sizeof *out + len + 1);
+    char *text = (char *)(out + n + 1), *save = NULL;
+    memcpy(text, csv ? csv : "", len + 1);
+    size_t k = 0;
+    for (char *t = strtok_r(text, seps, &save); t; t = strtok_r(NULL, seps, &save))
+        out[k++] = t;
+    out[k] = NULL;
+    return out;
+}

@@ -83,6 +83,13 @@ char *arbor_xstrdup(const char *s);
 void *arbor_xcheck(void *p);
 
 /**
+ * Split @p csv (NULL: empty) at any byte of @p seps into a NULL-terminated
+ * array, empty items skipped ("a, b,,c" with ", " is a b c). One allocation
+ * holds the array and the strings: free() releases both. Aborts on OOM.
+ */
+char **arbor_split_list(const char *csv, const char *seps);
+
+/**
  * Arena: a bump allocator for everything one request or batch needs, released in
  * one call. Not thread-safe; one arena per request.
  * The limit bounds total bytes so hostile input cannot exhaust memory.
