@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 const char *const arbor_auth_modes[] = {"off", "required", NULL};
 
@@ -23,24 +24,13 @@ struct arbor_auth {
     token_set_t tokens;
 };
 
-#define AUTH_FILE_MAX (4u << 20)
-
-/* A whole file (at most AUTH_FILE_MAX) into a malloc'd, NUL-terminated buffer. */
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen, const char *setting)
+/* A whole file the settings name, or NULL with @p err saying which setting. */
+static char *read_setting_file(const char *path, size_t *len, char *err, size_t errlen, const char *setting)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = f ? malloc(AUTH_FILE_MAX + 1) : NULL;
-    size_t n = buf ? fread(buf, 1, AUTH_FILE_MAX + 1, f) : 0;
-    int bad = f == NULL || buf == NULL || ferror(f) || n > AUTH_FILE_MAX;
-    if (f)
-        fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s=%s: %s", setting, path, f == NULL ? "cannot be read" : "unreadable or over 4 MiB");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
+    char *buf = auth_read_file(path, len);
+    if (buf == NULL)
+        snprintf(err, errlen, "%s=%s: %s", setting, path,
+                 access(path, R_OK) != 0 ? "cannot be read" : "unreadable or over 4 MiB");
     return buf;
 }
 
@@ -69,7 +59,7 @@ static int load_sets(const arbor_auth_t *a, jwk_set_t *jwks, token_set_t *tokens
     memset(jwks, 0, sizeof *jwks);
     memset(tokens, 0, sizeof *tokens);
     if (a->jwks_path && !is_url(a->jwks_path)) {
-        if ((text = read_file(a->jwks_path, &len, err, errlen, "ARBOR_AUTH_JWKS")) == NULL)
+        if ((text = read_setting_file(a->jwks_path, &len, err, errlen, "ARBOR_AUTH_JWKS")) == NULL)
             return ARBOR_ECONFIG;
         int rc = jwks_parse(text, len, jwks, why, sizeof why);
         free(text);
@@ -79,7 +69,7 @@ static int load_sets(const arbor_auth_t *a, jwk_set_t *jwks, token_set_t *tokens
         }
     }
     if (a->tokens_path) {
-        if ((text = read_file(a->tokens_path, &len, err, errlen, "ARBOR_AUTH_TOKENS_FILE")) == NULL) {
+        if ((text = read_setting_file(a->tokens_path, &len, err, errlen, "ARBOR_AUTH_TOKENS_FILE")) == NULL) {
             jwks_free(jwks);
             return ARBOR_ECONFIG;
         }

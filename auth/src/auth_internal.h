@@ -52,6 +52,10 @@ jwks_remote_t *jwks_remote_start(const char *url, const char *ca, jwks_install_f
 void jwks_remote_refresh(jwks_remote_t *r);
 void jwks_remote_stop(jwks_remote_t *r);
 
+/* A whole file (at most 4 MiB) in a malloc'd, NUL-terminated buffer; NULL when
+ * it cannot be read or is larger. */
+char *auth_read_file(const char *path, size_t *len);
+
 /* Why a token is refused. */
 typedef enum {
     JWT_OK = 0,

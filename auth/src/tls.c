@@ -2,6 +2,8 @@
  * hands each handshake the set current at that moment. */
 #include "arbor/tls.h"
 
+#include "auth_internal.h"
+
 #include "arbor/base.h"
 
 #include <openssl/err.h>
@@ -48,15 +50,8 @@ static void files_free(tls_files_t *f)
 
 static char *slurp(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, fp) : 0;
-    fclose(fp);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
+    size_t len;
+    return auth_read_file(path, &len);
 }
 
 /* The leaf and the rest of a PEM chain. */

@@ -11,6 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define AUTH_FILE_MAX (4u << 20)
+
+char *auth_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? malloc(AUTH_FILE_MAX + 1) : NULL;
+    size_t n = buf ? fread(buf, 1, AUTH_FILE_MAX + 1, f) : 0;
+    int bad = f == NULL || buf == NULL || ferror(f) || n > AUTH_FILE_MAX;
+    if (f)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
 static void token_free(service_token_t *t)
 {
     free(t->tenants);
