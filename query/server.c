@@ -363,8 +363,8 @@ static int authorize(h2o_req_t *req, unsigned flags, const char *pattern, const 
     *subprotocol = NULL;
     arbor_iov_t authorization = header_value(req, "authorization"), org = header_value(req, "x-scope-orgid");
     uint64_t now_s = arbor_now_ns() / 1000000000u;
-    if ((flags & ROUTE_STREAM) && org.len == 0 && query_param(req, "org").base != NULL)
-        org = query_param(req, "org"); /* a browser's WebSocket cannot send headers */
+    if ((flags & ROUTE_STREAM) && org.len == 0) /* a browser's WebSocket cannot send headers */
+        org = query_param(req, "org");
     if ((flags & ROUTE_SIGNED) && n_args > 0 && query_param(req, "sig").base != NULL)
         check_signed_link(req, args[0], now_s);
     else if ((flags & ROUTE_STREAM) && authorization.len == 0)
