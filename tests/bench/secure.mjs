@@ -4,10 +4,9 @@
 // one run, same generator, same machine. Prints "name value unit" lines.
 // Usage: ARBOR_BUILD_DIR=build-release node tests/bench/secure.mjs [--quick]
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir, startCollector, startQuery, makeCerts, BUILD, curl } from '../integration/lib.mjs';
+import { tempDir, startCollector, startQuery, makeCerts, BUILD, curl, writeTokensFile } from '../integration/lib.mjs';
 import { loadgenAsync, settle, orcheoExecution1k } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -15,8 +14,7 @@ const DUR = quick ? 3 : 8, REQS = quick ? 300 : 2000;
 const dir = tempDir('arbor-bench-secure-');
 const certs = makeCerts(dir);
 const WRITER = 'bench-writer-token';
-const sha = (t) => createHash('sha256').update(t).digest('hex');
-writeFileSync(path.join(dir, 'tokens'), `${sha(WRITER)} acme traces:write w\n`);
+writeTokensFile(path.join(dir, 'tokens'), { [WRITER]: 'acme traces:write w' });
 // readers present an RS256 JWT (verified against a JWKS: the costlier check), writers a service token
 const mint = (args, input) => spawnSync('/usr/bin/python3', [new URL('../integration/jwt_mint.py', import.meta.url).pathname,
   ...args], { input, encoding: 'utf8' });

@@ -5,13 +5,13 @@
 // the same trace IDs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium, makeCerts, BIN } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium, makeCerts, BIN, writeTokensFile } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -46,8 +46,7 @@ const authEnv = () => ({
 setup('keys, a tokens file and both daemons with auth required', async () => {
   const k = spawnSync('/usr/bin/python3', [path.join(HERE, 'jwt_mint.py'), 'keys', keys], { encoding: 'utf8' });
   assert.equal(k.status, 0, k.stderr);
-  writeFileSync(path.join(keys, 'tokens'), Object.entries(services)
-    .map(([t, rest]) => `${createHash('sha256').update(t).digest('hex')} ${rest}`).join('\n') + '\n');
+  writeTokensFile(path.join(keys, 'tokens'), services);
   const data = tempDir();
   collector = await startCollector(data, [], { env: authEnv() });
   collector.dataDir = data;

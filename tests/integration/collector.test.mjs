@@ -6,10 +6,9 @@
 // ARBOR_AUTH=required, ARBOR_MULTITENANCY=on and TLS.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, track, freePort } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, track, freePort, writeTokensFile } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 const OTELCOL = process.env.ARBOR_OTELCOL;
@@ -20,8 +19,7 @@ setup('the built Collector, and an Arbor with auth, multitenancy and TLS', async
   assert.ok(OTELCOL, 'ARBOR_OTELCOL is unset: tests/run builds the Collector (tests/collector/build) and sets it');
   dir = tempDir('arbor-otelcol-');
   certs = makeCerts(dir);
-  const sha = (t) => createHash('sha256').update(t).digest('hex');
-  writeFileSync(path.join(dir, 'tokens'), `${sha(WRITER)} acme traces:write otelcol\n${sha(READER)} acme traces:read me\n`);
+  writeTokensFile(path.join(dir, 'tokens'), { [WRITER]: 'acme traces:write otelcol', [READER]: 'acme traces:read me' });
   const env = { ARBOR_AUTH: 'required', ARBOR_MULTITENANCY: 'on', ARBOR_AUTH_TOKENS_FILE: path.join(dir, 'tokens'),
     ARBOR_AUTH_WRITE_SCOPES: 'traces:write', ARBOR_AUTH_READ_SCOPES: 'traces:read' };
   const data = tempDir();

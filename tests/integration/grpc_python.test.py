@@ -8,15 +8,14 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 import gzip
 
 import grpc
+from pytap import case, run
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 BUILD = os.path.abspath(os.environ.get("ARBOR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build")))
@@ -123,14 +122,6 @@ def status_details(err):
             st.ParseFromString(v)
             return st
     return None
-
-
-cases = []
-
-
-def case(fn):
-    cases.append(fn)
-    return fn
 
 
 data = tempdir()
@@ -344,21 +335,12 @@ def daemons_exit_cleanly():
     assert Q.stop() == 0, Q.log
 
 
-failed = 0
-for n, fn in enumerate(cases, 1):
-    try:
-        fn()
-        print("ok %d - %s" % (n, fn.__name__.replace("_", " ")))
-    except Exception:
-        failed += 1
-        print("not ok %d - %s" % (n, fn.__name__.replace("_", " ")))
-        for line in traceback.format_exc().splitlines():
-            print("#   " + line)
-    sys.stdout.flush()
-for p in procs:
-    if p.poll() is None:
-        p.kill()
-for d in tmp_dirs:
-    shutil.rmtree(d, ignore_errors=True)
-print("1..%d" % len(cases))
-sys.exit(1 if failed else 0)
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    for d in tmp_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+run(cleanup)

@@ -6,13 +6,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
 
 import grpc
+from pytap import case, run
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -93,14 +92,6 @@ with open(os.path.join(tmp, "tokens"), "w") as f:
     for tok, rest in ((WRITER, "acme traces:write w"), (READER, "acme traces:read r")):
         f.write("%s %s\n" % (hashlib.sha256(tok.encode()).hexdigest(), rest))
 
-cases = []
-
-
-def case(fn):
-    cases.append(fn)
-    return fn
-
-
 tls_addr = start_collector()
 mtls_addr = start_collector("--tls-client-ca=" + os.path.join(tmp, "ca.pem"))
 with open(os.path.join(tmp, "limits"), "w") as f:
@@ -164,22 +155,11 @@ def over_the_tenant_rate_is_resource_exhausted_with_retry_info():
         assert info.retry_delay.seconds >= 1, info
 
 
-failed = 0
-try:
-    for i, fn in enumerate(cases, 1):
-        try:
-            fn()
-            print("ok %d - %s" % (i, fn.__name__.replace("_", " ")))
-        except Exception:
-            failed += 1
-            print("not ok %d - %s" % (i, fn.__name__.replace("_", " ")))
-            for line in traceback.format_exc().splitlines():
-                print("#   " + line)
-        sys.stdout.flush()
-    print("1..%d" % len(cases))
-finally:
+def cleanup():
     for p in procs:
         p.kill()
         p.wait()
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+
+
+run(cleanup)

@@ -1,7 +1,8 @@
 // Test harness: start the real binaries on 127.0.0.1 with ephemeral ports and a
 // fresh data directory, and a tiny TAP runner so meson counts every case.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +100,14 @@ export function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+// An ARBOR_AUTH_TOKENS_FILE at @p file: { token: 'tenants scopes name' } becomes
+// one line each, the token as the SHA-256 the daemons expect. Returns @p file.
+export function writeTokensFile(file, tokens) {
+  writeFileSync(file, Object.entries(tokens)
+    .map(([t, rest]) => `${createHash('sha256').update(t).digest('hex')} ${rest}\n`).join(''));
+  return file;
 }
 
 export function tempDir(prefix = 'arbor-it-') {

@@ -3,12 +3,11 @@
 // (ALPN), wss live updates, plaintext refused, mTLS, and a certificate reload on
 // SIGHUP while a client streams.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, curl, eventually, makeCerts, span, hex, launchChromium } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, curl, eventually, makeCerts, span, hex, launchChromium, writeTokensFile } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 let certs, collector, query, mtlsQuery, env, ca;
@@ -21,8 +20,7 @@ setup('certificates, tokens, and both daemons with TLS, auth and multitenancy on
   copyFileSync(certs.cert, path.join(dir, 'live.pem'));
   copyFileSync(certs.key, path.join(dir, 'live.key'));
   ca = readFileSync(certs.ca);
-  const sha = (t) => createHash('sha256').update(t).digest('hex');
-  writeFileSync(path.join(dir, 'tokens'), `${sha(WRITER)} acme traces:write writer\n${sha(READER)} acme traces:read reader\n`);
+  writeTokensFile(path.join(dir, 'tokens'), { [WRITER]: 'acme traces:write writer', [READER]: 'acme traces:read reader' });
   env = { ARBOR_AUTH: 'required', ARBOR_MULTITENANCY: 'on', ARBOR_AUTH_TOKENS_FILE: path.join(dir, 'tokens'),
     ARBOR_AUTH_READ_SCOPES: 'traces:read', ARBOR_AUTH_WRITE_SCOPES: 'traces:write',
     ARBOR_TLS_CERT: path.join(dir, 'live.pem'), ARBOR_TLS_KEY: path.join(dir, 'live.key') };
