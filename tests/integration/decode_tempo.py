@@ -4,14 +4,9 @@ project's descriptor set; print a JSON summary. argv: BUILD_DIR MESSAGE_TYPE"""
 import json
 import sys
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from otlp_desc import messages
 
-fds = descriptor_pb2.FileDescriptorSet()
-fds.ParseFromString(open(sys.argv[1] + "/proto/otlp.desc", "rb").read())
-pool = descriptor_pool.DescriptorPool()
-for f in fds.file:
-    pool.Add(f)
-Msg = message_factory.MessageFactory(pool).GetPrototype(pool.FindMessageTypeByName(sys.argv[2]))
+[Msg] = messages(sys.argv[1], sys.argv[2])
 m = Msg()
 m.ParseFromString(sys.stdin.buffer.read())
 trace = m.trace if sys.argv[2] == "tempopb.TraceByIDResponse" else m

@@ -16,7 +16,7 @@ import gzip
 
 import grpc
 from pytap import case, run
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from otlp_desc import messages
 
 BUILD = os.path.abspath(os.environ.get("ARBOR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build")))
 COLLECTOR = os.path.join(BUILD, "collector/arbor-collector")
@@ -24,16 +24,9 @@ QUERY = os.path.join(BUILD, "query/arbor-query")
 ADMIN = os.path.join(BUILD, "store/arbor-admin")
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-fds = descriptor_pb2.FileDescriptorSet()
-fds.ParseFromString(open(os.path.join(BUILD, "proto/otlp.desc"), "rb").read())
-pool = descriptor_pool.DescriptorPool()
-for f in fds.file:
-    pool.Add(f)
-factory = message_factory.MessageFactory(pool)
-Request = factory.GetPrototype(pool.FindMessageTypeByName("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"))
-Response = factory.GetPrototype(pool.FindMessageTypeByName("opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse"))
-Status = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.Status"))
-RetryInfo = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.RetryInfo"))
+Request, Response, Status, RetryInfo = messages(
+    BUILD, "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
+    "opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse", "google.rpc.Status", "google.rpc.RetryInfo")
 
 tmp_dirs, procs = [], []
 

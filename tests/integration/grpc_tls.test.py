@@ -12,7 +12,7 @@ import time
 
 import grpc
 from pytap import case, run
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from otlp_desc import messages
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.abspath(os.environ.get("ARBOR_BUILD_DIR", os.path.join(HERE, "../../build")))
@@ -20,16 +20,8 @@ COLLECTOR = os.path.join(BUILD, "collector/arbor-collector")
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 WRITER, READER = "py-tls-writer", "py-tls-reader"
 
-fds = descriptor_pb2.FileDescriptorSet()
-fds.ParseFromString(open(os.path.join(BUILD, "proto/otlp.desc"), "rb").read())
-pool = descriptor_pool.DescriptorPool()
-for fd in fds.file:
-    pool.Add(fd)
-factory = message_factory.MessageFactory(pool)
-Request = factory.GetPrototype(
-    pool.FindMessageTypeByName("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest"))
-Status = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.Status"))
-RetryInfo = factory.GetPrototype(pool.FindMessageTypeByName("google.rpc.RetryInfo"))
+Request, Status, RetryInfo = messages(BUILD, "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest",
+                                     "google.rpc.Status", "google.rpc.RetryInfo")
 
 
 def spans(n):
