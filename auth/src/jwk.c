@@ -95,14 +95,18 @@ static EVP_PKEY *ec_key(json_t *jwk, const char **curve_alg)
     size_t xl = 0, yl = 0;
     unsigned char *x = member_bytes(jwk, "x", &xl), *y = member_bytes(jwk, "y", &yl);
     EVP_PKEY *pkey = NULL;
-    if (x && y && xl == curves[c].len && yl == curves[c].len) {
-        unsigned char point[1 + 2 * 66];
+    size_t n = curves[c].len;
+    /* RFC 7518 wants x and y at full length, but PyJWT 2.6 (Debian's, Orcheo's)
+     * writes them as minimal integers: one key in ~128 has a shorter coordinate.
+     * Left-padding gives the same point; the on-curve check still decides. */
+    if (x && y && xl <= n && yl <= n) {
+        unsigned char point[1 + 2 * 66] = {0};
         point[0] = 0x04; /* uncompressed: 04 | x | y (SEC 1) */
-        memcpy(point + 1, x, xl);
-        memcpy(point + 1 + xl, y, yl);
+        memcpy(point + 1 + n - xl, x, xl);
+        memcpy(point + 1 + 2 * n - yl, y, yl);
         OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curves[c].group, 0) &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + xl + yl))
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * n))
             pkey = pkey_from_params("EC", bld);
         OSSL_PARAM_BLD_free(bld);
         *curve_alg = curves[c].alg;

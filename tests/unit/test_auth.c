@@ -257,6 +257,39 @@ static void test_jwks_and_b64(void)
     ok(arbor_auth_open(&nokeys, &a, err, sizeof err) != 0, "required without any key is a config error");
 }
 
+/* PyJWT 2.6 writes EC coordinates as minimal integers (RFC 7518 wants full
+ * length): a key whose x starts with a zero byte comes with a 31-byte x. */
+static void test_short_ec_coordinate(void)
+{
+    unsigned char x[32], y[32];
+    EVP_PKEY *k = NULL;
+    for (int i = 0; i < 20000; i++) {
+        EVP_PKEY_free(k);
+        k = EVP_EC_gen("P-256");
+        BIGNUM *bx = NULL, *by = NULL;
+        EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &bx);
+        EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &by);
+        int short_x = BN_num_bytes(bx) < 32;
+        BN_bn2binpad(bx, x, 32);
+        BN_bn2binpad(by, y, 32);
+        BN_free(bx);
+        BN_free(by);
+        if (short_x)
+            break;
+    }
+    ok(x[0] == 0, "found a P-256 key whose x has a leading zero byte");
+    char bx[64], by[64], doc[300];
+    b64url(x + 1, 31, bx); /* minimal, as PyJWT writes it */
+    b64url(y, 32, by);
+    snprintf(doc, sizeof doc, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}]}", bx, by);
+    jwk_set_t set;
+    char err[200] = "";
+    ok(jwks_parse(doc, strlen(doc), &set, err, sizeof err) == 0 && set.n == 1, "a 31-byte x is the same point: %s", err);
+    if (set.keys)
+        jwks_free(&set);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     test_jwt_claims();
@@ -264,5 +297,6 @@ int main(void)
     test_tenants();
     test_tokens_file();
     test_jwks_and_b64();
+    test_short_ec_coordinate();
     return tap_done();
 }
