@@ -74,6 +74,17 @@ static const arbor_cfg_entry_t entries[] = {
      "Threads running searches and filtered traces, so that health checks and every other request are "
      "answered while they run.",
      NULL, 1, 64},
+    {"shards", ARBOR_CFG_STRING, NULL, F(shards),
+     "Federation (docs/scaling.md): the query URLs of the shards, comma separated (`http://shard-0:3200,…`). "
+     "Set, this service reads no store: every API route asks each shard in parallel and merges the answers. "
+     "Credentials and `X-Scope-OrgID` are forwarded, so shards check them again.",
+     NULL, 0, 0},
+    {"shard-timeout", ARBOR_CFG_DURATION, "5s", F(shard_timeout_ms),
+     "How long federation waits for a shard. A shard that fails or takes longer is left out and the answer "
+     "says `\"partial\": true`; `arbor_shard_errors_total` counts it.",
+     NULL, 10, 600000},
+    {"shard-ca-file", ARBOR_CFG_STRING, NULL, F(shard_ca_file),
+     "PEM CA bundle to verify `https://` shards with (default: the system's).", NULL, 0, 0},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
     ARBOR_AUTH_CFG_ROWS(query_config_t, auth),
     ARBOR_TLS_CFG_ROWS(query_config_t, tls),

@@ -28,6 +28,9 @@ typedef struct {
     uint64_t live_slow_timeout_ms;
     uint64_t search_timeout_ms;
     int64_t search_threads;
+    const char *shards;
+    uint64_t shard_timeout_ms;
+    const char *shard_ca_file;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
     arbor_tls_config_t tls;
 } query_config_t;

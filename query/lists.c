@@ -68,13 +68,15 @@ static int visit_execution(void *ctx, const arbor_trace_summary_t *t)
     }
     uint32_t spans = 0, errors = 0;
     int64_t tin = 0, tout = 0;
-    uint64_t start = UINT64_MAX, last_seq = 0;
+    uint64_t start = UINT64_MAX, latest = 0, last_seq = 0;
     for (size_t i = 0; i < x->n; i++) {
         spans += x->sums[i].span_count;
         errors += x->sums[i].error_count;
         tin += x->sums[i].tokens_in;
         tout += x->sums[i].tokens_out;
         start = x->sums[i].start_ns < start ? x->sums[i].start_ns : start;
+        if (x->sums[i].span_count > 0 && x->sums[i].start_ns > latest)
+            latest = x->sums[i].start_ns;
         last_seq = x->sums[i].last_seq > last_seq ? x->sums[i].last_seq : last_seq;
     }
     jsonw_t *w = c->w;
@@ -101,6 +103,8 @@ static int visit_execution(void *ctx, const arbor_trace_summary_t *t)
         jsonw_null(w);
     jsonw_key(w, "service_name");
     jsonw_str(w, first->root_service);
+    jsonw_key(w, "last_started_at"); /* the list's order: its latest trace's start */
+    jsonw_time(w, latest);
     jsonw_key(w, "last_seq");
     jsonw_uint(w, last_seq);
     jsonw_object_end(w);

@@ -3,6 +3,7 @@
  * collector has created it, API calls answer 503 and /ready says not ready. */
 #include "server.h"
 
+#include "fed.h"
 #include "jsonw.h"
 #include "lists.h"
 #include "live.h"
@@ -51,7 +52,7 @@ static struct {
 /* Open the store lazily: the collector may start after us. */
 static arbor_store_t *store_get(void)
 {
-    if (state.store != NULL)
+    if (state.store != NULL || fed_enabled())
         return state.store;
     uint64_t now = arbor_mono_ns();
     if (now < state.next_open_try_ns)
@@ -561,6 +562,7 @@ static void api_metrics(h2o_req_t *req)
     jsonw_t w;
     jsonw_init(&w);
     metrics_render(store_get(), &w);
+    fed_metrics(&w);
     send_writer(req, &w, "text/plain; version=0.0.4; charset=utf-8");
     jsonw_free(&w);
 }
@@ -816,6 +818,62 @@ static void api_tags(h2o_req_t *req, int v2, int values, arbor_iov_t tag)
     respond_tempo(req, &t);
 }
 
+/* ---- federation (ARBOR_SHARDS) ---- */
+
+typedef struct {
+    async_head_t h;
+    fed_request_t f;
+} fed_job_t;
+
+static int render_federated(arbor_reader_t *r, void *arg, jsonw_t *w)
+{
+    (void)r; /* no store: the shards answer */
+    fed_serve(&((fed_job_t *)arg)->f, w);
+    return 0;
+}
+
+static void reply_federated(h2o_req_t *req, void *arg, int rc, jsonw_t *w)
+{
+    fed_job_t *j = arg;
+    (void)rc;
+    size_t len;
+    char *body = jsonw_take(w, &len);
+    send_body(req, j->f.status ? j->f.status : 502, j->f.status == 200 ? "OK" : "Federated", j->f.type, body, len);
+    free(body);
+    request_done(req, j->h.route, j->h.t0, &j->h.caller);
+}
+
+static void copy_header(h2o_req_t *req, const char *name, char *out, size_t size)
+{
+    arbor_iov_t v = header_value(req, name);
+    snprintf(out, size, "%.*s", (int)(v.len < size ? v.len : size - 1), v.base ? v.base : "");
+}
+
+/* Every tenant route under federation: the caller was authorised here, and the
+ * shards check the forwarded credentials again. Runs on a worker thread. */
+static void api_federated(h2o_req_t *req, fed_route_t how, const char *pattern, route_t metric)
+{
+    if (how == FED_LIVE) {
+        send_detail(req, 501, "Not Implemented",
+                    "live streams are not served through federation yet: connect to the shard's arbor-query");
+        return;
+    }
+    fed_job_t j;
+    memset(&j, 0, sizeof j);
+    if (req->path.len >= sizeof j.f.path) {
+        send_detail(req, 414, "URI Too Long", "request path too long to federate");
+        return;
+    }
+    j.h = (async_head_t){.route = metric, .t0 = request_t0, .caller = current};
+    j.f.route = how;
+    j.f.v2 = strstr(pattern, "/v2/") != NULL;
+    memcpy(j.f.path, req->path.base, req->path.len);
+    copy_header(req, "authorization", j.f.authorization, sizeof j.f.authorization);
+    copy_header(req, "x-scope-orgid", j.f.org, sizeof j.f.org);
+    copy_header(req, "accept", j.f.accept, sizeof j.f.accept);
+    worker_job_submit(worker_job_new(req, &j, sizeof j), NULL, current_tenant(), render_federated, reply_federated);
+}
+
 /* ---- the route table ---- */
 
 static void get_healthz(h2o_req_t *req, const arbor_iov_t *arg)
@@ -827,7 +885,7 @@ static void get_healthz(h2o_req_t *req, const arbor_iov_t *arg)
 static void get_ready(h2o_req_t *req, const arbor_iov_t *arg)
 {
     (void)arg;
-    if (store_get() != NULL)
+    if (store_get() != NULL || fed_enabled())
         send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ready\"}"));
     else
         send_detail(req, 503, "Service Unavailable", "store not available yet");
@@ -915,33 +973,34 @@ typedef struct {
     void (*handler)(h2o_req_t *req, const arbor_iov_t *args);
     route_t metric;
     unsigned flags;
+    fed_route_t fed; /* how federation (ARBOR_SHARDS) answers it */
 } route_def_t;
 
 static const route_def_t routes[] = {
-    {"/healthz", get_healthz, ROUTE_HEALTHZ, ROUTE_PUBLIC},
-    {"/ready", get_ready, ROUTE_READY, ROUTE_PUBLIC},
-    {"/metrics", get_metrics, ROUTE_METRICS, ROUTE_PUBLIC},
-    {"/api/echo", get_echo, ROUTE_OTHER, 0},
-    {"/api/status/buildinfo", get_buildinfo, ROUTE_OTHER, 0},
-    {"/api/executions", get_executions, ROUTE_EXECUTIONS, ROUTE_TENANT},
-    {"/api/traces", get_traces, ROUTE_TRACES, ROUTE_TENANT},
-    {"/api/executions/*/trace", get_exec_trace, ROUTE_EXECUTION_TRACE, ROUTE_TENANT},
-    {"/api/executions/*/tree", get_exec_tree, ROUTE_EXECUTION_TREE, ROUTE_TENANT},
-    {"/api/executions/*/trace/live", get_exec_live, ROUTE_LIVE, ROUTE_TENANT | ROUTE_STREAM},
-    {"/api/traces/*/trace", get_trace_trace, ROUTE_TRACE_TRACE, ROUTE_TENANT},
-    {"/api/traces/*/tree", get_trace_tree, ROUTE_TRACE_TREE, ROUTE_TENANT},
-    {"/api/traces/*/live", get_trace_live, ROUTE_LIVE, ROUTE_TENANT | ROUTE_STREAM},
-    {"/api/traces/*/spans/*", get_span, ROUTE_SPAN, ROUTE_TENANT},
-    {"/api/traces/*", get_tempo_trace_v1, ROUTE_TEMPO_TRACE, ROUTE_TENANT},
-    {"/api/v2/traces/*", get_tempo_trace_v2, ROUTE_TEMPO_TRACE, ROUTE_TENANT},
-    {"/api/search", get_search, ROUTE_TEMPO_SEARCH, ROUTE_TENANT},
-    {"/api/search/tags", get_tags_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
-    {"/api/v2/search/tags", get_tags_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
-    {"/api/search/tag/*/values", get_tag_values_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
-    {"/api/v2/search/tag/*/values", get_tag_values_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT},
-    {"/api/artifacts/**", get_artifact, ROUTE_OTHER, ROUTE_TENANT | ROUTE_SIGNED},
-    {"/api/**", not_found, ROUTE_OTHER, 0},
-    {"/**", get_ui, ROUTE_UI, ROUTE_PUBLIC},
+    {"/healthz", get_healthz, ROUTE_HEALTHZ, ROUTE_PUBLIC, FED_LOCAL},
+    {"/ready", get_ready, ROUTE_READY, ROUTE_PUBLIC, FED_LOCAL},
+    {"/metrics", get_metrics, ROUTE_METRICS, ROUTE_PUBLIC, FED_LOCAL},
+    {"/api/echo", get_echo, ROUTE_OTHER, 0, FED_LOCAL},
+    {"/api/status/buildinfo", get_buildinfo, ROUTE_OTHER, 0, FED_LOCAL},
+    {"/api/executions", get_executions, ROUTE_EXECUTIONS, ROUTE_TENANT, FED_EXECUTIONS},
+    {"/api/traces", get_traces, ROUTE_TRACES, ROUTE_TENANT, FED_TRACES},
+    {"/api/executions/*/trace", get_exec_trace, ROUTE_EXECUTION_TRACE, ROUTE_TENANT, FED_TREE},
+    {"/api/executions/*/tree", get_exec_tree, ROUTE_EXECUTION_TREE, ROUTE_TENANT, FED_SKELETON},
+    {"/api/executions/*/trace/live", get_exec_live, ROUTE_LIVE, ROUTE_TENANT | ROUTE_STREAM, FED_LIVE},
+    {"/api/traces/*/trace", get_trace_trace, ROUTE_TRACE_TRACE, ROUTE_TENANT, FED_TREE},
+    {"/api/traces/*/tree", get_trace_tree, ROUTE_TRACE_TREE, ROUTE_TENANT, FED_SKELETON},
+    {"/api/traces/*/live", get_trace_live, ROUTE_LIVE, ROUTE_TENANT | ROUTE_STREAM, FED_LIVE},
+    {"/api/traces/*/spans/*", get_span, ROUTE_SPAN, ROUTE_TENANT, FED_SPAN},
+    {"/api/traces/*", get_tempo_trace_v1, ROUTE_TEMPO_TRACE, ROUTE_TENANT, FED_TEMPO_TRACE},
+    {"/api/v2/traces/*", get_tempo_trace_v2, ROUTE_TEMPO_TRACE, ROUTE_TENANT, FED_TEMPO_TRACE},
+    {"/api/search", get_search, ROUTE_TEMPO_SEARCH, ROUTE_TENANT, FED_SEARCH},
+    {"/api/search/tags", get_tags_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAGS},
+    {"/api/v2/search/tags", get_tags_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAGS},
+    {"/api/search/tag/*/values", get_tag_values_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAG_VALUES},
+    {"/api/v2/search/tag/*/values", get_tag_values_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAG_VALUES},
+    {"/api/artifacts/**", get_artifact, ROUTE_OTHER, ROUTE_TENANT | ROUTE_SIGNED, FED_LOCAL},
+    {"/api/**", not_found, ROUTE_OTHER, 0, FED_LOCAL},
+    {"/**", get_ui, ROUTE_UI, ROUTE_PUBLIC, FED_LOCAL},
 };
 
 #define MAX_ROUTE_ARGS 2
@@ -1007,7 +1066,10 @@ static route_t dispatch(h2o_req_t *req)
             if (subprotocol != NULL)
                 h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"), 0, NULL,
                                       subprotocol, strlen(subprotocol));
-            routes[i].handler(req, args);
+            if (fed_enabled() && routes[i].fed != FED_LOCAL)
+                api_federated(req, routes[i].fed, routes[i].pattern, routes[i].metric);
+            else
+                routes[i].handler(req, args);
             return routes[i].metric;
         }
     }
@@ -1205,17 +1267,31 @@ static void reload_auth(volatile int *reload)
         arbor_log_lifecycle("reloaded", "what=auth,tls");
 }
 
+/* The auth, TLS and federation settings, opened; -1 (logged) if one is invalid. */
 static int open_auth_and_tls(const query_config_t *cfg)
 {
     char err[512];
     if (arbor_auth_open(&cfg->auth, &state.auth, err, sizeof err) == 0 &&
-        arbor_tls_open(&cfg->tls, &state.tls, err, sizeof err) == 0) {
+        arbor_tls_open(&cfg->tls, &state.tls, err, sizeof err) == 0 &&
+        fed_init(cfg->shards, cfg->shard_timeout_ms, cfg->shard_ca_file, err, sizeof err) == 0) {
         if (state.tls != NULL) /* h2 or http/1.1, as the client offers */
             h2o_ssl_register_alpn_protocols(arbor_tls_ssl_ctx(state.tls), h2o_alpn_protocols);
         return 0;
     }
     arbor_error("config_invalid", "error=\"%s\"", err);
     return -1;
+}
+
+/* The ready line tests and operators wait for, with the bound port. */
+static void log_ready(const query_config_t *cfg, uint16_t port)
+{
+    arbor_addr_t bound = cfg->query_addr;
+    char addr[160];
+    bound.port = port;
+    arbor_addr_format(&bound, addr, sizeof addr);
+    arbor_log_lifecycle("ready", "query=%s %s%s store=%s version=%s", addr, fed_enabled() ? "shards=" : "data_dir=",
+                        fed_enabled() ? cfg->shards : cfg->data_dir,
+                        fed_enabled() ? "federated" : state.store ? "open" : "waiting", ARBOR_VERSION);
 }
 
 int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int *reload)
@@ -1268,12 +1344,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
         return 1;
     }
     store_get();
-    arbor_addr_t bound = cfg->query_addr;
-    char addr[160];
-    bound.port = port;
-    arbor_addr_format(&bound, addr, sizeof addr);
-    arbor_log_lifecycle("ready", "query=%s data_dir=%s store=%s version=%s", addr, cfg->data_dir,
-               state.store ? "open" : "waiting", ARBOR_VERSION);
+    log_ready(cfg, port);
     int32_t wait_ms = 100;
     while (!*stop) {
         h2o_evloop_run(ctx.loop, wait_ms);
@@ -1291,6 +1362,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     h2o_socket_close(listener);
     arbor_store_close(state.store);
     state.store = NULL;
+    fed_shutdown();
     arbor_auth_close(state.auth);
     state.auth = NULL;
     arbor_tls_close(state.tls);

@@ -75,8 +75,8 @@ static void *worker_main(void *unused)
             pool.tail = NULL;
         pthread_mutex_unlock(&pool.mu);
         arbor_debug("render_started", "queued_us=%llu", (unsigned long long)((arbor_mono_ns() - j->queued_ns) / 1000));
-        arbor_reader_t *r;
-        j->rc = arbor_reader_begin(j->store, j->tenant, &r);
+        arbor_reader_t *r = NULL;
+        j->rc = j->store != NULL ? arbor_reader_begin(j->store, j->tenant, &r) : 0;
         if (j->rc == 0) {
             j->rc = j->render(r, j->arg, &j->out);
             arbor_reader_end(r);

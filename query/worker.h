@@ -35,7 +35,8 @@ void *worker_job_arg(worker_job_t *job);
 /** A copy of @p s that lives as long as the job. */
 arbor_iov_t worker_job_keep(worker_job_t *job, arbor_iov_t s);
 /** Queue the job: @p render runs on a worker against @p tenant's data in @p store
- *  (the name is copied), then @p reply on the loop. */
+ *  (the name is copied), then @p reply on the loop. A NULL @p store renders with
+ *  no reader (federation: the data is elsewhere). */
 void worker_job_submit(worker_job_t *job, arbor_store_t *store, arbor_iov_t tenant, worker_render_fn render,
                        worker_reply_fn reply);
 

@@ -1,0 +1,420 @@
+/* Federation: the shards, the parallel fan-out (libcurl multi, one connection
+ * cache per worker thread), per-shard counters, and the route dispatch. */
+#include "fed_internal.h"
+
+#include "params.h"
+
+#include "arbor/log.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A shard answer larger than this is a failed answer (a page is at most
+ * 10,000 spans). */
+#define FED_MAX_BODY ((size_t)1 << 30)
+
+typedef struct {
+    char *base; /* no trailing slash */
+    atomic_uint_fast64_t requests, timeouts, transport_errors, status_errors;
+} shard_t;
+
+static struct {
+    shard_t shards[FED_MAX_SHARDS];
+    size_t n;
+    long timeout_ms;
+    char *ca_file;
+    pthread_key_t conns_key;
+} fed;
+
+/* Per worker thread: one easy handle per shard, so connections are reused. */
+typedef struct {
+    CURLM *multi;
+    CURL *easy[FED_MAX_SHARDS];
+} conns_t;
+
+static void conns_free(void *p)
+{
+    conns_t *c = p;
+    for (size_t i = 0; i < FED_MAX_SHARDS; i++)
+        if (c->easy[i] != NULL)
+            curl_easy_cleanup(c->easy[i]);
+    curl_multi_cleanup(c->multi);
+    free(c);
+}
+
+static conns_t *thread_conns(void)
+{
+    conns_t *c = pthread_getspecific(fed.conns_key);
+    if (c == NULL) {
+        c = arbor_xcalloc(1, sizeof *c);
+        c->multi = arbor_xcheck(curl_multi_init());
+        pthread_setspecific(fed.conns_key, c);
+    }
+    return c;
+}
+
+int fed_init(const char *shards, uint64_t timeout_ms, const char *ca_file, char *err, size_t errlen)
+{
+    if (shards == NULL || shards[0] == '\0')
+        return 0;
+    char *copy = arbor_xstrdup(shards), *save = NULL;
+    for (char *s = strtok_r(copy, ", ", &save); s != NULL; s = strtok_r(NULL, ", ", &save)) {
+        if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
+            snprintf(err, errlen, "ARBOR_SHARDS: '%.200s' is not an http:// or https:// URL", s);
+            goto fail;
+        }
+        if (fed.n == FED_MAX_SHARDS) {
+            snprintf(err, errlen, "ARBOR_SHARDS: more than %d shards", FED_MAX_SHARDS);
+            goto fail;
+        }
+        size_t len = strlen(s);
+        while (len > 0 && s[len - 1] == '/')
+            len--;
+        fed.shards[fed.n++].base = arbor_xcheck(strndup(s, len));
+    }
+    free(copy);
+    if (fed.n == 0) {
+        snprintf(err, errlen, "ARBOR_SHARDS: no URL");
+        return -1;
+    }
+    fed.timeout_ms = (long)timeout_ms;
+    fed.ca_file = ca_file && ca_file[0] ? arbor_xstrdup(ca_file) : NULL;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&fed.conns_key, conns_free);
+    return 0;
+fail:
+    free(copy);
+    fed_shutdown();
+    return -1;
+}
+
+int fed_enabled(void)
+{
+    return fed.n > 0;
+}
+
+size_t fed_shard_count(void)
+{
+    return fed.n;
+}
+
+void fed_shutdown(void)
+{
+    if (fed.n == 0)
+        return;
+    conns_t *c = pthread_getspecific(fed.conns_key);
+    if (c != NULL) {
+        conns_free(c);
+        pthread_setspecific(fed.conns_key, NULL);
+    }
+    for (size_t i = 0; i < fed.n; i++)
+        free(fed.shards[i].base);
+    free(fed.ca_file);
+    memset(&fed, 0, sizeof fed);
+}
+
+/* ---- the fan-out ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    fed_answer_t *a = ctx;
+    size_t len = size * n;
+    if (a->len + len + 1 > FED_MAX_BODY)
+        return 0; /* curl reports a write error: the answer is failed */
+    if (a->len + len + 1 > a->cap) {
+        a->cap = (a->len + len + 1) * 2;
+        a->body = arbor_xrealloc(a->body, a->cap);
+    }
+    memcpy(a->body + a->len, data, len);
+    a->len += len;
+    a->body[a->len] = '\0';
+    return len;
+}
+
+static struct curl_slist *request_headers(const fed_request_t *r)
+{
+    struct curl_slist *h = NULL;
+    char line[8300];
+    if (r->authorization[0]) {
+        snprintf(line, sizeof line, "Authorization: %s", r->authorization);
+        h = curl_slist_append(h, line);
+    }
+    if (r->org[0]) {
+        snprintf(line, sizeof line, "X-Scope-OrgID: %s", r->org);
+        h = curl_slist_append(h, line);
+    }
+    snprintf(line, sizeof line, "Accept: %s", r->accept[0] ? r->accept : "application/json");
+    return curl_slist_append(h, line);
+}
+
+static void setup_easy(CURL *e, const char *url, struct curl_slist *headers, fed_answer_t *a)
+{
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, fed.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, fed.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "arbor-query-federation/" ARBOR_VERSION);
+    if (fed.ca_file != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, fed.ca_file);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, a);
+}
+
+/* Record how shard @p i answered, and count its failure. */
+static void finish_answer(size_t i, CURL *e, CURLcode code, fed_answer_t *a)
+{
+    shard_t *s = &fed.shards[i];
+    char *type = NULL;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->status);
+    curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &type);
+    snprintf(a->type, sizeof a->type, "%s", type ? type : "application/json");
+    a->ok = code == CURLE_OK && a->status > 0 && a->status < 500;
+    if (a->ok)
+        return;
+    if (code == CURLE_OPERATION_TIMEDOUT)
+        atomic_fetch_add(&s->timeouts, 1);
+    else if (code != CURLE_OK)
+        atomic_fetch_add(&s->transport_errors, 1);
+    else
+        atomic_fetch_add(&s->status_errors, 1);
+    arbor_warn("shard_failed", "shard=%s status=%ld error=\"%s\"", s->base, a->status,
+               code != CURLE_OK ? curl_easy_strerror(code) : "server error");
+}
+
+void fed_fetch(const fed_request_t *r, const char *const *paths, fed_answers_t *out)
+{
+    conns_t *c = thread_conns();
+    struct curl_slist *headers = request_headers(r);
+    memset(out, 0, sizeof *out);
+    out->n = fed.n;
+    for (size_t i = 0; i < fed.n; i++) {
+        if (paths[i] == NULL)
+            continue;
+        if (c->easy[i] == NULL)
+            c->easy[i] = arbor_xcheck(curl_easy_init());
+        char *url = arbor_xmalloc(strlen(fed.shards[i].base) + strlen(paths[i]) + 1);
+        strcpy(url, fed.shards[i].base);
+        strcat(url, paths[i]);
+        setup_easy(c->easy[i], url, headers, &out->a[i]);
+        free(url); /* curl copies the URL */
+        out->a[i].asked = 1;
+        atomic_fetch_add(&fed.shards[i].requests, 1);
+        curl_multi_add_handle(c->multi, c->easy[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(c->multi, &running);
+        if (running)
+            curl_multi_poll(c->multi, NULL, 0, 100, NULL);
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        for (size_t i = 0; i < fed.n; i++)
+            if (c->easy[i] == m->easy_handle)
+                finish_answer(i, m->easy_handle, m->data.result, &out->a[i]);
+    }
+    for (size_t i = 0; i < fed.n; i++)
+        if (out->a[i].asked)
+            curl_multi_remove_handle(c->multi, c->easy[i]);
+    curl_slist_free_all(headers);
+}
+
+void fed_fetch_same(const fed_request_t *r, fed_answers_t *out)
+{
+    const char *paths[FED_MAX_SHARDS];
+    for (size_t i = 0; i < fed.n; i++)
+        paths[i] = r->path;
+    fed_fetch(r, paths, out);
+}
+
+void fed_answers_free(fed_answers_t *as)
+{
+    for (size_t i = 0; i < as->n; i++)
+        free(as->a[i].body);
+    memset(as, 0, sizeof *as);
+}
+
+size_t fed_failed(const fed_answers_t *as)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < as->n; i++)
+        n += as->a[i].asked && !as->a[i].ok;
+    return n;
+}
+
+/* ---- answers ---- */
+
+void fed_pass(fed_request_t *r, const fed_answer_t *a, jsonw_t *out)
+{
+    r->status = (int)a->status;
+    snprintf(r->type, sizeof r->type, "%s", a->type);
+    jsonw_append(out, a->body ? a->body : "", a->len);
+}
+
+void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out)
+{
+    r->status = status;
+    snprintf(r->type, sizeof r->type, "application/json");
+    jsonw_object(out);
+    jsonw_key(out, "detail");
+    jsonw_cstr(out, detail);
+    jsonw_object_end(out);
+}
+
+void fed_json(fed_request_t *r, json_t *v, jsonw_t *out)
+{
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    r->status = 200;
+    snprintf(r->type, sizeof r->type, "application/json");
+    jsonw_append(out, text ? text : "{}", text ? strlen(text) : 2);
+    free(text);
+}
+
+const fed_answer_t *fed_refusal(const fed_answers_t *as)
+{
+    for (size_t i = 0; i < as->n; i++) {
+        long s = as->a[i].status;
+        if (as->a[i].ok && (s == 400 || s == 401 || s == 403 || s == 413 || s == 429))
+            return &as->a[i];
+    }
+    return NULL;
+}
+
+json_t *fed_parse(const fed_answer_t *a)
+{
+    if (!a->ok || a->status != 200 || a->body == NULL)
+        return NULL;
+    json_t *v = json_loadb(a->body, a->len, JSON_DECODE_ANY, NULL);
+    if (v != NULL && !json_is_object(v)) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
+}
+
+const char *fed_query_param(const char *path, const char *name, char *buf, size_t size)
+{
+    const char *q = strchr(path, '?');
+    size_t nl = strlen(name);
+    for (const char *p = q ? q + 1 : NULL; p != NULL && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, name, nl) != 0 || (p[nl] != '=' && p[nl] != '&' && p[nl] != '\0'))
+            continue;
+        const char *v = p[nl] == '=' ? p + nl + 1 : p + nl;
+        size_t vl = strcspn(v, "&");
+        if (vl >= size)
+            vl = size - 1;
+        buf[params_percent_decode(buf, v, vl, 1)] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
+long fed_int_param(const char *path, const char *name, long dflt)
+{
+    char buf[32], *end;
+    const char *v = fed_query_param(path, name, buf, sizeof buf);
+    if (v == NULL || *v == '\0')
+        return dflt;
+    long n = strtol(v, &end, 10);
+    return *end == '\0' ? n : dflt;
+}
+
+void fed_route_path(const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.*s", (int)strcspn(path, "?"), path);
+}
+
+uint64_t fed_time_ns(const char *iso)
+{
+    uint64_t ns = 0;
+    if (iso == NULL || params_time(arbor_iov(iso, strlen(iso)), &ns) != 0)
+        return 0;
+    return ns;
+}
+
+/* ---- dispatch ---- */
+
+void fed_serve(fed_request_t *r, jsonw_t *out)
+{
+    switch (r->route) {
+    case FED_EXECUTIONS:
+    case FED_TRACES:
+        fed_merge_list(r, out);
+        break;
+    case FED_TREE:
+    case FED_SKELETON:
+        fed_merge_tree(r, out);
+        break;
+    case FED_SPAN:
+        fed_merge_span(r, out);
+        break;
+    case FED_TEMPO_TRACE:
+        fed_merge_tempo_trace(r, out);
+        break;
+    case FED_SEARCH:
+        fed_merge_search(r, out);
+        break;
+    case FED_TAGS:
+        fed_merge_tags(r, out);
+        break;
+    case FED_TAG_VALUES:
+        fed_merge_tag_values(r, out);
+        break;
+    default:
+        fed_detail(r, 501, "not served through federation", out);
+    }
+}
+
+/* ---- /metrics ---- */
+
+static void metric_line(jsonw_t *w, const char *name, const char *base, const char *reason, uint64_t v)
+{
+    char line[1024], label[600];
+    size_t o = 0;
+    for (const char *p = base; *p && o + 3 < sizeof label; p++) { /* Prometheus label escaping */
+        if (*p == '"' || *p == '\\')
+            label[o++] = '\\';
+        label[o++] = *p;
+    }
+    label[o] = '\0';
+    int n = reason ? snprintf(line, sizeof line, "%s{shard=\"%s\",reason=\"%s\"} %llu\n", name, label, reason,
+                              (unsigned long long)v)
+                   : snprintf(line, sizeof line, "%s{shard=\"%s\"} %llu\n", name, label, (unsigned long long)v);
+    jsonw_append(w, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : 0);
+}
+
+void fed_metrics(jsonw_t *w)
+{
+    if (fed.n == 0)
+        return;
+    static const char head[] =
+        "# HELP arbor_shard_requests_total Requests federation sent to each shard.\n"
+        "# TYPE arbor_shard_requests_total counter\n";
+    jsonw_append(w, head, sizeof head - 1);
+    for (size_t i = 0; i < fed.n; i++)
+        metric_line(w, "arbor_shard_requests_total", fed.shards[i].base, NULL, atomic_load(&fed.shards[i].requests));
+    static const char errs[] =
+        "# HELP arbor_shard_errors_total Shard requests that failed: no answer in ARBOR_SHARD_TIMEOUT, a transport "
+        "error, or a 5xx answer.\n"
+        "# TYPE arbor_shard_errors_total counter\n";
+    jsonw_append(w, errs, sizeof errs - 1);
+    for (size_t i = 0; i < fed.n; i++) {
+        shard_t *s = &fed.shards[i];
+        metric_line(w, "arbor_shard_errors_total", s->base, "timeout", atomic_load(&s->timeouts));
+        metric_line(w, "arbor_shard_errors_total", s->base, "transport", atomic_load(&s->transport_errors));
+        metric_line(w, "arbor_shard_errors_total", s->base, "status", atomic_load(&s->status_errors));
+    }
+}

@@ -1,0 +1,66 @@
+/* Between fed.c (the shards, the fan-out, the dispatch) and the merges
+ * (fed_merge.c: lists, Tempo; fed_tree.c: trees). */
+#ifndef ARBOR_QUERY_FED_INTERNAL_H
+#define ARBOR_QUERY_FED_INTERNAL_H
+
+#include "fed.h"
+
+#include <jansson.h>
+
+/** One shard's answer to one request. */
+typedef struct {
+    int asked;   /* a request went out */
+    int ok;      /* an HTTP answer came back below 500 */
+    long status; /* HTTP status, 0 when none came */
+    char *body;  /* NUL-terminated; owned */
+    size_t len, cap;
+    char type[64];
+} fed_answer_t;
+
+/** The shards' answers to one fan-out. */
+typedef struct {
+    size_t n;
+    fed_answer_t a[FED_MAX_SHARDS];
+} fed_answers_t;
+
+size_t fed_shard_count(void);
+/** Ask every shard i with @p paths[i] non-NULL (path and query) in parallel;
+ *  headers from @p r. Answers the shard did not give have ok = 0. */
+void fed_fetch(const fed_request_t *r, const char *const *paths, fed_answers_t *out);
+/** Ask every shard for r->path. */
+void fed_fetch_same(const fed_request_t *r, fed_answers_t *out);
+void fed_answers_free(fed_answers_t *as);
+/** Shards asked that gave no usable answer (transport error, timeout, 5xx). */
+size_t fed_failed(const fed_answers_t *as);
+
+/** Answer with one shard's body as it is. */
+void fed_pass(fed_request_t *r, const fed_answer_t *a, jsonw_t *out);
+/** Answer {"detail": ...} with @p status. */
+void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out);
+/** Answer a JSON value (200, application/json); takes @p v. */
+void fed_json(fed_request_t *r, json_t *v, jsonw_t *out);
+/** The first answer of the refusals every caller must see (400, 401, 403,
+ *  413, 429), or NULL. */
+const fed_answer_t *fed_refusal(const fed_answers_t *as);
+/** The answer parsed as a JSON object, or NULL. */
+json_t *fed_parse(const fed_answer_t *a);
+/** A query parameter of @p path, percent-decoded into @p buf; NULL if absent. */
+const char *fed_query_param(const char *path, const char *name, char *buf, size_t size);
+/** An integer query parameter, or @p dflt. */
+long fed_int_param(const char *path, const char *name, long dflt);
+/** @p path without its query string, into @p buf. */
+void fed_route_path(const char *path, char *buf, size_t size);
+
+/** Merges (each fills r->status, r->type and @p out). */
+void fed_merge_list(fed_request_t *r, jsonw_t *out);
+void fed_merge_search(fed_request_t *r, jsonw_t *out);
+void fed_merge_tags(fed_request_t *r, jsonw_t *out);
+void fed_merge_tag_values(fed_request_t *r, jsonw_t *out);
+void fed_merge_tempo_trace(fed_request_t *r, jsonw_t *out);
+void fed_merge_span(fed_request_t *r, jsonw_t *out);
+void fed_merge_tree(fed_request_t *r, jsonw_t *out);
+
+/** ISO-8601 "…Z" (as jsonw_time writes) to Unix ns; 0 for NULL or malformed. */
+uint64_t fed_time_ns(const char *iso);
+
+#endif
