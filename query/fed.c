@@ -263,6 +263,22 @@ void fed_pass(fed_request_t *r, const fed_answer_t *a, jsonw_t *out)
     jsonw_append(out, a->body ? a->body : "", a->len);
 }
 
+void fed_pass_marked(fed_request_t *r, const fed_answer_t *a, const fed_answers_t *as, jsonw_t *out)
+{
+    size_t failed = fed_failed(as);
+    if (failed == 0 || a->status != 200 || strncmp(a->type, "application/json", 16) != 0 || a->len < 2 ||
+        a->body[a->len - 1] != '}') {
+        fed_pass(r, a, out);
+        return;
+    }
+    char tail[128];
+    int n = snprintf(tail, sizeof tail, "%s\"partial\":true,\"partialReason\":\"%zu of %zu shards did not answer\"}",
+                     a->len > 2 ? "," : "", failed, as->n);
+    fed_pass(r, &(fed_answer_t){.ok = 1, .status = a->status, .body = a->body, .len = a->len - 1}, out);
+    snprintf(r->type, sizeof r->type, "%s", a->type);
+    jsonw_append(out, tail, (size_t)n);
+}
+
 void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out)
 {
     r->status = status;

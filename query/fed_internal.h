@@ -35,6 +35,9 @@ size_t fed_failed(const fed_answers_t *as);
 
 /** Answer with one shard's body as it is. */
 void fed_pass(fed_request_t *r, const fed_answer_t *a, jsonw_t *out);
+/** fed_pass, and a JSON object answer gets "partial": true when a shard of
+ *  @p as failed (it may have held more of the answer). */
+void fed_pass_marked(fed_request_t *r, const fed_answer_t *a, const fed_answers_t *as, jsonw_t *out);
 /** Answer {"detail": ...} with @p status. */
 void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out);
 /** Answer a JSON value (200, application/json); takes @p v. */

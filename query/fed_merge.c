@@ -515,7 +515,7 @@ void fed_merge_span(fed_request_t *r, jsonw_t *out)
     const fed_answer_t *missing = NULL;
     for (size_t s = 0; s < as.n; s++) {
         if (as.a[s].ok && as.a[s].status == 200) {
-            fed_pass(r, &as.a[s], out);
+            fed_pass_marked(r, &as.a[s], &as, out);
             goto done;
         }
         if (as.a[s].ok && missing == NULL)
@@ -632,7 +632,7 @@ void fed_merge_tempo_trace(fed_request_t *r, jsonw_t *out)
                 found[s] = 0, n_found--; /* a replica's identical copy */
         }
     if (n_found == 1) {
-        fed_pass(r, &as.a[first], out);
+        fed_pass_marked(r, &as.a[first], &as, out);
     } else if (n_found > 1) {
         tempo_merge_found(r, &as, found, protobuf, out);
     } else if (!r->v2) { /* Tempo v1: 404 with no body */
@@ -643,7 +643,7 @@ void fed_merge_tempo_trace(fed_request_t *r, jsonw_t *out)
     } else {
         for (size_t s = 0; s < as.n; s++)
             if (as.a[s].ok && as.a[s].status == 200) {
-                fed_pass(r, &as.a[s], out);
+                fed_pass_marked(r, &as.a[s], &as, out);
                 break;
             }
         if (r->status == 0)

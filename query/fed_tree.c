@@ -609,9 +609,9 @@ void fed_merge_tree(fed_request_t *r, jsonw_t *out)
     if (n_holders == 0) { /* unknown everywhere: any shard's "unknown" (or 404) answer */
         for (size_t s = 0; s < as.n && r->status == 0; s++)
             if (as.a[s].ok)
-                fed_pass(r, &as.a[s], out);
+                fed_pass_marked(r, &as.a[s], &as, out);
     } else if (n_holders == 1 || same) {
-        fed_pass(r, &as.a[first], out);
+        fed_pass_marked(r, &as.a[first], &as, out);
     } else {
         merge_holders(r, holder, seq, failed, out);
     }
