@@ -34,17 +34,17 @@ void fed_answers_free(fed_answers_t *as);
 size_t fed_failed(const fed_answers_t *as);
 
 /** Answer with one shard's body as it is. */
-void fed_pass(fed_request_t *r, const fed_answer_t *a, jsonw_t *out);
+void fed_pass(fed_request_t *r, fed_answer_t *a, jsonw_t *out);
 /** fed_pass, and a JSON object answer gets "partial": true when a shard of
  *  @p as failed (it may have held more of the answer). */
-void fed_pass_marked(fed_request_t *r, const fed_answer_t *a, const fed_answers_t *as, jsonw_t *out);
+void fed_pass_marked(fed_request_t *r, fed_answer_t *a, const fed_answers_t *as, jsonw_t *out);
 /** Answer {"detail": ...} with @p status. */
 void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out);
 /** Answer a JSON value (200, application/json); takes @p v. */
 void fed_json(fed_request_t *r, json_t *v, jsonw_t *out);
 /** The first answer of the refusals every caller must see (400, 401, 403,
  *  413, 429), or NULL. */
-const fed_answer_t *fed_refusal(const fed_answers_t *as);
+fed_answer_t *fed_refusal(fed_answers_t *as);
 /** The answer parsed as a JSON object, or NULL. */
 json_t *fed_parse(const fed_answer_t *a);
 /** A query parameter of @p path, percent-decoded into @p buf; NULL if absent. */

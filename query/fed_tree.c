@@ -568,12 +568,14 @@ done:
     ftree_free(&t);
 }
 
+/* The answer's "seq": its last key (trace.c writes it last). */
 static json_int_t answer_seq(const fed_answer_t *a)
 {
-    if (a->body == NULL)
+    if (a->body == NULL || a->len < 8)
         return 0;
+    size_t from = a->len > 64 ? a->len - 64 : 0;
     const char *last = NULL;
-    for (const char *p = a->body; (p = strstr(p, "\"seq\":")) != NULL; p++)
+    for (const char *p = a->body + from; (p = memmem(p, (size_t)(a->body + a->len - p), "\"seq\":", 6)) != NULL; p++)
         last = p;
     return last ? strtoll(last + 6, NULL, 10) : 0;
 }
@@ -585,7 +587,7 @@ void fed_merge_tree(fed_request_t *r, jsonw_t *out)
     size_t n_holders = 0, first = SIZE_MAX, failed;
     json_int_t seq = 0;
     fed_fetch_same(r, &as);
-    const fed_answer_t *refused = fed_refusal(&as);
+    fed_answer_t *refused = fed_refusal(&as);
     failed = fed_failed(&as);
     if (refused != NULL) {
         fed_pass(r, refused, out);
