@@ -77,6 +77,11 @@ static const arbor_cfg_entry_t entries[] = {
      "Completion-queue threads decoding OTLP/gRPC calls.", NULL, 1, 64},
     {"max-queue-spans", ARBOR_CFG_INT, "262144", F(max_queue_spans),
      "Spans waiting for the writer before requests get 503 + Retry-After.", NULL, 1000, 100000000},
+    {"commit-interval", ARBOR_CFG_DURATION, "0ms", F(commit_interval_ms),
+     "Least time between two group commits: requests arriving meanwhile share the next commit and its fsync "
+     "(fewer, larger commits on a slow disk, for that much more latency). 0: commit as soon as the previous "
+     "commit is done. Past `max-queue-spans` waiting, requests still get 503.",
+     NULL, 0, 10000},
     ARBOR_AUTH_CFG_ROWS(collector_config_t, auth),
     ARBOR_TLS_CFG_ROWS(collector_config_t, tls),
 };

@@ -26,6 +26,7 @@ typedef struct {
     int64_t http_threads;
     int64_t grpc_threads;
     int64_t max_queue_spans;
+    uint64_t commit_interval_ms;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
     arbor_tls_config_t tls;
 } collector_config_t;

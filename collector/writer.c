@@ -25,6 +25,7 @@ struct writer {
     arbor_ingest_stats_t stats; /* under mu */
     uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
     uint64_t reader_check_ns, next_reader_check_ns;        /* 0: no periodic reader check */
+    uint64_t commit_interval_ns, last_commit_ns;           /* least time between group commits */
     limits_t *limits;
 };
 
@@ -291,10 +292,27 @@ static void complete(writer_t *w, ingest_job_t *first, ingest_job_t *stop, int r
     }
 }
 
+/* ARBOR_COMMIT_INTERVAL: hold the next commit until the interval since the last
+ * one has passed, so the requests arriving meanwhile share it (and its fsync).
+ * Shutdown does not wait. */
+static void linger(writer_t *w)
+{
+    if (w->commit_interval_ns == 0 || w->last_commit_ns == 0)
+        return;
+    uint64_t until = w->last_commit_ns + w->commit_interval_ns;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping && arbor_mono_ns() < until) {
+        struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void *writer_main(void *arg)
 {
     writer_t *w = arg;
     for (;;) {
+        linger(w);
         housekeeping(w);
         pthread_mutex_lock(&w->mu);
         uint64_t at = next_housekeeping(w);
@@ -329,6 +347,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
 
         int rc = write_group(w, first, NULL);
+        w->last_commit_ns = arbor_mono_ns();
         if (rc == 0 || first->next == NULL) {
             if (rc && rc != ARBOR_ELIMIT)
                 arbor_warn("write_failed", "spans=%zu error=\"%s\"", spans, arbor_strerror(rc));
@@ -357,6 +376,7 @@ int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **
     uint64_t retention_ms = opts->retention_ms;
     w->retention_ns = (retention_ms < 10000000000000u ? retention_ms : 10000000000000u) * 1000000u; /* <= 317 y */
     w->sweep_every_ns = writer_sweep_interval_ms(retention_ms) * 1000000u;
+    w->commit_interval_ns = opts->commit_interval_ms * 1000000u;
     w->next_sweep_ns = arbor_mono_ns() + 1000000000u; /* the first sweep a second after start */
     uint64_t check_ms = opts->reader_check_ms < 86400000u ? opts->reader_check_ms : 86400000u;
     w->reader_check_ns = check_ms * 1000000u;

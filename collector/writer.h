@@ -20,6 +20,8 @@ typedef struct {
     /** how often the reader slots of dead processes are freed (arbor_store_reader_check);
      *  0 = only at start */
     uint64_t reader_check_ms;
+    /** least time between two group commits (0: none): requests arriving meanwhile share the next */
+    uint64_t commit_interval_ms;
     /** per-tenant per-trace caps (NULL: none): a job over them fails with ARBOR_ELIMIT */
     limits_t *limits;
 } writer_options_t;

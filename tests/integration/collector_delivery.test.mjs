@@ -2,8 +2,10 @@
 // restarted mid-stream. The Collector's retry and its persistent (file_storage)
 // sending queue must deliver every span; Arbor's idempotent writes keep any
 // resent one from counting twice. Spans are counted in the store, per trace and
-// in total. (Back-pressure from a full writer queue is issue 14's next step: a
-// burst does not reach it on every run, so it needs a deterministic trigger.)
+// in total. Then back-pressure: an Arbor whose writer commits at most once a
+// second (ARBOR_COMMIT_INTERVAL) with a small queue (ARBOR_MAX_QUEUE_SPANS)
+// answers UNAVAILABLE to a burst, deterministically; the Collector retries until
+// every span is in, once.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -93,6 +95,60 @@ test('Arbor killed -9 and restarted mid-stream: every span arrives, none twice',
     const r = await getJson(`${query.base}/api/traces/${id}/tree?limit=1000`);
     assert.equal(r.body.spans.length, 50, `trace ${id}`);
     assert.equal(new Set(r.body.spans.map((s) => s.span_id)).size, 50, 'each span once');
+  }
+});
+
+test('Arbor answering UNAVAILABLE while its queue is full: the Collector retries until every span is in, once', async () => {
+  const slowData = tempDir(), slowPort = await freePort(), inPort = await freePort();
+  const slow = await startCollector(slowData, [`--otlp-grpc-addr=127.0.0.1:${slowPort}`, '--otlp-http-addr=off',
+    '--commit-interval=1s', '--max-queue-spans=1000']);
+  const slowQuery = await startQuery(slowData);
+  const config = path.join(dir, 'otelcol-busy.yaml');
+  writeFileSync(config, `
+receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:${inPort} } } }
+processors:
+  batch: { send_batch_size: 500, send_batch_max_size: 500, timeout: 50ms }
+exporters:
+  otlp/arbor:
+    endpoint: 127.0.0.1:${slowPort}
+    tls: { insecure: true }
+    retry_on_failure: { enabled: true, initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0s }
+    sending_queue: { enabled: true, num_consumers: 8, queue_size: 1000 }
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlp/arbor] } }
+`);
+  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  try {
+    await eventually(() => /Everything is ready/.test(log), { timeoutMs: 30000 });
+    const prev = otelcol;
+    otelcol = { url: `http://127.0.0.1:${inPort}` };
+    const ids = await send('busy', 60, 50); // 3,000 spans: six batches, eight senders, 1,000 may wait
+    otelcol = prev;
+    const count = async () => {
+      let total = 0;
+      for (const id of ids) {
+        const r = await getJson(`${slowQuery.base}/api/traces/${id}/tree?limit=1000`);
+        total += r.status === 200 ? r.body.spans.length : 0;
+      }
+      return total;
+    };
+    await eventually(async () => (await count()) === 3000, { timeoutMs: 60000, intervalMs: 500 });
+    assert.match(log, /Unavailable|UNAVAILABLE/, 'the Collector was told to back off');
+    assert.match(log, /writer queue is full/);
+    for (const id of ids) {
+      const r = await getJson(`${slowQuery.base}/api/traces/${id}/tree?limit=1000`);
+      assert.equal(new Set(r.body.spans.map((s) => s.span_id)).size, 50, `trace ${id}: each span once`);
+      assert.equal(r.body.spans.length, 50);
+    }
+  } finally {
+    await new Promise((resolve) => { proc.on('exit', resolve); proc.kill('SIGTERM'); });
+    await slowQuery.stop();
+    await slow.stop();
   }
 });
 
