@@ -103,6 +103,30 @@ size_t fed_shard_count(void)
     return fed.n;
 }
 
+const char *fed_shard_base(size_t i)
+{
+    return fed.shards[i].base;
+}
+
+const char *fed_shard_ca_file(void)
+{
+    return fed.ca_file;
+}
+
+long fed_shard_timeout_ms(void)
+{
+    return fed.timeout_ms;
+}
+
+void fed_shard_count_request(size_t i, int failed_status)
+{
+    atomic_fetch_add(&fed.shards[i].requests, 1);
+    if (failed_status > 0)
+        atomic_fetch_add(&fed.shards[i].status_errors, 1);
+    else if (failed_status < 0)
+        atomic_fetch_add(&fed.shards[i].transport_errors, 1);
+}
+
 void fed_shutdown(void)
 {
     if (fed.n == 0)
@@ -290,20 +314,52 @@ void fed_pass(fed_request_t *r, fed_answer_t *a, jsonw_t *out)
     jsonw_append(out, a->body ? a->body : "", a->len);
 }
 
+/* Where "seq":N} ends a JSON answer (its last key), or SIZE_MAX. */
+static size_t trailing_seq(const fed_answer_t *a)
+{
+    if (a->body == NULL || a->len < 8 || a->body[a->len - 1] != '}')
+        return SIZE_MAX;
+    size_t i = a->len - 1;
+    while (i > 0 && a->body[i - 1] >= '0' && a->body[i - 1] <= '9')
+        i--;
+    return i >= 6 && i < a->len - 1 && memcmp(a->body + i - 6, "\"seq\":", 6) == 0 ? i - 6 : SIZE_MAX;
+}
+
+uint64_t fed_answer_seq(const fed_answer_t *a)
+{
+    size_t at = trailing_seq(a);
+    return at == SIZE_MAX ? 0 : strtoull(a->body + at + 6, NULL, 10);
+}
+
+void fed_seq_cursor(const fed_answers_t *as, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "f");
+    for (size_t i = 0; i < as->n && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%llu", i ? "." : "", (unsigned long long)fed_answer_seq(&as->a[i]));
+}
+
 void fed_pass_marked(fed_request_t *r, fed_answer_t *a, const fed_answers_t *as, jsonw_t *out)
 {
-    size_t failed = fed_failed(as);
-    if (failed == 0 || a->status != 200 || strncmp(a->type, "application/json", 16) != 0 || a->len < 2 ||
-        a->body[a->len - 1] != '}') {
+    size_t failed = fed_failed(as), seq_at = trailing_seq(a);
+    int json = a->status == 200 && strncmp(a->type, "application/json", 16) == 0 && a->len >= 2 &&
+               a->body[a->len - 1] == '}';
+    if (!json || (failed == 0 && seq_at == SIZE_MAX)) {
         fed_pass(r, a, out);
         return;
     }
-    char tail[128];
-    int n = snprintf(tail, sizeof tail, "%s\"partial\":true,\"partialReason\":\"%zu of %zu shards did not answer\"}",
-                     a->len > 2 ? "," : "", failed, as->n);
-    a->len--; /* the closing brace, written again after the mark */
+    char tail[128 + 21 * FED_MAX_SHARDS], cursor[16 + 21 * FED_MAX_SHARDS];
+    size_t n = 0;
+    if (seq_at != SIZE_MAX) { /* one resume point over every shard, for ?since= of the live streams */
+        fed_seq_cursor(as, cursor, sizeof cursor);
+        n += (size_t)snprintf(tail + n, sizeof tail - n, "\"seq\":\"%s\"", cursor);
+    }
+    if (failed)
+        n += (size_t)snprintf(tail + n, sizeof tail - n, "%s\"partial\":true,\"partialReason\":\"%zu of %zu shards did not answer\"",
+                              seq_at != SIZE_MAX || a->len > 2 ? "," : "", failed, as->n);
+    n += (size_t)snprintf(tail + n, sizeof tail - n, "}");
+    a->len = seq_at != SIZE_MAX ? seq_at : a->len - 1; /* the tail is written again */
     fed_pass(r, a, out);
-    jsonw_append(out, tail, (size_t)n);
+    jsonw_append(out, tail, n);
 }
 
 void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out)

@@ -24,6 +24,12 @@ typedef struct {
 } fed_answers_t;
 
 size_t fed_shard_count(void);
+const char *fed_shard_base(size_t i);
+const char *fed_shard_ca_file(void);
+long fed_shard_timeout_ms(void);
+/** Count a request to shard @p i made outside fed_fetch (the live streams):
+ *  @p failed_status > 0 an HTTP refusal, < 0 no answer, 0 fine. */
+void fed_shard_count_request(size_t i, int failed_status);
 /** Ask every shard i with @p paths[i] non-NULL (path and query) in parallel;
  *  headers from @p r. Answers the shard did not give have ok = 0. */
 void fed_fetch(const fed_request_t *r, const char *const *paths, fed_answers_t *out);
@@ -38,6 +44,10 @@ void fed_pass(fed_request_t *r, fed_answer_t *a, jsonw_t *out);
 /** fed_pass, and a JSON object answer gets "partial": true when a shard of
  *  @p as failed (it may have held more of the answer). */
 void fed_pass_marked(fed_request_t *r, fed_answer_t *a, const fed_answers_t *as, jsonw_t *out);
+/** The "seq" ending a JSON answer (0 when none). */
+uint64_t fed_answer_seq(const fed_answer_t *a);
+/** The resume point over every shard, "f<seq0>.<seq1>…", from their answers. */
+void fed_seq_cursor(const fed_answers_t *as, char *buf, size_t size);
 /** Answer {"detail": ...} with @p status. */
 void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out);
 /** Answer a JSON value (200, application/json); takes @p v. */

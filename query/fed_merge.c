@@ -289,14 +289,14 @@ void fed_merge_list(fed_request_t *r, jsonw_t *out)
     if (rc != 0)
         goto done;
     json_t *items = json_array();
-    json_int_t seq = 0;
+    char seq[16 + 21 * FED_MAX_SHARDS];
+    fed_seq_cursor(&as, seq, sizeof seq);
     for (size_t s = 0; s < as.n; s++) {
         json_t *o = fed_parse(&as.a[s]);
         size_t i;
         json_t *item;
         json_array_foreach(json_object_get(o, key), i, item)
             add_list_item(items, item, executions ? "execution_id" : "trace_id", executions);
-        seq += int_of(o, "seq");
         json_decref(o);
     }
     settle_conflicts(r, items, executions ? "execution_id" : "trace_id", executions);
@@ -305,7 +305,7 @@ void fed_merge_list(fed_request_t *r, jsonw_t *out)
     cut_array(items, (size_t)fed_int_param(r->path, "limit", 50));
     json_t *res = json_object();
     json_object_set_new(res, key, items);
-    json_object_set_new(res, "seq", json_integer(seq));
+    json_object_set_new(res, "seq", json_string(seq));
     mark_partial(res, &as);
     fed_json(r, res, out);
 done:

@@ -522,7 +522,7 @@ static int fetch_all_pages(const fed_request_t *r, const int *holder, ftree_t *t
 }
 
 /* Rebuild the tree from every holder's spans and answer the requested page. */
-static void merge_holders(fed_request_t *r, const int *holder, json_int_t seq, size_t failed, jsonw_t *out)
+static void merge_holders(fed_request_t *r, const int *holder, const char *seq, size_t failed, jsonw_t *out)
 {
     ftree_t t;
     json_t *ex[FED_MAX_SHARDS];
@@ -556,7 +556,7 @@ static void merge_holders(fed_request_t *r, const int *holder, json_int_t seq, s
         fed_detail(r, 400, "invalid cursor", out);
         goto done;
     }
-    json_object_set_new(res, "seq", json_integer(seq));
+    json_object_set_new(res, "seq", json_string(seq));
     if (failed) {
         json_object_set_new(res, "partial", json_true());
         json_object_set_new(res, "partialReason", json_string("some shards did not answer"));
@@ -568,24 +568,12 @@ done:
     ftree_free(&t);
 }
 
-/* The answer's "seq": its last key (trace.c writes it last). */
-static json_int_t answer_seq(const fed_answer_t *a)
-{
-    if (a->body == NULL || a->len < 8)
-        return 0;
-    size_t from = a->len > 64 ? a->len - 64 : 0;
-    const char *last = NULL;
-    for (const char *p = a->body + from; (p = memmem(p, (size_t)(a->body + a->len - p), "\"seq\":", 6)) != NULL; p++)
-        last = p;
-    return last ? strtoll(last + 6, NULL, 10) : 0;
-}
-
 void fed_merge_tree(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
     int holder[FED_MAX_SHARDS] = {0};
     size_t n_holders = 0, first = SIZE_MAX, failed;
-    json_int_t seq = 0;
+    char seq[16 + 21 * FED_MAX_SHARDS];
     fed_fetch_same(r, &as);
     fed_answer_t *refused = fed_refusal(&as);
     failed = fed_failed(&as);
@@ -598,8 +586,8 @@ void fed_merge_tree(fed_request_t *r, jsonw_t *out)
         goto done;
     }
     int same = 1;
+    fed_seq_cursor(&as, seq, sizeof seq);
     for (size_t s = 0; s < as.n; s++) {
-        seq += answer_seq(&as.a[s]);
         if (!(holder[s] = holds(&as.a[s])))
             continue;
         n_holders++;

@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include "fed.h"
+#include "fed_live.h"
 #include "jsonw.h"
 #include "lists.h"
 #include "live.h"
@@ -595,6 +596,42 @@ static void preflight(h2o_req_t *req)
     send_body(req, 204, "No Content", "text/plain", "", 0);
 }
 
+/* A NUL-terminated copy in the request's pool; NULL when @p v has control bytes
+ * (it becomes a header line of the upstream requests). */
+static const char *pool_cstr(h2o_req_t *req, arbor_iov_t v)
+{
+    char *s = h2o_mem_alloc_pool(&req->pool, v.len + 1);
+    for (size_t i = 0; i < v.len; i++)
+        if ((unsigned char)v.base[i] < 0x20 || v.base[i] == 0x7f)
+            return NULL;
+    if (v.len)
+        memcpy(s, v.base, v.len);
+    s[v.len] = '\0';
+    return s;
+}
+
+/* A live stream under federation: one upstream stream per shard (fed_live.h),
+ * with the caller's credentials and tenant. */
+static void live_federated(h2o_req_t *req, const char *key)
+{
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    arbor_iov_t since = query_param(req, "since"), org = header_value(req, "x-scope-orgid");
+    arbor_iov_t auth = header_value(req, "authorization");
+    const char *subprotocol = NULL;
+    if (org.len == 0)
+        org = query_param(req, "org");
+    arbor_iov_t token = auth.len ? ARBOR_IOV_NULL : stream_token(req, &subprotocol);
+    fed_live_params_t p = {pool_cstr(req, arbor_iov(req->path.base, plen)), since.base ? pool_cstr(req, since) : NULL,
+                           pool_cstr(req, auth), pool_cstr(req, token), pool_cstr(req, org),
+                           current.who.expires_s == 0 ? 0 : current.who.expires_s + arbor_auth_leeway_s(state.auth)};
+    if (p.path == NULL || (since.base && p.since == NULL) || p.authorization == NULL || p.token == NULL || p.org == NULL) {
+        send_detail(req, 400, "Bad Request", "control characters in the path, since, token or tenant");
+        return;
+    }
+    if (fed_live_subscribe(req, key, &p) == ARBOR_EBUSY)
+        send_detail(req, 503, "Service Unavailable", "too many live subscribers");
+}
+
 /* /api/executions/{id}/trace/live and /api/traces/{trace_id}/live */
 static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
 {
@@ -609,6 +646,10 @@ static void api_live(h2o_req_t *req, int by_trace, arbor_iov_t id)
     }
     if (!ws_origin_allowed(req)) {
         send_detail(req, 403, "Forbidden", "origin not allowed: add it to ARBOR_CORS_ORIGINS");
+        return;
+    }
+    if (fed_enabled()) {
+        live_federated(req, key);
         return;
     }
     arbor_iov_t since_text = query_param(req, "since");
@@ -853,11 +894,6 @@ static void copy_header(h2o_req_t *req, const char *name, char *out, size_t size
  * shards check the forwarded credentials again. Runs on a worker thread. */
 static void api_federated(h2o_req_t *req, fed_route_t how, const char *pattern, route_t metric)
 {
-    if (how == FED_LIVE) {
-        send_detail(req, 501, "Not Implemented",
-                    "live streams are not served through federation yet: connect to the shard's arbor-query");
-        return;
-    }
     fed_job_t j;
     memset(&j, 0, sizeof j);
     if (req->path.len >= sizeof j.f.path) {
@@ -1066,7 +1102,7 @@ static route_t dispatch(h2o_req_t *req)
             if (subprotocol != NULL)
                 h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"), 0, NULL,
                                       subprotocol, strlen(subprotocol));
-            if (fed_enabled() && routes[i].fed != FED_LOCAL)
+            if (fed_enabled() && routes[i].fed != FED_LOCAL && routes[i].fed != FED_LIVE) /* live: api_live */
                 api_federated(req, routes[i].fed, routes[i].pattern, routes[i].metric);
             else
                 routes[i].handler(req, args);
@@ -1282,6 +1318,20 @@ static int open_auth_and_tls(const query_config_t *cfg)
     return -1;
 }
 
+/* Live streams: from the store, or under federation from the shards. */
+static void start_live(const query_config_t *cfg, h2o_loop_t *loop)
+{
+    live_options_t lo = {.quiet_ms = cfg->live_quiet_ms, .ping_ms = cfg->live_ping_ms,
+                         .max_queued_bytes = cfg->live_max_queued_bytes,
+                         .max_subscribers = (size_t)cfg->live_max_subscribers, .poll_ms = cfg->live_poll_ms,
+                         .slow_ms = cfg->live_slow_timeout_ms,
+                         .render = &state.opts,
+                         .store = store_get};
+    live_init(&lo);
+    if (fed_enabled())
+        fed_live_init(loop, (size_t)cfg->live_max_subscribers, cfg->live_ping_ms);
+}
+
 /* The ready line tests and operators wait for, with the bound port. */
 static void log_ready(const query_config_t *cfg, uint16_t port)
 {
@@ -1332,13 +1382,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     }
     h2o_socket_t *listener = h2o_evloop_socket_create(ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(listener, on_accept);
-    live_options_t lo = {.quiet_ms = cfg->live_quiet_ms, .ping_ms = cfg->live_ping_ms,
-                         .max_queued_bytes = cfg->live_max_queued_bytes,
-                         .max_subscribers = (size_t)cfg->live_max_subscribers, .poll_ms = cfg->live_poll_ms,
-                         .slow_ms = cfg->live_slow_timeout_ms,
-                         .render = &state.opts,
-                         .store = store_get};
-    live_init(&lo);
+    start_live(cfg, ctx.loop);
     if (worker_pool_start(ctx.loop, (size_t)cfg->search_threads) != 0) {
         arbor_error("worker_start_failed", "threads=%lld", (long long)cfg->search_threads);
         return 1;
@@ -1351,11 +1395,14 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
         if (*reload)
             reload_auth(reload);
         wait_ms = live_tick(); /* short waits only while someone is subscribed */
+        if (fed_enabled())
+            fed_live_tick();
         return_idle_memory();
     }
     arbor_log_lifecycle("shutdown", "reason=signal");
     worker_pool_stop(ctx.loop); /* running searches see the cancel flag and stop */
     live_shutdown();
+    fed_live_shutdown(ctx.loop);
     for (int i = 0; i < 10 && live_subscribers() > 0; i++)
         h2o_evloop_run(ctx.loop, 10); /* let the close frames go out */
     h2o_socket_read_stop(listener);

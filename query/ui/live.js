@@ -5,7 +5,9 @@ import { fromLive, upsert } from './model.js';
 // Fold one live message into the view's state. Returns whether the header's
 // facts (status, root) should be fetched again.
 export function applyLiveMessage(view, m) {
-  if (m.seq > view.seq) view.seq = m.seq;
+  // a number from one store; through federation an opaque cursor over every
+  // shard ("f12.0.40"), which each frame carries whole: the latest one holds
+  if (typeof m.seq === 'string' || m.seq > view.seq) view.seq = m.seq;
   for (const s of m.spans) upsert(view.nodes, fromLive(s));
   if (m.spans.length && view.meta && view.meta.status === 'unknown') view.meta.status = 'running'; // spans exist now
   let reload = false;

@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, postSpans, span, hex, writeTokensFile } from './lib.mjs';
+import WebSocket from 'ws';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, postSpans, span, hex, writeTokensFile, eventually, makeCerts, curl } from './lib.mjs';
 
 const T0 = 1700000000000000000n; // µs-aligned times: durations compare exactly
 const at = (ms) => T0 + BigInt(ms) * 1000000n;
@@ -19,7 +20,7 @@ let shards = [], single, fed;
 async function startShard(extraEnv = {}) {
   const data = tempDir();
   const collector = await startCollector(data, [], { env: extraEnv });
-  const query = await startQuery(data, [], { env: extraEnv });
+  const query = await startQuery(data, [], { env: { ARBOR_LIVE_QUIET: '300ms', ...extraEnv } });
   return { collector, query, url: collector.url };
 }
 
@@ -195,6 +196,52 @@ test('Tempo search: merged newest first, limit and spss honoured, tags and value
     await assertSame(u);
 });
 
+// A live stream through the federating query: its frames, as they come.
+function follow(url, headers = {}) {
+  const frames = [];
+  const ws = new WebSocket(`${fed.base.replace('http', 'ws')}${url}`, { headers });
+  ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+  const opened = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  return { ws, frames, opened, spanIds: () => new Set(frames.flatMap((f) => f.spans.filter((x) => !x.attributes['arbor.placeholder']).map((x) => x.span_id))) };
+}
+
+test('live: one stream over every shard; complete once each shard holding spans is; one resume cursor', async () => {
+  const sub = follow('/api/executions/exec-live/trace/live');
+  await sub.opened;
+  const a = runSpans({ trace: 90, exec: 'exec-live', start: 90000, n: 2 }), b = runSpans({ trace: 91, exec: 'exec-live', start: 90500, n: 2 });
+  await send([0], a.slice(1)); // children first, as OpenTelemetry exports them
+  await send([1], b);
+  await eventually(() => sub.spanIds().size === 9, { timeoutMs: 20000 });
+  assert.ok(!sub.frames.some((f) => f.complete), 'not complete while shard 0 has no root');
+  await send([0], a.slice(0, 1));
+  await eventually(() => sub.frames.some((f) => f.complete), { timeoutMs: 20000 });
+  assert.equal(sub.spanIds().size, 10);
+  for (const f of sub.frames) {
+    assert.equal(f.type, 'trace:update');
+    assert.equal(f.execution_id, 'exec-live');
+    assert.match(f.seq, /^f\d+\.\d+\.\d+$/, 'one cursor over the three shards');
+  }
+  sub.ws.close();
+  // resume: the REST answer's cursor, then only what came after it
+  const rest = await getJson(`${fed.base}/api/executions/exec-live/trace`);
+  assert.match(rest.body.seq, /^f\d+\.\d+\.\d+$/);
+  await send([2], runSpans({ trace: 92, exec: 'exec-live', start: 91000, n: 1 }));
+  const resumed = follow(`/api/executions/exec-live/trace/live?since=${rest.body.seq}`);
+  await resumed.opened;
+  await eventually(() => resumed.spanIds().size === 3, { timeoutMs: 20000 });
+  assert.deepEqual([...resumed.spanIds()].sort(), runSpans({ trace: 92, exec: 'exec-live', start: 91000, n: 1 }).map((x) => x.spanId).sort(),
+    'only the spans after the cursor');
+  resumed.ws.close();
+  // by trace ID, and a bad trace ID refused before the upgrade
+  const byTrace = follow(`/api/traces/${hex(91, 32)}/live`);
+  await byTrace.opened;
+  await eventually(() => byTrace.spanIds().size === 5 && byTrace.frames.some((f) => f.complete), { timeoutMs: 20000 });
+  byTrace.ws.close();
+  const bad = new WebSocket(`${fed.base.replace('http', 'ws')}/api/traces/nothex/live`);
+  const status = await new Promise((resolve) => { bad.on('unexpected-response', (req, res) => resolve(res.statusCode)); bad.on('error', () => {}); });
+  assert.equal(status, 400);
+});
+
 test('a shard down: answers stay 200 with "partial": true; /metrics counts its errors', async () => {
   await shards[2].query.stop('SIGKILL');
   const s = await getJson(`${fed.base}/api/search?limit=100`);
@@ -238,13 +285,16 @@ test('a shard that never answers: left out after ARBOR_SHARD_TIMEOUT', async () 
   }
 });
 
-test('no shard answering: 503; live streams say they are not federated yet', async () => {
+test('no shard answering: 503, and a live stream closes with 1011', async () => {
   const dead = await startQuery(tempDir(), [], { env: { ARBOR_SHARDS: shards[2].query.base } });
   try {
     const r = await getJson(`${dead.base}/api/executions`);
     assert.equal(r.status, 503);
     assert.equal(r.body.detail, 'no shard answered');
     assert.equal((await getJson(`${dead.base}/ready`)).status, 200);
+    const ws = new WebSocket(`${dead.base.replace('http', 'ws')}/api/executions/x/trace/live`);
+    const code = await new Promise((resolve) => { ws.on('close', resolve); ws.on('error', () => {}); });
+    assert.equal(code, 1011);
   } finally {
     assert.deepEqual(await dead.stop(), { code: 0, sig: null }, dead.log);
   }
@@ -275,6 +325,36 @@ test('auth and tenants: the caller is checked here and its credentials forwarded
     assert.equal(wrong.status, 403);
   } finally {
     assert.deepEqual(await f.stop(), { code: 0, sig: null }, f.log);
+  }
+});
+
+test('shards over TLS (ARBOR_SHARD_CA_FILE): lookups and live streams verify the shards\' certificates', async () => {
+  const certs = makeCerts(tempDir());
+  const tls = { ARBOR_TLS_CERT: certs.cert, ARBOR_TLS_KEY: certs.key };
+  const data = tempDir();
+  const c = await startCollector(data, [], { env: tls });
+  const q = await startQuery(data, [], { env: { ...tls, ARBOR_LIVE_QUIET: '300ms' } });
+  const https = `https://${q.query}`;
+  const f = await startQuery(tempDir(), [], { env: { ARBOR_SHARDS: https, ARBOR_SHARD_CA_FILE: certs.ca } });
+  const untrusting = await startQuery(tempDir(), [], { env: { ARBOR_SHARDS: https } });
+  try {
+    const frames = [];
+    const ws = new WebSocket(`${f.base.replace('http', 'ws')}/api/executions/exec-tls/trace/live`);
+    ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    const body = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: runSpans({ trace: 95, exec: 'exec-tls', start: 95000, n: 1 }) }] }] });
+    const posted = curl(['--cacert', certs.ca, '-H', 'content-type: application/json', '--data-binary', body, `https://${c.otlp_http}/v1/traces`]);
+    assert.equal(posted.status, 0, String(posted.stderr));
+    await eventually(() => frames.some((x) => x.complete), { timeoutMs: 20000 });
+    assert.equal(new Set(frames.flatMap((x) => x.spans.map((y) => y.span_id))).size, 3);
+    ws.close();
+    const t = await getJson(`${f.base}/api/executions/exec-tls/trace`);
+    assert.equal(t.status, 200);
+    assert.equal(t.body.spans.length, 3);
+    const refused = await getJson(`${untrusting.base}/api/executions/exec-tls/trace`);
+    assert.equal(refused.status, 503, 'a shard whose certificate does not verify is not asked');
+  } finally {
+    for (const d of [untrusting, f]) assert.deepEqual(await d.stop(), { code: 0, sig: null }, d.log);
   }
 });
 

@@ -103,6 +103,10 @@ test('live: messages fold into the model; a root or completion asks for the head
   assert.equal(fromLive(live('c', 'p', 10, 20, { tin: 4 })).tin, 4);
   assert.equal(applyLiveMessage(view, { seq: 9, complete: true, spans: [] }), true);
   assert.equal(view.complete, true);
+  assert.equal(applyLiveMessage(view, { seq: 'f3.0.12', complete: true, spans: [] }), true);
+  assert.equal(view.seq, 'f3.0.12', 'a federated cursor is taken as it comes');
+  applyLiveMessage(view, { seq: 'f3.1.12', complete: true, spans: [] });
+  assert.equal(view.seq, 'f3.1.12');
 });
 
 test('token source: the generated conventions table, first pair wins as in the collector', async () => {
