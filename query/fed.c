@@ -462,6 +462,39 @@ static int digits(const char *s, size_t n, unsigned *out)
 /* The shards write times one way (jsonw_time: "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"),
  * read here without strptime, which costs microseconds a call (merges read
  * thousands); anything else goes the long way. */
+void fed_json_union(json_t *into, const json_t *from)
+{
+    size_t i, k;
+    json_t *v, *have;
+    json_array_foreach(from, i, v) {
+        int seen = 0;
+        json_array_foreach(into, k, have) seen |= json_equal(have, v);
+        if (!seen)
+            json_array_append(into, v);
+    }
+}
+
+static int cmp_json_strings(const void *a, const void *b)
+{
+    const char *x = json_string_value(*(json_t *const *)a), *y = json_string_value(*(json_t *const *)b);
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+void fed_json_sort(json_t *arr, int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(arr);
+    if (n < 2)
+        return;
+    json_t **v = arbor_xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof *v, cmp ? cmp : cmp_json_strings);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, v[i]);
+    free(v);
+}
+
 uint64_t fed_time_ns(const char *iso)
 {
     unsigned y, mo, d, h, mi, se, us = 0;

@@ -73,6 +73,10 @@ void fed_merge_tempo_trace(fed_request_t *r, jsonw_t *out);
 void fed_merge_span(fed_request_t *r, jsonw_t *out);
 void fed_merge_tree(fed_request_t *r, jsonw_t *out);
 
+/** Append to array @p into the items of array @p from it does not hold yet. */
+void fed_json_union(json_t *into, const json_t *from);
+/** Sort array @p arr with @p cmp over json_t *const * (NULL: strings, byte order). */
+void fed_json_sort(json_t *arr, int (*cmp)(const void *, const void *));
 /** ISO-8601 "…Z" (as jsonw_time writes) to Unix ns; 0 for NULL or malformed. */
 uint64_t fed_time_ns(const char *iso);
 

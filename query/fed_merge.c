@@ -73,28 +73,11 @@ static void add_int(json_t *into, const json_t *from, const char *key)
     json_object_set_new(into, key, json_integer(int_of(into, key) + int_of(from, key)));
 }
 
+/* The execution's traces on either shard, listed by ID as the execution index lists them. */
 static void union_ids(json_t *into, const json_t *from)
 {
-    json_t *ids = json_object_get(into, "trace_ids");
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(from, "trace_ids"), i, v) {
-        size_t k;
-        json_t *have;
-        int seen = 0;
-        json_array_foreach(ids, k, have) seen |= json_equal(have, v);
-        if (!seen)
-            json_array_append(ids, v);
-    }
-    /* the execution index lists them by ID */
-    size_t n = json_array_size(ids);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(ids, b - 1)),
-                                           json_string_value(json_array_get(ids, b))) > 0; b--) {
-            json_t *t = json_incref(json_array_get(ids, b - 1));
-            json_array_set(ids, b - 1, json_array_get(ids, b));
-            json_array_set_new(ids, b, t);
-        }
+    fed_json_union(json_object_get(into, "trace_ids"), json_object_get(from, "trace_ids"));
+    fed_json_sort(json_object_get(into, "trace_ids"), NULL);
 }
 
 /* One execution seen on two shards: different traces add up; the earliest trace
@@ -228,21 +211,6 @@ static void settle_conflicts(const fed_request_t *r, json_t *items, const char *
     }
 }
 
-static void sort_array(json_t *arr, int (*cmp)(const void *, const void *))
-{
-    size_t n = json_array_size(arr);
-    if (n < 2)
-        return;
-    json_t **v = arbor_xmalloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(arr, i));
-    qsort(v, n, sizeof *v, cmp);
-    json_array_clear(arr);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, v[i]);
-    free(v);
-}
-
 static void cut_array(json_t *arr, size_t limit)
 {
     while (json_array_size(arr) > limit)
@@ -301,7 +269,7 @@ void fed_merge_list(fed_request_t *r, jsonw_t *out)
     }
     settle_conflicts(r, items, executions ? "execution_id" : "trace_id", executions);
     keep_status(items, status);
-    sort_array(items, cmp_list_items);
+    fed_json_sort(items, cmp_list_items);
     cut_array(items, (size_t)fed_int_param(r->path, "limit", 50));
     json_t *res = json_object();
     json_object_set_new(res, key, items);
@@ -368,7 +336,7 @@ void fed_merge_search(fed_request_t *r, jsonw_t *out)
     json_object_set_new(metrics, "totalBlocks", json_integer(0));
     json_object_set_new(metrics, "totalJobs", json_integer((json_int_t)as.n));
     json_object_set_new(metrics, "completedJobs", json_integer((json_int_t)(as.n - fed_failed(&as))));
-    sort_array(traces, cmp_search);
+    fed_json_sort(traces, cmp_search);
     cut_array(traces, (size_t)fed_int_param(r->path, "limit", 20));
     json_object_set_new(res, "traces", traces);
     mark_partial(res, &as);
@@ -379,25 +347,6 @@ done:
 }
 
 /* ---- tags ---- */
-
-static int cmp_json_str(const void *a, const void *b)
-{
-    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
-}
-
-static void union_strings(json_t *into, const json_t *from)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(from, i, v) {
-        size_t k;
-        json_t *have;
-        int seen = !json_is_string(v);
-        json_array_foreach(into, k, have) seen |= json_equal(have, v);
-        if (!seen)
-            json_array_append(into, v);
-    }
-}
 
 static json_t *scope_named(json_t *scopes, const char *name)
 {
@@ -421,9 +370,9 @@ void fed_merge_tags(fed_request_t *r, jsonw_t *out)
         json_t *o = fed_parse(&as.a[s]);
         size_t i;
         json_t *sc;
-        union_strings(names, json_object_get(o, "tagNames"));
+        fed_json_union(names, json_object_get(o, "tagNames"));
         json_array_foreach(json_object_get(o, "scopes"), i, sc) if (str_of(sc, "name"))
-            union_strings(json_object_get(scope_named(scopes, str_of(sc, "name")), "tags"), json_object_get(sc, "tags"));
+            fed_json_union(json_object_get(scope_named(scopes, str_of(sc, "name")), "tags"), json_object_get(sc, "tags"));
         json_decref(o);
     }
     json_t *res = json_object();
@@ -431,13 +380,13 @@ void fed_merge_tags(fed_request_t *r, jsonw_t *out)
     json_t *sc;
     if (r->v2) {
         json_array_foreach(scopes, i, sc) {
-            sort_array(json_object_get(sc, "tags"), cmp_json_str);
+            fed_json_sort(json_object_get(sc, "tags"), NULL);
             cut_array(json_object_get(sc, "tags"), limit);
         }
         json_object_set_new(res, "scopes", scopes);
         json_decref(names);
     } else {
-        sort_array(names, cmp_json_str);
+        fed_json_sort(names, NULL);
         cut_array(names, limit);
         json_object_set_new(res, "tagNames", names);
         json_decref(scopes);
@@ -472,16 +421,7 @@ void fed_merge_tag_values(fed_request_t *r, jsonw_t *out)
     json_t *values = json_array();
     for (size_t s = 0; s < as.n; s++) {
         json_t *o = fed_parse(&as.a[s]);
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(o, "tagValues"), i, v) {
-            size_t k;
-            json_t *have;
-            int seen = 0;
-            json_array_foreach(values, k, have) seen |= json_equal(have, v);
-            if (!seen)
-                json_array_append(values, v);
-        }
+        fed_json_union(values, json_object_get(o, "tagValues"));
         json_decref(o);
     }
     /* a stable sort: the typed values keep their order */

@@ -313,16 +313,7 @@ static json_t *merged_execution(const ftree_t *t, json_t *const *ex, size_t n_ex
         if (st && strcmp(st, "running") && (last == NULL || fed_time_ns(str_of(ex[i], "finished_at")) >
                                                                  fed_time_ns(str_of(last, "finished_at"))))
             last = ex[i];
-        size_t k;
-        json_t *id;
-        json_array_foreach(json_object_get(ex[i], "trace_ids"), k, id) {
-            size_t j;
-            json_t *have;
-            int seen = 0;
-            json_array_foreach(ids, j, have) seen |= json_equal(have, id);
-            if (!seen)
-                json_array_append(ids, id);
-        }
+        fed_json_union(ids, json_object_get(ex[i], "trace_ids"));
     }
     json_t *e = json_copy(first);
     /* every trace rooted? the latest root's end finishes the execution */
@@ -348,15 +339,7 @@ static json_t *merged_execution(const ftree_t *t, json_t *const *ex, size_t n_ex
         tout += t->n[i].tout;
         errors += (uint32_t)t->n[i].error;
     }
-    /* sorted as the execution index lists them */
-    size_t n = json_array_size(ids);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(ids, b - 1)),
-                                           json_string_value(json_array_get(ids, b))) > 0; b--) {
-            json_t *tmp = json_incref(json_array_get(ids, b - 1));
-            json_array_set(ids, b - 1, json_array_get(ids, b));
-            json_array_set_new(ids, b, tmp);
-        }
+    fed_json_sort(ids, NULL); /* as the execution index lists them */
     if (!all_rooted) {
         json_object_set_new(e, "status", json_string("running"));
     } else if (last != NULL) {

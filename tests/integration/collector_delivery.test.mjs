@@ -7,10 +7,9 @@
 // answers UNAVAILABLE to a burst, deterministically; the Collector retries until
 // every span is in, once.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, track, freePort } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, freePort, startOtelcol } from './lib.mjs';
 import { trace, context } from '@opentelemetry/api';
 import { makeProvider } from './otel.mjs';
 
@@ -49,12 +48,7 @@ service:
   telemetry: { metrics: { level: none } }
   pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlp/arbor] } }
 `);
-  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let log = '';
-  proc.stdout.on('data', (d) => { log += d; });
-  proc.stderr.on('data', (d) => { log += d; });
-  otelcol = { proc, log: () => log, url: `http://127.0.0.1:${inPort}` };
-  await eventually(() => /Everything is ready/.test(log), { timeoutMs: 30000 });
+  otelcol = { ...await startOtelcol(config), url: `http://127.0.0.1:${inPort}` };
 });
 
 // @p traces traces of @p spans spans each, through the Collector, as fast as the SDK goes.
@@ -119,12 +113,8 @@ service:
   telemetry: { metrics: { level: none } }
   pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlp/arbor] } }
 `);
-  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let log = '';
-  proc.stdout.on('data', (d) => { log += d; });
-  proc.stderr.on('data', (d) => { log += d; });
+  const busy = await startOtelcol(config);
   try {
-    await eventually(() => /Everything is ready/.test(log), { timeoutMs: 30000 });
     const prev = otelcol;
     otelcol = { url: `http://127.0.0.1:${inPort}` };
     const ids = await send('busy', 60, 50); // 3,000 spans: six batches, eight senders, 1,000 may wait
@@ -138,15 +128,15 @@ service:
       return total;
     };
     await eventually(async () => (await count()) === 3000, { timeoutMs: 60000, intervalMs: 500 });
-    assert.match(log, /Unavailable|UNAVAILABLE/, 'the Collector was told to back off');
-    assert.match(log, /writer queue is full/);
+    assert.match(busy.log(), /Unavailable|UNAVAILABLE/, 'the Collector was told to back off');
+    assert.match(busy.log(), /writer queue is full/);
     for (const id of ids) {
       const r = await getJson(`${slowQuery.base}/api/traces/${id}/tree?limit=1000`);
       assert.equal(new Set(r.body.spans.map((s) => s.span_id)).size, 50, `trace ${id}: each span once`);
       assert.equal(r.body.spans.length, 50);
     }
   } finally {
-    await new Promise((resolve) => { proc.on('exit', resolve); proc.kill('SIGTERM'); });
+    await busy.stop();
     await slowQuery.stop();
     await slow.stop();
   }

@@ -4,10 +4,10 @@
 // built Collector (`validate`, and the sharded one for real), the systemd units
 // with systemd-analyze and the sysusers file with systemd-sysusers.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, run, tempDir, startCollector, startQuery, getJson, eventually, track, freePort } from './lib.mjs';
+import { test, run, tempDir, startCollector, startQuery, getJson, eventually, freePort, startOtelcol } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -82,12 +82,8 @@ test('deploy/otel-collector/sharded.yaml for real: two shards and a replica each
   const grpc = await freePort(), http = await freePort();
   const env = { ...process.env, OTELCOL_GRPC_ENDPOINT: `127.0.0.1:${grpc}`, OTELCOL_HTTP_ENDPOINT: `127.0.0.1:${http}`,
     ARBOR_SHARDS_OTLP: `[${shards.map((s) => s.c.otlp_grpc).join(', ')}]`, ARBOR_REPLICAS_OTLP: `[${replica.c.otlp_grpc}]` };
-  const proc = track(spawn(OTELCOL, [`--config=${path.join(DEPLOY, 'otel-collector/sharded.yaml')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let log = '';
-  proc.stdout.on('data', (d) => { log += d; });
-  proc.stderr.on('data', (d) => { log += d; });
+  const otelcol = await startOtelcol(path.join(DEPLOY, 'otel-collector/sharded.yaml'), { env });
   try {
-    await eventually(() => /Everything is ready/.test(log) || (proc.exitCode !== null && Promise.reject(new Error(log))), { timeoutMs: 30000 });
     const provider = makeProvider({ protocol: 'grpc', url: `http://127.0.0.1:${grpc}`, batch: true });
     const runs = [];
     for (let i = 0; i < 20; i++) runs.push(await orcheoRun(provider, { executionId: `sharded-${i}`, nodes: 2 }));
@@ -108,7 +104,7 @@ test('deploy/otel-collector/sharded.yaml for real: two shards and a replica each
     assert.ok(held[0] > 0 && held[1] > 0, `spread over both: ${held}`);
     await fed.stop();
   } finally {
-    await new Promise((resolve) => { proc.on('exit', resolve); proc.kill('SIGTERM'); });
+    await otelcol.stop();
   }
 });
 

@@ -90,6 +90,21 @@ export function track(proc) {
   return proc;
 }
 
+// The built OpenTelemetry Collector (ARBOR_OTELCOL, from tests/collector/build)
+// running @p config (a file), once it says it is ready; stop() ends it.
+export async function startOtelcol(config, { env = {} } = {}) {
+  const bin = process.env.ARBOR_OTELCOL;
+  if (!bin) throw new Error('ARBOR_OTELCOL is unset: tests/run builds the Collector (tests/collector/build) and sets it');
+  const proc = track(spawn(bin, [`--config=${config}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  await eventually(() => /Everything is ready/.test(log) || (proc.exitCode !== null && Promise.reject(new Error(log))),
+    { timeoutMs: 30000 });
+  return { proc, log: () => log,
+    stop: () => new Promise((resolve) => { if (proc.exitCode !== null) { resolve(); return; } proc.on('exit', resolve); proc.kill('SIGTERM'); }) };
+}
+
 // A free local port, for a listener that cannot report the port it bound (the
 // OpenTelemetry Collector's) or must come back on the same one after a restart:
 // free when asked, so another process could take it first.

@@ -6,11 +6,10 @@
 // set; every answer of a federating query over one set must equal the single
 // store's; with both sets federated, a shard killed -9 loses no trace.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { trace, context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, track, freePort } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, freePort, startOtelcol } from './lib.mjs';
 import { makeProvider } from './otel.mjs';
 
 const OTELCOL = process.env.ARBOR_OTELCOL;
@@ -52,13 +51,7 @@ service:
   telemetry: { metrics: { level: none } }
   pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [loadbalancing/a, loadbalancing/b, otlp/single] } }
 `);
-  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let log = '';
-  proc.stdout.on('data', (d) => { log += d; });
-  proc.stderr.on('data', (d) => { log += d; });
-  otelcol = { proc, log: () => log, url: `http://127.0.0.1:${inPort}` };
-  await eventually(() => /Everything is ready/.test(log) || (proc.exitCode !== null && Promise.reject(new Error(log))),
-    { timeoutMs: 30000 });
+  otelcol = { ...await startOtelcol(config), url: `http://127.0.0.1:${inPort}` };
   const urls = (set) => set.map((s) => s.query.base).join(',');
   fedA = await startQuery(tempDir(), [], { env: { ARBOR_SHARDS: urls(setA) } });
   fedAB = await startQuery(tempDir(), [], { env: { ARBOR_SHARDS: urls([...setA, ...setB]), ARBOR_SHARD_TIMEOUT: '2s' } });
