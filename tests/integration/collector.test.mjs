@@ -5,10 +5,11 @@
 // the Collector's bearertokenauth extension and tls settings against
 // ARBOR_AUTH=required, ARBOR_MULTITENANCY=on and TLS.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import WebSocket from 'ws';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, track, freePort, writeTokensFile } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, eventually, makeCerts, freePort, writeTokensFile, startOtelcol } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 const OTELCOL = process.env.ARBOR_OTELCOL;
@@ -24,12 +25,12 @@ setup('the built Collector, and an Arbor with auth, multitenancy and TLS', async
     ARBOR_AUTH_WRITE_SCOPES: 'traces:write', ARBOR_AUTH_READ_SCOPES: 'traces:read' };
   const data = tempDir();
   arbor = await startCollector(data, [], { env: { ...env, ARBOR_TLS_CERT: certs.cert, ARBOR_TLS_KEY: certs.key } });
-  query = await startQuery(data, [], { env });
+  query = await startQuery(data, [], { env: { ...env, ARBOR_LIVE_QUIET: '300ms' } });
 });
 
 // A Collector on free local ports exporting to Arbor with @p exporter; resolves
 // once it is ready.
-async function startOtelcol(name, exporter) {
+async function collectorTo(name, exporter) {
   const grpcPort = await freePort(), httpPort = await freePort(), metricsPort = await freePort();
   const config = path.join(dir, `${name}.yaml`);
   writeFileSync(config, `
@@ -61,22 +62,22 @@ service:
 `);
   const valid = spawnSync(OTELCOL, ['validate', `--config=${config}`], { encoding: 'utf8', env: { ...process.env, ARBOR_WRITE_TOKEN: WRITER } });
   assert.equal(valid.status, 0, `validate: ${valid.stderr}`);
-  const proc = track(spawn(OTELCOL, [`--config=${config}`], { env: { ...process.env, ARBOR_WRITE_TOKEN: WRITER }, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let log = '';
-  proc.stdout.on('data', (d) => { log += d; });
-  proc.stderr.on('data', (d) => { log += d; });
-  await eventually(() => /Everything is ready/.test(log) || (proc.exitCode !== null && Promise.reject(new Error(log))),
-    { timeoutMs: 30000 });
-  return { proc, log: () => log, http: `http://127.0.0.1:${httpPort}`, grpc: `http://127.0.0.1:${grpcPort}`,
-    stop: () => new Promise((resolve) => { proc.on('exit', resolve); proc.kill('SIGTERM'); }) };
+  const otelcol = await startOtelcol(config, { env: { ARBOR_WRITE_TOKEN: WRITER } });
+  return { ...otelcol, http: `http://127.0.0.1:${httpPort}`, grpc: `http://127.0.0.1:${grpcPort}` };
 }
 
 const read = (url) => getJson(`${query.base}${url}`, { headers: { authorization: `Bearer ${READER}`, 'x-scope-orgid': 'acme' } });
 
 for (const [exporter, sender] of [['otlp/arbor', 'proto'], ['otlphttp/arbor', 'grpc']]) {
   test(`OTel JS ${sender} exporter → Collector → ${exporter} (gzip, bearertokenauth, TLS) → Arbor: Orcheo runs arrive whole`, async () => {
-    const otelcol = await startOtelcol(exporter.split('/')[0], exporter);
+    const otelcol = await collectorTo(exporter.split('/')[0], exporter);
     try {
+      // a Canvas-like live view of the first run, open before it starts
+      const first = `via-${exporter.split('/')[0]}-0`, frames = [];
+      const ws = new WebSocket(`${query.base.replace('http', 'ws')}/api/executions/${first}/trace/live`,
+        { headers: { authorization: `Bearer ${READER}`, 'x-scope-orgid': 'acme' } });
+      ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+      await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
       const runs = [];
       for (let i = 0; i < 3; i++) {
         const provider = makeProvider({ protocol: sender, url: sender === 'grpc' ? otelcol.grpc : `${otelcol.http}/v1/traces` });
@@ -91,6 +92,11 @@ for (const [exporter, sender] of [['otlp/arbor', 'proto'], ['otlphttp/arbor', 'g
         }, { timeoutMs: 30000 });
         assertCompletedRun(body, r, exec, 4 + i);
       }
+      await eventually(() => frames.some((f) => f.complete), { timeoutMs: 30000 });
+      ws.close();
+      const live = new Set(frames.flatMap((f) => f.spans.filter((x) => !x.attributes['arbor.placeholder']).map((x) => x.span_id)));
+      assert.equal(live.size, 4 + 1, 'every span of the run came live, through the Collector\'s batching');
+      assert.ok(live.has(runs[0][1].rootId));
       const list = await read('/api/executions?limit=50');
       for (const [exec] of runs) assert.ok(list.text.includes(exec), `${exec} listed`);
       assert.doesNotMatch(otelcol.log(), /Exporting failed/, 'the Collector exported without a refusal');
@@ -115,20 +121,16 @@ service:
   telemetry: { metrics: { level: none } }
   pipelines: { traces: { receivers: [otlp], exporters: [otlp/arbor] } }
 `);
-  const proc = track(spawn(OTELCOL, [`--config=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let log = '';
-  proc.stderr.on('data', (d) => { log += d; });
-  proc.stdout.on('data', (d) => { log += d; });
+  const otelcol = await startOtelcol(config);
   try {
-    await eventually(() => /Everything is ready/.test(log), { timeoutMs: 30000 });
     const provider = makeProvider({ protocol: 'grpc', url: `http://127.0.0.1:${grpcPort}` });
     await orcheoRun(provider, { executionId: 'refused-run', nodes: 1 });
     await provider.shutdown();
-    await eventually(() => /Unauthenticated|UNAUTHENTICATED|auth.missing_token/.test(log), { timeoutMs: 30000 });
+    await eventually(() => /Unauthenticated|UNAUTHENTICATED|auth.missing_token/.test(otelcol.log()), { timeoutMs: 30000 });
     const t = await read('/api/executions/refused-run/trace');
     assert.equal(t.body.execution.status, 'unknown', 'nothing of it was stored');
   } finally {
-    await new Promise((resolve) => { proc.on('exit', resolve); proc.kill('SIGTERM'); });
+    await otelcol.stop();
   }
 });
 
