@@ -4,7 +4,8 @@
 
 const ui_asset_t *ui_find(const char *path, size_t len)
 {
-    if (len == 1 && path[0] == '/') {
+    /* the page's own routes (app.js): the page itself */
+    if ((len == 1 && path[0] == '/') || (len == 7 && memcmp(path, "/search", 7) == 0)) {
         path = "/ui/index.html";
         len = strlen(path);
     }

@@ -2,18 +2,22 @@
 // from anywhere but this origin. This module routes between the list of recent
 // runs (list.js) and one execution or trace (grid.js, with model.js, search.js,
 // live.js and detail.js). All view state lives in the URL:
-// /?execution=ID|trace=ID&span=ID&q=text&hide=1&collapsed=ID,ID
+// /?execution=ID|trace=ID&span=ID&q=text&hide=1&collapsed=ID,ID, and the search
+// page /search?… (findpage.js, findquery.js)
 import { takeFragmentToken } from './auth.js';
 import { $, h } from './dom.js';
 import { router, navigate } from './nav.js';
 import { showList } from './list.js';
 import { TraceView } from './grid.js';
+import { showSearch } from './findpage.js';
 
 document.addEventListener('click', (e) => {
   const a = e.target.closest('a[data-nav]');
   if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
   e.preventDefault();
-  navigate(a.getAttribute('data-nav').replace(/^\/\??/, ''));
+  const to = a.getAttribute('data-nav');
+  if (to.startsWith('/search')) { history.pushState(null, '', to); router.route(); return; }
+  navigate(to.replace(/^\/\??/, ''));
 });
 window.addEventListener('popstate', () => router.route());
 
@@ -42,6 +46,10 @@ document.addEventListener('keydown', (e) => {
 router.route = function route() {
   const p = new URLSearchParams(location.search);
   const current = router.current;
+  if (location.pathname === '/search') {
+    showSearch(p);
+    return;
+  }
   if (p.get('execution') !== null || p.get('trace') !== null) {
     const sameView = current && ((p.get('execution') ?? p.get('trace')) === current.id);
     if (sameView && p.get('span')) { current.select(p.get('span'), true, true); return; }

@@ -1,0 +1,130 @@
+// The Trace tab's search page (/search) in headless Debian Chromium: a trace
+// with no execution found by an attribute filter, a status filter, the TraceQL
+// box with its error position, the ID box, sorting, the URL holding the search,
+// and the scatter plot's dots opening traces. Screenshots at 1440 and 800 px go
+// to tests/out/; no console error may occur.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { test, setup, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
+import { makeProvider, orcheoRun } from './otel.mjs';
+
+const shots = new URL('../out/', import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+let collector, query, browser, page;
+const problems = [];
+const NOW = BigInt(Date.now()) * 1_000_000n;
+const GOLD = hex(0x601d, 32), ERR = hex(0xe77, 32);
+
+setup('traces with and without executions, and Chromium', async () => {
+  const data = tempDir();
+  collector = await startCollector(data);
+  query = await startQuery(data);
+  const ms = 1_000_000n;
+  // no execution: found only through search
+  await postSpans(collector.url, [span({ trace: GOLD, id: 1, name: 'GET /cart', start: NOW - 5000n * ms, end: NOW - 4200n * ms,
+    attrs: { 'customer.tier': 'gold', 'http.status_code': 200 } }),
+  span({ trace: GOLD, id: 2, parent: 1, name: 'SELECT cart', start: NOW - 4900n * ms, end: NOW - 4500n * ms })], { 'service.name': 'checkout-svc' });
+  for (let i = 0; i < 6; i++)
+    await postSpans(collector.url, [span({ trace: 0x51100 + i, id: 10 + i, name: 'GET /cart', start: NOW - BigInt(60 - i * 5) * 1000n * ms,
+      end: NOW - BigInt(60 - i * 5) * 1000n * ms + BigInt(20 + i * 30) * ms, attrs: { 'customer.tier': 'silver' } })], { 'service.name': 'checkout-svc' });
+  await postSpans(collector.url, [span({ trace: ERR, id: 99, name: 'POST /pay', start: NOW - 3000n * ms, end: NOW - 2000n * ms, status: 2,
+    attrs: { 'customer.tier': 'silver' } })], { 'service.name': 'payments' });
+  const provider = makeProvider({ protocol: 'proto', url: collector.url });
+  await orcheoRun(provider, { executionId: 'exec-search-1', nodes: 2 });
+  await provider.shutdown();
+  browser = await launchChromium();
+  page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+});
+
+test('the header links to /search; an attribute filter finds the trace that has no execution', async () => {
+  await page.goto(`${query.base}/`);
+  await page.click('a.nav-search');
+  await page.waitForSelector('form.find-form');
+  assert.equal(new URL(page.url()).pathname, '/search');
+  await page.click('button.add-attr');
+  await page.fill('.attr-row .akey', 'customer.tier');
+  await page.fill('.attr-row .aval', 'gold');
+  await page.click('form.find-form button[type=submit]');
+  await page.waitForSelector('table.find-results tbody tr');
+  const ids = await page.$$eval('table.find-results tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(ids, [GOLD]);
+  assert.match(page.url(), /attr=customer\.tier%3Dgold/);
+  assert.equal(await page.locator('svg.scatter circle.dot').count(), 1);
+  await page.screenshot({ path: `${shots}ui-search-1440.png`, fullPage: true });
+});
+
+test('the URL is the search: a reload shows the same results; a dot opens its trace', async () => {
+  await page.reload();
+  await page.waitForSelector('table.find-results tbody tr');
+  assert.equal(await page.locator('table.find-results tbody tr').count(), 1);
+  assert.equal(await page.inputValue('.attr-row .aval'), 'gold');
+  await page.click('svg.scatter circle.dot');
+  await page.waitForSelector('.row[data-id]');
+  assert.equal(new URL(page.url()).searchParams.get('trace'), GOLD);
+  assert.ok(await page.locator('.row', { hasText: 'SELECT cart' }).count() > 0);
+  await page.goBack();
+  await page.waitForSelector('table.find-results tbody tr');
+});
+
+test('status and service filters, sorting by a column, paging state in the URL', async () => {
+  await page.goto(`${query.base}/search?status=error`);
+  await page.waitForSelector('table.find-results tbody tr');
+  assert.deepEqual(await page.$$eval('table.find-results tbody tr td:first-child', (t) => t.map((x) => x.textContent)), [ERR]);
+  await page.goto(`${query.base}/search?service=checkout-svc`);
+  await page.waitForSelector('table.find-results tbody tr');
+  assert.equal(await page.locator('table.find-results tbody tr').count(), 7);
+  await page.click('th button.sort:has-text("Duration")');
+  await page.waitForFunction(() => location.search.includes('sort=duration'));
+  const durations = await page.$$eval('table.find-results tbody tr td:nth-child(5)', (t) => t.map((x) => x.textContent));
+  const msOf = (d) => (d.endsWith(' ms') ? parseFloat(d) : d.endsWith(' s') ? parseFloat(d) * 1000 : NaN);
+  const values = durations.map(msOf);
+  assert.deepEqual([...values].sort((a, b) => b - a), values, `longest first: ${durations}`);
+  assert.equal(await page.getAttribute('th[aria-sort="descending"] button', 'class'), 'sort');
+});
+
+test('the TraceQL box: results, and an invalid query shows where it is wrong', async () => {
+  await page.goto(`${query.base}/search`);
+  await page.fill('textarea[name=q]', '{ span.customer.tier = "silver" && status = error }');
+  await page.press('textarea[name=q]', 'Enter');
+  await page.waitForSelector('table.find-results tbody tr');
+  assert.deepEqual(await page.$$eval('table.find-results tbody tr td:first-child', (t) => t.map((x) => x.textContent)), [ERR]);
+  await page.fill('textarea[name=q]', '{ span.customer.tier = }');
+  await page.press('textarea[name=q]', 'Enter');
+  await page.waitForSelector('.q-error:not(.hidden)');
+  const text = await page.textContent('.q-error');
+  assert.match(text, /parse error at line 1 col \d+/);
+  const caret = await page.textContent('.q-error pre.caret');
+  const col = Number(/col (\d+)/.exec(text)[1]);
+  assert.equal(caret.split('\n')[1].indexOf('^'), col - 1, 'the caret sits under the error');
+  const expected = problems.findIndex((p) => /status of 400/.test(p)); // Chromium logs the 400 it was told about
+  assert.ok(expected >= 0);
+  problems.splice(expected, 1);
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.screenshot({ path: `${shots}ui-search-800-error.png`, fullPage: true });
+  await page.goto(`${query.base}/search?attr=customer.tier%3Dsilver`);
+  await page.waitForSelector('table.find-results tbody tr');
+  await page.screenshot({ path: `${shots}ui-search-800.png`, fullPage: true });
+  await page.setViewportSize({ width: 1440, height: 900 });
+});
+
+test('the ID box opens an execution or a trace, by keyboard', async () => {
+  await page.goto(`${query.base}/search`);
+  await page.fill('input.jump', 'exec-search-1');
+  await page.press('input.jump', 'Enter');
+  await page.waitForSelector('.row[data-id]');
+  assert.equal(new URL(page.url()).searchParams.get('execution'), 'exec-search-1');
+  await page.goto(`${query.base}/search`);
+  await page.fill('input.jump', GOLD.toUpperCase());
+  await page.press('input.jump', 'Enter');
+  await page.waitForSelector('.row[data-id]');
+  assert.equal(new URL(page.url()).searchParams.get('trace'), GOLD);
+});
+
+test('no console errors', async () => {
+  assert.deepEqual(problems, []);
+  await browser.close();
+});
+
+await run();
