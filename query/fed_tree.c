@@ -35,6 +35,7 @@ typedef struct {
     arbor_map64_t by_id;
     uint32_t *kids, *roots, *order, *pos;
     size_t n_roots;
+    json_t *matches; /* ?match=: the holders' "matches", united (NULL: not asked) */
 } ftree_t;
 
 static const char *str_of(const json_t *o, const char *key)
@@ -270,6 +271,7 @@ static void ftree_build(ftree_t *t)
 
 static void ftree_free(ftree_t *t)
 {
+    json_decref(t->matches);
     for (size_t i = 0; i < t->len; i++)
         json_decref(t->n[i].obj);
     free(t->n);
@@ -449,6 +451,19 @@ static int same_content(const fed_answer_t *x, const fed_answer_t *y)
     return 1;
 }
 
+/* The path of one page: the first carries the request's ?match= (raw, as sent). */
+static int page_path(char *buf, size_t size, const char *route, const char *cursor, const char *full_path)
+{
+    const char *q = strchr(full_path, '?'), *m = NULL;
+    for (const char *p = q; p != NULL && m == NULL; p = strchr(p + 1, '&'))
+        if (strncmp(p + 1, "match=", 6) == 0)
+            m = p + 1;
+    int len = cursor[0] ? snprintf(buf, size, "%s?limit=%d&cursor=%s", route, PAGE_MAX, cursor)
+                        : snprintf(buf, size, "%s?limit=%d%s%.*s", route, PAGE_MAX, m ? "&" : "",
+                                   m ? (int)strcspn(m, "&") : 0, m ? m : "");
+    return len < 0 || (size_t)len >= size ? -1 : 0;
+}
+
 /* Every page of each holder into @p t; the execution objects (first pages)
  * into @p ex. 0, or -1 if a shard failed or answered out of turn midway. */
 static int fetch_all_pages(const fed_request_t *r, const int *holder, ftree_t *t, json_t **ex, size_t *n_ex)
@@ -469,9 +484,7 @@ static int fetch_all_pages(const fed_request_t *r, const int *holder, ftree_t *t
             want[s] = NULL;
             if (!more[s])
                 continue;
-            int len = snprintf(paths[s], sizeof paths[s], "%s?limit=%d%s%s", route, PAGE_MAX,
-                               cursors[s][0] ? "&cursor=" : "", cursors[s]);
-            if (len < 0 || (size_t)len >= sizeof paths[s])
+            if (page_path(paths[s], sizeof paths[s], route, cursors[s], r->path) != 0)
                 return -1;
             want[s] = paths[s];
             asking++;
@@ -493,6 +506,11 @@ static int fetch_all_pages(const fed_request_t *r, const int *holder, ftree_t *t
             json_array_foreach(json_object_get(o, "spans"), i, span) add_span(t, span);
             if (round == 0)
                 ex[(*n_ex)++] = json_incref(json_object_get(o, "execution"));
+            if (round == 0 && json_is_array(json_object_get(o, "matches"))) {
+                if (t->matches == NULL)
+                    t->matches = json_array();
+                fed_json_union(t->matches, json_object_get(o, "matches"));
+            }
             json_t *info = json_object_get(o, "page_info");
             const char *c = str_of(info, "cursor");
             more[s] = json_is_true(json_object_get(info, "has_next_page")) && c && strlen(c) < sizeof cursors[s];
@@ -538,6 +556,10 @@ static void merge_holders(fed_request_t *r, const int *holder, const char *seq, 
         json_decref(res);
         fed_detail(r, 400, "invalid cursor", out);
         goto done;
+    }
+    if (t.matches != NULL) {
+        fed_json_sort(t.matches, NULL);
+        json_object_set(res, "matches", t.matches);
     }
     json_object_set_new(res, "seq", json_string(seq));
     if (failed) {

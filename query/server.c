@@ -466,6 +466,8 @@ static int decode_trace_id(h2o_req_t *req, arbor_iov_t hex, uint8_t id[16])
     return -1;
 }
 
+static void api_tree_match(h2o_req_t *req, const tree_request_t *t);
+
 /* /api/executions/{id}/(trace|tree) and /api/traces/{trace_id}/(trace|tree) */
 static void api_tree(h2o_req_t *req, render_kind_t kind, int by_trace, arbor_iov_t id)
 {
@@ -492,6 +494,16 @@ static void api_tree(h2o_req_t *req, render_kind_t kind, int by_trace, arbor_iov
             return;
         }
         t.page.has_parent = 1;
+    }
+    arbor_iov_t match = query_param(req, "match");
+    if (match.base != NULL && match.len > 0 && kind == RENDER_SKELETON) { /* in-trace search: every span decoded */
+        if (match.len > 256) {
+            send_detail(req, 400, "Bad Request", "match is at most 256 characters");
+            return;
+        }
+        t.page.match = match;
+        api_tree_match(req, &t);
+        return;
     }
     respond_rendered(req, render_tree, &t);
 }
@@ -729,6 +741,39 @@ static tempo_budget_t search_budget(void)
 {
     tempo_budget_t b = {arbor_mono_ns() + state.cfg->search_timeout_ms * 1000000u, worker_cancel_flag()};
     return b;
+}
+
+/* A skeleton with ?match=: it decodes every span, so it runs on a worker. */
+typedef struct {
+    async_head_t h;
+    tree_request_t t;
+} tree_match_request_t;
+
+static int render_tree_match(arbor_reader_t *r, void *arg, jsonw_t *w)
+{
+    return render_tree(r, &((tree_match_request_t *)arg)->t, w);
+}
+
+static void api_tree_match(h2o_req_t *req, const tree_request_t *t)
+{
+    arbor_store_t *st = store_get();
+    if (st == NULL) {
+        send_detail(req, 503, "Service Unavailable", "store not available yet");
+        return;
+    }
+    tree_match_request_t m;
+    memset(&m, 0, sizeof m);
+    m.t = *t;
+    m.h = (async_head_t){.route = t->by_trace ? ROUTE_TRACE_TREE : ROUTE_EXECUTION_TREE, .t0 = request_t0,
+                         .caller = current, .o = {"application/json", NULL, 0}};
+    snprintf(m.h.err, sizeof m.h.err, "invalid cursor");
+    m.t.page.match_deadline_ns = search_budget().deadline_ns;
+    worker_job_t *job = worker_job_new(req, &m, sizeof m);
+    tree_match_request_t *copy = worker_job_arg(job);
+    copy->t.execution_id = worker_job_keep(job, t->execution_id);
+    copy->t.page.cursor = worker_job_keep(job, t->page.cursor);
+    copy->t.page.match = worker_job_keep(job, t->page.match);
+    worker_job_submit(job, st, current_tenant(), render_tree_match, reply_async);
 }
 
 typedef struct {

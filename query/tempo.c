@@ -5,6 +5,8 @@
  * and evaluates TraceQL on the rest. */
 #include "tempo.h"
 
+#include "textmatch.h"
+
 #include "span_json.h"
 #include "traceql.h"
 #include "tree.h"
@@ -500,35 +502,6 @@ static int parse_tags(arbor_iov_t text, tag_t *tags, size_t max, size_t *n, char
     return 0;
 }
 
-static int contains_ci(arbor_iov_t hay, arbor_iov_t needle)
-{
-    if (needle.len == 0)
-        return 1;
-    for (size_t i = 0; i + needle.len <= hay.len; i++)
-        if (strncasecmp(hay.base + i, needle.base, needle.len) == 0)
-            return 1;
-    return 0;
-}
-
-static int value_contains(const otlp_value_t *v, arbor_iov_t needle)
-{
-    char num[40];
-    if (v == NULL)
-        return 0;
-    switch (v->type) {
-    case OTLP_VALUE_STRING:
-        return contains_ci(v->u.str, needle);
-    case OTLP_VALUE_INT:
-        return contains_ci(arbor_iov(num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i)), needle);
-    case OTLP_VALUE_DOUBLE:
-        return contains_ci(arbor_iov(num, (size_t)snprintf(num, sizeof num, "%g", v->u.d)), needle);
-    case OTLP_VALUE_BOOL:
-        return contains_ci(v->u.boolean ? ARBOR_IOV("true") : ARBOR_IOV("false"), needle);
-    default:
-        return 0;
-    }
-}
-
 /* Old-style tag search: every tag found (case-insensitive substring) on some span. */
 static size_t eval_tags(const tag_t *tags, size_t n, tq_trace_t *t, uint8_t *matched)
 {
@@ -545,14 +518,14 @@ static size_t eval_tags(const tag_t *tags, size_t n, tq_trace_t *t, uint8_t *mat
             key[kl] = '\0';
             const tq_span_t *sp = &t->spans[i];
             if (strcmp(key, "name") == 0)
-                all = contains_ci(sp->rec->name, tags[k].value);
+                all = text_contains(sp->rec->name, tags[k].value);
             else if (strcmp(key, "status.code") == 0 || strcmp(key, "status") == 0) {
                 static const char *const names[] = {"unset", "ok", "error"};
                 int c = sp->rec->status_code;
-                all = c >= 0 && c <= 2 && contains_ci(arbor_iov(names[c], strlen(names[c])), tags[k].value);
+                all = c >= 0 && c <= 2 && text_contains(arbor_iov(names[c], strlen(names[c])), tags[k].value);
             } else
-                all = value_contains(otlp_attrs_get(&sp->span->attrs, key), tags[k].value) ||
-                      (sp->resource && value_contains(otlp_attrs_get(&sp->resource->attrs, key), tags[k].value));
+                all = text_value_contains(otlp_attrs_get(&sp->span->attrs, key), tags[k].value) ||
+                      (sp->resource && text_value_contains(otlp_attrs_get(&sp->resource->attrs, key), tags[k].value));
         }
         matched[i] = (uint8_t)all;
         hits += (size_t)all;

@@ -5,6 +5,7 @@
 #include "trace.h"
 
 #include "otlp.h"
+#include "textmatch.h"
 #include "tree.h"
 
 #include <stdio.h>
@@ -327,6 +328,38 @@ static int write_page(jsonw_t *w, const tree_t *t, const uint32_t *seq, size_t n
     return 0;
 }
 
+/* "matches": every stored span of the tree whose name, attributes, events or
+ * status message mention page->match (the in-trace search), in tree order of
+ * storage; bounded by page->match_deadline_ns. */
+static void write_matches(jsonw_t *w, const tree_t *t, const page_params_t *page)
+{
+    arbor_arena_t a;
+    int truncated = 0;
+    arbor_arena_init(&a, 64 * 1024, 0);
+    jsonw_key(w, "matches");
+    jsonw_array(w);
+    for (size_t i = 0; i < t->n_real; i++) { /* the stored spans come first; placeholders after */
+        if ((i & 255) == 255 && page->match_deadline_ns && arbor_mono_ns() > page->match_deadline_ns) {
+            truncated = 1;
+            break;
+        }
+        const arbor_span_rec_t *rec = &t->nodes[i].rec;
+        arbor_iov_t bytes;
+        otlp_span_t s;
+        if (text_contains(rec->name, page->match) ||
+            (arbor_span_bytes(rec, &a, &bytes) == 0 && otlp_span_decode(&a, bytes.base, bytes.len, &s) == 0 &&
+             text_span_mentions(&s, page->match)))
+            jsonw_hex(w, rec->span_id, 8);
+        arbor_arena_reset(&a);
+    }
+    jsonw_array_end(w);
+    if (truncated) {
+        jsonw_key(w, "matches_truncated");
+        jsonw_bool(w, 1);
+    }
+    arbor_arena_free(&a);
+}
+
 int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, const uint8_t *trace_id,
                  const trace_options_t *o, const page_params_t *page, jsonw_t *w)
 {
@@ -354,6 +387,8 @@ int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, con
     write_execution(w, r, x, &t, o);
     if ((rc = write_page(w, &t, seq, n, page, kind, o)) != 0)
         goto out;
+    if (page->match.len)
+        write_matches(w, &t, page);
     jsonw_key(w, "seq");
     jsonw_uint(w, arbor_reader_last_seq(r));
     jsonw_object_end(w);

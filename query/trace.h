@@ -31,6 +31,8 @@ typedef struct {
     arbor_iov_t cursor; /* empty = first page */
     int has_parent;     /* skeleton: page the children of this span */
     uint8_t parent[ARBOR_SPAN_ID_LEN];
+    arbor_iov_t match;  /* non-empty: also list every span mentioning it ("matches", in-trace search) */
+    uint64_t match_deadline_ns; /* monotonic; past it the list stops ("matches_truncated"); 0: none */
 } page_params_t;
 
 typedef enum { RENDER_TRACE, RENDER_SKELETON } render_kind_t;

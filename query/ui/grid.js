@@ -40,7 +40,7 @@ export class TraceView {
     this.search = h('input', { type: 'search', placeholder: 'Search spans  (/)', 'aria-label': 'Search spans', value: this.query });
     this.hideBox = h('input', { type: 'checkbox', checked: this.hide });
     this.matchCount = h('span', { class: 'count' });
-    this.search.addEventListener('input', () => { this.query = this.search.value.trim(); this.refresh(true); });
+    this.search.addEventListener('input', () => { this.query = this.search.value.trim(); this.refresh(true); this.findInSpans(); });
     this.search.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') { e.preventDefault(); this.nextMatch(e.shiftKey ? -1 : 1); }
       if (e.key === 'Escape') { e.preventDefault(); this.search.value = ''; this.query = ''; this.refresh(true); this.grid.focus(); }
@@ -88,6 +88,7 @@ export class TraceView {
       } while (cursor);
       this.loaded = true;
       this.refresh(false);
+      if (this.query) this.findInSpans();
       if (this.selected && this.nodes.has(this.selected)) this.select(this.selected, true, true);
       connect(this);
     } catch (e) {
@@ -115,7 +116,24 @@ export class TraceView {
   }
 
   flatten() {
-    Object.assign(this, visibleRows(this.nodes, this.roots, { query: this.query, hide: this.hide, collapsed: this.collapsed }));
+    const found = this.found && this.found.query === this.query ? this.found.ids : null;
+    Object.assign(this, visibleRows(this.nodes, this.roots, { query: this.query, hide: this.hide, collapsed: this.collapsed, found }));
+  }
+
+  // Names match here at once; attribute values, event text and status messages
+  // are searched by the server (the skeleton's ?match=), a moment after typing stops.
+  findInSpans() {
+    clearTimeout(this.findTimer);
+    const q = this.query;
+    if (!q) { this.found = null; return; }
+    this.findTimer = setTimeout(async () => {
+      try {
+        const page = await api(`${this.base()}/tree?limit=1&match=${encodeURIComponent(q)}`);
+        if (this.closed || this.query !== q) return;
+        this.found = { query: q, ids: new Set(page.matches || []), truncated: !!page.matches_truncated };
+        this.refresh(false);
+      } catch { /* names still match */ }
+    }, 250);
   }
 
   refresh(stateChanged) {
@@ -131,7 +149,9 @@ export class TraceView {
       this.renderAxis();
       this.spacer.style.height = `${this.rows.length * ROW}px`;
       this.grid.setAttribute('aria-rowcount', String(this.rows.length));
-      this.matchCount.textContent = this.query ? `${this.matches.size} match${this.matches.size === 1 ? '' : 'es'}` : '';
+      const searching = this.query && !(this.found && this.found.query === this.query);
+      this.matchCount.textContent = this.query ? `${this.matches.size} match${this.matches.size === 1 ? '' : 'es'}` +
+        (searching ? ' (searching attributes…)' : this.found?.truncated ? ' (search stopped early)' : '') : '';
       this.render();
     });
   }

@@ -28,6 +28,7 @@ export function connect(view) {
   ws.onmessage = (e) => {
     if (applyLiveMessage(view, JSON.parse(e.data))) view.reloadMeta();
     view.refresh(false);
+    if (view.query) view.findInSpans(); // new spans may mention it
   };
   ws.onclose = () => {
     view.live = false;

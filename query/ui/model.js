@@ -66,8 +66,8 @@ export function buildTree(nodes) {
 
 // The visible rows in pre-order. A search opens the path to every match (and with
 // `hide`, shows only matches and their ancestors); otherwise the collapse set rules.
-export function visibleRows(nodes, roots, { query = '', hide = false, collapsed = new Set() } = {}) {
-  const { matches, keep } = matchSpans(nodes, query);
+export function visibleRows(nodes, roots, { query = '', hide = false, collapsed = new Set(), found = null } = {}) {
+  const { matches, keep } = matchSpans(nodes, query, found);
   const rows = [];
   const stack = [...roots].reverse();
   while (stack.length) {

@@ -148,6 +148,19 @@ test('trees: Canvas pages and skeletons equal the single store, for every kind o
   await assertSame(`/api/executions/${EXEC_SPLIT}/trace?cursor=bogus`);
 });
 
+test('in-trace search (?match=): the spans mentioning a text, united over the shards holding the tree', async () => {
+  for (const url of [`/api/traces/${hex(TRACE_SPLIT, 32)}/tree?limit=1&match=K1`, `/api/executions/${EXEC_SPLIT}/tree?limit=2&match=k0`,
+    `/api/traces/${hex(3, 32)}/tree?limit=1&match=llm-1`, `/api/executions/exec-4/tree?limit=1&match=nothing-mentions-this`]) {
+    const [f, s] = await both(url);
+    assert.equal(f.status, 200, url);
+    assert.deepEqual([...f.body.matches].sort(), [...s.body.matches].sort(), url);
+    assert.equal(f.body.spans.length, s.body.spans.length);
+  }
+  const { body } = await getJson(`${single.query.base}/api/traces/${hex(TRACE_SPLIT, 32)}/tree?limit=1&match=K1`);
+  assert.equal(body.matches.length, 2, 'fed.kind = k1 on two node spans, case-insensitively');
+  assert.equal((await getJson(`${single.query.base}/api/traces/${hex(1, 32)}/tree?match=${'x'.repeat(300)}`)).status, 400);
+});
+
 test('cursors: every page of merged and single-shard trees, walked with small limits', async () => {
   const a = await assertSamePages(`/api/executions/${EXEC_SPLIT}/trace`, 4);
   assert.equal(a.spans, 21);

@@ -23,7 +23,10 @@ setup('traces with and without executions, and Chromium', async () => {
   // no execution: found only through search
   await postSpans(collector.url, [span({ trace: GOLD, id: 1, name: 'GET /cart', start: NOW - 5000n * ms, end: NOW - 4200n * ms,
     attrs: { 'customer.tier': 'gold', 'http.status_code': 200 } }),
-  span({ trace: GOLD, id: 2, parent: 1, name: 'SELECT cart', start: NOW - 4900n * ms, end: NOW - 4500n * ms })], { 'service.name': 'checkout-svc' });
+  span({ trace: GOLD, id: 2, parent: 1, name: 'SELECT cart', start: NOW - 4900n * ms, end: NOW - 4500n * ms,
+    events: [{ name: 'cache', attrs: { note: 'miss for basket 42' } }] }),
+  span({ trace: GOLD, id: 3, parent: 1, name: 'render', start: NOW - 4400n * ms, end: NOW - 4300n * ms, attrs: { template: 'basket.html' } })],
+  { 'service.name': 'checkout-svc' });
   for (let i = 0; i < 6; i++)
     await postSpans(collector.url, [span({ trace: 0x51100 + i, id: 10 + i, name: 'GET /cart', start: NOW - BigInt(60 - i * 5) * 1000n * ms,
       end: NOW - BigInt(60 - i * 5) * 1000n * ms + BigInt(20 + i * 30) * ms, attrs: { 'customer.tier': 'silver' } })], { 'service.name': 'checkout-svc' });
@@ -120,6 +123,29 @@ test('the ID box opens an execution or a trace, by keyboard', async () => {
   await page.press('input.jump', 'Enter');
   await page.waitForSelector('.row[data-id]');
   assert.equal(new URL(page.url()).searchParams.get('trace'), GOLD);
+});
+
+test('in-trace search: attribute values and event text match, with the count, next/previous and matches only', async () => {
+  await page.goto(`${query.base}/?trace=${GOLD}`);
+  await page.waitForSelector('.row[data-id]');
+  await page.fill('.toolbar input[type=search]', 'basket');
+  await page.waitForFunction(() => /^2 matches$/.test(document.querySelector('.toolbar .count').textContent));
+  const matched = await page.$$eval('.row.match', (rows) => rows.map((r) => r.textContent));
+  assert.ok(matched.some((t) => t.includes('SELECT cart')) && matched.some((t) => t.includes('render')), `event text and attribute value: ${matched}`);
+  await page.press('.toolbar input[type=search]', 'Enter');
+  const first = new URL(page.url()).searchParams.get('span');
+  await page.press('.toolbar input[type=search]', 'Enter');
+  const second = new URL(page.url()).searchParams.get('span');
+  assert.notEqual(first, second, 'Enter moves to the next match');
+  await page.press('.toolbar input[type=search]', 'Shift+Enter');
+  assert.equal(new URL(page.url()).searchParams.get('span'), first, 'Shift+Enter goes back');
+  await page.check('.toolbar input[type=checkbox]');
+  await page.waitForFunction(() => window.location.search.includes('hide=1'));
+  const shown = await page.$$eval('.row', (rows) => rows.filter((r) => getComputedStyle(r).display !== 'none').map((r) => r.dataset.id));
+  assert.equal(shown.length, 3, `the two matches and their ancestor: ${shown}`);
+  await page.fill('.toolbar input[type=search]', 'gold');
+  await page.waitForFunction(() => /^1 match$/.test(document.querySelector('.toolbar .count').textContent));
+  await page.screenshot({ path: `${shots}ui-intrace-search-1440.png` });
 });
 
 test('no console errors', async () => {

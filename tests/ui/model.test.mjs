@@ -87,6 +87,10 @@ test('search: names case-insensitively, IDs by prefix, ancestors kept', () => {
   assert.deepEqual([...matchSpans(nodes, 'def').keep].sort(), ['abc1', 'def2']);
   assert.equal(matchSpans(nodes, '').matches.size, 0);
   assert.equal(matchSpans(nodes, 'ef2').matches.size, 0, 'IDs match by prefix only');
+  const found = matchSpans(nodes, 'gold', new Set(['def2']));
+  assert.deepEqual([...found.matches], ['def2'], 'spans the server found the text in (attributes, events) match too');
+  assert.deepEqual([...found.keep].sort(), ['abc1', 'def2'], 'with their ancestors kept');
+  assert.equal(matchSpans(nodes, '', new Set(['def2'])).matches.size, 0, 'no query, no match');
 });
 
 test('live: messages fold into the model; a root or completion asks for the header again', () => {
