@@ -1,6 +1,6 @@
 // One execution or trace: a virtualised tree + waterfall built on the skeleton
 // endpoint, keyboard navigation, in-trace search, the detail panel on demand.
-import { $, h, api, badge, copy, copyButton, setCrumbs } from './dom.js';
+import { $, h, api, copy, copyButton, setCrumbs, toast } from './dom.js';
 import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
 import { buildTree, fromSkeleton, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
@@ -52,7 +52,8 @@ export class TraceView {
       h('button', { type: 'button', onclick: () => this.collapseAll() }, 'Collapse all'));
     this.axis = h('div', { class: 'axis' });
     this.spacer = h('div', { class: 'spacer-rows' });
-    this.viewport = h('div', { class: 'viewport' }, this.spacer);
+    this.emptyState = h('div', { class: 'empty-state hidden', role: 'status' });
+    this.viewport = h('div', { class: 'viewport' }, this.emptyState, this.spacer);
     this.grid = h('div', { class: 'grid', role: 'treegrid', tabindex: '0', 'aria-label': 'Spans', 'aria-multiselectable': 'false' },
       h('div', { class: 'ghead', role: 'row' }, h('div', { role: 'columnheader' }, 'Span'),
         h('div', { role: 'columnheader', style: 'text-align:right' }, 'Duration'), h('div', { role: 'columnheader', class: 'axis-wrap' }, this.axis)),
@@ -174,13 +175,15 @@ export class TraceView {
     const started = this.nodes.size ? this.t0 : ms(m.started_at);
     const running = m.status === 'running' || m.status === 'unknown';
     const dur = m.finished_at ? ms(m.finished_at) - ms(m.started_at) : (this.nodes.size ? this.t1 - this.t0 : NaN);
-    const liveBadge = this.complete ? h('span', { class: 'badge done' }, 'Complete')
-      : this.live ? h('span', { class: 'badge live', title: 'Receiving spans as they commit' }, 'Live')
-      : h('span', { class: 'badge' }, 'Offline');
+    // one badge: the run's status, and whether it is followed live
+    const follow = this.complete ? 'done' : this.live ? 'live' : running ? 'offline' : '';
+    const statusBadge = h('span', { class: `badge ${m.status}${follow ? ` ${follow}` : ''}`,
+      title: follow === 'live' ? 'Receiving spans as they commit' : follow === 'offline' ? 'Not following live updates' : '' },
+    m.status + (follow === 'live' ? ' · live' : follow === 'offline' ? ' · offline' : ''));
     const links = (m.external_links || []).map((l) => h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.name));
     const traceId = m.trace_id;
     this.header.replaceChildren(
-      h('h1', {}, this.id), badge(m.status), liveBadge,
+      h('h1', {}, this.id), statusBadge,
       h('div', { class: 'facts' },
         h('span', {}, 'Start ', h('b', {}, isFinite(started) ? fmtTime(new Date(started).toISOString()) : '—')),
         h('span', {}, 'Duration ', h('b', {}, isFinite(dur) ? fmtDur(dur) : '—'), running ? ' (so far)' : ''),
@@ -189,7 +192,43 @@ export class TraceView {
         h('span', {}, 'Tokens in/out ', h('b', {}, `${tin} / ${tout}`)),
         traceId ? h('span', {}, 'Trace ', h('code', {}, traceId), copyButton(traceId)) : null),
       h('span', { class: 'spacer' }), ...links,
+      h('button', { type: 'button', class: 'dl-otlp', title: 'The trace as OTLP JSON, the shape of Tempo\'s /api/v2/traces', onclick: () => this.download('otlp') }, 'OTLP JSON'),
+      h('button', { type: 'button', class: 'dl-canvas', title: 'The TraceResponse the Canvas reads, every page', onclick: () => this.download('canvas') }, 'Canvas JSON'),
       h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh'));
+    this.emptyState.classList.toggle('hidden', !(this.loaded && this.nodes.size === 0));
+    this.emptyState.textContent = m.status === 'unknown'
+      ? `Arbor has no span of ${this.kind === 'executions' ? 'execution' : 'trace'} ${this.id} yet: the ID may be wrong, or its first span has not arrived. This view follows it live and fills in when it does.`
+      : 'No spans yet.';
+  }
+
+  // Save the trace: OTLP JSON ({"trace": {"resourceSpans": …}} over every trace
+  // of the execution) or the Canvas's TraceResponse with every page.
+  async download(kind) {
+    try {
+      let body;
+      if (kind === 'otlp') {
+        const ids = this.kind === 'traces' ? [this.id] : (this.meta?.trace_ids || []);
+        const parts = await Promise.all(ids.map((t) => api(`/api/v2/traces/${t}`)));
+        body = { trace: { resourceSpans: parts.flatMap((p) => p.trace?.resourceSpans || []) } };
+      } else {
+        let cursor = null, first = null;
+        do {
+          const page = await api(`${this.base()}/trace?limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+          if (first) first.spans.push(...page.spans); else first = page;
+          cursor = page.page_info.cursor;
+        } while (cursor);
+        first.page_info = { has_next_page: false, cursor: null };
+        body = first;
+      }
+      const url = URL.createObjectURL(new Blob([JSON.stringify(body, null, 1)], { type: 'application/json' }));
+      const a = h('a', { href: url, download: `${this.id}.${kind}.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      toast(`Download failed: ${e.message}`);
+    }
   }
 
   reload() {

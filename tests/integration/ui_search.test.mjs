@@ -4,7 +4,7 @@
 // and the scatter plot's dots opening traces. Screenshots at 1440 and 800 px go
 // to tests/out/; no console error may occur.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { test, setup, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
@@ -146,6 +146,37 @@ test('in-trace search: attribute values and event text match, with the count, ne
   await page.fill('.toolbar input[type=search]', 'gold');
   await page.waitForFunction(() => /^1 match$/.test(document.querySelector('.toolbar .count').textContent));
   await page.screenshot({ path: `${shots}ui-intrace-search-1440.png` });
+});
+
+test('downloads: the trace as OTLP JSON (Tempo\'s shape) and as the Canvas\'s TraceResponse', async () => {
+  await page.goto(`${query.base}/?execution=exec-search-1`);
+  await page.waitForSelector('.row[data-id]');
+  const save = async (button) => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    return { name: dl.suggestedFilename(), body: JSON.parse(readFileSync(await dl.path(), 'utf8')) };
+  };
+  const otlp = await save('.theader button.dl-otlp');
+  assert.equal(otlp.name, 'exec-search-1.otlp.json');
+  const spans = otlp.body.trace.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((x) => x.spans));
+  assert.equal(spans.length, 3, 'the root and two nodes');
+  assert.ok(spans.some((x) => x.name === 'workflow.execution'));
+  const canvas = await save('.theader button.dl-canvas');
+  assert.equal(canvas.name, 'exec-search-1.canvas.json');
+  assert.deepEqual(Object.keys(canvas.body).slice(0, 3), ['execution', 'spans', 'page_info']);
+  assert.equal(canvas.body.spans.length, 3);
+  assert.equal(canvas.body.execution.status, 'completed');
+});
+
+test('one status badge; an unknown execution says so instead of showing an empty grid', async () => {
+  await page.goto(`${query.base}/?execution=exec-search-1`);
+  await page.waitForSelector('.theader .badge.completed.done');
+  assert.equal(await page.locator('.theader .badge').count(), 1, 'status and liveness in one badge');
+  await page.goto(`${query.base}/?execution=no-such-run`);
+  await page.waitForSelector('.empty-state:not(.hidden)');
+  assert.match(await page.textContent('.empty-state'), /no span of execution no-such-run yet/);
+  assert.equal(await page.locator('.theader .badge').count(), 1);
+  assert.match(await page.textContent('.theader .badge'), /^unknown · (live|offline)$/);
+  await page.screenshot({ path: `${shots}ui-unknown-execution-1440.png` });
 });
 
 test('no console errors', async () => {
