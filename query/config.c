@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "arbor/log.h"
+#include "prices.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -85,6 +86,11 @@ static const arbor_cfg_entry_t entries[] = {
      NULL, 10, 600000},
     {"shard-ca-file", ARBOR_CFG_STRING, NULL, F(shard_ca_file),
      "PEM CA bundle to verify `https://` shards with (default: the system's).", NULL, 0, 0},
+    {"prices", ARBOR_CFG_STRING, NULL, F(prices),
+     "Price table for the Trace tab's cost figures: a file of `model-glob input output` lines, prices per million "
+     "tokens (first matching glob wins; an optional `currency CODE` line, default USD; deploy/prices.example). "
+     "Served at `/api/prices`; re-read on SIGHUP.",
+     NULL, 0, 0},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
     ARBOR_AUTH_CFG_ROWS(query_config_t, auth),
     ARBOR_TLS_CFG_ROWS(query_config_t, tls),
@@ -114,6 +120,15 @@ static int check_trace_links(const char *links, char *err, size_t errlen)
     return 0;
 }
 
+static int check_prices(const char *path, char *err, size_t errlen)
+{
+    prices_t *p;
+    if (prices_load(path, &p, err, errlen) != 0)
+        return -1;
+    prices_free(p);
+    return 0;
+}
+
 static int validate(const void *p, char *err, size_t errlen)
 {
     const query_config_t *c = p;
@@ -125,7 +140,7 @@ static int validate(const void *p, char *err, size_t errlen)
                    arbor_auth_validate(&c->auth, err, errlen) != 0 ||
                    arbor_tls_validate(&c->tls, err, errlen) != 0 ||
                    arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0 ||
-                   check_trace_links(c->trace_links, err, errlen) != 0
+                   check_trace_links(c->trace_links, err, errlen) != 0 || check_prices(c->prices, err, errlen) != 0
                ? -1
                : 0;
 }

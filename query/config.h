@@ -31,6 +31,7 @@ typedef struct {
     const char *shards;
     uint64_t shard_timeout_ms;
     const char *shard_ca_file;
+    const char *prices;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
     arbor_tls_config_t tls;
 } query_config_t;

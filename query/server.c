@@ -10,6 +10,7 @@
 #include "live.h"
 #include "metrics.h"
 #include "params.h"
+#include "prices.h"
 #include "tempo.h"
 #include "ui.h"
 #include "trace.h"
@@ -48,6 +49,7 @@ static struct {
     int any_host;
     arbor_auth_t *auth;
     arbor_tls_t *tls; /* NULL: plaintext */
+    prices_t *prices; /* ARBOR_PRICES (an empty table when unset) */
 } state;
 
 /* Open the store lazily: the collector may start after us. */
@@ -978,6 +980,18 @@ static void get_metrics(h2o_req_t *req, const arbor_iov_t *arg)
     api_metrics(req);
 }
 
+/* The price table the Trace tab prices tokens with (not tenant data: anyone the
+ * auth settings let in may read it). */
+static void get_prices(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    jsonw_t w;
+    (void)arg;
+    jsonw_init(&w);
+    prices_render(state.prices, &w);
+    send_writer(req, &w, "application/json");
+    jsonw_free(&w);
+}
+
 static void get_echo(h2o_req_t *req, const arbor_iov_t *arg)
 {
     (void)arg;
@@ -1063,6 +1077,7 @@ static const route_def_t routes[] = {
     {"/metrics", get_metrics, ROUTE_METRICS, ROUTE_PUBLIC, FED_LOCAL},
     {"/api/echo", get_echo, ROUTE_OTHER, 0, FED_LOCAL},
     {"/api/status/buildinfo", get_buildinfo, ROUTE_OTHER, 0, FED_LOCAL},
+    {"/api/prices", get_prices, ROUTE_OTHER, 0, FED_LOCAL},
     {"/api/executions", get_executions, ROUTE_EXECUTIONS, ROUTE_TENANT, FED_EXECUTIONS},
     {"/api/traces", get_traces, ROUTE_TRACES, ROUTE_TENANT, FED_TRACES},
     {"/api/executions/*/trace", get_exec_trace, ROUTE_EXECUTION_TRACE, ROUTE_TENANT, FED_TREE},
@@ -1335,6 +1350,16 @@ static void return_idle_memory(void)
         malloc_trim(0);
 }
 
+static int reload_prices(char *err, size_t errlen)
+{
+    prices_t *fresh;
+    if (prices_load(state.cfg->prices, &fresh, err, errlen) != 0)
+        return -1;
+    prices_free(state.prices);
+    state.prices = fresh;
+    return 0;
+}
+
 /* SIGHUP: re-read the JWKS and service tokens; a bad file keeps the old set. */
 static void reload_auth(volatile int *reload)
 {
@@ -1344,8 +1369,10 @@ static void reload_auth(volatile int *reload)
         arbor_error("reload_failed", "what=auth error=\"%s\" action=kept_previous", err);
     else if (arbor_tls_reload(state.tls, err, sizeof err) != 0)
         arbor_error("reload_failed", "what=tls error=\"%s\" action=kept_previous", err);
+    else if (reload_prices(err, sizeof err) != 0)
+        arbor_error("reload_failed", "what=prices error=\"%s\" action=kept_previous", err);
     else
-        arbor_log_lifecycle("reloaded", "what=auth,tls");
+        arbor_log_lifecycle("reloaded", "what=auth,tls,prices");
 }
 
 /* The auth, TLS and federation settings, opened; -1 (logged) if one is invalid. */
@@ -1354,7 +1381,8 @@ static int open_auth_and_tls(const query_config_t *cfg)
     char err[512];
     if (arbor_auth_open(&cfg->auth, &state.auth, err, sizeof err) == 0 &&
         arbor_tls_open(&cfg->tls, &state.tls, err, sizeof err) == 0 &&
-        fed_init(cfg->shards, cfg->shard_timeout_ms, cfg->shard_ca_file, err, sizeof err) == 0) {
+        fed_init(cfg->shards, cfg->shard_timeout_ms, cfg->shard_ca_file, err, sizeof err) == 0 &&
+        prices_load(cfg->prices, &state.prices, err, sizeof err) == 0) {
         if (state.tls != NULL) /* h2 or http/1.1, as the client offers */
             h2o_ssl_register_alpn_protocols(arbor_tls_ssl_ctx(state.tls), h2o_alpn_protocols);
         return 0;
@@ -1455,6 +1483,8 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     arbor_store_close(state.store);
     state.store = NULL;
     fed_shutdown();
+    prices_free(state.prices);
+    state.prices = NULL;
     arbor_auth_close(state.auth);
     state.auth = NULL;
     arbor_tls_close(state.tls);

@@ -233,7 +233,28 @@ static void write_page_info(jsonw_t *w, int more, size_t next_pos, const uint8_t
 
 /* ---- page walks ---- */
 
-static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx)
+/* The model a span with token counts ran on (the Trace tab prices its tokens):
+ * its attributes are decoded for that, on spans with tokens only. */
+static void write_model(jsonw_t *w, const arbor_span_rec_t *rec, arbor_arena_t *arena)
+{
+    static const char *const keys[] = {"gen_ai.response.model", "gen_ai.request.model", "llm.model_name",
+                                       "orcheo.model", "model"};
+    arbor_iov_t bytes;
+    otlp_span_t s;
+    if (!rec->has_tokens || arbor_span_bytes(rec, arena, &bytes) != 0 ||
+        otlp_span_decode(arena, bytes.base, bytes.len, &s) != 0)
+        return;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const otlp_value_t *v = otlp_attrs_get(&s.attrs, keys[i]);
+        if (v != NULL && v->type == OTLP_VALUE_STRING && v->u.str.len) {
+            jsonw_key(w, "model");
+            jsonw_str(w, v->u.str);
+            return;
+        }
+    }
+}
+
+static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
     const arbor_span_rec_t *s = &n->rec;
@@ -268,6 +289,8 @@ static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx)
     if (n->placeholder) {
         jsonw_key(w, "placeholder");
         jsonw_bool(w, 1);
+    } else {
+        write_model(w, s, arena);
     }
     jsonw_object_end(w);
 }
@@ -278,7 +301,7 @@ static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, render_kind_t kind, 
     const tree_node_t *n = &t->nodes[idx];
     span_extra_t extra = {1, n->n_children, n->depth, 0};
     if (kind == RENDER_SKELETON)
-        skeleton_entry(w, t, idx);
+        skeleton_entry(w, t, idx, arena);
     else if (n->placeholder)
         span_json_placeholder(w, &n->rec, &extra);
     else

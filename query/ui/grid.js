@@ -4,6 +4,7 @@ import { $, h, api, copy, copyButton, setCrumbs, toast } from './dom.js';
 import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
 import { buildTree, fromSkeleton, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
+import { compile, fmtCost, priceNodes } from './prices.js';
 import { detailView, overview } from './detail.js';
 import { router } from './nav.js';
 
@@ -18,6 +19,7 @@ export class TraceView {
     this.selected = params.get('span');
     this.query = params.get('q') || '';
     this.hide = params.get('hide') === '1';
+    this.showCost = params.get('cost') === '1';
     this.collapsed = new Set((params.get('collapsed') || '').split(',').filter(Boolean));
     this.nodes = new Map();
     this.rows = [];
@@ -46,15 +48,18 @@ export class TraceView {
       if (e.key === 'Escape') { e.preventDefault(); this.search.value = ''; this.query = ''; this.refresh(true); this.grid.focus(); }
     });
     this.hideBox.addEventListener('change', () => { this.hide = this.hideBox.checked; this.refresh(true); });
+    this.costBox = h('input', { type: 'checkbox', class: 'cost-toggle', checked: this.showCost });
+    this.costBox.addEventListener('change', () => { this.showCost = this.costBox.checked; this.grid.classList.toggle('show-cost', this.showCost); this.refresh(true); });
     const toolbar = h('div', { class: 'toolbar' }, this.search,
       h('label', {}, this.hideBox, 'Matches only'), this.matchCount,
+      h('label', { title: 'Each span\'s model, tokens and cost (ARBOR_PRICES), own and Σ subtree' }, this.costBox, 'Cost'),
       h('button', { type: 'button', onclick: () => { this.collapsed.clear(); this.refresh(true); } }, 'Expand all'),
       h('button', { type: 'button', onclick: () => this.collapseAll() }, 'Collapse all'));
     this.axis = h('div', { class: 'axis' });
     this.spacer = h('div', { class: 'spacer-rows' });
     this.emptyState = h('div', { class: 'empty-state hidden', role: 'status' });
     this.viewport = h('div', { class: 'viewport' }, this.emptyState, this.spacer);
-    this.grid = h('div', { class: 'grid', role: 'treegrid', tabindex: '0', 'aria-label': 'Spans', 'aria-multiselectable': 'false' },
+    this.grid = h('div', { class: `grid${this.showCost ? ' show-cost' : ''}`, role: 'treegrid', tabindex: '0', 'aria-label': 'Spans', 'aria-multiselectable': 'false' },
       h('div', { class: 'ghead', role: 'row' }, h('div', { role: 'columnheader' }, 'Span'),
         h('div', { role: 'columnheader', style: 'text-align:right' }, 'Duration'), h('div', { role: 'columnheader', class: 'axis-wrap' }, this.axis)),
       this.viewport);
@@ -79,6 +84,7 @@ export class TraceView {
   // --- data ---
   async load() {
     try {
+      const prices = api('/api/prices').then(compile, () => null); // no table: no cost figures
       let cursor = null, first = true;
       do {
         const page = await api(`${this.base()}/tree?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
@@ -87,6 +93,7 @@ export class TraceView {
         for (const s of page.spans) upsert(this.nodes, fromSkeleton(s));
         cursor = page.page_info.cursor;
       } while (cursor);
+      this.prices = await prices;
       this.loaded = true;
       this.refresh(false);
       if (this.query) this.findInSpans();
@@ -113,6 +120,7 @@ export class TraceView {
 
   // --- model (model.js) ---
   rebuild() {
+    priceNodes(this.nodes, this.prices);
     Object.assign(this, buildTree(this.nodes)); // roots, t0, t1
   }
 
@@ -163,6 +171,7 @@ export class TraceView {
     if (this.selected) p.set('span', this.selected);
     if (this.query) p.set('q', this.query);
     if (this.hide) p.set('hide', '1');
+    if (this.showCost) p.set('cost', '1');
     if (this.collapsed.size && this.collapsed.size <= 200) p.set('collapsed', [...this.collapsed].join(','));
     history.replaceState(null, '', `/?${p}`);
   }
@@ -171,7 +180,7 @@ export class TraceView {
   renderHeader() {
     const m = this.meta;
     if (!m) { this.header.replaceChildren(h('h1', {}, this.id), h('span', { class: 'note' }, 'Loading…')); return; }
-    const { spans, errors, tin, tout } = totals(this.nodes);
+    const { spans, errors, tin, tout, cost, priced } = totals(this.nodes);
     const started = this.nodes.size ? this.t0 : ms(m.started_at);
     const running = m.status === 'running' || m.status === 'unknown';
     const dur = m.finished_at ? ms(m.finished_at) - ms(m.started_at) : (this.nodes.size ? this.t1 - this.t0 : NaN);
@@ -190,6 +199,8 @@ export class TraceView {
         h('span', {}, 'Spans ', h('b', { 'data-testid': 'span-count' }, String(spans))),
         h('span', {}, 'Errors ', h('b', { class: errors ? 'errs' : '' }, String(errors))),
         h('span', {}, 'Tokens in/out ', h('b', {}, `${tin} / ${tout}`)),
+        priced ? h('span', { title: `${priced} priced span${priced === 1 ? '' : 's'} (ARBOR_PRICES)` }, 'Cost ',
+          h('b', { 'data-testid': 'cost' }, fmtCost(cost, this.prices.currency))) : null,
         traceId ? h('span', {}, 'Trace ', h('code', {}, traceId), copyButton(traceId)) : null),
       h('span', { class: 'spacer' }), ...links,
       h('button', { type: 'button', class: 'dl-otlp', title: 'The trace as OTLP JSON, the shape of Tempo\'s /api/v2/traces', onclick: () => this.download('otlp') }, 'OTLP JSON'),
@@ -271,7 +282,7 @@ export class TraceView {
     el.className = `row${this.matches.has(n.id) ? ' match' : ''}${n.placeholder ? ' placeholder' : ''}`;
     const [name, dur, bar] = el.children;
     name.style.paddingLeft = `${6 + n.depth * 14}px`;
-    const [tw, dot, kind, label, tok, errs] = name.children;
+    const [tw, dot, kind, label, tok, errs, cost] = name.children;
     tw.textContent = n.children.length ? (el.getAttribute('aria-expanded') === 'true' ? '▾' : '▸') : '';
     tw.className = `twisty${n.children.length ? '' : ' leaf'}`;
     dot.className = `dot ${n.status}`;
@@ -284,6 +295,10 @@ export class TraceView {
     tok.textContent = t ? `${fmtNum(t)} tok` : st ? `Σ ${fmtNum(st)} tok` : '';
     tok.title = `own ${n.tin}/${n.tout}, subtree ${n.subIn}/${n.subOut} (in/out)`;
     errs.textContent = n.subErr && n.status !== 'ERROR' ? `${n.subErr} err below` : '';
+    const cur = this.prices?.currency;
+    cost.textContent = n.cost !== null && n.cost !== undefined ? `${n.model} · ${fmtCost(n.cost, cur)}`
+      : n.subCost ? `Σ ${fmtCost(n.subCost, cur)}` : '';
+    cost.title = n.model ? `${n.model}: ${n.tin} in / ${n.tout} out; subtree ${fmtCost(n.subCost, cur)}` : `subtree ${fmtCost(n.subCost, cur)}`;
     dur.textContent = n.placeholder ? '…' : fmtDur(n.end - n.start);
     const b = bar.firstChild;
     b.style.left = `${((n.start - this.t0) / span) * 100}%`;
@@ -395,6 +410,7 @@ function rowElement() {
   const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }));
   return h('div', { class: 'row', role: 'row' },
     h('div', { class: 'cname', role: 'gridcell' }, h('span', { class: 'twisty' }), h('span', { class: 'dot' }),
-      h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' })),
+      h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' }),
+      h('span', { class: 'cost' })),
     h('div', { class: 'cdur', role: 'gridcell' }), bar);
 }

@@ -7,7 +7,14 @@ import { matchSpans } from './search.js';
 export function fromSkeleton(s) {
   return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
     end: ms(s.end_time ?? s.start_time), status: s.status, kind: s.kind, tin: s.tokens.input, tout: s.tokens.output,
-    placeholder: !!s.placeholder };
+    placeholder: !!s.placeholder, model: s.model || null };
+}
+
+// The model a span ran on, from its attributes (as the skeleton's "model").
+const MODEL_KEYS = ['gen_ai.response.model', 'gen_ai.request.model', 'llm.model_name', 'orcheo.model', 'model'];
+function liveModel(attrs) {
+  for (const k of MODEL_KEYS) if (typeof attrs?.[k] === 'string' && attrs[k]) return attrs[k];
+  return null;
 }
 
 // A node from a live WebSocket message (Canvas span shape).
@@ -15,7 +22,7 @@ export function fromLive(s) {
   const ph = s.attributes && s.attributes['arbor.placeholder'] === true;
   return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
     end: ms(s.end_time ?? s.start_time), status: s.status.code, kind: s.kind, tin: s.token_usage.input,
-    tout: s.token_usage.output, placeholder: ph };
+    tout: s.token_usage.output, placeholder: ph, model: liveModel(s.attributes) };
 }
 
 // A real span replaces what is held; a placeholder never overwrites a real span.
@@ -52,8 +59,8 @@ export function buildTree(nodes) {
       for (let i = n.children.length - 1; i >= 0; i--) stack.push([n.children[i], depth + 1, false]);
     } else {
       stack.pop();
-      n.subIn = n.tin; n.subOut = n.tout; n.subErr = n.status === 'ERROR' ? 1 : 0;
-      for (const c of n.children) { n.subIn += c.subIn; n.subOut += c.subOut; n.subErr += c.subErr; }
+      n.subIn = n.tin; n.subOut = n.tout; n.subErr = n.status === 'ERROR' ? 1 : 0; n.subCost = n.cost || 0;
+      for (const c of n.children) { n.subIn += c.subIn; n.subOut += c.subOut; n.subErr += c.subErr; n.subCost += c.subCost; }
       if (n.placeholder && n.children.length) {
         n.start = Math.min(...n.children.map((c) => c.start));
         n.end = Math.max(...n.children.map((c) => c.end));
@@ -82,9 +89,13 @@ export function visibleRows(nodes, roots, { query = '', hide = false, collapsed 
 
 // Header figures over the real spans (placeholders are not spans yet).
 export function totals(nodes) {
-  let spans = 0, errors = 0, tin = 0, tout = 0;
-  for (const n of nodes.values()) if (!n.placeholder) { spans++; errors += n.status === 'ERROR'; tin += n.tin; tout += n.tout; }
-  return { spans, errors, tin, tout };
+  let spans = 0, errors = 0, tin = 0, tout = 0, cost = 0, priced = 0;
+  for (const n of nodes.values()) {
+    if (n.placeholder) continue;
+    spans++; errors += n.status === 'ERROR'; tin += n.tin; tout += n.tout;
+    if (n.cost !== null && n.cost !== undefined) { cost += n.cost; priced++; }
+  }
+  return { spans, errors, tin, tout, cost, priced };
 }
 
 // Which token convention a span's counts were read from: the first pair of

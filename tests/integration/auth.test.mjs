@@ -159,6 +159,7 @@ function routeTable() {
 const sweep = {
   '/api/echo': ['/api/echo', false],
   '/api/status/buildinfo': ['/api/status/buildinfo', false],
+  '/api/prices': ['/api/prices', false],
   '/api/executions': ['/api/executions', true],
   '/api/traces': ['/api/traces', true],
   '/api/executions/*/trace': [`/api/executions/${EXEC}/trace`, true],

@@ -4,13 +4,14 @@
 // and the scatter plot's dots opening traces. Screenshots at 1440 and 800 px go
 // to tests/out/; no console error may occur.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test, setup, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const shots = new URL('../out/', import.meta.url).pathname;
 mkdirSync(shots, { recursive: true });
-let collector, query, browser, page;
+let collector, query, priced, browser, page;
 const problems = [];
 const NOW = BigInt(Date.now()) * 1_000_000n;
 const GOLD = hex(0x601d, 32), ERR = hex(0xe77, 32);
@@ -19,6 +20,9 @@ setup('traces with and without executions, and Chromium', async () => {
   const data = tempDir();
   collector = await startCollector(data);
   query = await startQuery(data);
+  const prices = path.join(tempDir(), 'prices');
+  writeFileSync(prices, '# test prices\ncurrency USD\ngpt-4o-mini* 0.15 0.60\ngpt-4o* 2.50 10.00\n');
+  priced = await startQuery(data, [], { env: { ARBOR_PRICES: prices } }); // a second reader of the same store
   const ms = 1_000_000n;
   // no execution: found only through search
   await postSpans(collector.url, [span({ trace: GOLD, id: 1, name: 'GET /cart', start: NOW - 5000n * ms, end: NOW - 4200n * ms,
@@ -177,6 +181,37 @@ test('one status badge; an unknown execution says so instead of showing an empty
   assert.equal(await page.locator('.theader .badge').count(), 1);
   assert.match(await page.textContent('.theader .badge'), /^unknown · (live|offline)$/);
   await page.screenshot({ path: `${shots}ui-unknown-execution-1440.png` });
+});
+
+test('cost: each span\'s model, tokens and cost from ARBOR_PRICES, subtree rollups, the run total, a column toggle', async () => {
+  const COST = hex(0xc057, 32), ms = 1_000_000n;
+  await postSpans(collector.url, [span({ trace: COST, id: 0x100, name: 'agent', start: NOW - 900n * ms, end: NOW - 100n * ms }),
+    span({ trace: COST, id: 0x101, parent: 0x100, name: 'chat', start: NOW - 800n * ms, end: NOW - 600n * ms,
+      attrs: { 'gen_ai.request.model': 'gpt-4o-2024-08-06', 'gen_ai.usage.input_tokens': 1000, 'gen_ai.usage.output_tokens': 500 } }),
+    span({ trace: COST, id: 0x102, parent: 0x100, name: 'chat', start: NOW - 500n * ms, end: NOW - 300n * ms,
+      attrs: { 'gen_ai.response.model': 'gpt-4o-mini', 'gen_ai.usage.input_tokens': 20000, 'gen_ai.usage.output_tokens': 4000 } }),
+    span({ trace: COST, id: 0x103, parent: 0x100, name: 'tool', start: NOW - 250n * ms, end: NOW - 200n * ms,
+      attrs: { 'gen_ai.request.model': 'in-house-model', 'gen_ai.usage.input_tokens': 7, 'gen_ai.usage.output_tokens': 7 } })],
+  { 'service.name': 'agent-svc' });
+  const table = await (await fetch(`${priced.base}/api/prices`)).json();
+  assert.deepEqual(table, { currency: 'USD', prices: [{ model: 'gpt-4o-mini*', input: 0.15, output: 0.6 }, { model: 'gpt-4o*', input: 2.5, output: 10 }] });
+  const want = (1000 * 2.5 + 500 * 10) / 1e6 + (20000 * 0.15 + 4000 * 0.6) / 1e6; // 0.0075 + 0.0054
+  await page.goto(`${priced.base}/?trace=${COST}`);
+  await page.waitForSelector('[data-testid=cost]');
+  const shown = Number((await page.textContent('[data-testid=cost]')).replace('$', ''));
+  assert.ok(Math.abs(shown - want) < 0.0005, `header ${shown} = price table x tokens ${want}`);
+  assert.equal(await page.isVisible('.row .cost'), false, 'the cost column is off until asked for');
+  await page.check('.toolbar .cost-toggle');
+  await page.waitForFunction(() => location.search.includes('cost=1'));
+  const cells = await page.$$eval('.row', (rows) => rows.map((r) => [r.querySelector('.name').textContent, r.querySelector('.cost').textContent]));
+  const byName = (n) => cells.filter(([name]) => name === n).map(([, c]) => c);
+  assert.deepEqual(byName('agent'), ['Σ $0.013'], 'the subtree rollup on the parent (0.0129, three digits)');
+  assert.deepEqual(byName('chat').sort(), ['gpt-4o-2024-08-06 · $0.00750', 'gpt-4o-mini · $0.00540'].sort());
+  assert.deepEqual(byName('tool'), [''], 'a model with no price: no cost');
+  await page.screenshot({ path: `${shots}ui-cost-1440.png` });
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.screenshot({ path: `${shots}ui-cost-800.png` });
+  await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test('no console errors', async () => {

@@ -43,7 +43,7 @@ test('tree: siblings by start, depths, subtree tokens and errors', () => {
   assert.equal(nodes.get('c').depth, 2);
   assert.deepEqual([nodes.get('r').subIn, nodes.get('r').subOut, nodes.get('r').subErr], [8, 11, 1]);
   assert.deepEqual([t0, t1], [0, 100]);
-  assert.deepEqual(totals(nodes), { spans: 4, errors: 1, tin: 8, tout: 11 });
+  assert.deepEqual(totals(nodes), { spans: 4, errors: 1, tin: 8, tout: 11, cost: 0, priced: 0 });
 });
 
 test('a placeholder spans its children and never overwrites a real span', () => {
