@@ -5,6 +5,7 @@ import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
 import { buildTree, fromSkeleton, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
 import { compile, fmtCost, priceNodes } from './prices.js';
+import { criticalPath, idleGaps, niceTicks, zoomAround } from './waterfall.js';
 import { detailView, overview } from './detail.js';
 import { router } from './nav.js';
 
@@ -54,7 +55,15 @@ export class TraceView {
       h('label', {}, this.hideBox, 'Matches only'), this.matchCount,
       h('label', { title: 'Each span\'s model, tokens and cost (ARBOR_PRICES), own and Σ subtree' }, this.costBox, 'Cost'),
       h('button', { type: 'button', onclick: () => { this.collapsed.clear(); this.refresh(true); } }, 'Expand all'),
-      h('button', { type: 'button', onclick: () => this.collapseAll() }, 'Collapse all'));
+      h('button', { type: 'button', onclick: () => this.collapseAll() }, 'Collapse all'),
+      this.resetZoom = h('button', { type: 'button', class: 'reset-zoom hidden', title: 'Show the whole trace (0)', onclick: () => this.setView(null) }, 'Reset zoom'));
+    this.minimap = h('canvas', { class: 'minimap', height: 28, 'aria-label': 'The whole trace; the visible window is outlined. Click to move it there.' });
+    this.minimap.addEventListener('click', (e) => {
+      if (!this.view) return;
+      const r = this.minimap.getBoundingClientRect(), w = this.view.b - this.view.a;
+      const at = this.t0 + ((e.clientX - r.left) / r.width) * (this.t1 - this.t0);
+      this.setView({ a: Math.max(this.t0, Math.min(at - w / 2, this.t1 - w)), b: 0 }, w);
+    });
     this.axis = h('div', { class: 'axis' });
     this.spacer = h('div', { class: 'spacer-rows' });
     this.emptyState = h('div', { class: 'empty-state hidden', role: 'status' });
@@ -75,7 +84,8 @@ export class TraceView {
       this.grid.focus({ preventScroll: true });
     });
     new ResizeObserver(() => this.render()).observe(this.viewport);
-    $('#app').replaceChildren(h('section', { class: 'trace' }, this.header, toolbar, h('div', { class: 'body' }, this.grid, this.detail)));
+    this.bindZoom();
+    $('#app').replaceChildren(h('section', { class: 'trace' }, this.header, toolbar, this.minimap, h('div', { class: 'body' }, this.grid, this.detail)));
     setCrumbs(h('a', { href: '/', 'data-nav': '/' }, 'Recent runs'), `${this.kind === 'executions' ? 'Execution' : 'Trace'} ${this.id}`);
     document.title = `Arbor · ${this.id}`;
     this.renderHeader();
@@ -122,6 +132,50 @@ export class TraceView {
   rebuild() {
     priceNodes(this.nodes, this.prices);
     Object.assign(this, buildTree(this.nodes)); // roots, t0, t1
+    this.critical = criticalPath(this.roots);
+    this.gaps = idleGaps(this.nodes, this.t0, this.t1);
+  }
+
+  // --- zoom: the window of time the bars and the axis show ---
+  win() { return this.view || { a: this.t0, b: this.t1 }; }
+
+  setView(view, width) {
+    if (view && width) view.b = view.a + width;
+    this.view = view && view.b - view.a < (this.t1 - this.t0) * 0.999 ? view : null;
+    this.resetZoom.classList.toggle('hidden', !this.view);
+    this.renderAxis();
+    this.render();
+  }
+
+  // Drag across the axis to zoom to a range; the wheel over the axis (or with
+  // Ctrl over the bars) zooms around the pointer.
+  bindZoom() {
+    const frac = (e, el) => { const r = el.getBoundingClientRect(); return Math.max(0, Math.min(1, (e.clientX - r.left) / r.width)); };
+    const wheel = (e, el) => {
+      e.preventDefault();
+      this.setView(zoomAround(this.win(), this.t0, this.t1, frac(e, el), e.deltaY < 0 ? 0.8 : 1.25));
+    };
+    this.axis.addEventListener('wheel', (e) => wheel(e, this.axis), { passive: false });
+    this.viewport.addEventListener('wheel', (e) => {
+      const bar = e.target.closest('.cbar');
+      if (e.ctrlKey && bar) wheel(e, bar);
+    }, { passive: false });
+    this.axis.addEventListener('mousedown', (e) => {
+      const from = frac(e, this.axis), band = h('div', { class: 'zoom-band' });
+      this.axis.append(band);
+      const move = (ev) => { const to = frac(ev, this.axis); band.style.left = `${Math.min(from, to) * 100}%`; band.style.width = `${Math.abs(to - from) * 100}%`; };
+      const up = (ev) => {
+        document.removeEventListener('mousemove', move);
+        document.removeEventListener('mouseup', up);
+        band.remove();
+        const to = frac(ev, this.axis), w = this.win();
+        if (Math.abs(to - from) * this.axis.clientWidth < 5) return;
+        const span = w.b - w.a;
+        this.setView({ a: w.a + Math.min(from, to) * span, b: w.a + Math.max(from, to) * span });
+      };
+      document.addEventListener('mousemove', move);
+      document.addEventListener('mouseup', up);
+    });
   }
 
   flatten() {
@@ -247,9 +301,32 @@ export class TraceView {
     router.current = new TraceView(new URLSearchParams(location.search));
   }
 
+  // Ticks at a 1-2-5 step, ~90 px apart at any width; times from the trace's start.
   renderAxis() {
-    const span = this.t1 - this.t0;
-    this.axis.replaceChildren(...[0, 0.25, 0.5, 0.75, 1].map((f) => h('span', { style: `left:${f * 100}%` }, fmtDur(span * f))));
+    const w = this.win();
+    const ticks = niceTicks(w.a, w.b, this.axis.clientWidth || 600, this.t0);
+    this.axis.replaceChildren(...ticks.map((t) => h('span', { class: 'tick', style: `left:${t.frac * 100}%` }, fmtDur(t.offset))));
+    this.drawMinimap();
+  }
+
+  // Every span as a thin line (x: time, y: row), and the zoom window on top.
+  drawMinimap() {
+    const c = this.minimap, width = c.clientWidth || 600;
+    if (c.width !== width) c.width = width;
+    const g = c.getContext('2d');
+    if (!g) return;
+    g.clearRect(0, 0, c.width, c.height);
+    const span = this.t1 - this.t0 || 1, rows = this.rows.length || 1, step = Math.max(1, Math.floor(rows / 2000));
+    g.fillStyle = '#4c78c2';
+    for (let i = 0; i < this.rows.length; i += step) {
+      const n = this.rows[i];
+      g.fillRect(((n.start - this.t0) / span) * width, (i / rows) * (c.height - 2), Math.max(1, ((n.end - n.start) / span) * width), 1.5);
+    }
+    if (this.view) {
+      g.strokeStyle = '#e6e9ef';
+      g.lineWidth = 1.5;
+      g.strokeRect(((this.view.a - this.t0) / span) * width + 0.5, 0.5, ((this.view.b - this.view.a) / span) * width - 1, c.height - 1);
+    }
   }
 
   render() {
@@ -271,7 +348,7 @@ export class TraceView {
   }
 
   fillRow(el, n, index) {
-    const span = this.t1 - this.t0;
+    const { a: va, b: vb } = this.win(), span = vb - va;
     el.style.top = `${index * ROW}px`;
     el.dataset.id = n.id;
     el.setAttribute('aria-rowindex', String(index + 1));
@@ -301,9 +378,15 @@ export class TraceView {
     cost.title = n.model ? `${n.model}: ${n.tin} in / ${n.tout} out; subtree ${fmtCost(n.subCost, cur)}` : `subtree ${fmtCost(n.subCost, cur)}`;
     dur.textContent = n.placeholder ? '…' : fmtDur(n.end - n.start);
     const b = bar.firstChild;
-    b.style.left = `${((n.start - this.t0) / span) * 100}%`;
+    b.style.left = `${((n.start - va) / span) * 100}%`;
     b.style.width = `${Math.max(0.15, ((n.end - n.start) / span) * 100)}%`;
-    b.className = `bar ${n.status}${n.placeholder ? ' ph' : ''}`;
+    const gaps = bar.lastChild; // idle stretches of the whole trace, shaded on every row
+    if (gaps.dataset.key !== `${va},${vb},${this.gaps.length}`) {
+      gaps.dataset.key = `${va},${vb},${this.gaps.length}`;
+      gaps.replaceChildren(...this.gaps.map(([ga, gb]) => h('div', { class: 'gap', title: `idle ${fmtDur(gb - ga)}`,
+        style: `left:${((ga - va) / span) * 100}%;width:${((gb - ga) / span) * 100}%` })));
+    }
+    b.className = `bar ${n.status}${n.placeholder ? ' ph' : ''}${this.critical.has(n.id) ? ' crit' : ''}`;
   }
 
   // --- interaction ---
@@ -375,6 +458,7 @@ export class TraceView {
       case 'n': this.nextMatch(e.shiftKey ? -1 : 1); break;
       case 'N': this.nextMatch(-1); break;
       case 'c': if (n) copy(n.id); break;
+      case '0': this.setView(null); break;
       case 'y': copy(location.href); break;
       default: return;
     }
@@ -407,7 +491,7 @@ export class TraceView {
 const KIND = { SERVER: 'SRV', CLIENT: 'CLI', PRODUCER: 'PROD', CONSUMER: 'CONS', INTERNAL: '', UNSPECIFIED: '' };
 
 function rowElement() {
-  const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }));
+  const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }), h('div', { class: 'gaps' }));
   return h('div', { class: 'row', role: 'row' },
     h('div', { class: 'cname', role: 'gridcell' }, h('span', { class: 'twisty' }), h('span', { class: 'dot' }),
       h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' }),

@@ -1,8 +1,11 @@
-// The Trace tab's search page (/search) in headless Debian Chromium: a trace
-// with no execution found by an attribute filter, a status filter, the TraceQL
-// box with its error position, the ID box, sorting, the URL holding the search,
-// and the scatter plot's dots opening traces. Screenshots at 1440 and 800 px go
-// to tests/out/; no console error may occur.
+// The Trace tab's features beyond the anchors (issue 15) in headless Debian
+// Chromium: the search page (/search: a trace with no execution found by an
+// attribute filter, status and service filters, the TraceQL box with its error
+// position, the ID box, sorting, the URL holding the search, the scatter plot's
+// dots), in-trace search over attributes and events, downloads, one status
+// badge and the unknown-execution state, cost from a price table, and the
+// waterfall (zoom, ticks that never overlap, critical path, idle gaps).
+// Screenshots at 1440 and 800 px go to tests/out/; no console error may occur.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -212,6 +215,51 @@ test('cost: each span\'s model, tokens and cost from ARBOR_PRICES, subtree rollu
   await page.setViewportSize({ width: 800, height: 900 });
   await page.screenshot({ path: `${shots}ui-cost-800.png` });
   await page.setViewportSize({ width: 1440, height: 900 });
+});
+
+test('waterfall: the critical path, idle gaps, ticks that never overlap, zoom by wheel and by dragging, reset', async () => {
+  const WF = hex(0x3f, 32), ms = 1_000_000n, T = NOW - 20_000n * ms;
+  const at = (a, b) => ({ start: T + BigInt(a) * ms, end: T + BigInt(b) * ms });
+  await postSpans(collector.url, [span({ trace: WF, id: 0x10, name: 'run', ...at(0, 1000) }),
+    span({ trace: WF, id: 0x11, parent: 0x10, name: 'plan', ...at(0, 400) }), span({ trace: WF, id: 0x12, parent: 0x11, name: 'think', ...at(50, 380) }),
+    span({ trace: WF, id: 0x13, parent: 0x10, name: 'side-lookup', ...at(100, 300) }),
+    span({ trace: WF, id: 0x14, parent: 0x10, name: 'act', ...at(600, 990) }), span({ trace: WF, id: 0x15, parent: 0x14, name: 'fetch', ...at(650, 700) }),
+    span({ trace: WF, id: 0x16, parent: 0x14, name: 'write', ...at(700, 980) })], { 'service.name': 'agent' });
+  await page.goto(`${query.base}/?trace=${WF}`);
+  await page.waitForSelector('.row .bar.crit');
+  const crit = await page.$$eval('.row', (rows) => rows.filter((r) => r.querySelector('.bar.crit')).map((r) => r.querySelector('.name').textContent));
+  assert.deepEqual(crit.sort(), ['act', 'fetch', 'plan', 'run', 'think', 'write'], 'side-lookup ran beside plan: not on the path');
+  assert.equal(await page.getAttribute('.row .gaps .gap', 'title'), 'idle 200.0 ms', 'the wait between plan and act');
+  const ticks = () => page.$$eval('.axis .tick', (t) => t.map((x) => x.textContent));
+  const apart = () => page.$$eval('.axis .tick', (t) => t.map((x) => x.getBoundingClientRect()).every((r, i, all) => i === 0 || r.left >= all[i - 1].right));
+  assert.ok(await apart(), 'tick labels do not overlap at 1440 px');
+  const before = await ticks();
+  const axis = await page.locator('.axis').boundingBox();
+  await page.mouse.move(axis.x + axis.width * 0.7, axis.y + axis.height / 2);
+  await page.mouse.wheel(0, -300);
+  await page.waitForFunction((b) => JSON.stringify([...document.querySelectorAll('.axis .tick')].map((x) => x.textContent)) !== b, JSON.stringify(before));
+  assert.ok(await page.isVisible('button.reset-zoom'));
+  await page.click('button.reset-zoom');
+  assert.deepEqual(await ticks(), before, 'reset shows the whole trace again');
+  await page.mouse.move(axis.x + axis.width * 0.6, axis.y + axis.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(axis.x + axis.width * 0.7, axis.y + axis.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const dragged = await ticks();
+  assert.notDeepEqual(dragged, before);
+  const toMs = (d) => (d.endsWith(' ms') ? parseFloat(d) : d.endsWith(' s') ? parseFloat(d) * 1000 : d.endsWith(' µs') ? parseFloat(d) / 1000 : NaN);
+  assert.ok(toMs(dragged[0]) >= 590 && toMs(dragged.at(-1)) <= 710, `the dragged range 600–700 ms: ${dragged}`);
+  await page.screenshot({ path: `${shots}ui-waterfall-zoomed-1440.png` });
+  await page.keyboard.press('0');
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.goto(`${query.base}/?trace=${WF}`);
+  await page.waitForSelector('.row .bar.crit');
+  assert.ok(await apart(), 'tick labels do not overlap at 800 px');
+  await page.screenshot({ path: `${shots}ui-waterfall-800.png` });
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(`${query.base}/?trace=${WF}`);
+  await page.waitForSelector('.row .bar.crit');
+  await page.screenshot({ path: `${shots}ui-waterfall-1440.png` });
 });
 
 test('no console errors', async () => {
