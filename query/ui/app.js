@@ -3,20 +3,21 @@
 // runs (list.js) and one execution or trace (grid.js, with model.js, search.js,
 // live.js and detail.js). All view state lives in the URL:
 // /?execution=ID|trace=ID&span=ID&q=text&hide=1&collapsed=ID,ID, and the search
-// page /search?… (findpage.js, findquery.js)
+// page /search?… (findpage.js, findquery.js) and /compare?a=&b= (comparepage.js, compare.js)
 import { takeFragmentToken } from './auth.js';
 import { $, h } from './dom.js';
 import { router, navigate } from './nav.js';
 import { showList } from './list.js';
 import { TraceView } from './grid.js';
 import { showSearch } from './findpage.js';
+import { showCompare } from './comparepage.js';
 
 document.addEventListener('click', (e) => {
   const a = e.target.closest('a[data-nav]');
   if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
   e.preventDefault();
   const to = a.getAttribute('data-nav');
-  if (to.startsWith('/search')) { history.pushState(null, '', to); router.route(); return; }
+  if (/^\/(search|compare)\b/.test(to)) { history.pushState(null, '', to); router.route(); return; }
   navigate(to.replace(/^\/\??/, ''));
 });
 window.addEventListener('popstate', () => router.route());
@@ -48,6 +49,10 @@ router.route = function route() {
   const current = router.current;
   if (location.pathname === '/search') {
     showSearch(p);
+    return;
+  }
+  if (location.pathname === '/compare') {
+    showCompare(p);
     return;
   }
   if (p.get('execution') !== null || p.get('trace') !== null) {

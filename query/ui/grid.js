@@ -6,6 +6,7 @@ import { buildTree, fromSkeleton, totals, upsert, visibleRows } from './model.js
 import { connect } from './live.js';
 import { compile, fmtCost, priceNodes } from './prices.js';
 import { criticalPath, idleGaps, niceTicks, zoomAround } from './waterfall.js';
+import { previousRun } from './compare.js';
 import { detailView, overview } from './detail.js';
 import { router } from './nav.js';
 
@@ -257,6 +258,7 @@ export class TraceView {
           h('b', { 'data-testid': 'cost' }, fmtCost(cost, this.prices.currency))) : null,
         traceId ? h('span', {}, 'Trace ', h('code', {}, traceId), copyButton(traceId)) : null),
       h('span', { class: 'spacer' }), ...links,
+      this.kind === 'executions' && m.workflow_id ? h('button', { type: 'button', class: 'compare-prev', onclick: () => this.compareWithPrevious() }, 'Compare with previous run') : null,
       h('button', { type: 'button', class: 'dl-otlp', title: 'The trace as OTLP JSON, the shape of Tempo\'s /api/v2/traces', onclick: () => this.download('otlp') }, 'OTLP JSON'),
       h('button', { type: 'button', class: 'dl-canvas', title: 'The TraceResponse the Canvas reads, every page', onclick: () => this.download('canvas') }, 'Canvas JSON'),
       h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh'));
@@ -264,6 +266,19 @@ export class TraceView {
     this.emptyState.textContent = m.status === 'unknown'
       ? `Arbor has no span of ${this.kind === 'executions' ? 'execution' : 'trace'} ${this.id} yet: the ID may be wrong, or its first span has not arrived. This view follows it live and fills in when it does.`
       : 'No spans yet.';
+  }
+
+  // The same workflow's run before this one, side by side with this one.
+  async compareWithPrevious() {
+    try {
+      const list = await api(`/api/executions?workflow_id=${encodeURIComponent(this.meta.workflow_id)}&limit=1000`);
+      const prev = previousRun(list.executions, { execution_id: this.id, started_at: this.meta.started_at });
+      if (!prev) { toast('No earlier run of this workflow'); return; }
+      history.pushState(null, '', `/compare?a=${encodeURIComponent(prev.execution_id)}&b=${encodeURIComponent(this.id)}`);
+      router.route();
+    } catch (e) {
+      toast(`Could not list the workflow's runs: ${e.message}`);
+    }
   }
 
   // Save the trace: OTLP JSON ({"trace": {"resourceSpans": …}} over every trace

@@ -1,0 +1,94 @@
+// Comparing two runs: their trees aligned node by node, and the differences.
+// Pure: unit-tested under node --test.
+//
+// Two spans are "the same node" when they have the same path of names from the
+// root and the same rank among same-named siblings (by start time): the third
+// `llm` call under `agent` in one run is the third in the other. Placeholders
+// are left out (not spans yet).
+
+// Each node's alignment key, in pre-order: [[key, node], …].
+export function keyed(roots) {
+  const stack = [...roots].filter((r) => !r.placeholder).reverse().map((n) => [n, '']);
+  const seen = new Map(); // parent key -> name -> count
+  const rank = (parentKey, name) => {
+    let m = seen.get(parentKey);
+    if (!m) seen.set(parentKey, (m = new Map()));
+    const k = m.get(name) || 0;
+    m.set(name, k + 1);
+    return k;
+  };
+  // roots share the empty parent key; ranks follow start order (buildTree sorts siblings)
+  const order = [];
+  while (stack.length) {
+    const [n, parentKey] = stack.pop();
+    const key = `${parentKey}/${n.name}#${rank(parentKey, n.name)}`;
+    order.push([key, n]);
+    const kids = n.children.filter((c) => !c.placeholder);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], key]);
+  }
+  return order;
+}
+
+const dur = (n) => (n ? n.end - n.start : null);
+const tok = (n) => (n ? n.tin + n.tout : null);
+const delta = (a, b) => (a === null || b === null || a === undefined || b === undefined ? null : b - a);
+
+// The aligned rows, in B's order with A's nodes missing from B placed after
+// their nearest preceding kept node: [{key, depth, name, a, b, kind: 'same'|'added'|'removed',
+// dDur, dTok, dCost, statusChanged}], and a summary.
+export function compareRuns(rootsA, rootsB) {
+  const A = keyed(rootsA), B = keyed(rootsB);
+  const inA = new Map(A), inB = new Map(B);
+  const rows = [];
+  const row = (key, a, b) => {
+    const n = b || a;
+    return { key, depth: key.split('/').length - 2, name: n.name, a, b, kind: a && b ? 'same' : b ? 'added' : 'removed',
+      dDur: delta(dur(a), dur(b)), dTok: delta(tok(a), tok(b)),
+      dCost: a && b && a.cost != null && b.cost != null ? b.cost - a.cost : null,
+      statusChanged: Boolean(a && b && a.status !== b.status) };
+  };
+  // A's order, with B's added nodes placed where B has them
+  const idxB = new Map(B.map(([k], i) => [k, i]));
+  let ib = 0;
+  const flushAdded = (upto) => {
+    for (; ib < upto; ib++) if (!inA.has(B[ib][0])) rows.push(row(B[ib][0], null, B[ib][1]));
+  };
+  for (const [k, a] of A) {
+    const j = idxB.get(k);
+    if (j === undefined) {
+      rows.push(row(k, a, null));
+      continue;
+    }
+    if (j >= ib) {
+      flushAdded(j);
+      ib = j + 1;
+    }
+    rows.push(row(k, a, inB.get(k)));
+  }
+  flushAdded(B.length);
+  const total = (roots) => {
+    const real = roots.filter((r) => !r.placeholder);
+    let s = Infinity, e = -Infinity;
+    for (const r of real) { s = Math.min(s, r.start); e = Math.max(e, r.end); }
+    return real.length ? e - s : 0;
+  };
+  const sum = (list, f) => list.reduce((x, [, n]) => x + (f(n) || 0), 0);
+  const summary = {
+    durA: total(rootsA), durB: total(rootsB),
+    tokA: sum(A, tok), tokB: sum(B, tok),
+    costA: sum(A, (n) => n.cost), costB: sum(B, (n) => n.cost),
+    errA: A.filter(([, n]) => n.status === 'ERROR').length, errB: B.filter(([, n]) => n.status === 'ERROR').length,
+    spansA: A.length, spansB: B.length,
+    added: rows.filter((r) => r.kind === 'added').length, removed: rows.filter((r) => r.kind === 'removed').length,
+    changed: rows.filter((r) => r.kind === 'same' && (r.statusChanged || (r.dDur && Math.abs(r.dDur) >= 0.001))).length,
+  };
+  return { rows, summary };
+}
+
+// The newest execution of the same workflow that started before @p current
+// (from /api/executions?workflow_id=…), or null.
+export function previousRun(list, current) {
+  const t = Date.parse(current.started_at);
+  return list.filter((e) => e.execution_id !== current.execution_id && Date.parse(e.started_at) < t)
+    .sort((x, y) => Date.parse(y.started_at) - Date.parse(x.started_at))[0] || null;
+}

@@ -1,0 +1,40 @@
+// Comparing two runs (query/ui/compare.js): alignment by name path and rank, deltas, added/removed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compareRuns, keyed, previousRun } from '../../query/ui/compare.js';
+import { buildTree } from '../../query/ui/model.js';
+
+function run(spans) {
+  const nodes = new Map(spans.map(([id, parent, name, start, end, tin = 0, tout = 0, status = 'OK']) =>
+    [id, { id, parent, name, start, end, tin, tout, status, placeholder: false }]));
+  return buildTree(nodes).roots;
+}
+
+test('nodes align by the names on their path and their rank among same-named siblings', () => {
+  const roots = run([['r', null, 'wf', 0, 100], ['a', 'r', 'llm', 10, 20], ['b', 'r', 'llm', 30, 40], ['c', 'b', 'tool', 31, 32]]);
+  assert.deepEqual(keyed(roots).map(([k]) => k), ['/wf#0', '/wf#0/llm#0', '/wf#0/llm#1', '/wf#0/llm#1/tool#0']);
+});
+
+test('deltas, added and removed nodes, status changes and the summary', () => {
+  const A = run([['r', null, 'workflow', 0, 1000], ['p', 'r', 'plan', 0, 100, 10, 5], ['s', 'r', 'search', 100, 300],
+    ['x', 'r', 'answer', 300, 600, 100, 50]]);
+  const B = run([['r', null, 'workflow', 0, 900], ['p', 'r', 'plan', 0, 150, 10, 5], ['k', 'r', 'rerank', 150, 200],
+    ['x', 'r', 'answer', 300, 550, 120, 40, 'ERROR']]);
+  const { rows, summary } = compareRuns(A, B);
+  const by = Object.fromEntries(rows.map((r) => [r.name, r]));
+  assert.deepEqual(rows.map((r) => `${r.name}:${r.kind}`), ['workflow:same', 'plan:same', 'search:removed', 'rerank:added', 'answer:same']);
+  assert.equal(by.plan.dDur, 50);
+  assert.equal(by.answer.dDur, -50);
+  assert.equal(by.answer.dTok, 10);
+  assert.equal(by.answer.statusChanged, true);
+  assert.equal(by.workflow.dDur, -100);
+  assert.deepEqual([summary.added, summary.removed, summary.errA, summary.errB, summary.durA, summary.durB, summary.tokA, summary.tokB],
+    [1, 1, 0, 1, 1000, 900, 165, 175]);
+});
+
+test('the previous run of a workflow', () => {
+  const list = [{ execution_id: 'c', started_at: '2026-12-02T10:00:00Z' }, { execution_id: 'b', started_at: '2026-12-02T09:00:00Z' },
+    { execution_id: 'a', started_at: '2026-12-02T08:00:00Z' }];
+  assert.equal(previousRun(list, list[0]).execution_id, 'b');
+  assert.equal(previousRun(list, list[2]), null);
+});
