@@ -451,17 +451,19 @@ static int same_content(const fed_answer_t *x, const fed_answer_t *y)
     return 1;
 }
 
-/* The path of one page: the first carries the request's ?match= (raw, as sent). */
+/* The path of one page: the request's ?events= (every page) and ?match= (the
+ * first), raw as sent. */
 static int page_path(char *buf, size_t size, const char *route, const char *cursor, const char *full_path)
 {
-    const char *q = strchr(full_path, '?'), *m = NULL;
-    for (const char *p = q; p != NULL && m == NULL; p = strchr(p + 1, '&'))
-        if (strncmp(p + 1, "match=", 6) == 0)
-            m = p + 1;
-    int len = cursor[0] ? snprintf(buf, size, "%s?limit=%d&cursor=%s", route, PAGE_MAX, cursor)
-                        : snprintf(buf, size, "%s?limit=%d%s%.*s", route, PAGE_MAX, m ? "&" : "",
-                                   m ? (int)strcspn(m, "&") : 0, m ? m : "");
-    return len < 0 || (size_t)len >= size ? -1 : 0;
+    int n = snprintf(buf, size, "%s?limit=%d", route, PAGE_MAX);
+    if (n > 0 && cursor[0])
+        n += snprintf(buf + n, size > (size_t)n ? size - (size_t)n : 0, "&cursor=%s", cursor);
+    for (const char *p = strchr(full_path, '?'); p != NULL && n > 0 && (size_t)n < size; p = strchr(p + 1, '&')) {
+        int keep = strncmp(p + 1, "events=", 7) == 0 || (!cursor[0] && strncmp(p + 1, "match=", 6) == 0);
+        if (keep)
+            n += snprintf(buf + n, size - (size_t)n, "&%.*s", (int)strcspn(p + 1, "&"), p + 1);
+    }
+    return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 /* Every page of each holder into @p t; the execution objects (first pages)

@@ -497,6 +497,8 @@ static void api_tree(h2o_req_t *req, render_kind_t kind, int by_trace, arbor_iov
         }
         t.page.has_parent = 1;
     }
+    arbor_iov_t events = query_param(req, "events");
+    t.page.events = kind == RENDER_SKELETON && events.base != NULL && arbor_iov_eq_str(events, "1");
     arbor_iov_t match = query_param(req, "match");
     if (match.base != NULL && match.len > 0 && kind == RENDER_SKELETON) { /* in-trace search: every span decoded */
         if (match.len > 256) {

@@ -233,19 +233,52 @@ static void write_page_info(jsonw_t *w, int more, size_t next_pos, const uint8_t
 
 /* ---- page walks ---- */
 
-/* The model a span with token counts ran on (the Trace tab prices its tokens):
- * its attributes are decoded for that, on spans with tokens only. */
-static void write_model(jsonw_t *w, const arbor_span_rec_t *rec, arbor_arena_t *arena)
+/* What skeleton entries carry besides the span header: the service (resource
+ * records are few per trace: a small cache), the model of spans with tokens and,
+ * asked for, the events (both from the decoded span). */
+typedef struct {
+    arbor_reader_t *r;
+    int events;
+    struct {
+        uint64_t ref;
+        char name[128];
+        size_t len;
+        int used;
+    } svc[8];
+    size_t next;
+} skel_ctx_t;
+
+static void write_service(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *rec, arbor_arena_t *arena)
+{
+    size_t i = 0;
+    while (i < 8 && !(c->svc[i].used && c->svc[i].ref == rec->resource_ref))
+        i++;
+    if (i == 8) {
+        i = c->next++ % 8;
+        c->svc[i].used = 1;
+        c->svc[i].ref = rec->resource_ref;
+        c->svc[i].len = 0;
+        arbor_iov_t bytes;
+        otlp_resource_t res;
+        if (arbor_reader_record(c->r, ARBOR_RECORD_RESOURCE, rec->resource_ref, &bytes) == 0 &&
+            otlp_resource_record_decode(arena, bytes.base, bytes.len, &res) == 0) {
+            const otlp_value_t *v = otlp_attrs_get(&res.attrs, "service.name");
+            if (v != NULL && v->type == OTLP_VALUE_STRING) {
+                c->svc[i].len = v->u.str.len < sizeof c->svc[i].name ? v->u.str.len : sizeof c->svc[i].name - 1;
+                memcpy(c->svc[i].name, v->u.str.base, c->svc[i].len);
+            }
+        }
+    }
+    jsonw_key(w, "service");
+    jsonw_str(w, arbor_iov(c->svc[i].name, c->svc[i].len));
+}
+
+static void write_model(jsonw_t *w, const otlp_span_t *s)
 {
     static const char *const keys[] = {"gen_ai.response.model", "gen_ai.request.model", "llm.model_name",
                                        "orcheo.model", "model"};
-    arbor_iov_t bytes;
-    otlp_span_t s;
-    if (!rec->has_tokens || arbor_span_bytes(rec, arena, &bytes) != 0 ||
-        otlp_span_decode(arena, bytes.base, bytes.len, &s) != 0)
-        return;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const otlp_value_t *v = otlp_attrs_get(&s.attrs, keys[i]);
+        const otlp_value_t *v = otlp_attrs_get(&s->attrs, keys[i]);
         if (v != NULL && v->type == OTLP_VALUE_STRING && v->u.str.len) {
             jsonw_key(w, "model");
             jsonw_str(w, v->u.str);
@@ -254,7 +287,38 @@ static void write_model(jsonw_t *w, const arbor_span_rec_t *rec, arbor_arena_t *
     }
 }
 
-static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, arbor_arena_t *arena)
+static void write_events(jsonw_t *w, const otlp_span_t *s)
+{
+    jsonw_key(w, "events");
+    jsonw_array(w);
+    for (size_t i = 0; i < s->n_events && i < 50; i++) {
+        jsonw_object(w);
+        jsonw_key(w, "name");
+        jsonw_str(w, s->events[i].name);
+        jsonw_key(w, "time");
+        jsonw_time(w, s->events[i].time_ns);
+        jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+}
+
+/* The service, and from the decoded span the model (spans with tokens) and the events (when asked). */
+static void write_span_facts(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *rec, arbor_arena_t *arena)
+{
+    arbor_iov_t bytes;
+    otlp_span_t s;
+    write_service(w, c, rec, arena);
+    if (!rec->has_tokens && !c->events)
+        return;
+    if (arbor_span_bytes(rec, arena, &bytes) != 0 || otlp_span_decode(arena, bytes.base, bytes.len, &s) != 0)
+        return;
+    if (rec->has_tokens)
+        write_model(w, &s);
+    if (c->events)
+        write_events(w, &s);
+}
+
+static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, skel_ctx_t *c, arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
     const arbor_span_rec_t *s = &n->rec;
@@ -290,18 +354,18 @@ static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, arbor_aren
         jsonw_key(w, "placeholder");
         jsonw_bool(w, 1);
     } else {
-        write_model(w, s, arena);
+        write_span_facts(w, c, s, arena);
     }
     jsonw_object_end(w);
 }
 
 static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, render_kind_t kind, const trace_options_t *o,
-                 arbor_arena_t *arena)
+                 skel_ctx_t *c, arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
     span_extra_t extra = {1, n->n_children, n->depth, 0};
     if (kind == RENDER_SKELETON)
-        skeleton_entry(w, t, idx, arena);
+        skeleton_entry(w, t, idx, c, arena);
     else if (n->placeholder)
         span_json_placeholder(w, &n->rec, &extra);
     else
@@ -310,8 +374,8 @@ static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, render_kind_t kind, 
 }
 
 /* Write "spans" and "page_info" for one page of @p seq (a list of node indexes). */
-static int write_page(jsonw_t *w, const tree_t *t, const uint32_t *seq, size_t n, const page_params_t *page,
-                      render_kind_t kind, const trace_options_t *o)
+static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint32_t *seq, size_t n,
+                      const page_params_t *page, render_kind_t kind, const trace_options_t *o)
 {
     size_t start = 0, pos;
     uint8_t span[8];
@@ -332,6 +396,9 @@ static int write_page(jsonw_t *w, const tree_t *t, const uint32_t *seq, size_t n
         }
     }
     arbor_arena_t arena;
+    skel_ctx_t *c = arbor_xcalloc(1, sizeof *c);
+    c->r = r;
+    c->events = page->events;
     arbor_arena_init(&arena, 64 * 1024, 0);
     jsonw_key(w, "spans");
     jsonw_array(w);
@@ -342,10 +409,11 @@ static int write_page(jsonw_t *w, const tree_t *t, const uint32_t *seq, size_t n
             continue;
         if (emitted == page->limit)
             break;
-        emit(w, t, idx, kind, o, &arena);
+        emit(w, t, idx, kind, o, c, &arena);
         emitted++;
     }
     arbor_arena_free(&arena);
+    free(c);
     jsonw_array_end(w);
     write_page_info(w, i < n, i, i < n ? t->nodes[seq[i]].rec.span_id : NULL);
     return 0;
@@ -408,7 +476,7 @@ int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, con
     }
     jsonw_object(w);
     write_execution(w, r, x, &t, o);
-    if ((rc = write_page(w, &t, seq, n, page, kind, o)) != 0)
+    if ((rc = write_page(w, r, &t, seq, n, page, kind, o)) != 0)
         goto out;
     if (page->match.len)
         write_matches(w, &t, page);

@@ -32,6 +32,7 @@ typedef struct {
     int has_parent;     /* skeleton: page the children of this span */
     uint8_t parent[ARBOR_SPAN_ID_LEN];
     arbor_iov_t match;  /* non-empty: also list every span mentioning it ("matches", in-trace search) */
+    int events;         /* skeleton: each entry lists its events' names and times (decodes every span) */
     uint64_t match_deadline_ns; /* monotonic; past it the list stops ("matches_truncated"); 0: none */
 } page_params_t;
 

@@ -2,7 +2,7 @@
 // endpoint, keyboard navigation, in-trace search, the detail panel on demand.
 import { $, h, api, copy, copyButton, setCrumbs, toast } from './dom.js';
 import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
-import { buildTree, fromSkeleton, totals, upsert, visibleRows } from './model.js';
+import { buildTree, fromSkeleton, serviceColour, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
 import { compile, fmtCost, priceNodes } from './prices.js';
 import { criticalPath, idleGaps, niceTicks, zoomAround } from './waterfall.js';
@@ -58,6 +58,7 @@ export class TraceView {
       h('button', { type: 'button', onclick: () => { this.collapsed.clear(); this.refresh(true); } }, 'Expand all'),
       h('button', { type: 'button', onclick: () => this.collapseAll() }, 'Collapse all'),
       this.resetZoom = h('button', { type: 'button', class: 'reset-zoom hidden', title: 'Show the whole trace (0)', onclick: () => this.setView(null) }, 'Reset zoom'));
+    this.legend = h('div', { class: 'legend', 'aria-label': 'Services' });
     this.minimap = h('canvas', { class: 'minimap', height: 28, 'aria-label': 'The whole trace; the visible window is outlined. Click to move it there.' });
     this.minimap.addEventListener('click', (e) => {
       if (!this.view) return;
@@ -86,7 +87,7 @@ export class TraceView {
     });
     new ResizeObserver(() => this.render()).observe(this.viewport);
     this.bindZoom();
-    $('#app').replaceChildren(h('section', { class: 'trace' }, this.header, toolbar, this.minimap, h('div', { class: 'body' }, this.grid, this.detail)));
+    $('#app').replaceChildren(h('section', { class: 'trace' }, this.header, toolbar, this.legend, this.minimap, h('div', { class: 'body' }, this.grid, this.detail)));
     setCrumbs(h('a', { href: '/', 'data-nav': '/' }, 'Recent runs'), `${this.kind === 'executions' ? 'Execution' : 'Trace'} ${this.id}`);
     document.title = `Arbor · ${this.id}`;
     this.renderHeader();
@@ -98,7 +99,7 @@ export class TraceView {
       const prices = api('/api/prices').then(compile, () => null); // no table: no cost figures
       let cursor = null, first = true;
       do {
-        const page = await api(`${this.base()}/tree?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const page = await api(`${this.base()}/tree?limit=${PAGE}&events=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
         if (this.closed) return;
         if (first) { this.meta = page.execution; this.seq = page.seq; first = false; }
         for (const s of page.spans) upsert(this.nodes, fromSkeleton(s));
@@ -134,7 +135,19 @@ export class TraceView {
     priceNodes(this.nodes, this.prices);
     Object.assign(this, buildTree(this.nodes)); // roots, t0, t1
     this.critical = criticalPath(this.roots);
+    this.renderLegend();
     this.gaps = idleGaps(this.nodes, this.t0, this.t1);
+  }
+
+  // The services of the trace and their colours (when there is more than one).
+  renderLegend() {
+    const services = [...new Set([...this.nodes.values()].map((n) => n.service).filter(Boolean))].sort();
+    const key = services.join('\n');
+    if (key === this.legendKey) return;
+    this.legendKey = key;
+    this.legend.replaceChildren(...(services.length > 1 ? services.map((sv) => h('span', { class: 'svc' },
+      h('i', { style: `background:${serviceColour(sv)}` }), sv)) : []));
+    this.legend.classList.toggle('hidden', services.length < 2);
   }
 
   // --- zoom: the window of time the bars and the axis show ---
@@ -402,6 +415,11 @@ export class TraceView {
         style: `left:${((ga - va) / span) * 100}%;width:${((gb - ga) / span) * 100}%` })));
     }
     b.className = `bar ${n.status}${n.placeholder ? ' ph' : ''}${this.critical.has(n.id) ? ' crit' : ''}`;
+    b.style.background = n.placeholder || n.status === 'ERROR' || !n.service ? '' : serviceColour(n.service);
+    b.title = n.service ? `${n.service}: ${n.name}` : n.name;
+    const ticks = bar.children[1]; // span events, where they happened
+    ticks.replaceChildren(...(n.events || []).slice(0, 20).map((e) => h('i', { class: 'ev', title: `${e.name} at +${fmtDur(e.t - n.start)}`,
+      style: `left:${((e.t - va) / span) * 100}%` })));
   }
 
   // --- interaction ---
@@ -506,7 +524,7 @@ export class TraceView {
 const KIND = { SERVER: 'SRV', CLIENT: 'CLI', PRODUCER: 'PROD', CONSUMER: 'CONS', INTERNAL: '', UNSPECIFIED: '' };
 
 function rowElement() {
-  const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }), h('div', { class: 'gaps' }));
+  const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }), h('div', { class: 'ticks' }), h('div', { class: 'gaps' }));
   return h('div', { class: 'row', role: 'row' },
     h('div', { class: 'cname', role: 'gridcell' }, h('span', { class: 'twisty' }), h('span', { class: 'dot' }),
       h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' }),

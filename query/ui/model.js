@@ -7,7 +7,8 @@ import { matchSpans } from './search.js';
 export function fromSkeleton(s) {
   return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
     end: ms(s.end_time ?? s.start_time), status: s.status, kind: s.kind, tin: s.tokens.input, tout: s.tokens.output,
-    placeholder: !!s.placeholder, model: s.model || null };
+    placeholder: !!s.placeholder, model: s.model || null, service: s.service || '',
+    events: (s.events || []).map((e) => ({ name: e.name, t: ms(e.time) })) };
 }
 
 // The model a span ran on, from its attributes (as the skeleton's "model").
@@ -22,13 +23,17 @@ export function fromLive(s) {
   const ph = s.attributes && s.attributes['arbor.placeholder'] === true;
   return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
     end: ms(s.end_time ?? s.start_time), status: s.status.code, kind: s.kind, tin: s.token_usage.input,
-    tout: s.token_usage.output, placeholder: ph, model: liveModel(s.attributes) };
+    tout: s.token_usage.output, placeholder: ph, model: liveModel(s.attributes),
+    events: (s.events || []).map((e) => ({ name: e.name, t: ms(e.time) })) };
 }
 
 // A real span replaces what is held; a placeholder never overwrites a real span.
 export function upsert(nodes, n) {
   const old = nodes.get(n.id);
-  if (old && !n.placeholder) Object.assign(old, n);
+  if (old && !n.placeholder) {
+    if (n.service === undefined) n.service = old.service; // live frames carry no resource
+    Object.assign(old, n);
+  }
   else if (!old) nodes.set(n.id, n);
 }
 
@@ -103,4 +108,13 @@ export function totals(nodes) {
 export function tokenSource(attrs, tokenPairs) {
   const isCount = (v) => v !== undefined && v !== null && v !== '' && Number.isFinite(Number(v));
   return tokenPairs.find(([tin, tout]) => isCount(attrs?.[tin]) || isCount(attrs?.[tout])) || null;
+}
+
+// One colour per service, the same on every page load: a hash into a palette
+// that reads on the dark background (errors stay red, placeholders hatched).
+export const SERVICE_COLOURS = ['#4c78c2', '#3f9e8f', '#9c6ade', '#c98a2e', '#5aa65a', '#c0577a', '#6f8fb3', '#b3a13f'];
+export function serviceColour(name) {
+  let h = 0;
+  for (let i = 0; i < (name || '').length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return SERVICE_COLOURS[h % SERVICE_COLOURS.length];
 }

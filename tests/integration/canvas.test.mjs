@@ -232,7 +232,10 @@ test('skeleton: compact entries with subtree aggregates; ?parent= pages one span
   const sk = (await get(`/api/traces/${hex(BIG, 32)}/tree?limit=30`)).body;
   const root = sk.spans[0];
   assert.deepEqual(Object.keys(root).sort(), ['child_count', 'depth', 'end_time', 'error_count', 'kind', 'name',
-    'parent_span_id', 'span_id', 'start_time', 'status', 'subtree_tokens', 'tokens', 'trace_id'].sort());
+    'parent_span_id', 'service', 'span_id', 'start_time', 'status', 'subtree_tokens', 'tokens', 'trace_id'].sort());
+  assert.equal(root.service, 'test-svc', 'the span\'s resource service.name');
+  const withEvents = (await get(`/api/traces/${hex(BIG, 32)}/tree?limit=3&events=1`)).body.spans;
+  assert.ok(withEvents.every((x) => Array.isArray(x.events)), '?events=1 lists each span\'s events');
   assert.equal(root.child_count, 24);
   assert.deepEqual(root.subtree_tokens, { input: 24, output: 2 * 2400 });
   assert.equal(root.error_count, 1);

@@ -223,13 +223,24 @@ test('waterfall: the critical path, idle gaps, ticks that never overlap, zoom by
   await postSpans(collector.url, [span({ trace: WF, id: 0x10, name: 'run', ...at(0, 1000) }),
     span({ trace: WF, id: 0x11, parent: 0x10, name: 'plan', ...at(0, 400) }), span({ trace: WF, id: 0x12, parent: 0x11, name: 'think', ...at(50, 380) }),
     span({ trace: WF, id: 0x13, parent: 0x10, name: 'side-lookup', ...at(100, 300) }),
-    span({ trace: WF, id: 0x14, parent: 0x10, name: 'act', ...at(600, 990) }), span({ trace: WF, id: 0x15, parent: 0x14, name: 'fetch', ...at(650, 700) }),
-    span({ trace: WF, id: 0x16, parent: 0x14, name: 'write', ...at(700, 980) })], { 'service.name': 'agent' });
+    span({ trace: WF, id: 0x14, parent: 0x10, name: 'act', ...at(600, 990) })], { 'service.name': 'agent' });
+  await postSpans(collector.url, [span({ trace: WF, id: 0x15, parent: 0x14, name: 'fetch', ...at(650, 700) }),
+    span({ trace: WF, id: 0x16, parent: 0x14, name: 'write', ...at(700, 980),
+      events: [{ name: 'chunk', time: T + 800n * ms }, { name: 'flush', time: T + 950n * ms }] })], { 'service.name': 'tools' });
   await page.goto(`${query.base}/?trace=${WF}`);
   await page.waitForSelector('.row .bar.crit');
   const crit = await page.$$eval('.row', (rows) => rows.filter((r) => r.querySelector('.bar.crit')).map((r) => r.querySelector('.name').textContent));
   assert.deepEqual(crit.sort(), ['act', 'fetch', 'plan', 'run', 'think', 'write'], 'side-lookup ran beside plan: not on the path');
   assert.equal(await page.getAttribute('.row .gaps .gap', 'title'), 'idle 200.0 ms', 'the wait between plan and act');
+  assert.deepEqual(await page.$$eval('.legend .svc', (l) => l.map((x) => x.textContent)), ['agent', 'tools'], 'a legend of the services');
+  const colour = (name) => page.evaluate((nm) => [...document.querySelectorAll('.row')]
+    .find((r) => r.querySelector('.name').textContent === nm).querySelector('.bar').style.background, name);
+  assert.equal(await colour('plan'), await colour('act'), 'one colour per service');
+  assert.notEqual(await colour('plan'), await colour('write'));
+  const ticksOfWrite = await page.evaluate(() => [...[...document.querySelectorAll('.row')].find((r) => r.querySelector('.name').textContent === 'write')
+    .querySelectorAll('.ticks .ev')].map((e) => [e.title, parseFloat(e.style.left)]));
+  assert.deepEqual(ticksOfWrite.map(([t]) => t), ['chunk at +100.0 ms', 'flush at +250.0 ms'], 'span events as ticks on the bar');
+  assert.ok(Math.abs(ticksOfWrite[0][1] - 80) < 0.5, `at 800 ms of 1000: ${ticksOfWrite[0][1]}%`);
   const ticks = () => page.$$eval('.axis .tick', (t) => t.map((x) => x.textContent));
   const apart = () => page.$$eval('.axis .tick', (t) => t.map((x) => x.getBoundingClientRect()).every((r, i, all) => i === 0 || r.left >= all[i - 1].right));
   assert.ok(await apart(), 'tick labels do not overlap at 1440 px');
