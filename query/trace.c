@@ -314,8 +314,14 @@ static void write_span_facts(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *
         return;
     if (rec->has_tokens)
         write_model(w, &s);
-    if (c->events)
+    if (c->events) { /* the UI's full load: the workflow node too, which runs are compared by */
+        const otlp_value_t *node = otlp_attrs_get(&s.attrs, "orcheo.node.id");
+        if (node != NULL && node->type == OTLP_VALUE_STRING && node->u.str.len) {
+            jsonw_key(w, "node_id");
+            jsonw_str(w, node->u.str);
+        }
         write_events(w, &s);
+    }
 }
 
 static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, skel_ctx_t *c, arbor_arena_t *arena)

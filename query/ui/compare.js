@@ -1,14 +1,14 @@
 // Comparing two runs: their trees aligned node by node, and the differences.
 // Pure: unit-tested under node --test.
 //
-// Two spans are "the same node" when they have the same path of names from the
-// root and the same rank among same-named siblings (by start time): the third
-// `llm` call under `agent` in one run is the third in the other. Placeholders
-// are left out (not spans yet).
+// Two spans are "the same node" when they have the same workflow node ID
+// (orcheo.node.id) under the same parent node, else the same name and rank
+// among same-named siblings (by start time): the third `llm` call under `agent`
+// in one run is the third in the other. Placeholders are left out (not spans yet).
 
-// Each node's alignment key, in pre-order: [[key, node], …].
+// Each node's alignment key, in pre-order: [[key, node, depth], …].
 export function keyed(roots) {
-  const stack = [...roots].filter((r) => !r.placeholder).reverse().map((n) => [n, '']);
+  const stack = [...roots].filter((r) => !r.placeholder).reverse().map((n) => [n, '', 0]);
   const seen = new Map(); // parent key -> name -> count
   const rank = (parentKey, name) => {
     let m = seen.get(parentKey);
@@ -20,11 +20,12 @@ export function keyed(roots) {
   // roots share the empty parent key; ranks follow start order (buildTree sorts siblings)
   const order = [];
   while (stack.length) {
-    const [n, parentKey] = stack.pop();
-    const key = `${parentKey}/${n.name}#${rank(parentKey, n.name)}`;
-    order.push([key, n]);
+    const [n, parentKey, depth] = stack.pop();
+    const label = n.nodeId ? `@${n.nodeId}` : n.name;
+    const key = `${parentKey}/${label}#${rank(parentKey, label)}`;
+    order.push([key, n, depth]);
     const kids = n.children.filter((c) => !c.placeholder);
-    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], key]);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], key, depth + 1]);
   }
   return order;
 }
@@ -38,11 +39,11 @@ const delta = (a, b) => (a === null || b === null || a === undefined || b === un
 // dDur, dTok, dCost, statusChanged}], and a summary.
 export function compareRuns(rootsA, rootsB) {
   const A = keyed(rootsA), B = keyed(rootsB);
-  const inA = new Map(A), inB = new Map(B);
+  const inA = new Map(A), inB = new Map(B), depth = new Map([...A, ...B].map(([k, , d]) => [k, d]));
   const rows = [];
   const row = (key, a, b) => {
     const n = b || a;
-    return { key, depth: key.split('/').length - 2, name: n.name, a, b, kind: a && b ? 'same' : b ? 'added' : 'removed',
+    return { key, depth: depth.get(key), name: n.name, a, b, kind: a && b ? 'same' : b ? 'added' : 'removed',
       dDur: delta(dur(a), dur(b)), dTok: delta(tok(a), tok(b)),
       dCost: a && b && a.cost != null && b.cost != null ? b.cost - a.cost : null,
       statusChanged: Boolean(a && b && a.status !== b.status) };

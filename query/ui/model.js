@@ -7,7 +7,7 @@ import { matchSpans } from './search.js';
 export function fromSkeleton(s) {
   return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
     end: ms(s.end_time ?? s.start_time), status: s.status, kind: s.kind, tin: s.tokens.input, tout: s.tokens.output,
-    placeholder: !!s.placeholder, model: s.model || null, service: s.service || '',
+    placeholder: !!s.placeholder, model: s.model || null, service: s.service || '', nodeId: s.node_id || null,
     events: (s.events || []).map((e) => ({ name: e.name, t: ms(e.time) })) };
 }
 

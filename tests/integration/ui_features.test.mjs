@@ -153,6 +153,9 @@ test('in-trace search: attribute values and event text match, with the count, ne
   await page.fill('.toolbar input[type=search]', 'gold');
   await page.waitForFunction(() => /^1 match$/.test(document.querySelector('.toolbar .count').textContent));
   await page.screenshot({ path: `${shots}ui-intrace-search-1440.png` });
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.screenshot({ path: `${shots}ui-intrace-search-800.png` });
+  await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test('downloads: the trace as OTLP JSON (Tempo\'s shape) and as the Canvas\'s TraceResponse', async () => {
@@ -184,6 +187,9 @@ test('one status badge; an unknown execution says so instead of showing an empty
   assert.equal(await page.locator('.theader .badge').count(), 1);
   assert.match(await page.textContent('.theader .badge'), /^unknown · (live|offline)$/);
   await page.screenshot({ path: `${shots}ui-unknown-execution-1440.png` });
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.screenshot({ path: `${shots}ui-unknown-execution-800.png` });
+  await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test('cost: each span\'s model, tokens and cost from ARBOR_PRICES, subtree rollups, the run total, a column toggle', async () => {

@@ -15,6 +15,15 @@ test('nodes align by the names on their path and their rank among same-named sib
   assert.deepEqual(keyed(roots).map(([k]) => k), ['/wf#0', '/wf#0/llm#0', '/wf#0/llm#1', '/wf#0/llm#1/tool#0']);
 });
 
+test('a workflow node ID wins over the name: a renamed node is still the same node', () => {
+  const A = run([['r', null, 'wf', 0, 100], ['a', 'r', 'summarise', 10, 20]]);
+  const B = run([['r', null, 'wf', 0, 100], ['a', 'r', 'summarise v2', 10, 30]]);
+  for (const roots of [A, B]) roots[0].children[0].nodeId = 'n-sum';
+  const { rows } = compareRuns(A, B);
+  assert.deepEqual(rows.map((r) => `${r.name}:${r.kind}`), ['wf:same', 'summarise v2:same']);
+  assert.equal(rows[1].dDur, 10);
+});
+
 test('deltas, added and removed nodes, status changes and the summary', () => {
   const A = run([['r', null, 'workflow', 0, 1000], ['p', 'r', 'plan', 0, 100, 10, 5], ['s', 'r', 'search', 100, 300],
     ['x', 'r', 'answer', 300, 600, 100, 50]]);
