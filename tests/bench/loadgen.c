@@ -1,7 +1,8 @@
 /* loadgen: an OTLP load generator and latency probe for Arbor's benchmarks.
  *
  * One epoll loop drives N connections: HTTP/1.1 keep-alive (framed by hand: one
- * request per connection at a time), h2c and gRPC (libnghttp2, many streams per
+ * request per connection at a time; a server that answers "Connection: close"
+ * gets a new connection per request, counted in its latency), h2c and gRPC (libnghttp2, many streams per
  * connection), in plaintext or, for an https:// URL, TLS (OpenSSL; the handshake,
  * with ALPN, happens at connect, before the clock starts; certificates are not
  * verified: this measures, it does not trust). Closed loop (a fixed number in flight) or open loop (--rate: a
@@ -106,7 +107,7 @@ static uint8_t *make_body(size_t *len)
 static struct {
     uint64_t *lat; /* ns */
     size_t n, cap;
-    long ok, errors, started, completed;
+    long ok, errors, started, completed, reconnects;
     uint64_t t_begin, t_measure, t_stop, t_end;
     int last_status;
 } st;
@@ -206,6 +207,7 @@ struct conn {
     size_t body_left; /* bytes of the current response body still to skip */
     int status;
     int busy;
+    int closing; /* the response said "Connection: close": a new connection for the next request */
     uint64_t start;
     /* h2 */
     nghttp2_session *h2;
@@ -353,9 +355,12 @@ static int h1_parse(conn_t *c)
         }
         size_t head = (size_t)(end - c->in) + 4;
         c->status = atoi(c->in + 9);
-        for (char *p = c->in; p < end; p++)
+        for (char *p = c->in; p < end; p++) {
             if ((p == c->in || p[-1] == '\n') && strncasecmp(p, "content-length:", 15) == 0)
                 c->body_left = strtoul(p + 15, NULL, 10);
+            if ((p == c->in || p[-1] == '\n') && strncasecmp(p, "connection: close", 17) == 0)
+                c->closing = 1;
+        }
         memmove(c->in, c->in + head, c->in_len - head);
         c->in_len -= head;
     }
@@ -372,10 +377,35 @@ static int h1_parse(conn_t *c)
     return 1;
 }
 
+/* A server that closes after each response (Jaeger v1's OTLP/HTTP says
+ * "Connection: close"): the next request goes on a new connection, as an
+ * exporter's would. The dial is part of that request's latency. */
+static void h1_redial(conn_t *c)
+{
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    close(c->fd);
+    c->in_len = 0;
+    c->closing = 0;
+    if (dial(c) < 0)
+        exit(1);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    st.reconnects++;
+}
+
 static void h1_read(conn_t *c)
 {
     for (;;) {
         ssize_t n = io_read(c, c->in + c->in_len, sizeof c->in - c->in_len);
+        if (n == 0 && !c->busy && c->closing) { /* closed after its answer, as it said it would */
+            h1_redial(c);
+            h1_start(c);
+            return;
+        }
         if (n == 0) {
             fprintf(stderr, "loadgen: server closed the connection\n");
             exit(1);
@@ -383,7 +413,7 @@ static void h1_read(conn_t *c)
         if (n < 0)
             break;
         c->in_len += (size_t)n;
-        while (c->busy && h1_parse(c))
+        while (c->busy && h1_parse(c) && !c->closing)
             h1_start(c);
         if (c->busy)
             h1_parse(c); /* skip body bytes even when no response completed */
@@ -643,11 +673,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < opt.connections; i++) {
             conn_t *c = &conns[i];
             if (opt.proto == P_H1) {
-                if (!c->busy)
+                if (!c->busy && !c->closing) /* a closing one starts again once redialled */
                     h1_start(c);
                 if (c->busy && c->want_out)
                     h1_write(c);
-                idle &= !c->busy;
+                idle &= !c->busy && !c->closing;
             } else {
                 h2_io(c, 0);
                 idle &= c->inflight == 0;
@@ -682,7 +712,8 @@ int main(int argc, char **argv)
     printf("%s_p50 %.3f ms\n%s_p90 %.3f ms\n%s_p99 %.3f ms\n%s_max %.3f ms\n", opt.name, PCT(0.5), opt.name, PCT(0.9),
            opt.name, PCT(0.99), opt.name, PCT(1.0));
     printf("{\"name\":\"%s\",\"requests\":%ld,\"errors\":%ld,\"rps\":%.1f,\"spans_per_s\":%.1f,\"p50_ms\":%.3f,"
-           "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"last_status\":%d}\n",
-           opt.name, st.ok, st.errors, rps, rps * opt.spans, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0), st.last_status);
+           "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"last_status\":%d,\"reconnects\":%ld}\n",
+           opt.name, st.ok, st.errors, rps, rps * opt.spans, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0), st.last_status,
+           st.reconnects);
     return st.errors && !st.ok ? 1 : 0;
 }
