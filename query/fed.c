@@ -296,6 +296,21 @@ size_t fed_failed(const fed_answers_t *as)
     return n;
 }
 
+int fed_gather(fed_request_t *r, fed_answers_t *as, jsonw_t *out)
+{
+    fed_fetch_same(r, as);
+    fed_answer_t *refused = fed_refusal(as);
+    if (refused != NULL) {
+        fed_pass(r, refused, out);
+        return -1;
+    }
+    if (fed_failed(as) == as->n) {
+        fed_detail(r, 503, "no shard answered", out);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- answers ---- */
 
 void fed_pass(fed_request_t *r, fed_answer_t *a, jsonw_t *out)

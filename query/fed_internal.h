@@ -35,6 +35,10 @@ void fed_shard_count_request(size_t i, int failed_status);
 void fed_fetch(const fed_request_t *r, const char *const *paths, fed_answers_t *out);
 /** Ask every shard for r->path. */
 void fed_fetch_same(const fed_request_t *r, fed_answers_t *out);
+/** fed_fetch_same, then answer at once when every shard would refuse the
+ *  caller (400, 401, 403, 413, 429: passed on) or none answered (503).
+ *  0 to go on merging @p as, -1 when the answer is given (free @p as either way). */
+int fed_gather(fed_request_t *r, fed_answers_t *as, jsonw_t *out);
 void fed_answers_free(fed_answers_t *as);
 /** Shards asked that gave no usable answer (transport error, timeout, 5xx). */
 size_t fed_failed(const fed_answers_t *as);
@@ -77,6 +81,17 @@ void fed_merge_tree(fed_request_t *r, jsonw_t *out);
 void fed_json_union(json_t *into, const json_t *from);
 /** Sort array @p arr with @p cmp over json_t *const * (NULL: strings, byte order). */
 void fed_json_sort(json_t *arr, int (*cmp)(const void *, const void *));
+/** A member of a JSON object, as a string / an integer (NULL / 0 when absent or of another type). */
+static inline const char *fed_str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static inline json_int_t fed_int(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
 /** ISO-8601 "…Z" (as jsonw_time writes) to Unix ns; 0 for NULL or malformed. */
 uint64_t fed_time_ns(const char *iso);
 

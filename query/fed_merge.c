@@ -9,23 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fan out r->path; 0, or -1 when the answer is already given (a refusal every
- * shard would give, or no shard answering). */
-static int gather(fed_request_t *r, fed_answers_t *as, jsonw_t *out)
-{
-    fed_fetch_same(r, as);
-    fed_answer_t *refused = fed_refusal(as);
-    if (refused != NULL) {
-        fed_pass(r, refused, out);
-        return -1;
-    }
-    if (fed_failed(as) == as->n) {
-        fed_detail(r, 503, "no shard answered", out);
-        return -1;
-    }
-    return 0;
-}
-
 static void mark_partial(json_t *o, const fed_answers_t *as)
 {
     size_t failed = fed_failed(as);
@@ -37,15 +20,6 @@ static void mark_partial(json_t *o, const fed_answers_t *as)
     json_object_set_new(o, "partialReason", json_string(why));
 }
 
-static const char *str_of(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static json_int_t int_of(const json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
-}
 
 /* ---- lists ---- */
 
@@ -53,12 +27,12 @@ static json_int_t int_of(const json_t *o, const char *key)
 static int cmp_list_items(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    const char *kx = str_of(x, "last_started_at") ? str_of(x, "last_started_at") : str_of(x, "started_at");
-    const char *ky = str_of(y, "last_started_at") ? str_of(y, "last_started_at") : str_of(y, "started_at");
+    const char *kx = fed_str(x, "last_started_at") ? fed_str(x, "last_started_at") : fed_str(x, "started_at");
+    const char *ky = fed_str(y, "last_started_at") ? fed_str(y, "last_started_at") : fed_str(y, "started_at");
     uint64_t tx = fed_time_ns(kx), ty = fed_time_ns(ky);
     if (tx != ty)
         return tx > ty ? -1 : 1;
-    const char *ix = str_of(x, "trace_id"), *iy = str_of(y, "trace_id");
+    const char *ix = fed_str(x, "trace_id"), *iy = fed_str(y, "trace_id");
     return -strcmp(ix ? ix : "", iy ? iy : "");
 }
 
@@ -70,7 +44,7 @@ static int same_trace_set(const json_t *x, const json_t *y)
 
 static void add_int(json_t *into, const json_t *from, const char *key)
 {
-    json_object_set_new(into, key, json_integer(int_of(into, key) + int_of(from, key)));
+    json_object_set_new(into, key, json_integer(fed_int(into, key) + fed_int(from, key)));
 }
 
 /* The execution's traces on either shard, listed by ID as the execution index lists them. */
@@ -84,10 +58,10 @@ static void union_ids(json_t *into, const json_t *from)
  * names it, the latest root finishes it. */
 static void merge_execution(json_t *into, const json_t *from)
 {
-    uint64_t s_into = fed_time_ns(str_of(into, "started_at")), s_from = fed_time_ns(str_of(from, "started_at"));
-    int running = !strcmp(str_of(into, "status") ? str_of(into, "status") : "", "running") ||
-                  !strcmp(str_of(from, "status") ? str_of(from, "status") : "", "running");
-    uint64_t f_into = fed_time_ns(str_of(into, "finished_at")), f_from = fed_time_ns(str_of(from, "finished_at"));
+    uint64_t s_into = fed_time_ns(fed_str(into, "started_at")), s_from = fed_time_ns(fed_str(from, "started_at"));
+    int running = !strcmp(fed_str(into, "status") ? fed_str(into, "status") : "", "running") ||
+                  !strcmp(fed_str(from, "status") ? fed_str(from, "status") : "", "running");
+    uint64_t f_into = fed_time_ns(fed_str(into, "finished_at")), f_from = fed_time_ns(fed_str(from, "finished_at"));
     add_int(into, from, "span_count");
     add_int(into, from, "error_count");
     add_int(into, from, "last_seq");
@@ -99,7 +73,7 @@ static void merge_execution(json_t *into, const json_t *from)
         for (const char *const *k = (const char *const[]){"started_at", "trace_id", "workflow_id", "service_name", NULL};
              *k; k++)
             json_object_set(into, *k, json_object_get(from, *k));
-    if (fed_time_ns(str_of(from, "last_started_at")) > fed_time_ns(str_of(into, "last_started_at")))
+    if (fed_time_ns(fed_str(from, "last_started_at")) > fed_time_ns(fed_str(into, "last_started_at")))
         json_object_set(into, "last_started_at", json_object_get(from, "last_started_at"));
     if (f_from > f_into) {
         json_object_set(into, "status", json_object_get(from, "status"));
@@ -110,7 +84,7 @@ static void merge_execution(json_t *into, const json_t *from)
         json_object_set_new(into, "status", json_string("running"));
         json_object_set_new(into, "finished_at", json_null());
     }
-    uint64_t s = fed_time_ns(str_of(into, "started_at")), f = fed_time_ns(str_of(into, "finished_at"));
+    uint64_t s = fed_time_ns(fed_str(into, "started_at")), f = fed_time_ns(fed_str(into, "finished_at"));
     json_object_set_new(into, "duration_ms", f >= s && f ? json_real((double)(f - s) / 1e6) : json_null());
 }
 
@@ -121,7 +95,7 @@ static json_int_t fullness(const json_t *item)
     if (n != NULL)
         return json_integer_value(n);
     /* a copy with the root names the trace as Tempo would */
-    return int_of(json_object_get(item, "spanSet"), "matched") + (json_object_get(item, "rootTraceName") ? 1 << 30 : 0);
+    return fed_int(json_object_get(item, "spanSet"), "matched") + (json_object_get(item, "rootTraceName") ? 1 << 30 : 0);
 }
 
 /* Two copies of one entry that differ: the root's copy names it, the earliest
@@ -133,7 +107,7 @@ static void settle_names(json_t *kept, const json_t *other)
         json_object_set(kept, "root_name", json_object_get(other, "root_name"));
         json_object_set(kept, "service_name", json_object_get(other, "service_name"));
     }
-    uint64_t a = fed_time_ns(str_of(kept, "last_started_at")), b = fed_time_ns(str_of(other, "last_started_at"));
+    uint64_t a = fed_time_ns(fed_str(kept, "last_started_at")), b = fed_time_ns(fed_str(other, "last_started_at"));
     if (b && b < a)
         json_object_set(kept, "last_started_at", json_object_get(other, "last_started_at"));
 }
@@ -145,11 +119,11 @@ static void settle_names(json_t *kept, const json_t *other)
  * over two shards look alike here. */
 static void add_list_item(json_t *items, json_t *item, const char *id_key, int executions)
 {
-    const char *id = str_of(item, id_key);
+    const char *id = fed_str(item, id_key);
     size_t i;
     json_t *have;
     json_array_foreach(items, i, have) {
-        const char *hid = str_of(have, id_key);
+        const char *hid = fed_str(have, id_key);
         if (id == NULL || hid == NULL || strcmp(id, hid) != 0)
             continue;
         if (executions && !same_trace_set(have, item)) {
@@ -187,7 +161,7 @@ static void settle_conflicts(const fed_request_t *r, json_t *items, const char *
         *sub = *r;
         sub->route = FED_SKELETON;
         sub->status = 0;
-        char *id = curl_easy_escape(NULL, str_of(item, id_key), 0);
+        char *id = curl_easy_escape(NULL, fed_str(item, id_key), 0);
         snprintf(sub->path, sizeof sub->path, "/api/%s/%s/tree?limit=1", executions ? "executions" : "traces", id);
         curl_free(id);
         jsonw_t w;
@@ -202,7 +176,7 @@ static void settle_conflicts(const fed_request_t *r, json_t *items, const char *
                 json_object_set(item, *k, json_object_get(x, *k));
             if (executions)
                 json_object_set(item, "trace_ids", json_object_get(x, "trace_ids"));
-            uint64_t s = fed_time_ns(str_of(item, "started_at")), f = fed_time_ns(str_of(item, "finished_at"));
+            uint64_t s = fed_time_ns(fed_str(item, "started_at")), f = fed_time_ns(fed_str(item, "finished_at"));
             json_object_set_new(item, "duration_ms", f >= s && f ? json_real((double)(f - s) / 1e6) : json_null());
         }
         json_decref(tree);
@@ -236,7 +210,7 @@ static void unfiltered_path(const char *path, char *buf, size_t size)
 static void keep_status(json_t *items, const char *status)
 {
     for (size_t i = json_array_size(items); status != NULL && i-- > 0;) {
-        const char *s = str_of(json_array_get(items, i), "status");
+        const char *s = fed_str(json_array_get(items, i), "status");
         if (s == NULL || strcmp(s, status) != 0)
             json_array_remove(items, i);
     }
@@ -252,7 +226,7 @@ void fed_merge_list(fed_request_t *r, jsonw_t *out)
     memcpy(asked, r->path, sizeof asked);
     if (status != NULL)
         unfiltered_path(asked, r->path, sizeof r->path);
-    int rc = gather(r, &as, out);
+    int rc = fed_gather(r, &as, out);
     memcpy(r->path, asked, sizeof asked);
     if (rc != 0)
         goto done;
@@ -286,7 +260,7 @@ done:
 static int cmp_search(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    const char *sx = str_of(x, "startTimeUnixNano"), *sy = str_of(y, "startTimeUnixNano");
+    const char *sx = fed_str(x, "startTimeUnixNano"), *sy = fed_str(y, "startTimeUnixNano");
     sx = sx ? sx : "";
     sy = sy ? sy : "";
     if (strlen(sx) != strlen(sy))
@@ -294,7 +268,7 @@ static int cmp_search(const void *a, const void *b)
     int c = strcmp(sx, sy);
     if (c != 0)
         return -c;
-    const char *ix = str_of(x, "traceID"), *iy = str_of(y, "traceID");
+    const char *ix = fed_str(x, "traceID"), *iy = fed_str(y, "traceID");
     ix = ix ? ix : "";
     iy = iy ? iy : "";
     return strlen(ix) != strlen(iy) ? (strlen(ix) > strlen(iy) ? -1 : 1) : -strcmp(ix, iy);
@@ -303,7 +277,7 @@ static int cmp_search(const void *a, const void *b)
 /* Tempo writes the byte and span counts as decimal strings. */
 static void add_decimal(json_t *into, const json_t *from, const char *key)
 {
-    const char *a = str_of(into, key), *b = str_of(from, key);
+    const char *a = fed_str(into, key), *b = fed_str(from, key);
     char sum[24];
     snprintf(sum, sizeof sum, "%llu", strtoull(a ? a : "0", NULL, 10) + strtoull(b ? b : "0", NULL, 10));
     json_object_set_new(into, key, json_string(sum));
@@ -312,7 +286,7 @@ static void add_decimal(json_t *into, const json_t *from, const char *key)
 void fed_merge_search(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
-    if (gather(r, &as, out) != 0)
+    if (fed_gather(r, &as, out) != 0)
         goto done;
     json_t *traces = json_array(), *metrics = json_object(), *res = json_object();
     json_object_set_new(metrics, "inspectedTraces", json_integer(0));
@@ -352,7 +326,7 @@ static json_t *scope_named(json_t *scopes, const char *name)
 {
     size_t i;
     json_t *s;
-    json_array_foreach(scopes, i, s) if (str_of(s, "name") && !strcmp(str_of(s, "name"), name)) return s;
+    json_array_foreach(scopes, i, s) if (fed_str(s, "name") && !strcmp(fed_str(s, "name"), name)) return s;
     s = json_object();
     json_object_set_new(s, "name", json_string(name));
     json_object_set_new(s, "tags", json_array());
@@ -363,7 +337,7 @@ static json_t *scope_named(json_t *scopes, const char *name)
 void fed_merge_tags(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
-    if (gather(r, &as, out) != 0)
+    if (fed_gather(r, &as, out) != 0)
         goto done;
     json_t *names = json_array(), *scopes = json_array();
     for (size_t s = 0; s < as.n; s++) {
@@ -371,8 +345,8 @@ void fed_merge_tags(fed_request_t *r, jsonw_t *out)
         size_t i;
         json_t *sc;
         fed_json_union(names, json_object_get(o, "tagNames"));
-        json_array_foreach(json_object_get(o, "scopes"), i, sc) if (str_of(sc, "name"))
-            fed_json_union(json_object_get(scope_named(scopes, str_of(sc, "name")), "tags"), json_object_get(sc, "tags"));
+        json_array_foreach(json_object_get(o, "scopes"), i, sc) if (fed_str(sc, "name"))
+            fed_json_union(json_object_get(scope_named(scopes, fed_str(sc, "name")), "tags"), json_object_get(sc, "tags"));
         json_decref(o);
     }
     json_t *res = json_object();
@@ -402,9 +376,9 @@ done:
 static int cmp_tag_value(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    const char *vx = json_is_string(x) ? json_string_value(x) : str_of(x, "value");
-    const char *vy = json_is_string(y) ? json_string_value(y) : str_of(y, "value");
-    const char *tx = json_is_string(x) ? "string" : str_of(x, "type"), *ty = json_is_string(y) ? "string" : str_of(y, "type");
+    const char *vx = json_is_string(x) ? json_string_value(x) : fed_str(x, "value");
+    const char *vy = json_is_string(y) ? json_string_value(y) : fed_str(y, "value");
+    const char *tx = json_is_string(x) ? "string" : fed_str(x, "type"), *ty = json_is_string(y) ? "string" : fed_str(y, "type");
     int sx = tx && !strcmp(tx, "string"), sy = ty && !strcmp(ty, "string");
     if (sx != sy)
         return sx - sy;
@@ -416,7 +390,7 @@ static int cmp_tag_value(const void *a, const void *b)
 void fed_merge_tag_values(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
-    if (gather(r, &as, out) != 0)
+    if (fed_gather(r, &as, out) != 0)
         goto done;
     json_t *values = json_array();
     for (size_t s = 0; s < as.n; s++) {
@@ -450,7 +424,7 @@ done:
 void fed_merge_span(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
-    if (gather(r, &as, out) != 0)
+    if (fed_gather(r, &as, out) != 0)
         goto done;
     fed_answer_t *missing = NULL;
     for (size_t s = 0; s < as.n; s++) {
@@ -485,7 +459,7 @@ static void merge_resource_spans(json_t *into, json_t *from, json_t *seen)
         json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
             json_t *keep = json_array();
             json_array_foreach(json_object_get(ss, "spans"), k, span) {
-                const char *id = str_of(span, "spanId");
+                const char *id = fed_str(span, "spanId");
                 if (id == NULL || json_object_get(seen, id) != NULL)
                     continue;
                 json_object_set_new(seen, id, json_true());
@@ -560,7 +534,7 @@ void fed_merge_tempo_trace(fed_request_t *r, jsonw_t *out)
     fed_answers_t as;
     int found[FED_MAX_SHARDS] = {0}, protobuf = strstr(r->accept, "application/protobuf") != NULL;
     size_t n_found = 0, first = SIZE_MAX;
-    if (gather(r, &as, out) != 0)
+    if (fed_gather(r, &as, out) != 0)
         goto done;
     for (size_t s = 0; s < as.n; s++)
         if ((found[s] = tempo_found(&as.a[s], r->v2, protobuf)) != 0) {

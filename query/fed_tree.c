@@ -3,11 +3,13 @@
  * routes by trace ID), or every shard holding it has the same spans (replicas),
  * that shard's answer is the answer. Otherwise (an execution whose traces sit on
  * several shards, a trace split while the ring changed, a replica behind) every
- * page of every holder is fetched and the tree is rebuilt here as tree.c builds
- * it: spans merged by span ID, placeholders for missing parents, siblings by
- * start then span ID, pre-order, depths, child counts, subtree sums; then the
- * page is cut with the same "<position>.<span id>" cursors. */
+ * page of every holder is fetched, the spans merged by span ID, and the tree
+ * built by tree.c itself (placeholders, sibling order, pre-order, depths, child
+ * counts, subtree sums); then the page is cut with the same "<position>.<span
+ * id>" cursors (trace_parse_cursor). */
 #include "fed_internal.h"
+#include "trace.h"
+#include "tree.h"
 
 #include "arbor/map64.h"
 
@@ -15,33 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE UINT32_MAX
-#define PAGE_MAX 10000
+#define PAGE_MAX TRACE_MAX_LIMIT
 
-typedef struct {
-    json_t *obj; /* owned */
-    uint8_t id[8], parent_id[8], trace[16];
-    int has_parent, placeholder, error;
-    uint64_t start, end;
-    int64_t tin, tout;
-    uint32_t parent, first_child, n_children, depth, sub_err;
-    int64_t sub_in, sub_out;
-} node_t;
-
+/* The shards' spans as tree.c builds a tree, each real node's JSON beside it. */
 typedef struct {
     int skeleton;
-    node_t *n;
-    size_t len, cap, real;
-    arbor_map64_t by_id;
-    uint32_t *kids, *roots, *order, *pos;
-    size_t n_roots;
-    json_t *matches; /* ?match=: the holders' "matches", united (NULL: not asked) */
+    tree_t tree;
+    json_t **objs;       /* per stored node (the first tree.n_real), owned */
+    size_t cap;
+    arbor_map64_t seen;  /* span IDs taken: a copy from another shard is dropped */
+    json_t *matches;     /* ?match=: the holders' "matches", united (NULL: not asked) */
 } ftree_t;
-
-static const char *str_of(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 static uint64_t id64(const uint8_t *id)
 {
@@ -50,33 +36,9 @@ static uint64_t id64(const uint8_t *id)
     return v;
 }
 
-static uint32_t find(const ftree_t *t, const uint8_t *id)
-{
-    const uint64_t *v = arbor_map64_get(&t->by_id, id64(id));
-    return v ? (uint32_t)*v : NONE;
-}
-
-static node_t *push(ftree_t *t)
-{
-    if (t->len == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 256;
-        t->n = arbor_xrealloc(t->n, t->cap * sizeof *t->n);
-    }
-    node_t *x = &t->n[t->len++];
-    memset(x, 0, sizeof *x);
-    x->parent = NONE;
-    return x;
-}
-
-static void index_node(ftree_t *t, uint32_t i)
-{
-    int added;
-    *(uint64_t *)arbor_xcheck(arbor_map64_put(&t->by_id, id64(t->n[i].id), &added)) = i;
-}
-
 static int hex_field(const json_t *o, const char *key, uint8_t *out, size_t n)
 {
-    const char *s = str_of(o, key);
+    const char *s = fed_str(o, key);
     return s != NULL && arbor_hex_decode(out, n, s, strlen(s)) == 0;
 }
 
@@ -85,22 +47,29 @@ static void add_span(ftree_t *t, json_t *span)
 {
     int placeholder = t->skeleton ? json_is_true(json_object_get(span, "placeholder"))
                                   : json_is_true(json_object_get(json_object_get(span, "attributes"), "arbor.placeholder"));
-    uint8_t id[8];
-    if (placeholder || !hex_field(span, "span_id", id, 8) || find(t, id) != NONE)
+    arbor_span_rec_t rec;
+    int added;
+    memset(&rec, 0, sizeof rec);
+    if (placeholder || !hex_field(span, "span_id", rec.span_id, 8))
         return;
-    node_t *x = push(t);
-    memcpy(x->id, id, 8);
-    x->obj = json_incref(span);
-    x->has_parent = hex_field(span, "parent_span_id", x->parent_id, 8);
-    hex_field(span, "trace_id", x->trace, 16);
-    x->start = fed_time_ns(str_of(span, "start_time"));
-    x->end = fed_time_ns(str_of(span, "end_time"));
+    arbor_xcheck(arbor_map64_put(&t->seen, id64(rec.span_id), &added));
+    if (!added)
+        return;
+    rec.has_parent = hex_field(span, "parent_span_id", rec.parent_span_id, 8);
+    hex_field(span, "trace_id", rec.trace_id, 16);
+    rec.start_ns = fed_time_ns(fed_str(span, "start_time"));
+    rec.end_ns = fed_time_ns(fed_str(span, "end_time"));
     const json_t *tok = json_object_get(span, t->skeleton ? "tokens" : "token_usage");
-    x->tin = json_integer_value(json_object_get(tok, "input"));
-    x->tout = json_integer_value(json_object_get(tok, "output"));
-    const char *status = t->skeleton ? str_of(span, "status") : str_of(json_object_get(span, "status"), "code");
-    x->error = status != NULL && strcmp(status, "ERROR") == 0;
-    index_node(t, (uint32_t)(t->len - 1));
+    rec.tokens_in = json_integer_value(json_object_get(tok, "input"));
+    rec.tokens_out = json_integer_value(json_object_get(tok, "output"));
+    const char *status = t->skeleton ? fed_str(span, "status") : fed_str(json_object_get(span, "status"), "code");
+    rec.status_code = status != NULL && strcmp(status, "ERROR") == 0 ? 2 : 0; /* what the sums count */
+    if (t->tree.n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->objs = arbor_xrealloc(t->objs, t->cap * sizeof *t->objs);
+    }
+    t->objs[t->tree.n] = json_incref(span);
+    tree_add(&t->tree, &rec);
 }
 
 static json_t *time_value(uint64_t ns)
@@ -119,181 +88,46 @@ static json_t *tokens_value(int64_t in, int64_t out)
 }
 
 /* The placeholder of a parent no shard has, in the shape the store renders it. */
-static json_t *placeholder_obj(const ftree_t *t, const node_t *p)
+static json_t *placeholder_obj(const ftree_t *t, const arbor_span_rec_t *p)
 {
     char id[17], trace[33];
-    arbor_hex_encode(id, p->id, 8);
-    arbor_hex_encode(trace, p->trace, 16);
+    arbor_hex_encode(id, p->span_id, 8);
+    arbor_hex_encode(trace, p->trace_id, 16);
     if (t->skeleton)
         return json_pack("{s:s,s:n,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:b}", "span_id", id,
                          "parent_span_id", "trace_id", trace, "name", "(span not received yet)", "start_time",
-                         time_value(p->start), "end_time", time_value(p->end), "status", "UNSET", "kind",
+                         time_value(p->start_ns), "end_time", time_value(p->end_ns), "status", "UNSET", "kind",
                          "UNSPECIFIED", "tokens", tokens_value(0, 0), "subtree_tokens", tokens_value(0, 0),
                          "error_count", 0, "child_count", 0, "depth", 0, "placeholder", 1);
     return json_pack("{s:s,s:n,s:s,s:o,s:o,s:{s:b},s:[],s:{s:s,s:n},s:[],s:s,s:s,s:o}", "span_id", id,
-                     "parent_span_id", "name", "(span not received yet)", "start_time", time_value(p->start),
-                     "end_time", time_value(p->end), "attributes", "arbor.placeholder", 1, "events", "status",
+                     "parent_span_id", "name", "(span not received yet)", "start_time", time_value(p->start_ns),
+                     "end_time", time_value(p->end_ns), "attributes", "arbor.placeholder", 1, "events", "status",
                      "code", "UNSET", "message", "links", "trace_id", trace, "kind", "UNSPECIFIED", "token_usage",
                      tokens_value(0, 0));
-}
-
-/* Parents by span ID; one placeholder per missing parent, covering its children. */
-static void link_parents(ftree_t *t)
-{
-    t->real = t->len;
-    for (uint32_t i = 0; i < t->real; i++) {
-        if (!t->n[i].has_parent)
-            continue;
-        uint32_t p = find(t, t->n[i].parent_id);
-        if (p == NONE) {
-            node_t *ph = push(t);
-            p = (uint32_t)(t->len - 1);
-            memcpy(ph->id, t->n[i].parent_id, 8);
-            memcpy(ph->trace, t->n[i].trace, 16);
-            ph->start = t->n[i].start;
-            ph->end = t->n[i].end;
-            ph->placeholder = 1;
-            index_node(t, p);
-        }
-        if (p == i)
-            continue;
-        node_t *pn = &t->n[p], *n = &t->n[i];
-        if (pn->placeholder) {
-            pn->start = n->start < pn->start ? n->start : pn->start;
-            pn->end = n->end > pn->end ? n->end : pn->end;
-        }
-        n->parent = p;
-    }
-}
-
-static int cmp_siblings(const void *a, const void *b, void *ctx)
-{
-    const ftree_t *t = ctx;
-    const node_t *x = &t->n[*(const uint32_t *)a], *y = &t->n[*(const uint32_t *)b];
-    if (x->start != y->start)
-        return x->start < y->start ? -1 : 1;
-    int c = memcmp(x->id, y->id, 8);
-    return c ? c : memcmp(x->trace, y->trace, 16);
-}
-
-static void build_children(ftree_t *t)
-{
-    size_t n = t->len;
-    t->kids = arbor_xmalloc((n + 1) * sizeof *t->kids);
-    t->roots = arbor_xmalloc((n + 1) * sizeof *t->roots);
-    for (size_t i = 0; i < n; i++)
-        if (t->n[i].parent != NONE)
-            t->n[t->n[i].parent].n_children++;
-    uint32_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        t->n[i].first_child = at;
-        at += t->n[i].n_children;
-        t->n[i].n_children = 0;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t p = t->n[i].parent;
-        if (p == NONE)
-            t->roots[t->n_roots++] = i;
-        else
-            t->kids[t->n[p].first_child + t->n[p].n_children++] = i;
-    }
-    qsort_r(t->roots, t->n_roots, sizeof *t->roots, cmp_siblings, t);
-    for (size_t i = 0; i < n; i++)
-        if (t->n[i].n_children > 1)
-            qsort_r(t->kids + t->n[i].first_child, t->n[i].n_children, sizeof *t->kids, cmp_siblings, t);
-}
-
-/* Pre-order with an explicit stack; spans in a parent cycle become roots. */
-static void build_order(ftree_t *t)
-{
-    size_t n = t->len, out = 0;
-    uint32_t *stack = arbor_xmalloc((n + 1) * sizeof *stack);
-    t->order = arbor_xmalloc((n + 1) * sizeof *t->order);
-    t->pos = arbor_xmalloc((n + 1) * sizeof *t->pos);
-    for (size_t i = 0; i < n; i++)
-        t->pos[i] = NONE;
-    for (size_t r = 0; r <= n && out < n; r++) {
-        size_t sp = 0;
-        if (r < t->n_roots) {
-            stack[sp++] = t->roots[r];
-        } else {
-            uint32_t i = 0;
-            while (i < n && t->pos[i] != NONE)
-                i++;
-            if (i == n)
-                break;
-            t->n[i].parent = NONE;
-            t->n[i].depth = 0;
-            stack[sp++] = i;
-        }
-        while (sp > 0) {
-            uint32_t v = stack[--sp];
-            if (t->pos[v] != NONE)
-                continue;
-            t->pos[v] = (uint32_t)out;
-            t->order[out++] = v;
-            for (uint32_t k = t->n[v].n_children; k-- > 0;) {
-                uint32_t c = t->kids[t->n[v].first_child + k];
-                if (t->pos[c] == NONE) {
-                    t->n[c].depth = t->n[v].depth + 1;
-                    stack[sp++] = c;
-                }
-            }
-        }
-    }
-    free(stack);
-}
-
-static void build_aggregates(ftree_t *t)
-{
-    for (size_t i = 0; i < t->len; i++) {
-        t->n[i].sub_in = t->n[i].tin;
-        t->n[i].sub_out = t->n[i].tout;
-        t->n[i].sub_err = (uint32_t)t->n[i].error;
-    }
-    for (size_t k = t->len; k-- > 0;) {
-        node_t *x = &t->n[t->order[k]];
-        if (x->parent == NONE || t->pos[x->parent] >= k)
-            continue;
-        t->n[x->parent].sub_in += x->sub_in;
-        t->n[x->parent].sub_out += x->sub_out;
-        t->n[x->parent].sub_err += x->sub_err;
-    }
-}
-
-static void ftree_build(ftree_t *t)
-{
-    link_parents(t);
-    build_children(t);
-    build_order(t);
-    build_aggregates(t);
 }
 
 static void ftree_free(ftree_t *t)
 {
     json_decref(t->matches);
-    for (size_t i = 0; i < t->len; i++)
-        json_decref(t->n[i].obj);
-    free(t->n);
-    free(t->kids);
-    free(t->roots);
-    free(t->order);
-    free(t->pos);
-    arbor_map64_free(&t->by_id);
+    for (size_t i = 0; i < t->tree.n_real; i++)
+        json_decref(t->objs[i]);
+    free(t->objs);
+    tree_free(&t->tree);
+    arbor_map64_free(&t->seen);
 }
 
 /* A node as it goes out: its tree fields set as the store would. */
 static json_t *node_json(const ftree_t *t, uint32_t i)
 {
-    const node_t *x = &t->n[i];
-    json_t *o = x->placeholder ? placeholder_obj(t, x) : json_copy(x->obj);
+    const tree_node_t *x = &t->tree.nodes[i];
+    json_t *o = x->placeholder ? placeholder_obj(t, &x->rec) : json_copy(t->objs[i]);
     if (t->skeleton) {
         char pid[17];
-        if (x->parent != NONE)
-            arbor_hex_encode(pid, t->n[x->parent].id, 8);
-        json_object_set_new(o, "parent_span_id", x->parent != NONE ? json_string(pid) : json_null());
-        json_object_set_new(o, "subtree_tokens", tokens_value(x->sub_in, x->sub_out));
-        json_object_set_new(o, "error_count", json_integer(x->sub_err));
+        if (x->parent != TREE_NONE)
+            arbor_hex_encode(pid, t->tree.nodes[x->parent].rec.span_id, 8);
+        json_object_set_new(o, "parent_span_id", x->parent != TREE_NONE ? json_string(pid) : json_null());
+        json_object_set_new(o, "subtree_tokens", tokens_value(x->subtree_in, x->subtree_out));
+        json_object_set_new(o, "error_count", json_integer(x->subtree_errors));
     }
     json_object_set_new(o, "child_count", json_integer(x->n_children));
     json_object_set_new(o, "depth", json_integer(x->depth));
@@ -308,38 +142,32 @@ static json_t *merged_execution(const ftree_t *t, json_t *const *ex, size_t n_ex
 {
     json_t *first = NULL, *last = NULL, *ids = json_array();
     for (size_t i = 0; i < n_ex; i++) {
-        uint64_t s = fed_time_ns(str_of(ex[i], "started_at"));
-        if (first == NULL || (s && s < fed_time_ns(str_of(first, "started_at"))))
+        uint64_t s = fed_time_ns(fed_str(ex[i], "started_at"));
+        if (first == NULL || (s && s < fed_time_ns(fed_str(first, "started_at"))))
             first = ex[i];
-        const char *st = str_of(ex[i], "status");
-        if (st && strcmp(st, "running") && (last == NULL || fed_time_ns(str_of(ex[i], "finished_at")) >
-                                                                 fed_time_ns(str_of(last, "finished_at"))))
+        const char *st = fed_str(ex[i], "status");
+        if (st && strcmp(st, "running") && (last == NULL || fed_time_ns(fed_str(ex[i], "finished_at")) >
+                                                                 fed_time_ns(fed_str(last, "finished_at"))))
             last = ex[i];
         fed_json_union(ids, json_object_get(ex[i], "trace_ids"));
     }
     json_t *e = json_copy(first);
     /* every trace rooted? the latest root's end finishes the execution */
+    const tree_t *tr = &t->tree;
     int all_rooted = json_array_size(ids) > 0;
     uint64_t end = 0;
-    int64_t tin = 0, tout = 0;
-    uint32_t errors = 0;
     size_t k;
     json_t *id;
     json_array_foreach(ids, k, id) {
-        uint8_t tr[16];
+        uint8_t trace[16];
         int rooted = 0;
-        arbor_hex_decode(tr, 16, json_string_value(id), 32);
-        for (size_t i = 0; i < t->real; i++)
-            if (!t->n[i].has_parent && !memcmp(t->n[i].trace, tr, 16)) {
+        arbor_hex_decode(trace, 16, json_string_value(id), 32);
+        for (size_t i = 0; i < tr->n_real; i++)
+            if (!tr->nodes[i].rec.has_parent && !memcmp(tr->nodes[i].rec.trace_id, trace, 16)) {
                 rooted = 1;
-                end = t->n[i].end > end ? t->n[i].end : end;
+                end = tr->nodes[i].rec.end_ns > end ? tr->nodes[i].rec.end_ns : end;
             }
         all_rooted &= rooted;
-    }
-    for (size_t i = 0; i < t->real; i++) {
-        tin += t->n[i].tin;
-        tout += t->n[i].tout;
-        errors += (uint32_t)t->n[i].error;
     }
     fed_json_sort(ids, NULL); /* as the execution index lists them */
     if (!all_rooted) {
@@ -348,50 +176,36 @@ static json_t *merged_execution(const ftree_t *t, json_t *const *ex, size_t n_ex
         json_object_set(e, "status", json_object_get(last, "status"));
         json_object_set(e, "thread_id", json_object_get(last, "thread_id"));
     } else {
-        json_object_set_new(e, "status", json_string(errors ? "error" : "completed"));
+        json_object_set_new(e, "status", json_string(tr->errors ? "error" : "completed"));
     }
     json_object_set_new(e, "finished_at", all_rooted ? time_value(end) : json_null());
-    json_object_set_new(e, "token_usage", tokens_value(tin, tout));
+    json_object_set_new(e, "token_usage", tokens_value(tr->tokens_in, tr->tokens_out));
     json_object_set_new(e, "trace_ids", ids);
-    json_object_set_new(e, "span_count", json_integer((json_int_t)t->real));
-    json_object_set_new(e, "error_count", json_integer(errors));
+    json_object_set_new(e, "span_count", json_integer((json_int_t)tr->n_real));
+    json_object_set_new(e, "error_count", json_integer(tr->errors));
     return e;
 }
 
 /* ---- pages ---- */
 
-static int parse_cursor(const char *c, size_t *pos, uint8_t span[8], int *has_span)
-{
-    char *end;
-    *has_span = 0;
-    *pos = 0;
-    if (c == NULL || *c == '\0')
-        return 0;
-    unsigned long long p = strtoull(c, &end, 10);
-    if (end == c || (*end != '\0' && *end != '.') || p > UINT32_MAX || c[0] == '-')
-        return -1;
-    if (*end == '.') {
-        if (arbor_hex_decode(span, 8, end + 1, strlen(end + 1)) != 0)
-            return -1;
-        *has_span = 1;
-    }
-    *pos = (size_t)p;
-    return 0;
-}
-
 /* "spans" and "page_info" of one page of @p seq, as trace.c's write_page. */
 static int write_page(json_t *res, const ftree_t *t, const uint32_t *seq, size_t n, const fed_request_t *r)
 {
     char buf[64];
-    size_t start, limit = (size_t)fed_int_param(r->path, "limit", r->route == FED_TREE && strstr(r->path, "/api/executions/") == r->path ? 10000 : 1000);
+    int canvas = r->route == FED_TREE && strstr(r->path, "/api/executions/") == r->path;
+    size_t start = 0, pos = 0, limit = (size_t)fed_int_param(r->path, "limit", canvas ? TRACE_CANVAS_DEFAULT_LIMIT : TRACE_DEFAULT_LIMIT);
     long max_depth = fed_int_param(r->path, "depth", 0);
     uint8_t span[8];
     int has_span;
-    if (parse_cursor(fed_query_param(r->path, "cursor", buf, sizeof buf), &start, span, &has_span) != 0)
+    const char *cursor = fed_query_param(r->path, "cursor", buf, sizeof buf);
+    arbor_iov_t c = cursor ? arbor_iov(cursor, strlen(cursor)) : arbor_iov("", 0);
+    if (trace_parse_cursor(c, &pos, span, &has_span) != 0)
         return -1;
+    if (c.len)
+        start = pos;
     if (has_span) {
-        uint32_t idx = find(t, span);
-        for (size_t i = 0; idx != NONE && i < n; i++)
+        uint32_t idx = tree_find(&t->tree, span);
+        for (size_t i = 0; idx != TREE_NONE && i < n; i++)
             if (seq[i] == idx) {
                 start = i;
                 break;
@@ -400,7 +214,7 @@ static int write_page(json_t *res, const ftree_t *t, const uint32_t *seq, size_t
     json_t *spans = json_array();
     size_t emitted = 0, i = start;
     for (; i < n; i++) {
-        if (max_depth > 0 && t->n[seq[i]].depth >= (uint32_t)max_depth)
+        if (max_depth > 0 && t->tree.nodes[seq[i]].depth >= (uint32_t)max_depth)
             continue;
         if (emitted == limit)
             break;
@@ -412,7 +226,7 @@ static int write_page(json_t *res, const ftree_t *t, const uint32_t *seq, size_t
     json_object_set_new(info, "has_next_page", json_boolean(i < n));
     if (i < n) {
         char c[48], hex[17];
-        arbor_hex_encode(hex, t->n[seq[i]].id, 8);
+        arbor_hex_encode(hex, t->tree.nodes[seq[i]].rec.span_id, 8);
         snprintf(c, sizeof c, "%zu.%s", i, hex);
         json_object_set_new(info, "cursor", json_string(c));
     } else {
@@ -514,7 +328,7 @@ static int fetch_all_pages(const fed_request_t *r, const int *holder, ftree_t *t
                 fed_json_union(t->matches, json_object_get(o, "matches"));
             }
             json_t *info = json_object_get(o, "page_info");
-            const char *c = str_of(info, "cursor");
+            const char *c = fed_str(info, "cursor");
             more[s] = json_is_true(json_object_get(info, "has_next_page")) && c && strlen(c) < sizeof cursors[s];
             if (more[s])
                 snprintf(cursors[s], sizeof cursors[s], "%s", c);
@@ -533,24 +347,25 @@ static void merge_holders(fed_request_t *r, const int *holder, const char *seq, 
     char buf[64];
     memset(&t, 0, sizeof t);
     t.skeleton = r->route == FED_SKELETON;
-    arbor_map64_init(&t.by_id);
+    tree_init(&t.tree);
+    arbor_map64_init(&t.seen);
     if (fetch_all_pages(r, holder, &t, ex, &n_ex) != 0) {
         fed_detail(r, 502, "a shard failed while its pages were read", out);
         goto done;
     }
-    ftree_build(&t);
-    const uint32_t *seq_nodes = t.order;
-    size_t n = t.len;
+    tree_build(&t.tree);
+    const uint32_t *seq_nodes = t.tree.order;
+    size_t n = t.tree.n;
     const char *parent = fed_query_param(r->path, "parent", buf, sizeof buf);
     if (parent != NULL && t.skeleton) {
         uint8_t pid[8];
-        uint32_t p = arbor_hex_decode(pid, 8, parent, strlen(parent)) == 0 ? find(&t, pid) : NONE;
-        if (p == NONE) {
+        uint32_t p = arbor_hex_decode(pid, 8, parent, strlen(parent)) == 0 ? tree_find(&t.tree, pid) : TREE_NONE;
+        if (p == TREE_NONE) {
             fed_detail(r, 404, "not found", out);
             goto done;
         }
-        seq_nodes = t.kids + t.n[p].first_child;
-        n = t.n[p].n_children;
+        seq_nodes = t.tree.kids + t.tree.nodes[p].first_child;
+        n = t.tree.nodes[p].n_children;
     }
     json_t *res = json_object();
     json_object_set_new(res, "execution", merged_execution(&t, ex, n_ex));
@@ -579,19 +394,10 @@ void fed_merge_tree(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
     int holder[FED_MAX_SHARDS] = {0};
-    size_t n_holders = 0, first = SIZE_MAX, failed;
+    size_t n_holders = 0, first = SIZE_MAX;
     char seq[16 + 21 * FED_MAX_SHARDS];
-    fed_fetch_same(r, &as);
-    fed_answer_t *refused = fed_refusal(&as);
-    failed = fed_failed(&as);
-    if (refused != NULL) {
-        fed_pass(r, refused, out);
+    if (fed_gather(r, &as, out) != 0)
         goto done;
-    }
-    if (failed == as.n) {
-        fed_detail(r, 503, "no shard answered", out);
-        goto done;
-    }
     int same = 1;
     fed_seq_cursor(&as, seq, sizeof seq);
     for (size_t s = 0; s < as.n; s++) {
@@ -610,7 +416,7 @@ void fed_merge_tree(fed_request_t *r, jsonw_t *out)
     } else if (n_holders == 1 || same) {
         fed_pass_marked(r, &as.a[first], &as, out);
     } else {
-        merge_holders(r, holder, seq, failed, out);
+        merge_holders(r, holder, seq, fed_failed(&as), out);
     }
 done:
     fed_answers_free(&as);

@@ -192,7 +192,7 @@ static void write_execution(jsonw_t *w, arbor_reader_t *r, const execution_t *x,
 
 /* ---- cursors ---- */
 
-static int parse_cursor(arbor_iov_t c, size_t *pos, uint8_t span[8], int *has_span)
+int trace_parse_cursor(arbor_iov_t c, size_t *pos, uint8_t span[8], int *has_span)
 {
     char buf[64];
     *has_span = 0;
@@ -386,7 +386,7 @@ static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint
     size_t start = 0, pos;
     uint8_t span[8];
     int has_span;
-    int rc = parse_cursor(page->cursor, &pos, span, &has_span);
+    int rc = trace_parse_cursor(page->cursor, &pos, span, &has_span);
     if (rc)
         return rc;
     if (page->cursor.len) {

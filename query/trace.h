@@ -47,6 +47,10 @@ typedef enum { RENDER_TRACE, RENDER_SKELETON } render_kind_t;
 int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t execution_id, const uint8_t *trace_id,
                  const trace_options_t *o, const page_params_t *page, jsonw_t *w);
 
+/** A page cursor, "<position>[.<span id hex>]" (empty: the first page): 0, or
+ *  ARBOR_EDECODE. Federation reads the same cursors. */
+int trace_parse_cursor(arbor_iov_t c, size_t *pos, uint8_t span[8], int *has_span);
+
 /** One span in full. ARBOR_ENOTFOUND when absent. */
 int trace_render_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8_t span_id[8],
                       const trace_options_t *o, jsonw_t *w);

@@ -6,9 +6,14 @@
 #include <stdlib.h>
 
 
-static int collect(void *ctx, const arbor_span_rec_t *rec)
+void tree_init(tree_t *t)
 {
-    tree_t *t = ctx;
+    memset(t, 0, sizeof *t);
+    t->min_start = UINT64_MAX;
+}
+
+void tree_add(tree_t *t, const arbor_span_rec_t *rec)
+{
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 256;
         t->nodes = arbor_xrealloc(t->nodes, t->cap * sizeof *t->nodes);
@@ -17,6 +22,11 @@ static int collect(void *ctx, const arbor_span_rec_t *rec)
     memset(n, 0, sizeof *n);
     n->rec = *rec;
     n->parent = TREE_NONE;
+}
+
+static int collect(void *ctx, const arbor_span_rec_t *rec)
+{
+    tree_add(ctx, rec);
     return 0;
 }
 
@@ -188,17 +198,8 @@ static void build_aggregates(tree_t *t)
     }
 }
 
-int tree_load(tree_t *t, arbor_reader_t *r, const uint8_t (*ids)[16], size_t n_ids)
+void tree_build(tree_t *t)
 {
-    memset(t, 0, sizeof *t);
-    t->min_start = UINT64_MAX;
-    for (size_t i = 0; i < n_ids; i++) {
-        int rc = arbor_reader_trace_spans(r, ids[i], collect, t);
-        if (rc) {
-            tree_free(t);
-            return rc;
-        }
-    }
     t->n_real = t->n;
     for (size_t i = 0; i < t->n; i++) {
         const arbor_span_rec_t *s = &t->nodes[i].rec;
@@ -214,6 +215,19 @@ int tree_load(tree_t *t, arbor_reader_t *r, const uint8_t (*ids)[16], size_t n_i
     build_children(t);
     build_order(t);
     build_aggregates(t);
+}
+
+int tree_load(tree_t *t, arbor_reader_t *r, const uint8_t (*ids)[16], size_t n_ids)
+{
+    tree_init(t);
+    for (size_t i = 0; i < n_ids; i++) {
+        int rc = arbor_reader_trace_spans(r, ids[i], collect, t);
+        if (rc) {
+            tree_free(t);
+            return rc;
+        }
+    }
+    tree_build(t);
     return 0;
 }
 

@@ -42,6 +42,12 @@ typedef struct {
 /** Load every span of the given traces. 0 or a store error (tree freed then). */
 int tree_load(tree_t *t, arbor_reader_t *r, const uint8_t (*trace_ids)[ARBOR_TRACE_ID_LEN], size_t n_traces);
 void tree_free(tree_t *t);
+/** The same from records gathered elsewhere (federation: the shards' spans):
+ *  tree_init, tree_add each stored span (copied; its strings stay borrowed),
+ *  then tree_build links, sorts, orders and sums as tree_load does. */
+void tree_init(tree_t *t);
+void tree_add(tree_t *t, const arbor_span_rec_t *rec);
+void tree_build(tree_t *t);
 /** Node index of a span ID, or TREE_NONE. */
 uint32_t tree_find(const tree_t *t, const uint8_t *span_id);
 
