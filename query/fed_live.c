@@ -268,7 +268,9 @@ void fed_live_init(h2o_loop_t *loop, size_t max_subscribers, uint64_t ping_ms)
     F.ping_ns = ping_ms * 1000000u;
 }
 
-/* "f<seq0>.<seq1>…" with one number per shard; anything else resumes nothing. */
+/* "f<seq0>.<seq1>…" with one number per shard; a cursor of another shard
+ * count (the shards changed) or a single store's number resumes nothing: the
+ * whole tree comes again, which the client merges by span ID. */
 static int parse_cursor(const char *since, uint64_t *seq)
 {
     if (since == NULL || since[0] != 'f')
@@ -301,8 +303,23 @@ static char *upstream_headers(const fed_live_params_t *p)
     return h;
 }
 
+/* A resume point this service gave ("f<seq>.<seq>…") or a store's sequence
+ * number: anything else is a client's mistake. */
+static int since_well_formed(const char *since)
+{
+    const char *p = since[0] == 'f' ? since + 1 : since;
+    if (*p < '0' || *p > '9')
+        return 0;
+    for (; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p == '.' && since[0] == 'f' && p[1] >= '0' && p[1] <= '9')))
+            return 0;
+    return 1;
+}
+
 int fed_live_subscribe(h2o_req_t *req, const char *key, const fed_live_params_t *p)
 {
+    if (p->since != NULL && !since_well_formed(p->since))
+        return ARBOR_EDECODE;
     if (F.count >= F.max)
         return ARBOR_EBUSY;
     fsub_t *s = arbor_xcalloc(1, sizeof *s);

@@ -27,7 +27,8 @@ typedef struct {
 
 /** Start relaying for the loop @p loop (once). */
 void fed_live_init(h2o_loop_t *loop, size_t max_subscribers, uint64_t ping_ms);
-/** Upgrade @p req and start its upstreams. 0, or ARBOR_EBUSY at the subscriber limit. */
+/** Upgrade @p req and start its upstreams. 0; ARBOR_EDECODE for a malformed
+ *  since (nothing upgraded); ARBOR_EBUSY at the subscriber limit. */
 int fed_live_subscribe(h2o_req_t *req, const char *ws_key, const fed_live_params_t *p);
 /** Pings, token expiry, flushing: call from the loop. */
 void fed_live_tick(void);

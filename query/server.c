@@ -644,7 +644,10 @@ static void live_federated(h2o_req_t *req, const char *key)
         send_detail(req, 400, "Bad Request", "control characters in the path, since, token or tenant");
         return;
     }
-    if (fed_live_subscribe(req, key, &p) == ARBOR_EBUSY)
+    int rc = fed_live_subscribe(req, key, &p);
+    if (rc == ARBOR_EDECODE)
+        send_detail(req, 400, "Bad Request", "since must be a resume cursor (the seq of a response)");
+    else if (rc == ARBOR_EBUSY)
         send_detail(req, 503, "Service Unavailable", "too many live subscribers");
 }
 

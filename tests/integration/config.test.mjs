@@ -2,7 +2,8 @@
 // precedence, clear errors naming the setting, and docs/configuration.md in sync.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test, run, BIN, tempDir, startCollector } from './lib.mjs';
 
 const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
@@ -63,6 +64,26 @@ test('query: a data dir that is a file, off as its address, malformed trace link
     assert.match(r.stderr, re);
   }
   const ok = sh(BIN.query, ['--check-config'], { ARBOR_TRACE_LINKS: 'Grafana=https://g/{trace_id},Logs=/logs/{execution_id}' });
+  assert.equal(ok.status, 0, ok.stderr);
+});
+
+test('query: a price table or shard list it cannot use is refused at start, naming the setting and the line', () => {
+  const dir = tempDir();
+  const bad = path.join(dir, 'prices');
+  writeFileSync(bad, '# prices\ngpt-4o* 2.50 10.00\nclaude* cheap 15\n');
+  const good = path.join(dir, 'good');
+  writeFileSync(good, 'currency EUR\ngpt-4o* 2.50 10.00\n');
+  const cases = [
+    [{ ARBOR_PRICES: path.join(dir, 'missing') }, /ARBOR_PRICES: cannot read .*missing/],
+    [{ ARBOR_PRICES: bad }, /ARBOR_PRICES: .*prices line 3: want 'model-glob input-per-million output-per-million'/],
+    [{ ARBOR_SHARDS: 'http://127.0.0.1:1,ftp://shard' }, /ARBOR_SHARDS: 'ftp:\/\/shard' is not an http:\/\/ or https:\/\/ URL/],
+  ];
+  for (const [env, re] of cases) {
+    const r = sh(BIN.query, [], { ...env, ARBOR_QUERY_ADDR: '127.0.0.1:0', ARBOR_DATA_DIR: dir });
+    assert.equal(r.status, 2, `${JSON.stringify(env)} exits 2: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const ok = sh(BIN.query, ['--check-config'], { ARBOR_PRICES: good });
   assert.equal(ok.status, 0, ok.stderr);
 });
 

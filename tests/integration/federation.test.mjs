@@ -250,9 +250,16 @@ test('live: one stream over every shard; complete once each shard holding spans 
   await byTrace.opened;
   await eventually(() => byTrace.spanIds().size === 5 && byTrace.frames.some((f) => f.complete), { timeoutMs: 20000 });
   byTrace.ws.close();
-  const bad = new WebSocket(`${fed.base.replace('http', 'ws')}/api/traces/nothex/live`);
-  const status = await new Promise((resolve) => { bad.on('unexpected-response', (req, res) => resolve(res.statusCode)); bad.on('error', () => {}); });
-  assert.equal(status, 400);
+  const refused = (url) => new Promise((resolve) => {
+    const ws = new WebSocket(`${fed.base.replace('http', 'ws')}${url}`);
+    ws.on('unexpected-response', (req, res) => resolve(res.statusCode));
+    ws.on('open', () => { ws.close(); resolve(101); });
+    ws.on('error', () => {});
+  });
+  assert.equal(await refused('/api/traces/nothex/live'), 400);
+  assert.equal(await refused('/api/executions/exec-live/trace/live?since=f1.x'), 400, 'a malformed cursor');
+  assert.equal(await refused('/api/executions/exec-live/trace/live?since=abc'), 400);
+  assert.equal(await refused('/api/executions/exec-live/trace/live?since=f1.2'), 101, 'a cursor of another shard count starts over');
 });
 
 test('a shard down: answers stay 200 with "partial": true; /metrics counts its errors', async () => {
