@@ -1,7 +1,7 @@
 // Compare two executions (/compare?a=ID&b=ID): a summary of what changed, then
 // both trees aligned node by node (compare.js) with duration, token, cost and
 // status deltas; nodes only in one run are marked added or removed.
-import { $, h, api, badge, setCrumbs } from './dom.js';
+import { $, h, api, badge, eachPage, setCrumbs } from './dom.js';
 import { fmtDur, fmtNum } from './format.js';
 import { router } from './nav.js';
 import { buildTree, fromSkeleton, upsert } from './model.js';
@@ -10,13 +10,12 @@ import { compareRuns } from './compare.js';
 
 async function loadRun(id, prices) {
   const nodes = new Map();
-  let cursor = null, meta = null;
-  do {
-    const page = await api(`/api/executions/${encodeURIComponent(id)}/tree?limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+  let meta = null;
+  // events=1 brings each span's workflow node ID, which runs are aligned by
+  await eachPage(`/api/executions/${encodeURIComponent(id)}/tree?limit=10000&events=1`, (page) => {
     meta = meta || page.execution;
     for (const s of page.spans) upsert(nodes, fromSkeleton(s));
-    cursor = page.page_info.cursor;
-  } while (cursor);
+  });
   priceNodes(nodes, prices);
   return { meta, roots: buildTree(nodes).roots };
 }

@@ -34,6 +34,18 @@ export async function api(path, retried = false) {
   return r.json();
 }
 
+// Every page of a paged answer (trees, skeletons): @p onPage(page) for each in
+// turn, following page_info.cursor; onPage returning false stops.
+export async function eachPage(path, onPage) {
+  const sep = path.includes('?') ? '&' : '?';
+  let cursor = null;
+  do {
+    const page = await api(`${path}${cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ''}`);
+    if (onPage(page) === false) return;
+    cursor = page.page_info.cursor;
+  } while (cursor);
+}
+
 let toastTimer;
 export function toast(text) {
   const t = $('#toast');

@@ -1,6 +1,6 @@
 // One execution or trace: a virtualised tree + waterfall built on the skeleton
 // endpoint, keyboard navigation, in-trace search, the detail panel on demand.
-import { $, h, api, copy, copyButton, setCrumbs, toast } from './dom.js';
+import { $, h, api, copy, copyButton, eachPage, setCrumbs, toast } from './dom.js';
 import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
 import { buildTree, fromSkeleton, serviceColour, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
@@ -97,14 +97,14 @@ export class TraceView {
   async load() {
     try {
       const prices = api('/api/prices').then(compile, () => null); // no table: no cost figures
-      let cursor = null, first = true;
-      do {
-        const page = await api(`${this.base()}/tree?limit=${PAGE}&events=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-        if (this.closed) return;
+      let first = true;
+      await eachPage(`${this.base()}/tree?limit=${PAGE}&events=1`, (page) => {
+        if (this.closed) return false;
         if (first) { this.meta = page.execution; this.seq = page.seq; first = false; }
         for (const s of page.spans) upsert(this.nodes, fromSkeleton(s));
-        cursor = page.page_info.cursor;
-      } while (cursor);
+        return true;
+      });
+      if (this.closed) return;
       this.prices = await prices;
       this.loaded = true;
       this.refresh(false);
@@ -304,12 +304,8 @@ export class TraceView {
         const parts = await Promise.all(ids.map((t) => api(`/api/v2/traces/${t}`)));
         body = { trace: { resourceSpans: parts.flatMap((p) => p.trace?.resourceSpans || []) } };
       } else {
-        let cursor = null, first = null;
-        do {
-          const page = await api(`${this.base()}/trace?limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-          if (first) first.spans.push(...page.spans); else first = page;
-          cursor = page.page_info.cursor;
-        } while (cursor);
+        let first = null;
+        await eachPage(`${this.base()}/trace?limit=10000`, (page) => { if (first) first.spans.push(...page.spans); else first = page; });
         first.page_info = { has_next_page: false, cursor: null };
         body = first;
       }

@@ -283,10 +283,11 @@ test('compare two executions: from the list (select two) and from a run (previou
   const ms = 1_000_000n;
   const runOf = (trace, exec, t, steps) => [span({ trace, id: trace * 16, name: 'workflow', start: t, end: t + 1000n * ms,
     attrs: { 'orcheo.execution.id': exec, 'orcheo.workflow.id': 'wf-cmp' } }),
-  ...steps.map(([name, a, b, tin, tout, status], i) => span({ trace, id: trace * 16 + i + 1, parent: trace * 16, name, start: t + BigInt(a) * ms,
-    end: t + BigInt(b) * ms, status, attrs: tin ? { 'gen_ai.usage.input_tokens': tin, 'gen_ai.usage.output_tokens': tout } : {} }))];
-  await postSpans(collector.url, runOf(0xa1, 'exec-cmp-a', NOW - 60_000n * ms, [['plan', 0, 100, 10, 5], ['search', 100, 300], ['answer', 300, 600, 100, 50]]));
-  await postSpans(collector.url, runOf(0xb1, 'exec-cmp-b', NOW - 30_000n * ms, [['plan', 0, 150, 10, 5], ['rerank', 150, 200], ['answer', 300, 550, 120, 40, 2]]));
+  ...steps.map(([name, a, b, tin, tout, status, node], i) => span({ trace, id: trace * 16 + i + 1, parent: trace * 16, name, start: t + BigInt(a) * ms,
+    end: t + BigInt(b) * ms, status, attrs: { ...(tin ? { 'gen_ai.usage.input_tokens': tin, 'gen_ai.usage.output_tokens': tout } : {}),
+      ...(node ? { 'orcheo.node.id': node } : {}) } }))];
+  await postSpans(collector.url, runOf(0xa1, 'exec-cmp-a', NOW - 60_000n * ms, [['plan', 0, 100, 10, 5], ['search', 100, 300], ['answer', 300, 600, 100, 50, undefined, 'n-answer']]));
+  await postSpans(collector.url, runOf(0xb1, 'exec-cmp-b', NOW - 30_000n * ms, [['plan', 0, 150, 10, 5], ['rerank', 150, 200], ['answer v2', 300, 550, 120, 40, 2, 'n-answer']]));
   await page.goto(`${query.base}/`);
   await page.check('input.pick[value="exec-cmp-b"]');
   assert.equal(await page.isDisabled('button.compare-selected'), true, 'one is not a pair');
@@ -297,11 +298,12 @@ test('compare two executions: from the list (select two) and from a run (previou
   const rows = await page.$$eval('table.cmp tbody tr', (trs) => trs.map((tr) => ({ kind: tr.className.replace('cmp-row ', ''),
     cells: [...tr.children].map((td) => td.textContent.trim()) })));
   const row = (name) => rows.find((r) => r.cells[0].replace(/^[+−]/, '') === name);
-  assert.deepEqual(rows.map((r) => `${r.cells[0]}:${r.kind}`), ['workflow:same', 'plan:same', '−search:removed', '+rerank:added', 'answer:same']);
+  assert.deepEqual(rows.map((r) => `${r.cells[0]}:${r.kind}`), ['workflow:same', 'plan:same', '−search:removed', '+rerank:added', 'answer v2:same'],
+    'the renamed node is the same workflow node (orcheo.node.id)');
   assert.equal(row('plan').cells[3], '+50.0 ms');
-  assert.equal(row('answer').cells[3], '−50.0 ms');
-  assert.equal(row('answer').cells[4], '+10');
-  assert.match(row('answer').cells.at(-1), /^UNSET → ERROR$/);
+  assert.equal(row('answer v2').cells[3], '−50.0 ms');
+  assert.equal(row('answer v2').cells[4], '+10');
+  assert.match(row('answer v2').cells.at(-1), /^UNSET → ERROR$/);
   assert.equal(await page.textContent('[data-testid=cmp-counts]'), '1 added · 1 removed · 2 changed');
   await page.screenshot({ path: `${shots}ui-compare-1440.png`, fullPage: true });
   await page.setViewportSize({ width: 800, height: 900 });
