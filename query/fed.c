@@ -29,6 +29,7 @@ static struct {
     long timeout_ms;
     char *ca_file;
     pthread_key_t conns_key;
+    int keyed; /* conns_key exists (a failed fed_init never made it) */
 } fed;
 
 /* Per worker thread: one easy handle per shard, so connections are reused. */
@@ -85,8 +86,12 @@ int fed_init(const char *shards, uint64_t timeout_ms, const char *ca_file, char 
     fed.timeout_ms = (long)timeout_ms;
     fed.ca_file = ca_file && ca_file[0] ? arbor_xstrdup(ca_file) : NULL;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    pthread_key_create(&fed.conns_key, conns_free);
-    return 0;
+    fed.keyed = pthread_key_create(&fed.conns_key, conns_free) == 0;
+    if (fed.keyed)
+        return 0;
+    snprintf(err, errlen, "ARBOR_SHARDS: no thread key for the shard connections");
+    fed_shutdown();
+    return -1;
 fail:
     free(copy);
     fed_shutdown();
@@ -131,11 +136,13 @@ void fed_shutdown(void)
 {
     if (fed.n == 0)
         return;
-    conns_t *c = pthread_getspecific(fed.conns_key);
+    conns_t *c = fed.keyed ? pthread_getspecific(fed.conns_key) : NULL;
     if (c != NULL) {
         conns_free(c);
         pthread_setspecific(fed.conns_key, NULL);
     }
+    if (fed.keyed)
+        pthread_key_delete(fed.conns_key);
     for (size_t i = 0; i < fed.n; i++)
         free(fed.shards[i].base);
     free(fed.ca_file);
