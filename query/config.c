@@ -75,6 +75,11 @@ static const arbor_cfg_entry_t entries[] = {
      "Threads running searches and filtered traces, so that health checks and every other request are "
      "answered while they run.",
      NULL, 1, 64},
+    {"tree-cache-size", ARBOR_CFG_SIZE, "64MiB", F(tree_cache_size),
+     "Memory for span trees of large traces (1,000 spans or more) kept between requests: the pages and the "
+     "skeleton of an unchanged trace reuse one tree instead of reading every span again. A trace that changes "
+     "gets a new tree; the least recently used go first. 0 turns the cache off.",
+     NULL, 0, (int64_t)1 << 40},
     {"shards", ARBOR_CFG_STRING, NULL, F(shards),
      "Federation (docs/scaling.md): the query URLs of the shards, comma separated (`http://shard-0:3200,…`). "
      "Set, this service reads no store: every API route asks each shard in parallel and merges the answers. "

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "tree_cache.h"
 
 #include "arbor/ingest_stats.h"
 
@@ -62,6 +63,16 @@ static void gauge(jsonw_t *w, const char *name, const char *help, unsigned long 
     line(w, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, v);
 }
 
+static void render_tree_cache(jsonw_t *w)
+{
+    tree_cache_stats_t tc;
+    tree_cache_stats(&tc);
+    counter(w, "arbor_tree_cache_hits_total", "Tree requests answered from a cached tree.", tc.hits);
+    counter(w, "arbor_tree_cache_misses_total", "Tree requests that read every span of their traces.", tc.misses);
+    gauge(w, "arbor_tree_cache_bytes", "Memory held by cached trees.", tc.bytes);
+    gauge(w, "arbor_tree_cache_trees", "Trees cached.", tc.trees);
+}
+
 void metrics_render(arbor_store_t *store, jsonw_t *w)
 {
     arbor_ingest_stats_t st;
@@ -111,6 +122,7 @@ void metrics_render(arbor_store_t *store, jsonw_t *w)
     for (size_t i = 0; i < ss.n_indexes; i++)
         line(w, "arbor_store_entries{index=\"%s\"} %llu\n", ss.indexes[i].name,
              (unsigned long long)ss.indexes[i].entries);
+    render_tree_cache(w);
     gauge(w, "arbor_live_subscribers", "WebSocket subscribers connected to live streams.", m.live_subscribers);
 
     line(w, "# HELP arbor_query_requests_total Query API requests by route and status.\n"

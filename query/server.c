@@ -14,6 +14,7 @@
 #include "tempo.h"
 #include "ui.h"
 #include "trace.h"
+#include "tree_cache.h"
 #include "worker.h"
 
 #include "arbor/auth.h"
@@ -1461,6 +1462,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     h2o_socket_t *listener = h2o_evloop_socket_create(ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(listener, on_accept);
     start_live(cfg, ctx.loop);
+    tree_cache_configure((size_t)cfg->tree_cache_size);
     if (worker_pool_start(ctx.loop, (size_t)cfg->search_threads) != 0) {
         arbor_error("worker_start_failed", "threads=%lld", (long long)cfg->search_threads);
         return 1;
@@ -1480,6 +1482,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     arbor_log_lifecycle("shutdown", "reason=signal");
     worker_pool_stop(ctx.loop); /* running searches see the cancel flag and stop */
     live_shutdown();
+    tree_cache_clear();
     fed_live_shutdown(ctx.loop);
     for (int i = 0; i < 10 && live_subscribers() > 0; i++)
         h2o_evloop_run(ctx.loop, 10); /* let the close frames go out */

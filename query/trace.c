@@ -6,7 +6,7 @@
 
 #include "otlp.h"
 #include "textmatch.h"
-#include "tree.h"
+#include "tree_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,7 +324,8 @@ static void write_span_facts(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *
     }
 }
 
-static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, skel_ctx_t *c, arbor_arena_t *arena)
+static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, const arbor_span_rec_t *stored,
+                           skel_ctx_t *c, arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
     const arbor_span_rec_t *s = &n->rec;
@@ -359,24 +360,68 @@ static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, skel_ctx_t
     if (n->placeholder) {
         jsonw_key(w, "placeholder");
         jsonw_bool(w, 1);
-    } else {
-        write_span_facts(w, c, s, arena);
+    } else if (stored != NULL) {
+        write_span_facts(w, c, stored, arena);
     }
     jsonw_object_end(w);
 }
 
-static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, render_kind_t kind, const trace_options_t *o,
-                 skel_ctx_t *c, arbor_arena_t *arena)
+/* @p stored: the span's record with its bytes, NULL for a placeholder */
+static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, const arbor_span_rec_t *stored, render_kind_t kind,
+                 const trace_options_t *o, skel_ctx_t *c, arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
     span_extra_t extra = {1, n->n_children, n->depth, 0};
     if (kind == RENDER_SKELETON)
-        skeleton_entry(w, t, idx, c, arena);
-    else if (n->placeholder)
+        skeleton_entry(w, t, idx, stored, c, arena);
+    else if (stored == NULL)
         span_json_placeholder(w, &n->rec, &extra);
     else
-        span_json_write(w, arena, &n->rec, &o->span, &extra);
+        span_json_write(w, arena, stored, &o->span, &extra);
     arbor_arena_reset(arena);
+}
+
+typedef struct {
+    uint32_t node, at; /* node index; position on the page */
+} page_slot_t;
+
+static int cmp_slot(const void *a, const void *b)
+{
+    uint32_t x = ((const page_slot_t *)a)->node, y = ((const page_slot_t *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+/* The stored records of a page's nodes, span bytes readable: the nodes' own, or
+ * for a cached tree read again. Real nodes were loaded in key order, so sorted
+ * by index they are in key order and one cursor reads them. recs[k] is NULL
+ * where the page holds a placeholder (or a span no longer found). */
+static const arbor_span_rec_t **page_recs(const tree_t *t, arbor_reader_t *r, const uint32_t *nodes, size_t n,
+                                          arbor_span_rec_t **store_out)
+{
+    const arbor_span_rec_t **recs = arbor_xcalloc(n + 1, sizeof *recs);
+    *store_out = NULL;
+    if (t->names == NULL) {
+        for (size_t k = 0; k < n; k++)
+            recs[k] = t->nodes[nodes[k]].placeholder ? NULL : &t->nodes[nodes[k]].rec;
+        return recs;
+    }
+    page_slot_t *slots = arbor_xmalloc((n + 1) * sizeof *slots);
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!t->nodes[nodes[k]].placeholder)
+            slots[m++] = (page_slot_t){nodes[k], (uint32_t)k};
+    qsort(slots, m, sizeof *slots, cmp_slot);
+    arbor_span_rec_t *got = arbor_xmalloc((m + 1) * sizeof *got);
+    uint8_t *found = arbor_xmalloc(m + 1);
+    for (size_t j = 0; j < m; j++)
+        got[j] = t->nodes[slots[j].node].rec;
+    if (arbor_reader_spans_fill(r, got, m, found) == 0)
+        for (size_t j = 0; j < m; j++)
+            recs[slots[j].at] = found[j] ? &got[j] : NULL;
+    free(found);
+    free(slots);
+    *store_out = got;
+    return recs;
 }
 
 /* Write "spans" and "page_info" for one page of @p seq (a list of node indexes). */
@@ -394,13 +439,27 @@ static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint
         /* the span the cursor names wins over its position: spans may have arrived */
         if (has_span) {
             uint32_t idx = tree_find(t, span);
-            for (size_t i = 0; idx != TREE_NONE && i < n; i++)
+            if (idx != TREE_NONE && seq == t->order)
+                start = t->pos[idx];
+            for (size_t i = 0; idx != TREE_NONE && seq != t->order && i < n; i++)
                 if (seq[i] == idx) {
                     start = i;
                     break;
                 }
         }
     }
+    /* the page's nodes first, then their records in one pass over the store */
+    uint32_t *nodes = arbor_xmalloc((page->limit + 1) * sizeof *nodes);
+    size_t emitted = 0, i = start;
+    for (; i < n; i++) {
+        if (page->max_depth && t->nodes[seq[i]].depth >= page->max_depth)
+            continue;
+        if (emitted == page->limit)
+            break;
+        nodes[emitted++] = seq[i];
+    }
+    arbor_span_rec_t *held;
+    const arbor_span_rec_t **recs = page_recs(t, r, nodes, emitted, &held);
     arbor_arena_t arena;
     skel_ctx_t *c = arbor_xcalloc(1, sizeof *c);
     c->r = r;
@@ -408,18 +467,13 @@ static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint
     arbor_arena_init(&arena, 64 * 1024, 0);
     jsonw_key(w, "spans");
     jsonw_array(w);
-    size_t emitted = 0, i = start;
-    for (; i < n; i++) {
-        uint32_t idx = seq[i];
-        if (page->max_depth && t->nodes[idx].depth >= page->max_depth)
-            continue;
-        if (emitted == page->limit)
-            break;
-        emit(w, t, idx, kind, o, c, &arena);
-        emitted++;
-    }
+    for (size_t k = 0; k < emitted; k++)
+        emit(w, t, nodes[k], recs[k], kind, o, c, &arena);
     arbor_arena_free(&arena);
     free(c);
+    free(recs);
+    free(held);
+    free(nodes);
     jsonw_array_end(w);
     write_page_info(w, i < n, i, i < n ? t->nodes[seq[i]].rec.span_id : NULL);
     return 0;
@@ -428,7 +482,7 @@ static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint
 /* "matches": every stored span of the tree whose name, attributes, events or
  * status message mention page->match (the in-trace search), in tree order of
  * storage; bounded by page->match_deadline_ns. */
-static void write_matches(jsonw_t *w, const tree_t *t, const page_params_t *page)
+static void write_matches(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const page_params_t *page)
 {
     arbor_arena_t a;
     int truncated = 0;
@@ -440,13 +494,13 @@ static void write_matches(jsonw_t *w, const tree_t *t, const page_params_t *page
             truncated = 1;
             break;
         }
-        const arbor_span_rec_t *rec = &t->nodes[i].rec;
+        arbor_span_rec_t rec;
         arbor_iov_t bytes;
         otlp_span_t s;
-        if (text_contains(rec->name, page->match) ||
-            (arbor_span_bytes(rec, &a, &bytes) == 0 && otlp_span_decode(&a, bytes.base, bytes.len, &s) == 0 &&
-             text_span_mentions(&s, page->match)))
-            jsonw_hex(w, rec->span_id, 8);
+        if (text_contains(t->nodes[i].rec.name, page->match) ||
+            (tree_span_rec(t, r, (uint32_t)i, &rec) == 0 && arbor_span_bytes(&rec, &a, &bytes) == 0 &&
+             otlp_span_decode(&a, bytes.base, bytes.len, &s) == 0 && text_span_mentions(&s, page->match)))
+            jsonw_hex(w, t->nodes[i].rec.span_id, 8);
         arbor_arena_reset(&a);
     }
     jsonw_array_end(w);
@@ -461,36 +515,41 @@ int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, con
                  const trace_options_t *o, const page_params_t *page, jsonw_t *w)
 {
     execution_t *x = arbor_xmalloc(sizeof *x);
-    tree_t t;
+    tree_ref_t *ref = NULL;
     int rc = trace_id ? execution_load_trace(r, trace_id, x) : execution_load(r, exec_id, x);
-    if (rc == 0)
-        rc = tree_load(&t, r, (const uint8_t(*)[16])x->ids, x->n);
+    if (rc == 0) {
+        uint64_t seqs[TRACE_MAX_PER_EXECUTION];
+        for (size_t i = 0; i < x->n; i++)
+            seqs[i] = x->sums[i].last_seq;
+        rc = tree_cache_acquire(r, (const uint8_t(*)[16])x->ids, seqs, x->n, &ref);
+    }
     if (rc) {
         free(x);
         return rc;
     }
-    const uint32_t *seq = t.order;
-    size_t n = t.n;
+    const tree_t *t = tree_ref_tree(ref);
+    const uint32_t *seq = t->order;
+    size_t n = t->n;
     if (page->has_parent) {
-        uint32_t p = tree_find(&t, page->parent);
+        uint32_t p = tree_find(t, page->parent);
         if (p == TREE_NONE) {
             rc = ARBOR_ENOTFOUND;
             goto out;
         }
-        seq = t.kids + t.nodes[p].first_child;
-        n = t.nodes[p].n_children;
+        seq = t->kids + t->nodes[p].first_child;
+        n = t->nodes[p].n_children;
     }
     jsonw_object(w);
-    write_execution(w, r, x, &t, o);
-    if ((rc = write_page(w, r, &t, seq, n, page, kind, o)) != 0)
+    write_execution(w, r, x, t, o);
+    if ((rc = write_page(w, r, t, seq, n, page, kind, o)) != 0)
         goto out;
     if (page->match.len)
-        write_matches(w, &t, page);
+        write_matches(w, r, t, page);
     jsonw_key(w, "seq");
     jsonw_uint(w, arbor_reader_last_seq(r));
     jsonw_object_end(w);
 out:
-    tree_free(&t);
+    tree_cache_release(ref);
     free(x);
     return rc;
 }

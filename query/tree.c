@@ -231,8 +231,44 @@ int tree_load(tree_t *t, arbor_reader_t *r, const uint8_t (*ids)[16], size_t n_i
     return 0;
 }
 
+void tree_detach(tree_t *t)
+{
+    size_t total = 0, at = 0;
+    for (size_t i = 0; i < t->n; i++)
+        total += t->nodes[i].rec.name.len;
+    t->names = arbor_xmalloc(total + 1);
+    for (size_t i = 0; i < t->n; i++) {
+        arbor_span_rec_t *rec = &t->nodes[i].rec;
+        if (rec->name.len)
+            memcpy(t->names + at, rec->name.base, rec->name.len);
+        rec->name.base = t->names + at;
+        at += rec->name.len;
+        rec->span_bytes = ARBOR_IOV_NULL;
+    }
+}
+
+int tree_span_rec(const tree_t *t, arbor_reader_t *r, uint32_t idx, arbor_span_rec_t *out)
+{
+    const arbor_span_rec_t *rec = &t->nodes[idx].rec;
+    if (t->names == NULL) {
+        *out = *rec;
+        return 0;
+    }
+    return arbor_reader_span(r, rec->trace_id, rec->span_id, out);
+}
+
+size_t tree_bytes(const tree_t *t)
+{
+    size_t names = 0;
+    for (size_t i = 0; t->names != NULL && i < t->n; i++)
+        names += t->nodes[i].rec.name.len;
+    return sizeof *t + t->cap * sizeof *t->nodes + t->n * 3 * sizeof(uint32_t) + t->n_roots * sizeof(uint32_t) +
+           t->by_id.cap * 2 * sizeof(uint64_t) + names;
+}
+
 void tree_free(tree_t *t)
 {
+    free(t->names);
     free(t->nodes);
     free(t->kids);
     free(t->roots);

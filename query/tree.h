@@ -37,6 +37,7 @@ typedef struct {
     int64_t tokens_in, tokens_out;
     uint32_t errors;
     uint64_t min_start, max_end;
+    char *names; /* tree_detach: the span names, owned; NULL while they are borrowed */
 } tree_t;
 
 /** Load every span of the given traces. 0 or a store error (tree freed then). */
@@ -48,6 +49,15 @@ void tree_free(tree_t *t);
 void tree_init(tree_t *t);
 void tree_add(tree_t *t, const arbor_span_rec_t *rec);
 void tree_build(tree_t *t);
+/** Make the tree outlive its reader (the tree cache): the names are copied into
+ *  the tree and the nodes' span bytes forgotten; tree_span_rec finds them again. */
+void tree_detach(tree_t *t);
+/** The stored record of real node @p idx with span bytes readable through @p r:
+ *  the node's own while the tree borrows from @p r, else read again from @p r
+ *  (which must see the snapshot the tree was built from). 0 or ARBOR_ENOTFOUND. */
+int tree_span_rec(const tree_t *t, arbor_reader_t *r, uint32_t idx, arbor_span_rec_t *out);
+/** Bytes the tree takes in memory (the cache's budget). */
+size_t tree_bytes(const tree_t *t);
 /** Node index of a span ID, or TREE_NONE. */
 uint32_t tree_find(const tree_t *t, const uint8_t *span_id);
 

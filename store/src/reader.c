@@ -50,6 +50,11 @@ void arbor_reader_end(arbor_reader_t *r)
     free(r);
 }
 
+uint32_t arbor_reader_tenant_id(const arbor_reader_t *r)
+{
+    return r->tenant;
+}
+
 uint64_t arbor_reader_txn_id(arbor_reader_t *r)
 {
     return (uint64_t)mdb_txn_id(r->txn);
@@ -147,6 +152,33 @@ int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[16], arbo
     if (r->tenant == 0)
         return 0;
     return arbor__walk_trace(r->txn, r->store, r->tenant, trace_id, MDB_NEXT, visit_span, &v);
+}
+
+int arbor_reader_spans_fill(arbor_reader_t *r, arbor_span_rec_t *recs, size_t n, uint8_t *found)
+{
+    MDB_cursor *cur;
+    memset(found, 0, n);
+    if (r->tenant == 0 || n == 0)
+        return 0;
+    int rc = mdb_cursor_open(r->txn, r->store->dbi[DBI_SPANS], &cur);
+    if (rc)
+        return rc;
+    /* a positioned cursor searches its current leaf page first: keys in order mostly stay on it */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[SPAN_KEY_LEN];
+        be32_put(k, r->tenant);
+        memcpy(k + 4, recs[i].trace_id, 16);
+        memcpy(k + 20, recs[i].span_id, 8);
+        MDB_val key = {sizeof k, k}, val;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc || (rc = span_from_kv(&key, &val, &recs[i])) != 0)
+            break;
+        found[i] = 1;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8_t span_id[8],

@@ -79,6 +79,31 @@ test('first pages: 10,000 on the Canvas endpoint (it never asks for more), 1,000
   assert.ok(kids.body.spans.every((s) => s.parent_span_id === hex(1042, 16)));
 });
 
+test('the tree is cached between requests, and a span arriving or replaced shows on the next one', async () => {
+  const metric = async (name) => {
+    const text = await (await fetch(`${query.base}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)[1]);
+  };
+  await get('/api/executions/exec-100k/tree?limit=1');
+  const hits = await metric('arbor_tree_cache_hits_total');
+  const before = (await get('/api/executions/exec-100k/tree?limit=1')).body.spans[0];
+  assert.equal(await metric('arbor_tree_cache_hits_total'), hits + 1, 'the second request reused the tree');
+  assert.ok(await metric('arbor_tree_cache_bytes') > 0);
+  await postSpans(collector.url, [
+    span({ trace: BIG, id: 1_000_999, parent: 1042, start: NOW + 42_000_999n, attrs: { 'gen_ai.usage.input_tokens': 5 } }),
+    span({ trace: BIG, id: 1_042_000, parent: 1042, name: 'renamed', start: NOW + 42_000_000n,
+      attrs: { 'gen_ai.usage.input_tokens': 1 } }),
+  ]);
+  const after = (await get('/api/executions/exec-100k/tree?limit=1')).body;
+  assert.deepEqual(after.spans[0].subtree_tokens, { input: before.subtree_tokens.input + 5, output: 0 });
+  assert.equal(after.execution.span_count, 100002);
+  const kids = (await get(`/api/executions/exec-100k/trace?limit=2&cursor=0.${hex(1042, 16)}`)).body.spans;
+  assert.deepEqual(kids.map((s) => s.name), ['span-1042', 'renamed']);
+  const fresh = (await get(`/api/executions/exec-100k/tree?parent=${hex(1042, 16)}&limit=1000`)).body.spans;
+  assert.equal(fresh.length, 1000);
+  assert.ok(fresh.some((s) => s.span_id === hex(1_000_999, 16)));
+});
+
 test('a chain 20,000 spans deep: no recursion limit, depths intact', async () => {
   const spans = [];
   for (let i = 1; i <= 20000; i++)

@@ -264,6 +264,9 @@ void arbor_reader_end(arbor_reader_t *r);
 int arbor_reader_set_tenant(arbor_reader_t *r, arbor_iov_t tenant);
 /** Last change-feed sequence committed as of this snapshot (0 = empty store). */
 uint64_t arbor_reader_last_seq(arbor_reader_t *r);
+/** The store's number for the reader's tenant (0: unknown, it finds nothing). Never reused for
+ *  another tenant, so with trace IDs and sequences it names data across snapshots (caches). */
+uint32_t arbor_reader_tenant_id(const arbor_reader_t *r);
 /** The transaction ID of the reader's snapshot: compare it with arbor_store_last_txn(),
  *  which may run ahead of what a reader started just after it sees. */
 uint64_t arbor_reader_txn_id(arbor_reader_t *r);
@@ -282,6 +285,14 @@ int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRA
 /** One span; 0 or ARBOR_ENOTFOUND. */
 int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
                       const uint8_t span_id[ARBOR_SPAN_ID_LEN], arbor_span_rec_t *out);
+
+/**
+ * Read @p n spans again by key: each rec's trace_id and span_id are set by the
+ * caller, the rest is filled in where found[i] becomes 1. One cursor walks them:
+ * keys in ascending order mostly stay on the leaf page it is on, so this costs
+ * far less than arbor_reader_span each. 0 or an LMDB error.
+ */
+int arbor_reader_spans_fill(arbor_reader_t *r, arbor_span_rec_t *recs, size_t n, uint8_t *found);
 
 /**
  * Trace IDs mapped to an execution, up to @p max, in trace-ID order.
