@@ -29,10 +29,10 @@ static const arbor_cfg_entry_t entries[] = {
      "last seconds on power loss).",
      sync_modes, 0, 0},
     {"span-compression", ARBOR_CFG_ENUM, "lz4", F(span_compression),
-     "How span bytes are stored: compressed against a built-in dictionary of semantic-convention keys "
-     "when that saves over 1/9. `lz4`: about 0.67 of the size for prompt-bearing spans, ~1.2 us per span "
-     "to compress and ~0.15 us to decompress; `zstd` (level -1): about 0.65, ~3 us and ~0.5 us; `none`: "
-     "as received. Stores may mix them: each span says how it was stored.",
+     "How span bytes are stored: a request's spans of one trace as one block (a lone span by itself), "
+     "compressed against a built-in dictionary of semantic-convention keys when that saves over 1/9. `lz4`: "
+     "about 0.3 of the size for a block of workflow spans (0.67 span by span); `zstd` (level -1): smaller "
+     "and slower; `none`: as received. Stores may mix them: each block and span says how it was stored.",
      compression_modes, 0, 0},
     {"retention", ARBOR_CFG_DURATION, "72h", F(retention_ms),
      "Traces whose last span ended longer ago than this are deleted by a background sweep in the writer "

@@ -146,28 +146,87 @@ static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t 
     return n;
 }
 
-/* The span's stored bytes: as received when the request was binary protobuf
- * (no second encoding), else packed from the decoded message; compressed here,
- * on the decoding thread, when that is on. Always arena-owned in the end: the
- * writer must not depend on the request body living until the commit. */
-static int span_bytes(arbor_arena_t *a, const ingest_options_t *o, const otlp_span_t *s, arbor_span_in_t *in)
+/* The span's message: as received when the request was binary protobuf (no
+ * second encoding), else packed from the decoded message. pack_spans() below
+ * decides how it is stored. */
+static int span_bytes(arbor_arena_t *a, const otlp_span_t *s, arbor_span_in_t *in)
 {
     if (s->wire.len > 0) {
         in->span_bytes = s->wire;
-    } else {
-        size_t n = otlp_span_packed_size(s);
-        uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
-        if (bytes == NULL)
-            return ENOMEM;
-        in->span_bytes = arbor_iov(bytes, otlp_span_pack(s, bytes));
+        return 0;
     }
+    size_t n = otlp_span_packed_size(s);
+    uint8_t *bytes = arbor_arena_alloc(a, n ? n : 1);
+    if (bytes == NULL)
+        return ENOMEM;
+    in->span_bytes = arbor_iov(bytes, otlp_span_pack(s, bytes));
+    return 0;
+}
+
+/* A span stored by itself: compressed alone, and always arena-owned in the end
+ * (the writer must not depend on the request body living until the commit). */
+static int pack_alone(arbor_arena_t *a, const ingest_options_t *o, arbor_span_in_t *in)
+{
+    const uint8_t *body = (const uint8_t *)in->span_bytes.base;
     if (arbor_span_pack(in, o->span_codec, a) != 0)
         return ENOMEM;
-    if (in->span_codec == ARBOR_SPAN_PLAIN && s->wire.len > 0) { /* stored plain: copy out of the body */
-        void *copy = arbor_arena_dup(a, s->wire.base, s->wire.len);
-        if (copy == NULL)
+    if (in->span_codec == ARBOR_SPAN_PLAIN && (const uint8_t *)in->span_bytes.base == body) {
+        void *copy = arbor_arena_dup(a, in->span_bytes.base, in->span_bytes.len);
+        if (copy == NULL && in->span_bytes.len > 0)
             return ENOMEM;
-        in->span_bytes = arbor_iov(copy, s->wire.len);
+        in->span_bytes = arbor_iov(copy, in->span_bytes.len);
+    }
+    return 0;
+}
+
+/* order[from..to) (spans of one trace, at most ARBOR_BLOCK_MAX_RAW bytes) as one block. */
+static int pack_block(ingest_job_t *job, const ingest_options_t *o, size_t from, size_t to, size_t raw_len)
+{
+    arbor_arena_t *a = &job->arena;
+    uint8_t *raw = arbor_arena_alloc(a, raw_len ? raw_len : 1);
+    if (raw == NULL)
+        return ENOMEM;
+    size_t at = 0;
+    for (size_t k = from; k < to; k++) {
+        arbor_span_in_t *in = &job->spans[job->order[k]];
+        memcpy(raw + at, in->span_bytes.base, in->span_bytes.len);
+        in->block.offset = (uint32_t)at;
+        in->block.len = (uint32_t)in->span_bytes.len;
+        in->span_bytes = arbor_iov(raw + at, in->span_bytes.len);
+        at += in->span_bytes.len;
+    }
+    struct ingest_block *b = &job->blocks[job->n_blocks++];
+    if (arbor_block_pack(arbor_iov(raw, raw_len), o->span_codec, a, &b->packed, &b->codec) != 0)
+        return ENOMEM;
+    b->raw_len = (uint32_t)raw_len;
+    b->n_spans = (uint32_t)(to - from);
+    b->first = from;
+    for (size_t k = from; k < to; k++) { /* each span's part of the block as stored, at least 1 */
+        arbor_span_in_t *in = &job->spans[job->order[k]];
+        uint64_t share = (uint64_t)(b->packed.len + 12) * in->block.len / (raw_len ? raw_len : 1);
+        in->block.share = share ? (uint32_t)share : 1;
+    }
+    return 0;
+}
+
+/* After ordering: runs of two or more spans of one trace become blocks (split
+ * at ARBOR_BLOCK_MAX_RAW); other spans are compressed alone. */
+static int pack_spans(ingest_job_t *job, const ingest_options_t *o)
+{
+    job->blocks = arbor_arena_alloc(&job->arena, (job->n_spans / 2 + 1) * sizeof *job->blocks);
+    if (job->blocks == NULL)
+        return ENOMEM;
+    for (size_t k = 0; k < job->n_spans;) {
+        const uint8_t *trace = job->spans[job->order[k]].trace_id;
+        size_t e = k, raw = 0;
+        while (e < job->n_spans && memcmp(job->spans[job->order[e]].trace_id, trace, 16) == 0 &&
+               raw + job->spans[job->order[e]].span_bytes.len <= ARBOR_BLOCK_MAX_RAW)
+            raw += job->spans[job->order[e++]].span_bytes.len;
+        int rc = e - k >= 2 ? pack_block(job, o, k, e, raw)
+                            : pack_alone(&job->arena, o, &job->spans[job->order[k]]);
+        if (rc)
+            return rc;
+        k = e > k + 1 ? e : k + 1;
     }
     return 0;
 }
@@ -330,7 +389,7 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, con
                 return ENOMEM;
             if (in->execution_id.len == 0)
                 in->execution_id = resource_exec;
-            if (span_bytes(a, o, s, in) != 0)
+            if (span_bytes(a, s, in) != 0)
                 return ENOMEM;
             job->span_resource[job->n_spans] = res_idx;
             job->span_scope[job->n_spans] = (uint32_t)job->n_scopes;
@@ -369,6 +428,8 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
         rc = take_resource_spans(job, o, &req.items[r]);
     if (rc == 0)
         rc = order_spans(job);
+    if (rc == 0)
+        rc = pack_spans(job, o);
     if (rc == 0)
         return 0;
     if (a->overflowed) {

@@ -22,6 +22,14 @@ struct ingest_job {
     uint32_t *span_resource, *span_scope; /* index into resources[] / scopes[] per span */
     uint32_t *order;                      /* spans[] in key order (trace ID, span ID, arrival) */
     size_t n_spans;
+    /* a request's spans of one trace share a compressed block: order[first..first+n_spans) */
+    struct ingest_block {
+        arbor_iov_t packed;
+        arbor_span_codec_t codec;
+        uint32_t raw_len, n_spans;
+        size_t first;
+    } *blocks;
+    size_t n_blocks;
     arbor_iov_t *resources, *scopes;
     size_t n_resources, n_scopes;
     /* or an execution announcement (POST /v1/executions): trace -> execution */

@@ -185,6 +185,17 @@ static int check_trace_caps(writer_t *w, arbor_batch_t *b, const ingest_job_t *j
     return 0;
 }
 
+/* A block goes in just before its spans, which then refer to it by its id. */
+static int put_block(arbor_batch_t *b, ingest_job_t *job, const struct ingest_block *blk)
+{
+    const uint8_t *trace = job->spans[job->order[blk->first]].trace_id;
+    uint64_t id;
+    int rc = arbor_batch_put_block(b, trace, blk->packed, blk->codec, blk->raw_len, blk->n_spans, &id);
+    for (size_t k = blk->first; rc == 0 && k < blk->first + blk->n_spans; k++)
+        job->spans[job->order[k]].block.id = id;
+    return rc;
+}
+
 static int write_job(writer_t *w, arbor_batch_t *b, ingest_job_t *job)
 {
     int rc;
@@ -201,9 +212,11 @@ static int write_job(writer_t *w, arbor_batch_t *b, ingest_job_t *job)
     for (size_t i = 0; i < job->n_scopes; i++)
         if ((rc = arbor_batch_put_record(b, ARBOR_RECORD_SCOPE, job->scopes[i], &sr[i])) != 0)
             goto out;
-    for (size_t k = 0; k < job->n_spans; k++) {
+    for (size_t k = 0, blk = 0; k < job->n_spans; k++) {
         size_t i = job->order[k];
         arbor_span_in_t *in = &job->spans[i];
+        if (blk < job->n_blocks && job->blocks[blk].first == k && (rc = put_block(b, job, &job->blocks[blk++])) != 0)
+            goto out;
         in->resource_ref = rr[job->span_resource[i]];
         in->scope_ref = sr[job->span_scope[i]];
         if ((rc = arbor_batch_put_span(b, in)) != 0)

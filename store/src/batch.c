@@ -31,6 +31,12 @@ struct arbor_batch {
     cached_summary_t *summaries, **summaries_tail; /* in first-touch order */
     uint8_t *buf;      /* scratch for span values */
     size_t buf_cap;
+    /* blocks that lost spans to replacements: their live counts go down at commit */
+    struct block_drop {
+        uint8_t key[BLOCK_KEY_LEN];
+        uint32_t spans;
+    } *drops;
+    size_t n_drops, drops_cap;
 };
 
 static int summary_flush(arbor_batch_t *b, cached_summary_t *c);
@@ -110,6 +116,7 @@ static void batch_free(arbor_batch_t *b)
     }
     arbor_map64_free(&b->by_trace);
     free(b->buf);
+    free(b->drops);
     free(b);
 }
 
@@ -330,8 +337,9 @@ static void summary_forget(arbor_trace_summary_t *t, const MDB_val *old)
     arbor_span_rec_t prev;
     if (arbor__span_hdr_decode(old, &prev) != 0)
         return;
+    size_t size = old->mv_size + prev.block.share; /* a block reference counts its part of the block */
     t->span_count--;
-    t->stored_bytes = t->stored_bytes > old->mv_size ? t->stored_bytes - (uint32_t)old->mv_size : 0;
+    t->stored_bytes = t->stored_bytes > size ? t->stored_bytes - (uint32_t)size : 0;
     if (prev.status_code == 2)
         t->error_count--;
     t->tokens_in -= prev.tokens_in;
@@ -368,6 +376,65 @@ static void summary_add(cached_summary_t *c, const arbor_span_in_t *in, uint64_t
         set_str(&t->workflow_id, c->workflow, sizeof c->workflow, in->workflow_id);
 }
 
+/* Remember that a span of block @p id of the batch's tenant was replaced. */
+static int block_drop(arbor_batch_t *b, const uint8_t *trace_id, uint64_t id)
+{
+    uint8_t k[BLOCK_KEY_LEN];
+    tenant_prefix(k, b->tenant);
+    memcpy(k + 4, trace_id, 16);
+    be64_put(k + 20, id);
+    for (size_t i = b->n_drops; i-- > 0;)
+        if (memcmp(b->drops[i].key, k, sizeof k) == 0) {
+            b->drops[i].spans++;
+            return 0;
+        }
+    if (b->n_drops == b->drops_cap) {
+        size_t cap = b->drops_cap ? b->drops_cap * 2 : 16;
+        struct block_drop *d = realloc(b->drops, cap * sizeof *d);
+        if (d == NULL)
+            return ENOMEM;
+        b->drops = d;
+        b->drops_cap = cap;
+    }
+    memcpy(b->drops[b->n_drops].key, k, sizeof k);
+    b->drops[b->n_drops++].spans = 1;
+    return 0;
+}
+
+/* Take back what the stored copy of a re-sent span contributed: its summary
+ * share, and its place in a block. */
+static int forget_old(arbor_batch_t *b, cached_summary_t *c, const uint8_t *trace_id, const MDB_val *old)
+{
+    arbor_span_rec_t prev;
+    summary_forget(&c->t, old);
+    if (arbor__span_hdr_decode(old, &prev) == 0 && prev.block.id != 0)
+        return block_drop(b, trace_id, prev.block.id);
+    return 0;
+}
+
+/* The span's value: header, name, then its bytes or its block reference. */
+static int put_span_value(arbor_batch_t *b, MDB_val *key, const arbor_span_in_t *in, uint64_t seq, size_t *size)
+{
+    size_t head = SPAN_HDR_LEN + arbor__span_name_len(in);
+    size_t body = in->block.id ? SPAN_REF_LEN : in->span_bytes.len;
+    MDB_val val = {head + body, NULL};
+    int rc = mdb_put(b->txn, b->store->dbi[DBI_SPANS], key, &val, MDB_RESERVE);
+    if (rc)
+        return rc;
+    uint8_t *v = val.mv_data;
+    arbor__span_hdr_encode(v, in, seq);
+    if (in->block.id) {
+        le64_put(v + head, in->block.id);
+        le32_put(v + head + 8, in->block.offset);
+        le32_put(v + head + 12, in->block.len);
+        le32_put(v + head + 16, in->block.share);
+    } else {
+        memcpy(v + head, in->span_bytes.base, body);
+    }
+    *size = arbor_span_stored_size(in);
+    return 0;
+}
+
 int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
 {
     int rc;
@@ -385,19 +452,16 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
      * earlier copy contributed to the summary before adding the new one. */
     rc = mdb_get(b->txn, s->dbi[DBI_SPANS], &key, &old);
     if (rc == 0)
-        summary_forget(&c->t, &old);
-    else if (rc != MDB_NOTFOUND)
+        rc = forget_old(b, c, in->trace_id, &old);
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc)
         return rc;
 
     uint64_t seq = b->seq;
-    size_t head = SPAN_HDR_LEN + arbor__span_name_len(in);
-    arbor_iov_t body = in->span_bytes;
-    MDB_val val = {head + body.len, NULL};
-    if ((rc = mdb_put(b->txn, s->dbi[DBI_SPANS], &key, &val, MDB_RESERVE)) != 0)
+    size_t stored;
+    if ((rc = put_span_value(b, &key, in, seq, &stored)) != 0)
         return rc;
-    arbor__span_hdr_encode(val.mv_data, in, seq);
-    memcpy((uint8_t *)val.mv_data + head, body.base, body.len);
-
     if ((rc = put_attrs(b, c, in)) != 0)
         return rc;
 
@@ -414,7 +478,7 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     if (rc)
         return rc;
     b->seq++;
-    summary_add(c, in, seq, head + body.len);
+    summary_add(c, in, seq, stored);
     if (in->execution_id.len > 0 && in->execution_id.len <= ARBOR_MAX_EXECUTION_ID && c->t.execution_id.len == 0) {
         /* the first execution ID seen for a trace maps the whole trace */
         set_str(&c->t.execution_id, c->exec, sizeof c->exec, in->execution_id);
@@ -426,7 +490,67 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
 
 size_t arbor_span_stored_size(const arbor_span_in_t *in)
 {
-    return SPAN_HDR_LEN + arbor__span_name_len(in) + in->span_bytes.len;
+    size_t head = SPAN_HDR_LEN + arbor__span_name_len(in);
+    /* a span bound for a block counts its share before the block has an id */
+    return in->block.id || in->block.share ? head + SPAN_REF_LEN + in->block.share : head + in->span_bytes.len;
+}
+
+int arbor_batch_put_block(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN], arbor_iov_t packed,
+                          arbor_span_codec_t codec, uint32_t raw_len, uint32_t n_spans, uint64_t *id)
+{
+    uint8_t k[BLOCK_KEY_LEN];
+    if (n_spans == 0 || raw_len > ARBOR_BLOCK_MAX_RAW || codec > ARBOR_SPAN_LZ4)
+        return ARBOR_EDECODE;
+    /* the sequence its first span will get: unique, and ordered like the spans */
+    *id = b->seq;
+    tenant_prefix(k, b->tenant);
+    memcpy(k + 4, trace_id, 16);
+    be64_put(k + 20, *id);
+    MDB_val key = {sizeof k, k}, val = {BLOCK_HDR_LEN + packed.len, NULL};
+    int rc = mdb_put(b->txn, b->store->dbi[DBI_BLOCKS], &key, &val, MDB_RESERVE | MDB_NOOVERWRITE);
+    if (rc)
+        return rc == MDB_KEYEXIST ? ARBOR_EDECODE : rc; /* two blocks before a span: a caller's mistake */
+    uint8_t *h = val.mv_data;
+    memset(h, 0, BLOCK_HDR_LEN);
+    h[0] = 1;
+    h[1] = (uint8_t)codec;
+    le32_put(h + 4, n_spans);
+    le32_put(h + 8, n_spans);
+    memcpy(h + BLOCK_HDR_LEN, packed.base, packed.len);
+    return 0;
+}
+
+/* Commit time: blocks whose spans were replaced lose them; a block none refers
+ * to any more is deleted. */
+static int apply_block_drops(arbor_batch_t *b)
+{
+    MDB_dbi dbi = b->store->dbi[DBI_BLOCKS];
+    for (size_t i = 0; i < b->n_drops; i++) {
+        MDB_val key = {BLOCK_KEY_LEN, b->drops[i].key}, val;
+        int rc = mdb_get(b->txn, dbi, &key, &val);
+        if (rc == MDB_NOTFOUND || (rc == 0 && val.mv_size < BLOCK_HDR_LEN))
+            continue; /* nothing to count down (check reports a broken block) */
+        if (rc)
+            return rc;
+        uint32_t live = le32_get((const uint8_t *)val.mv_data + 4);
+        if (live <= b->drops[i].spans) {
+            if ((rc = mdb_del(b->txn, dbi, &key, NULL)) != 0)
+                return rc;
+            continue;
+        }
+        uint8_t *copy = malloc(val.mv_size); /* the put may move the old value's pages */
+        if (copy == NULL)
+            return ENOMEM;
+        memcpy(copy, val.mv_data, val.mv_size);
+        le32_put(copy + 4, live - b->drops[i].spans);
+        MDB_val nv = {val.mv_size, copy};
+        rc = mdb_put(b->txn, dbi, &key, &nv, 0);
+        free(copy);
+        if (rc)
+            return rc;
+    }
+    b->n_drops = 0;
+    return 0;
 }
 
 int arbor_batch_trace_usage(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN], uint32_t *spans,
@@ -468,7 +592,9 @@ int arbor_batch_commit(arbor_batch_t *b)
 {
     int rc = 0;
     arbor_store_t *s = b->store;
-    rc = summaries_flush_all(b);
+    rc = apply_block_drops(b);
+    if (rc == 0)
+        rc = summaries_flush_all(b);
     if (rc == 0 && b->seq != s->next_seq) {
         uint8_t v[8];
         le64_put(v, b->seq - 1);

@@ -11,6 +11,7 @@ typedef struct {
     arbor_check_report_fn fn;
     void *ctx;
     uint64_t problems;
+    uint64_t blocks_seen; /* blocks visited trace by trace: the rest belong to no stored span */
 } check_t;
 
 static void problem(check_t *c, const char *fmt, ...)
@@ -44,7 +45,59 @@ typedef struct {
     int64_t tin, tout;
     uint64_t min_start, max_end, max_seq;
     int has_root;
+    arbor_map64_t blocks; /* block id -> spans referring to it (low 32 bits), furthest end (high 32) */
 } trace_acc_t;
+
+static void note_block_ref(trace_acc_t *a, const arbor_block_ref_t *ref)
+{
+    int added;
+    uint64_t *v = arbor_map64_put(&a->blocks, ref->id, &added);
+    if (v == NULL)
+        return;
+    uint64_t end = (uint64_t)ref->offset + ref->len, far = *v >> 32;
+    *v = (end > far ? end : far) << 32 | ((*v & 0xffffffffu) + 1);
+}
+
+/* The trace's blocks: each referred to by as many spans as it counts, long
+ * enough for them, and every reference found. */
+static int check_blocks_of(check_t *c, const trace_acc_t *a, const char *hx)
+{
+    MDB_cursor *cur;
+    MDB_val key = {TRACE_KEY_LEN, (void *)a->tenant_trace}, val;
+    arbor_arena_t arena;
+    size_t found = 0;
+    MDB_dbi dbi;
+    if (arbor__blocks_dbi(c->s, &dbi) != 0) { /* an older store: no block at all */
+        if (a->blocks.n)
+            problem(c, "trace %s: spans refer to %zu missing blocks", hx, a->blocks.n);
+        return 0;
+    }
+    int rc = mdb_cursor_open(c->txn, dbi, &cur);
+    if (rc)
+        return rc;
+    arbor_arena_init(&arena, 64 * 1024, 0);
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != BLOCK_KEY_LEN || memcmp(key.mv_data, a->tenant_trace, TRACE_KEY_LEN) != 0)
+            break;
+        c->blocks_seen++;
+        uint64_t id = be64_get((const uint8_t *)key.mv_data + 20), *refs = arbor_map64_get(&a->blocks, id);
+        arbor_iov_t raw;
+        found += refs != NULL;
+        if (arbor__block_unpack(&val, &arena, &raw) != 0)
+            problem(c, "trace %s: block %llu is malformed", hx, (unsigned long long)id);
+        else if (refs == NULL || le32_get((const uint8_t *)val.mv_data + 4) != (uint32_t)*refs)
+            problem(c, "trace %s: block %llu counts %u live spans, %u refer to it", hx, (unsigned long long)id,
+                    le32_get((const uint8_t *)val.mv_data + 4), refs ? (uint32_t)*refs : 0);
+        else if ((*refs >> 32) > raw.len)
+            problem(c, "trace %s: a span reaches past the end of block %llu", hx, (unsigned long long)id);
+        arbor_arena_reset(&arena);
+    }
+    arbor_arena_free(&arena);
+    mdb_cursor_close(cur);
+    if (found != a->blocks.n)
+        problem(c, "trace %s: spans refer to %zu missing blocks", hx, a->blocks.n - found);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
 
 /* Compare one trace's accumulated span data with its summary. */
 static void check_trace(check_t *c, const trace_acc_t *a)
@@ -53,6 +106,8 @@ static void check_trace(check_t *c, const trace_acc_t *a)
     MDB_val v;
     arbor_trace_summary_t t;
     hex16(a->tenant_trace + 4, hx);
+    if (check_blocks_of(c, a, hx) != 0)
+        problem(c, "trace %s: its blocks could not be read", hx);
     if (!exists(c, DBI_TRACES, a->tenant_trace, TRACE_KEY_LEN, &v)) {
         problem(c, "trace %s: spans stored but no summary", hx);
         return;
@@ -96,9 +151,12 @@ static int check_spans(check_t *c, uint64_t *n_spans)
         (*n_spans)++;
         const uint8_t *k = key.mv_data;
         if (!have || memcmp(a.tenant_trace, k, TRACE_KEY_LEN) != 0) {
-            if (have)
+            if (have) {
                 check_trace(c, &a);
+                arbor_map64_free(&a.blocks);
+            }
             memset(&a, 0, sizeof a);
+            arbor_map64_init(&a.blocks);
             memcpy(a.tenant_trace, k, TRACE_KEY_LEN);
             a.min_start = UINT64_MAX;
             have = 1;
@@ -111,6 +169,8 @@ static int check_spans(check_t *c, uint64_t *n_spans)
         a.max_end = s.end_ns > a.max_end ? s.end_ns : a.max_end;
         a.max_seq = s.seq > a.max_seq ? s.seq : a.max_seq;
         a.has_root |= !s.has_parent;
+        if (s.block.id)
+            note_block_ref(&a, &s.block);
         /* its feed entry must exist and name this span */
         uint8_t fk[FEED_KEY_LEN];
         memcpy(fk, k, 4);
@@ -132,8 +192,20 @@ static int check_spans(check_t *c, uint64_t *n_spans)
     }
     if (have)
         check_trace(c, &a);
+    if (have)
+        arbor_map64_free(&a.blocks);
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    MDB_stat st;
+    MDB_dbi dbi;
+    if (arbor__blocks_dbi(c->s, &dbi) != 0)
+        return 0;
+    if ((rc = mdb_stat(c->txn, dbi, &st)) != 0)
+        return rc;
+    if (st.ms_entries != c->blocks_seen)
+        problem(c, "%llu blocks belong to no stored span", (unsigned long long)(st.ms_entries - c->blocks_seen));
+    return 0;
 }
 
 static int check_summaries(check_t *c)
@@ -303,8 +375,10 @@ static int check_feed(check_t *c, uint64_t n_spans)
 
 int arbor_store_check(arbor_store_t *s, arbor_check_report_fn fn, void *ctx, uint64_t *problems)
 {
-    check_t c = {s, NULL, fn, ctx, 0};
+    check_t c = {s, NULL, fn, ctx, 0, 0};
     uint64_t n_spans = 0;
+    MDB_dbi blocks;
+    (void)arbor__blocks_dbi(s, &blocks); /* opened before the snapshot, which can then use it */
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &c.txn);
     if (rc)
         return rc;

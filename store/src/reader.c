@@ -5,10 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Blocks decompressed lately: a page or a trace reads spans of a few blocks in turn. */
+#define READER_BLOCKS 4
+typedef struct {
+    uint8_t key[BLOCK_KEY_LEN];
+    arbor_arena_t arena; /* holds the raw bytes (or nothing: a plain block is read from the map) */
+    arbor_iov_t raw;
+    int used;
+} reader_block_t;
+
 struct arbor_reader {
     arbor_store_t *store;
     MDB_txn *txn;
     uint32_t tenant; /* 0: tenant unknown, every lookup finds nothing */
+    reader_block_t blocks[READER_BLOCKS];
+    unsigned next_block;
 };
 
 int arbor_reader_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_reader_t **out)
@@ -19,6 +30,8 @@ int arbor_reader_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_reader_t **ou
     if (r == NULL)
         return ENOMEM;
     r->store = s;
+    MDB_dbi blocks;
+    (void)arbor__blocks_dbi(s, &blocks); /* an older store's blocks index may have appeared: open it first */
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
     if (rc == MDB_MAP_RESIZED) { /* the writer grew the map: adopt its size */
         mdb_env_set_mapsize(s->env, 0);
@@ -46,8 +59,47 @@ void arbor_reader_end(arbor_reader_t *r)
 {
     if (r == NULL)
         return;
+    for (int i = 0; i < READER_BLOCKS; i++)
+        if (r->blocks[i].used)
+            arbor_arena_free(&r->blocks[i].arena);
     mdb_txn_abort(r->txn);
     free(r);
+}
+
+int arbor__reader_block(arbor_reader_t *r, const uint8_t *trace_id, uint64_t id, arbor_iov_t *raw)
+{
+    uint8_t k[BLOCK_KEY_LEN];
+    be32_put(k, r->tenant);
+    memcpy(k + 4, trace_id, 16);
+    be64_put(k + 20, id);
+    for (int i = 0; i < READER_BLOCKS; i++)
+        if (r->blocks[i].used && memcmp(r->blocks[i].key, k, sizeof k) == 0) {
+            *raw = r->blocks[i].raw;
+            return 0;
+        }
+    MDB_val key = {sizeof k, k}, val;
+    MDB_dbi dbi;
+    int rc = r->tenant ? arbor__blocks_dbi(r->store, &dbi) : ARBOR_ENOTFOUND;
+    if (rc)
+        return rc;
+    rc = mdb_get(r->txn, dbi, &key, &val);
+    if (rc == EINVAL) /* the handle was opened after this snapshot began (an upgrade's first moments) */
+        rc = MDB_NOTFOUND;
+    if (rc)
+        return rc == MDB_NOTFOUND ? ARBOR_ENOTFOUND : rc;
+    reader_block_t *b = &r->blocks[r->next_block++ % READER_BLOCKS];
+    if (b->used)
+        arbor_arena_reset(&b->arena);
+    else
+        arbor_arena_init(&b->arena, 64 * 1024, 0);
+    b->used = 1;
+    memcpy(b->key, k, sizeof k);
+    if ((rc = arbor__block_unpack(&val, &b->arena, &b->raw)) != 0) {
+        b->key[0] ^= 0xff; /* never found again */
+        return rc;
+    }
+    *raw = b->raw;
+    return 0;
 }
 
 uint32_t arbor_reader_tenant_id(const arbor_reader_t *r)
@@ -135,6 +187,7 @@ out:
 typedef struct {
     arbor_span_visit_fn fn;
     void *ctx;
+    arbor_reader_t *r;
 } visit_t;
 
 static int visit_span(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val)
@@ -143,12 +196,13 @@ static int visit_span(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *v
     arbor_span_rec_t rec;
     (void)cur;
     int rc = span_from_kv(key, val, &rec);
+    rec.reader = v->r;
     return rc ? rc : v->fn(v->ctx, &rec);
 }
 
 int arbor_reader_trace_spans(arbor_reader_t *r, const uint8_t trace_id[16], arbor_span_visit_fn fn, void *ctx)
 {
-    visit_t v = {fn, ctx};
+    visit_t v = {fn, ctx, r};
     if (r->tenant == 0)
         return 0;
     return arbor__walk_trace(r->txn, r->store, r->tenant, trace_id, MDB_NEXT, visit_span, &v);
@@ -175,6 +229,7 @@ int arbor_reader_spans_fill(arbor_reader_t *r, arbor_span_rec_t *recs, size_t n,
             continue;
         if (rc || (rc = span_from_kv(&key, &val, &recs[i])) != 0)
             break;
+        recs[i].reader = r;
         found[i] = 1;
     }
     mdb_cursor_close(cur);
@@ -192,7 +247,9 @@ int arbor_reader_span(arbor_reader_t *r, const uint8_t trace_id[16], const uint8
     memcpy(k + 20, span_id, 8);
     MDB_val key = {sizeof k, k}, val;
     int rc = reader_get(r, DBI_SPANS, k, sizeof k, &val);
-    return rc ? rc : span_from_kv(&key, &val, out);
+    if (rc == 0 && (rc = span_from_kv(&key, &val, out)) == 0)
+        out->reader = r;
+    return rc;
 }
 
 int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t exec, uint8_t (*ids)[16], size_t max,

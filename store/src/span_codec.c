@@ -67,10 +67,10 @@ static void *make_lz4(void)
     return malloc(sizeof(LZ4_stream_t));
 }
 
-static int zstd_unpack(arbor_iov_t in, arbor_arena_t *arena, arbor_iov_t *out)
+static int zstd_unpack(arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out)
 {
     unsigned long long n = ZSTD_getFrameContentSize(in.base, in.len);
-    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ARBOR_SPAN_MAX_BYTES)
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > max)
         return ARBOR_EDECODE;
     ZSTD_DCtx *d = thread_ctx(dctx_key, make_dctx);
     if (d == NULL || span_ddict == NULL)
@@ -85,12 +85,12 @@ static int zstd_unpack(arbor_iov_t in, arbor_arena_t *arena, arbor_iov_t *out)
     return 0;
 }
 
-static int lz4_unpack(arbor_iov_t in, arbor_arena_t *arena, arbor_iov_t *out)
+static int lz4_unpack(arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out)
 {
     if (in.len < 4 || in.len - 4 > INT32_MAX)
         return ARBOR_EDECODE;
     uint32_t n = le32_get((const uint8_t *)in.base);
-    if (n > ARBOR_SPAN_MAX_BYTES)
+    if (n > max)
         return ARBOR_EDECODE;
     char *buf = arbor_arena_alloc(arena, n ? n : 1);
     if (buf == NULL)
@@ -103,18 +103,47 @@ static int lz4_unpack(arbor_iov_t in, arbor_arena_t *arena, arbor_iov_t *out)
     return 0;
 }
 
-int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
+int arbor__unpack(arbor_span_codec_t codec, arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out)
 {
-    if (rec->span_codec == ARBOR_SPAN_PLAIN) {
-        *out = rec->span_bytes;
+    if (codec == ARBOR_SPAN_PLAIN) {
+        *out = in;
         return 0;
     }
     pthread_once(&codec_once, codec_init);
-    if (rec->span_codec == ARBOR_SPAN_LZ4)
-        return lz4_unpack(rec->span_bytes, arena, out);
-    if (rec->span_codec == ARBOR_SPAN_ZSTD)
-        return zstd_unpack(rec->span_bytes, arena, out);
+    if (codec == ARBOR_SPAN_LZ4)
+        return lz4_unpack(in, max, arena, out);
+    if (codec == ARBOR_SPAN_ZSTD)
+        return zstd_unpack(in, max, arena, out);
     return ARBOR_EDECODE;
+}
+
+int arbor__block_unpack(const MDB_val *v, arbor_arena_t *arena, arbor_iov_t *raw)
+{
+    const uint8_t *h = v->mv_data;
+    if (v->mv_size < BLOCK_HDR_LEN || h[0] != 1 || h[1] > ARBOR_SPAN_LZ4)
+        return ARBOR_EDECODE;
+    arbor_iov_t payload = arbor_iov(h + BLOCK_HDR_LEN, v->mv_size - BLOCK_HDR_LEN);
+    return arbor__unpack((arbor_span_codec_t)h[1], payload, ARBOR_BLOCK_MAX_BYTES, arena, raw);
+}
+
+int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)
+{
+    if (rec->block.id == 0)
+        return arbor__unpack(rec->span_codec, rec->span_bytes, ARBOR_SPAN_MAX_BYTES, arena, out);
+    arbor_iov_t raw;
+    if (rec->reader == NULL)
+        return ARBOR_ENOTFOUND;
+    int rc = arbor__reader_block(rec->reader, rec->trace_id, rec->block.id, &raw);
+    if (rc)
+        return rc;
+    if (rec->block.offset > raw.len || rec->block.len > raw.len - rec->block.offset)
+        return ARBOR_EDECODE;
+    /* the reader may drop the block for another: the caller's copy lives in its arena */
+    void *copy = arbor_arena_dup(arena, raw.base + rec->block.offset, rec->block.len);
+    if (copy == NULL && rec->block.len > 0)
+        return ENOMEM;
+    *out = arbor_iov(copy, rec->block.len);
+    return 0;
 }
 
 /* Compressed size into @p dst (capacity @p cap), or 0 when it did not work. */
@@ -156,5 +185,27 @@ int arbor_span_pack(arbor_span_in_t *in, arbor_span_codec_t codec, arbor_arena_t
         return 0;
     in->span_bytes = arbor_iov(dst, n);
     in->span_codec = codec;
+    return 0;
+}
+
+int arbor_block_pack(arbor_iov_t raw, arbor_span_codec_t codec, arbor_arena_t *arena, arbor_iov_t *out,
+                     arbor_span_codec_t *used)
+{
+    *out = raw;
+    *used = ARBOR_SPAN_PLAIN;
+    if (raw.len > ARBOR_BLOCK_MAX_RAW)
+        return EINVAL;
+    if (codec == ARBOR_SPAN_PLAIN || raw.len < SPAN_COMPRESS_MIN)
+        return 0;
+    pthread_once(&codec_once, codec_init);
+    size_t cap = codec == ARBOR_SPAN_LZ4 ? 4 + (size_t)LZ4_compressBound((int)raw.len) : ZSTD_compressBound(raw.len);
+    uint8_t *dst = arbor_arena_alloc(arena, cap);
+    if (dst == NULL)
+        return ENOMEM;
+    size_t n = codec == ARBOR_SPAN_LZ4 ? lz4_pack(raw, dst, cap) : zstd_pack(raw, dst, cap);
+    if (n == 0 || n + n / 8 >= raw.len)
+        return 0;
+    *out = arbor_iov(dst, n);
+    *used = codec;
     return 0;
 }

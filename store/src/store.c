@@ -17,7 +17,7 @@ _Static_assert(ARBOR_EFULL == MDB_MAP_FULL && ARBOR_EREADERS == MDB_READERS_FULL
                "named storage codes");
 
 const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
-                                                "records", "tags"};
+                                                "records", "tags", "blocks"};
 
 static const char META_FORMAT[] = "format";
 static const char META_SEQ[] = "seq";
@@ -49,10 +49,14 @@ static int open_dbis(arbor_store_t *s)
         return rc;
     for (int i = 0; i < DBI_COUNT; i++) {
         if ((rc = mdb_dbi_open(txn, arbor_dbi_names[i], dbi_flags, &s->dbi[i])) != 0) {
+            if (rc == MDB_NOTFOUND && i == DBI_BLOCKS) /* a store from before format 4 */
+                continue;
             if (rc == MDB_NOTFOUND)
                 rc = ARBOR_ENOSTORE;
             goto fail;
         }
+        if (i == DBI_BLOCKS)
+            s->have_blocks = 1;
     }
     uint64_t format = 0, seq = 0;
     if ((rc = read_u64_meta(txn, s->dbi[DBI_META], META_FORMAT, &format)) != 0 ||
@@ -138,6 +142,7 @@ int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
     s->read_only = opts->read_only;
     s->sync = opts->sync;
     s->lock_fd = -1;
+    pthread_mutex_init(&s->dbi_lock, NULL);
     /* prompts and responses live here: owner only */
     if (!opts->read_only && mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
         rc = errno;
@@ -180,6 +185,28 @@ fail_free:
     return rc;
 }
 
+int arbor__blocks_dbi(arbor_store_t *s, MDB_dbi *dbi)
+{
+    if (!__atomic_load_n(&s->have_blocks, __ATOMIC_ACQUIRE)) {
+        /* LMDB: one mdb_dbi_open at a time per process, and a read-only
+         * transaction keeps the handle only if it commits */
+        MDB_txn *txn;
+        pthread_mutex_lock(&s->dbi_lock);
+        if (!s->have_blocks && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+            if (mdb_dbi_open(txn, arbor_dbi_names[DBI_BLOCKS], 0, &s->dbi[DBI_BLOCKS]) == 0 &&
+                mdb_txn_commit(txn) == 0)
+                __atomic_store_n(&s->have_blocks, 1, __ATOMIC_RELEASE);
+            else if (!s->have_blocks)
+                mdb_txn_abort(txn);
+        }
+        pthread_mutex_unlock(&s->dbi_lock);
+        if (!__atomic_load_n(&s->have_blocks, __ATOMIC_ACQUIRE))
+            return ARBOR_ENOTFOUND;
+    }
+    *dbi = s->dbi[DBI_BLOCKS];
+    return 0;
+}
+
 void arbor_store_close(arbor_store_t *s)
 {
     if (s == NULL)
@@ -191,6 +218,7 @@ void arbor_store_close(arbor_store_t *s)
         close(s->lock_fd); /* releases the writer lock */
     arbor_map64_free(&s->tags_known);
     arbor_map64_free(&s->key_counts);
+    pthread_mutex_destroy(&s->dbi_lock);
     free(s);
 }
 
@@ -314,7 +342,7 @@ void arbor__span_hdr_encode(uint8_t *h, const arbor_span_in_t *in, uint64_t seq)
     if (nl)
         memcpy(h + SPAN_HDR_LEN, in->name.base, nl);
     h[1] = (uint8_t)((in->has_parent ? SPAN_F_PARENT : 0) | (in->has_tokens ? SPAN_F_TOKENS : 0) |
-                     codec_flags[in->span_codec]);
+                     (in->block.id ? SPAN_F_BLOCK : codec_flags[in->span_codec]));
     h[2] = (uint8_t)in->kind;
     h[3] = (uint8_t)in->status_code;
     le64_put(h + 8, seq);
@@ -352,6 +380,17 @@ int arbor__span_hdr_decode(const MDB_val *v, arbor_span_rec_t *o)
         return ARBOR_EDECODE;
     o->name = arbor_iov(h + SPAN_HDR_LEN, nl);
     o->span_bytes = arbor_iov(h + SPAN_HDR_LEN + nl, v->mv_size - SPAN_HDR_LEN - nl);
+    o->reader = NULL;
+    memset(&o->block, 0, sizeof o->block);
+    if (h[1] & SPAN_F_BLOCK) { /* a block reference instead of span bytes */
+        const uint8_t *ref = h + SPAN_HDR_LEN + nl;
+        if (o->span_bytes.len != SPAN_REF_LEN || (h[1] & (SPAN_F_ZSTD | SPAN_F_LZ4)) || le64_get(ref) == 0)
+            return ARBOR_EDECODE;
+        o->block = (arbor_block_ref_t){le64_get(ref), le32_get(ref + 8), le32_get(ref + 12), le32_get(ref + 16)};
+        o->span_bytes = arbor_iov(ref, 0);
+        o->span_codec = ARBOR_SPAN_PLAIN;
+        return 0;
+    }
     int flags = h[1] & (SPAN_F_ZSTD | SPAN_F_LZ4), codec = 0;
     while (codec < 3 && codec_flags[codec] != flags)
         codec++;
@@ -439,6 +478,8 @@ int arbor_store_stat(arbor_store_t *s, arbor_store_stat_t *out)
     MDB_envinfo info;
     MDB_stat st;
     memset(out, 0, sizeof *out);
+    MDB_dbi blocks;
+    int have_blocks = arbor__blocks_dbi(s, &blocks) == 0; /* before the snapshot, which can then use it */
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return rc;
@@ -451,7 +492,8 @@ int arbor_store_stat(arbor_store_t *s, arbor_store_stat_t *out)
     if ((rc = read_u64_meta(txn, s->dbi[DBI_META], META_SEQ, &out->last_seq)) != 0)
         goto out;
     for (int i = 0; i < DBI_COUNT && i < ARBOR_STAT_MAX_INDEXES; i++) {
-        if ((rc = mdb_stat(txn, s->dbi[i], &st)) != 0)
+        memset(&st, 0, sizeof st);
+        if ((i != DBI_BLOCKS || have_blocks) && (rc = mdb_stat(txn, s->dbi[i], &st)) != 0)
             goto out;
         arbor_index_stat_t *x = &out->indexes[out->n_indexes++];
         x->name = arbor_dbi_names[i];

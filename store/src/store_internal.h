@@ -10,13 +10,15 @@
 #include <lmdb.h>
 #include <pthread.h>
 
-/* 3: spans may be LZ4 blocks (flag 8). Format 2 is the same layout without
- * them: this version reads it, and a writer opening it marks it 3 (its spans
- * may now hold LZ4, which a format-2 binary would take for plain bytes). */
-#define ARBOR_FORMAT_VERSION 3
+/* 4: a request's spans of one trace may share one compressed block (the blocks
+ * index; span flag 16). 3: spans may be LZ4 blocks (flag 8). Formats 2 and 3
+ * are the same layout without them: this version reads them as they are, and a
+ * writer opening one marks it 4 (a format-3 binary would take a block
+ * reference for span bytes). */
+#define ARBOR_FORMAT_VERSION 4
 #define ARBOR_FORMAT_OLDEST 2
 
-enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS, DBI_COUNT };
+enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS, DBI_BLOCKS, DBI_COUNT };
 extern const char *const arbor_dbi_names[DBI_COUNT];
 
 struct arbor_store {
@@ -30,7 +32,15 @@ struct arbor_store {
      * per key since start; bounded, rebuilt lazily after a restart */
     arbor_map64_t tags_known;
     arbor_map64_t key_counts; /* values added per tag key since start */
+    /* a reader of a store from before format 4 finds no blocks index until a
+     * writer makes one: arbor__blocks_dbi() opens it then (atomic; lock below) */
+    int have_blocks;
+    pthread_mutex_t dbi_lock;
 };
+
+/* The blocks index, opened on first need in a reader of an older store:
+ * 0 with *dbi set, or ARBOR_ENOTFOUND while no writer has made it. */
+int arbor__blocks_dbi(arbor_store_t *s, MDB_dbi *dbi);
 
 /* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */
 int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int create, uint32_t *id);
@@ -113,6 +123,7 @@ static inline uint16_t le16_get(const uint8_t *p)
 #define TIME_KEY_LEN (4 + 8 + 16)   /* tenant | start_ns | trace_id */
 #define FEED_KEY_LEN (4 + 8)        /* tenant | seq  -> trace_id | span_id */
 #define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
+#define BLOCK_KEY_LEN (4 + 16 + 8)  /* tenant | trace_id | block id */
 #define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
 /* tag catalog: tenant | scope | klen | key | vtype | vlen | value */
 #define ATTR_KEY_MAX (4 + 1 + 1 + ARBOR_ATTR_MAX_KEY + 1 + 1 + ARBOR_ATTR_MAX_VALUE)
@@ -135,8 +146,22 @@ enum {
     SPAN_F_TOKENS = 2,
     SPAN_F_ZSTD = 4, /* span bytes are one zstd frame against arbor__span_dict */
     SPAN_F_LZ4 = 8,  /* span bytes are u32le raw length + one LZ4 block against arbor__span_dict */
+    SPAN_F_BLOCK = 16, /* instead of span bytes: a block reference (SPAN_REF_LEN) */
 };
+/* block reference after the name: block id u64 | offset u32 | length u32 | share u32 (all LE) */
+#define SPAN_REF_LEN 20
+/* block value: version(1) | codec(1) | 0(2) | live spans u32 | spans u32 | payload (as span bytes of that codec) */
+#define BLOCK_HDR_LEN 12
+#define ARBOR_BLOCK_MAX_BYTES (64u << 20) /* a decompressed block larger than this is corrupt */
+/* The raw bytes of block @p id of @p trace_id for @p r's tenant, decompressed
+ * once and kept by the reader for its next spans (valid until the reader drops
+ * it for another block or ends). 0, ARBOR_ENOTFOUND, ARBOR_EDECODE or ENOMEM. */
+int arbor__reader_block(arbor_reader_t *r, const uint8_t *trace_id, uint64_t id, arbor_iov_t *raw);
+/* The raw bytes of a block as stored (decompressed into @p arena when packed). */
+int arbor__block_unpack(const MDB_val *v, arbor_arena_t *arena, arbor_iov_t *raw);
 #define ARBOR_SPAN_MAX_BYTES (64u << 20) /* a decompressed span larger than this is corrupt */
+/* Span bytes (or a block payload) of @p codec decompressed into @p arena; at most @p max bytes. */
+int arbor__unpack(arbor_span_codec_t codec, arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out);
 #define SPAN_COMPRESS_MIN 128 /* smaller span messages are stored as they are */
 /* On an 800-byte span with the dictionary: zstd level -1 takes ~2.9 us to
  * compress and ~0.5 us to decompress for 0.645 of the size (level 1: 6.4 us for

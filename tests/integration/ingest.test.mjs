@@ -271,6 +271,44 @@ test('span compression: runs stored as lz4, zstd and none in one store all read 
   assert.equal(check.status, 0, check.stdout + check.stderr);
 });
 
+test('blocks: a request\'s spans of one trace share one block; a retried request leaves no dead block behind', async () => {
+  const blocks = () => Number(/index blocks\s+entries (\d+)/.exec(admin(data, 'stat').stdout)[1]);
+  const before = blocks();
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const provider = makeProvider({ protocol: 'proto', url: collector.url, batch: { scheduledDelayMillis: 60000 } });
+  const tracer = provider.getTracer('blocks');
+  const root = tracer.startSpan('workflow.execution');
+  root.setAttribute('orcheo.execution.id', 'exec-blocks');
+  const ctx = (await import('@opentelemetry/api')).trace.setSpan((await import('@opentelemetry/api')).context.active(), root);
+  const kids = [];
+  for (let i = 0; i < 5; i++) {
+    const k = tracer.startSpan(`llm-${i}`, {}, ctx);
+    k.setAttribute('gen_ai.input.messages', `question ${i}: what moved revenue in region ${i} this quarter? `.repeat(8));
+    k.end();
+    kids.push(k);
+  }
+  root.end();
+  await provider.shutdown(); // one request: six spans of one trace
+  assert.equal(blocks(), before + 1, 'one block for the request\'s six spans');
+  const again = new OTLPTraceExporter({ url: collector.url });
+  for (let i = 0; i < 2; i++) // a client retrying after a lost ack
+    await new Promise((res, rej) => again.export([root, ...kids], (r) => (r.code === 0 ? res() : rej(r.error))));
+  await again.shutdown();
+  assert.equal(blocks(), before + 1, 'the replaced copies\' blocks are gone');
+  const body = await traceOf('exec-blocks');
+  assert.equal(body.execution.span_count, 6);
+  const traceId = root.spanContext().traceId;
+  for (const [i, k] of kids.entries()) {
+    const full = await getJson(`${query.base}/api/traces/${traceId}/spans/${k.spanContext().spanId}`);
+    assert.equal(full.body.attributes['gen_ai.input.messages'],
+      `question ${i}: what moved revenue in region ${i} this quarter? `.repeat(8), 'each span reads back whole');
+  }
+  const tempo = await getJson(`${query.base}/api/v2/traces/${traceId}`);
+  assert.equal(tempo.body.trace.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)).length, 6);
+  const check = admin(data, 'check');
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+});
+
 test('capture-content=false: prompts and responses never reach the store; tokens and structure do', async () => {
   const dir = tempDir();
   const c = await startCollector(dir, ['--capture-content=false']);

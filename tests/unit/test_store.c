@@ -659,8 +659,8 @@ static uint64_t get_format(void)
     return f;
 }
 
-/* Format 2 (no LZ4 spans) is read as it is and marked 3 once a writer opens it;
- * formats this version does not know are refused. */
+/* Formats 2 (no LZ4 spans) and 3 (no blocks) are read as they are and marked 4
+ * once a writer opens them; formats this version does not know are refused. */
 static void test_format_versions(void)
 {
     arbor_store_t *s = NULL;
@@ -673,12 +673,12 @@ static void test_format_versions(void)
     is_int(get_format(), 2, "and leaves it format 2");
     is_int(arbor_store_open(&rw, &s), 0, "a writer opens a format-2 store");
     arbor_store_close(s);
-    is_int(get_format(), 3, "and marks it format 3 (its spans may now be LZ4)");
+    is_int(get_format(), 4, "and marks it format 4 (its spans may now share blocks)");
     set_format(1);
     is_int(arbor_store_open(&rw, &s), ARBOR_EFORMAT, "format 1 is refused");
-    set_format(4);
+    set_format(5);
     is_int(arbor_store_open(&ro, &s), ARBOR_EFORMAT, "a newer format is refused");
-    set_format(3);
+    set_format(4);
 }
 
 /* One group commit carrying two tenants' requests for the same trace ID: each

@@ -114,6 +114,14 @@ typedef enum {
     ARBOR_SPAN_LZ4 = 2,   /**< the raw length (u32 LE), then one LZ4 block against the same dictionary */
 } arbor_span_codec_t;
 
+/** Where a span's message is when it shares a block with other spans of its trace
+ *  (arbor_batch_put_block()). */
+typedef struct {
+    uint64_t id;          /**< the block's; 0: the span has its own bytes (span_bytes) */
+    uint32_t offset, len; /**< the message within the block's raw bytes */
+    uint32_t share;       /**< its part of the block's stored size (trace summaries and limits count it) */
+} arbor_block_ref_t;
+
 /** One span to store. All pointers are borrowed for the duration of the call. */
 typedef struct {
     uint8_t trace_id[ARBOR_TRACE_ID_LEN];
@@ -132,8 +140,9 @@ typedef struct {
     arbor_iov_t execution_id; /**< empty when the span carries none */
     arbor_iov_t workflow_id;  /**< empty when the span carries none (kept per trace) */
     uint64_t resource_ref, scope_ref; /**< from arbor_batch_put_record() */
-    arbor_iov_t span_bytes;   /**< the OTLP Span message, encoded as span_codec says */
+    arbor_iov_t span_bytes;   /**< the OTLP Span message, encoded as span_codec says (block.id 0) */
     arbor_span_codec_t span_codec;
+    arbor_block_ref_t block;  /**< block.id set: the message is in that block, span_bytes unused */
     const arbor_attr_in_t *attrs; /**< values for the trace's bloom filter and the tag catalog */
     size_t n_attrs;
     int attrs_incomplete;     /**< the span has values not in attrs: its trace's bloom must rule nothing out */
@@ -158,8 +167,28 @@ int arbor_batch_set_tenant(arbor_batch_t *b, arbor_iov_t tenant);
  */
 int arbor_batch_trace_usage(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN], uint32_t *spans,
                             uint64_t *bytes);
-/** The bytes @p span's value will take in the store (what stored_bytes adds up). */
+/** The bytes @p span's value will take in the store (what stored_bytes adds up); a span
+ *  bound for a block counts its block.share (set before its block has an id). */
 size_t arbor_span_stored_size(const arbor_span_in_t *span);
+/** Largest raw block arbor_batch_put_block() takes; callers split longer runs. */
+#define ARBOR_BLOCK_MAX_RAW (1u << 20)
+/**
+ * Pack the concatenated span messages of one trace, @p raw, as one block: with
+ * @p codec when that saves more than 1/9 (*used says which), into @p arena. One
+ * codec call for the lot, and far better compression than span by span (their
+ * keys, resources and prose repeat). Thread-safe, for the decoding threads.
+ * 0, ENOMEM, or EINVAL for more than ARBOR_BLOCK_MAX_RAW bytes.
+ */
+int arbor_block_pack(arbor_iov_t raw, arbor_span_codec_t codec, arbor_arena_t *arena, arbor_iov_t *out,
+                     arbor_span_codec_t *used);
+/**
+ * Store a block from arbor_block_pack() for @p n_spans spans of @p trace_id, to
+ * be put next with block.id = *id (their offsets into @p raw_len bytes). The
+ * block goes when its last span is replaced or its trace expires.
+ * @return 0, ARBOR_EDECODE (no spans, or raw_len over ARBOR_BLOCK_MAX_RAW) or an LMDB error.
+ */
+int arbor_batch_put_block(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN], arbor_iov_t packed,
+                          arbor_span_codec_t codec, uint32_t raw_len, uint32_t n_spans, uint64_t *id);
 /**
  * Store @p bytes once per tenant (content-addressed) and return its reference.
  * Identical bytes always yield the same reference.
@@ -225,12 +254,15 @@ typedef struct {
     arbor_iov_t name;       /**< span name, without decoding the span bytes */
     arbor_iov_t span_bytes; /**< as stored: use arbor_span_bytes() for the OTLP Span message */
     arbor_span_codec_t span_codec;
+    arbor_block_ref_t block; /**< block.id set: the message is in a block, read through @p reader */
+    arbor_reader_t *reader;  /**< the reader that returned the record (NULL: none) */
 } arbor_span_rec_t;
 
 /**
  * The OTLP Span message of @p rec: the stored bytes themselves, or decompressed
- * into @p arena (they then live as long as the arena). 0, ENOMEM or
- * ARBOR_EDECODE (a corrupt frame or block).
+ * (or cut from its block, which the reader decompresses once and keeps a while)
+ * into @p arena: they then live as long as the arena. 0, ENOMEM, ARBOR_EDECODE
+ * (a corrupt frame or block) or ARBOR_ENOTFOUND (a block missing).
  */
 int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out);
 
