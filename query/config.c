@@ -80,6 +80,10 @@ static const arbor_cfg_entry_t entries[] = {
      "skeleton of an unchanged trace reuse one tree instead of reading every span again. A trace that changes "
      "gets a new tree; the least recently used go first. 0 turns the cache off.",
      NULL, 0, (int64_t)1 << 40},
+    {"block-cache-size", ARBOR_CFG_SIZE, "64MiB", F(block_cache_size),
+     "Memory for decompressed span blocks (docs/storage.md), shared by every request: the pages, skeleton and "
+     "Tempo answer of a trace decompress each of its blocks once. Blocks over a quarter of this are not kept.",
+     NULL, 1 << 20, (int64_t)1 << 40},
     {"shards", ARBOR_CFG_STRING, NULL, F(shards),
      "Federation (docs/scaling.md): the query URLs of the shards, comma separated (`http://shard-0:3200,…`). "
      "Set, this service reads no store: every API route asks each shard in parallel and merges the answers. "

@@ -29,6 +29,7 @@ typedef struct {
     uint64_t search_timeout_ms;
     int64_t search_threads;
     uint64_t tree_cache_size;
+    uint64_t block_cache_size;
     const char *shards;
     uint64_t shard_timeout_ms;
     const char *shard_ca_file;

@@ -61,7 +61,8 @@ static arbor_store_t *store_get(void)
     uint64_t now = arbor_mono_ns();
     if (now < state.next_open_try_ns)
         return NULL;
-    arbor_store_options_t o = {.path = state.cfg->data_dir, .map_size = state.cfg->map_size, .read_only = 1};
+    arbor_store_options_t o = {.path = state.cfg->data_dir, .map_size = state.cfg->map_size, .read_only = 1,
+                              .block_cache_bytes = (size_t)state.cfg->block_cache_size};
     int rc = arbor_store_open(&o, &state.store);
     if (rc != 0) {
         state.next_open_try_ns = now + 200000000u; /* retry at most 5 times a second */

@@ -5,21 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Blocks decompressed lately: a page or a trace reads spans of a few blocks in turn. */
-#define READER_BLOCKS 4
-typedef struct {
-    uint8_t key[BLOCK_KEY_LEN];
-    arbor_arena_t arena; /* holds the raw bytes (or nothing: a plain block is read from the map) */
-    arbor_iov_t raw;
-    int used;
-} reader_block_t;
-
 struct arbor_reader {
     arbor_store_t *store;
     MDB_txn *txn;
     uint32_t tenant; /* 0: tenant unknown, every lookup finds nothing */
-    reader_block_t blocks[READER_BLOCKS];
-    unsigned next_block;
 };
 
 int arbor_reader_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_reader_t **out)
@@ -59,47 +48,59 @@ void arbor_reader_end(arbor_reader_t *r)
 {
     if (r == NULL)
         return;
-    for (int i = 0; i < READER_BLOCKS; i++)
-        if (r->blocks[i].used)
-            arbor_arena_free(&r->blocks[i].arena);
     mdb_txn_abort(r->txn);
     free(r);
 }
 
-int arbor__reader_block(arbor_reader_t *r, const uint8_t *trace_id, uint64_t id, arbor_iov_t *raw)
+/* Decompress a block value into a buffer of its own, for the cache. */
+static int unpack_owned(const MDB_val *val, uint8_t **out, size_t *len)
+{
+    arbor_arena_t a;
+    arbor_iov_t raw;
+    arbor_arena_init(&a, 64 * 1024, 0);
+    int rc = arbor__block_unpack(val, &a, &raw);
+    if (rc == 0 && (*out = malloc(raw.len ? raw.len : 1)) == NULL)
+        rc = ENOMEM;
+    if (rc == 0) {
+        memcpy(*out, raw.base, raw.len);
+        *len = raw.len;
+    }
+    arbor_arena_free(&a);
+    return rc;
+}
+
+int arbor__reader_block_cut(arbor_reader_t *r, const uint8_t *trace_id, const arbor_block_ref_t *ref,
+                            arbor_arena_t *arena, arbor_iov_t *out)
 {
     uint8_t k[BLOCK_KEY_LEN];
     be32_put(k, r->tenant);
     memcpy(k + 4, trace_id, 16);
-    be64_put(k + 20, id);
-    for (int i = 0; i < READER_BLOCKS; i++)
-        if (r->blocks[i].used && memcmp(r->blocks[i].key, k, sizeof k) == 0) {
-            *raw = r->blocks[i].raw;
-            return 0;
-        }
+    be64_put(k + 20, ref->id);
+    arbor_block_cache_t *cache = r->store->block_cache;
+    int rc = arbor__block_cache_cut(cache, k, ref, arena, out);
+    if (rc != ARBOR_ENOTFOUND)
+        return rc;
     MDB_val key = {sizeof k, k}, val;
     MDB_dbi dbi;
-    int rc = r->tenant ? arbor__blocks_dbi(r->store, &dbi) : ARBOR_ENOTFOUND;
-    if (rc)
+    if ((rc = r->tenant ? arbor__blocks_dbi(r->store, &dbi) : ARBOR_ENOTFOUND) != 0)
         return rc;
     rc = mdb_get(r->txn, dbi, &key, &val);
     if (rc == EINVAL) /* the handle was opened after this snapshot began (an upgrade's first moments) */
         rc = MDB_NOTFOUND;
     if (rc)
         return rc == MDB_NOTFOUND ? ARBOR_ENOTFOUND : rc;
-    reader_block_t *b = &r->blocks[r->next_block++ % READER_BLOCKS];
-    if (b->used)
-        arbor_arena_reset(&b->arena);
-    else
-        arbor_arena_init(&b->arena, 64 * 1024, 0);
-    b->used = 1;
-    memcpy(b->key, k, sizeof k);
-    if ((rc = arbor__block_unpack(&val, &b->arena, &b->raw)) != 0) {
-        b->key[0] ^= 0xff; /* never found again */
-        return rc;
+    if (val.mv_size >= BLOCK_HDR_LEN && ((const uint8_t *)val.mv_data)[1] == ARBOR_SPAN_PLAIN) {
+        arbor_iov_t raw; /* nothing to decompress: cut it from the map */
+        rc = arbor__block_unpack(&val, arena, &raw);
+        return rc ? rc : arbor__block_cut((const uint8_t *)raw.base, raw.len, ref, arena, out);
     }
-    *raw = b->raw;
-    return 0;
+    uint8_t *raw;
+    size_t len;
+    if ((rc = unpack_owned(&val, &raw, &len)) != 0)
+        return rc;
+    rc = arbor__block_cut(raw, len, ref, arena, out);
+    arbor__block_cache_put(cache, k, raw, len);
+    return rc;
 }
 
 uint32_t arbor_reader_tenant_id(const arbor_reader_t *r)

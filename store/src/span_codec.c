@@ -130,20 +130,9 @@ int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_io
 {
     if (rec->block.id == 0)
         return arbor__unpack(rec->span_codec, rec->span_bytes, ARBOR_SPAN_MAX_BYTES, arena, out);
-    arbor_iov_t raw;
     if (rec->reader == NULL)
         return ARBOR_ENOTFOUND;
-    int rc = arbor__reader_block(rec->reader, rec->trace_id, rec->block.id, &raw);
-    if (rc)
-        return rc;
-    if (rec->block.offset > raw.len || rec->block.len > raw.len - rec->block.offset)
-        return ARBOR_EDECODE;
-    /* the reader may drop the block for another: the caller's copy lives in its arena */
-    void *copy = arbor_arena_dup(arena, raw.base + rec->block.offset, rec->block.len);
-    if (copy == NULL && rec->block.len > 0)
-        return ENOMEM;
-    *out = arbor_iov(copy, rec->block.len);
-    return 0;
+    return arbor__reader_block_cut(rec->reader, rec->trace_id, &rec->block, arena, out);
 }
 
 /* Compressed size into @p dst (capacity @p cap), or 0 when it did not work. */

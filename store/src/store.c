@@ -143,6 +143,12 @@ int arbor_store_open(const arbor_store_options_t *opts, arbor_store_t **out)
     s->sync = opts->sync;
     s->lock_fd = -1;
     pthread_mutex_init(&s->dbi_lock, NULL);
+    s->block_cache = arbor__block_cache_new(opts->block_cache_bytes ? opts->block_cache_bytes : 8u << 20);
+    if (s->block_cache == NULL) {
+        pthread_mutex_destroy(&s->dbi_lock);
+        free(s);
+        return ENOMEM;
+    }
     /* prompts and responses live here: owner only */
     if (!opts->read_only && mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
         rc = errno;
@@ -181,6 +187,8 @@ fail_env:
 fail_free:
     if (s->lock_fd >= 0)
         close(s->lock_fd);
+    arbor__block_cache_free(s->block_cache);
+    pthread_mutex_destroy(&s->dbi_lock);
     free(s);
     return rc;
 }
@@ -219,6 +227,7 @@ void arbor_store_close(arbor_store_t *s)
     arbor_map64_free(&s->tags_known);
     arbor_map64_free(&s->key_counts);
     pthread_mutex_destroy(&s->dbi_lock);
+    arbor__block_cache_free(s->block_cache);
     free(s);
 }
 

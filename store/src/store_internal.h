@@ -21,6 +21,8 @@
 enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS, DBI_BLOCKS, DBI_COUNT };
 extern const char *const arbor_dbi_names[DBI_COUNT];
 
+typedef struct arbor_block_cache arbor_block_cache_t;
+
 struct arbor_store {
     MDB_env *env;
     MDB_dbi dbi[DBI_COUNT];
@@ -36,7 +38,20 @@ struct arbor_store {
      * writer makes one: arbor__blocks_dbi() opens it then (atomic; lock below) */
     int have_blocks;
     pthread_mutex_t dbi_lock;
+    arbor_block_cache_t *block_cache; /* decompressed blocks, shared by the readers */
 };
+
+/* block_cache.c: decompressed blocks by key (BLOCK_KEY_LEN bytes), within a byte budget. Thread-safe. */
+arbor_block_cache_t *arbor__block_cache_new(size_t max_bytes);
+void arbor__block_cache_free(arbor_block_cache_t *c);
+/* Copy a span's bytes out of a cached block into @p arena: 0, ARBOR_ENOTFOUND (not cached), ARBOR_EDECODE, ENOMEM. */
+int arbor__block_cache_cut(arbor_block_cache_t *c, const uint8_t *key, const arbor_block_ref_t *ref,
+                           arbor_arena_t *arena, arbor_iov_t *out);
+/* A span's part of a block's raw bytes, copied into @p arena: 0, ARBOR_EDECODE (it does not fit), ENOMEM. */
+int arbor__block_cut(const uint8_t *raw, size_t raw_len, const arbor_block_ref_t *ref, arbor_arena_t *arena,
+                     arbor_iov_t *out);
+/* Keep @p raw (malloc'd; taken over, freed if not kept). */
+void arbor__block_cache_put(arbor_block_cache_t *c, const uint8_t *key, uint8_t *raw, size_t len);
 
 /* The blocks index, opened on first need in a reader of an older store:
  * 0 with *dbi set, or ARBOR_ENOTFOUND while no writer has made it. */
@@ -153,10 +168,11 @@ enum {
 /* block value: version(1) | codec(1) | 0(2) | live spans u32 | spans u32 | payload (as span bytes of that codec) */
 #define BLOCK_HDR_LEN 12
 #define ARBOR_BLOCK_MAX_BYTES (64u << 20) /* a decompressed block larger than this is corrupt */
-/* The raw bytes of block @p id of @p trace_id for @p r's tenant, decompressed
- * once and kept by the reader for its next spans (valid until the reader drops
- * it for another block or ends). 0, ARBOR_ENOTFOUND, ARBOR_EDECODE or ENOMEM. */
-int arbor__reader_block(arbor_reader_t *r, const uint8_t *trace_id, uint64_t id, arbor_iov_t *raw);
+/* A span's message from its block, copied into @p arena: from the store's block
+ * cache, else read in @p r's snapshot (and, when compressed, decompressed once
+ * and cached). 0, ARBOR_ENOTFOUND, ARBOR_EDECODE or ENOMEM. */
+int arbor__reader_block_cut(arbor_reader_t *r, const uint8_t *trace_id, const arbor_block_ref_t *ref,
+                            arbor_arena_t *arena, arbor_iov_t *out);
 /* The raw bytes of a block as stored (decompressed into @p arena when packed). */
 int arbor__block_unpack(const MDB_val *v, arbor_arena_t *arena, arbor_iov_t *raw);
 #define ARBOR_SPAN_MAX_BYTES (64u << 20) /* a decompressed span larger than this is corrupt */

@@ -3,8 +3,9 @@
  * block down and the last one deletes it; retention and tenant deletion take
  * blocks with their traces; check notices a block that disagrees; a store from
  * before blocks is read as it is, and a reader opened on it finds the blocks a
- * new writer adds. */
-#include "../../store/src/store_internal.h"
+ * new writer adds; the store's cache of decompressed blocks (block_cache.c,
+ * included to see its slots) keeps within its budget. */
+#include "../../store/src/block_cache.c"
 
 #include "store_fixture.h"
 #include "tap.h"
@@ -118,6 +119,8 @@ static void test_round_trip(arbor_store_t *s, arbor_arena_t *a)
     ok(sum.span_count == 3 && sum.stored_bytes == 3 * (SPAN_HDR_LEN + 2 + SPAN_REF_LEN + 10),
        "the summary counts each span's header, reference and share (%u bytes)", sum.stored_bytes);
     arbor_reader_end(r);
+    arbor_block_cache_t *c = s->block_cache;
+    ok(c->bytes == 2100, "the block was decompressed once and kept for the next reader (%zu bytes)", c->bytes);
     is_int(entries(s, "blocks"), 1, "one block entry");
     is_int(problems(s), 0, "check agrees");
 }
@@ -196,6 +199,38 @@ static void test_old_store(arbor_store_t *s, store_fixture_t *f, arbor_arena_t *
     f->store = rw;
 }
 
+static void test_cache_budget(void)
+{
+    arbor_block_cache_t *c = arbor__block_cache_new(4000);
+    uint8_t key[BLOCK_KEY_LEN] = {0};
+    for (uint8_t i = 0; i < 10; i++) {
+        key[27] = i;
+        arbor__block_cache_put(c, key, calloc(1, 900), 900);
+        if (i >= 1) { /* block 0 is read again each time: it keeps its place */
+            arbor_arena_t a;
+            arbor_iov_t out;
+            arbor_block_ref_t ref = {1, 10, 20, 0};
+            uint8_t zero[BLOCK_KEY_LEN] = {0};
+            arbor_arena_init(&a, 1024, 0);
+            arbor__block_cache_cut(c, zero, &ref, &a, &out);
+            arbor_arena_free(&a);
+        }
+    }
+    ok(c->bytes <= 4000, "ten 900-byte blocks in a 4,000-byte cache: %zu bytes kept", c->bytes);
+    uint8_t zero[BLOCK_KEY_LEN] = {0};
+    key[27] = 1;
+    ok(find(c, zero) != NULL && find(c, key) == NULL, "the block read all along stayed; an unread one went");
+    arbor_arena_t a;
+    arbor_iov_t out;
+    arbor_block_ref_t past = {1, 890, 20, 0};
+    arbor_arena_init(&a, 1024, 0);
+    is_int(arbor__block_cache_cut(c, zero, &past, &a, &out), ARBOR_EDECODE, "a reference past the end is refused");
+    arbor_arena_free(&a);
+    arbor__block_cache_put(c, key, calloc(1, 1001), 1001);
+    ok(find(c, key) == NULL, "a block over a quarter of the budget is not kept");
+    arbor__block_cache_free(c);
+}
+
 int main(void)
 {
     store_fixture_t f;
@@ -207,6 +242,7 @@ int main(void)
     test_replacement(f.store, &a);
     test_check_and_expire(f.store, &a);
     test_old_store(f.store, &f, &a);
+    test_cache_budget();
     arbor_arena_free(&a);
     fixture_close(&f);
     return tap_done();

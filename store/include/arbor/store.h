@@ -44,6 +44,7 @@ typedef struct {
     int read_only;           /**< open as a reader process */
     arbor_sync_mode_t sync;  /**< writer only */
     unsigned max_readers;    /**< 0 = 512 */
+    size_t block_cache_bytes; /**< decompressed blocks kept for readers; 0 = 8 MiB */
 } arbor_store_options_t;
 
 /**
