@@ -651,10 +651,11 @@ static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
     return s->found >= p->limit || s->aborted == TQ_ABORT_DEADLINE;
 }
 
-static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
+/* From the time index alone: the window, the walk's bounds, and the bloom. */
+static int prefilter(void *ctx, uint64_t start_ns, const uint8_t *bloom)
 {
     search_t *s = ctx;
-    if (s->p->start_s && sum->start_ns < s->p->start_s * 1000000000ull)
+    if (s->p->start_s && start_ns < s->p->start_s * 1000000000ull)
         return 1; /* newest first: everything further is older than the window */
     if (++s->walked > SEARCH_MAX_WALK)
         return 1;
@@ -663,9 +664,13 @@ static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
         s->aborted = TQ_ABORT_DEADLINE;
         return 1;
     }
-    if (!tq_hints_may_match(s->hints, s->n_hints, sum->bloom))
-        return 0; /* the bloom proves a required value absent: not worth decoding */
-    return search_trace(s, sum);
+    /* the bloom proves a required value absent: not worth its summary */
+    return tq_hints_may_match(s->hints, s->n_hints, bloom) ? 0 : -1;
+}
+
+static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
+{
+    return search_trace(ctx, sum);
 }
 
 int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, char *err, size_t errlen)
@@ -690,7 +695,7 @@ int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, 
     jsonw_key(w, "traces");
     jsonw_array(w);
     uint64_t before = p->end_s ? p->end_s * 1000000000ull + 999999999ull : 0;
-    int rc = arbor_reader_recent_traces(r, before, visit_recent, &s);
+    int rc = arbor_reader_recent_traces_filtered(r, before, prefilter, visit_recent, &s);
     if (rc == 1)
         rc = 0;
     jsonw_array_end(w);

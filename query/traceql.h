@@ -28,6 +28,7 @@ typedef struct {
     arbor_attr_scope_t scope;
     arbor_iov_t key;
     arbor_attr_value_t value;
+    arbor_bloom_probe_t probe, resource_probe; /* hashed once by tq_index_hints */
 } tq_index_hint_t;
 /** Up to @p max such equalities (all must hold); returns how many were filled. */
 size_t tq_index_hints(const tq_query_t *q, tq_index_hint_t *hints, size_t max);

@@ -81,6 +81,10 @@ size_t tq_index_hints(const tq_query_t *q, tq_index_hint_t *hints, size_t max)
 {
     hints_t hs = {hints, 0, max};
     set_hints(q->root, &hs);
+    for (size_t i = 0; i < hs.n; i++) { /* a search tests them on every trace's bloom */
+        arbor_bloom_probe(&hints[i].probe, hints[i].scope, hints[i].key, &hints[i].value);
+        arbor_bloom_probe(&hints[i].resource_probe, ARBOR_SCOPE_RESOURCE, hints[i].key, &hints[i].value);
+    }
     return hs.n;
 }
 
@@ -88,8 +92,8 @@ int tq_hints_may_match(const tq_index_hint_t *hints, size_t n, const uint8_t *bl
 {
     for (size_t i = 0; i < n; i++) {
         const tq_index_hint_t *h = &hints[i];
-        if (!arbor_bloom_may_contain(bloom, h->scope, h->key, &h->value) &&
-            !(h->span_or_resource && arbor_bloom_may_contain(bloom, ARBOR_SCOPE_RESOURCE, h->key, &h->value)))
+        if (!arbor_bloom_probe_test(bloom, &h->probe) &&
+            !(h->span_or_resource && arbor_bloom_probe_test(bloom, &h->resource_probe)))
             return 0;
     }
     return 1;

@@ -306,6 +306,12 @@ int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t re
 
 int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx)
 {
+    return arbor_reader_recent_traces_filtered(r, before_ns, NULL, fn, ctx);
+}
+
+int arbor_reader_recent_traces_filtered(arbor_reader_t *r, uint64_t before_ns, arbor_trace_prefilter_fn pre,
+                                        arbor_trace_visit_fn fn, void *ctx)
+{
     MDB_cursor *cur;
     uint8_t k[TIME_KEY_LEN];
     if (r->tenant == 0)
@@ -326,11 +332,19 @@ int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trac
     for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_PREV)) {
         if (key.mv_size != TIME_KEY_LEN || be32_get(key.mv_data) != r->tenant)
             break;
+        const uint8_t *bloom = val.mv_size == ARBOR_BLOOM_BYTES ? val.mv_data : NULL;
+        int x = pre ? pre(ctx, be64_get((const uint8_t *)key.mv_data + 4), bloom) : 0;
+        if (x > 0) {
+            rc = x;
+            goto out;
+        }
+        if (x < 0)
+            continue;
         arbor_trace_summary_t t;
-        int x = arbor_reader_trace_summary(r, (const uint8_t *)key.mv_data + 12, &t);
+        x = arbor_reader_trace_summary(r, (const uint8_t *)key.mv_data + 12, &t);
         if (x == ARBOR_ENOTFOUND)
             continue;
-        t.bloom = val.mv_size == ARBOR_BLOOM_BYTES ? val.mv_data : NULL;
+        t.bloom = bloom;
         if (x != 0 || (x = fn(ctx, &t)) != 0) {
             rc = x;
             goto out;

@@ -684,13 +684,25 @@ int arbor__bloom_add(uint8_t *bloom, int scope, arbor_iov_t key, int vtype, arbo
     return changed;
 }
 
-int arbor_bloom_may_contain(const uint8_t *bloom, arbor_attr_scope_t scope, arbor_iov_t key, const arbor_attr_value_t *v)
+void arbor_bloom_probe(arbor_bloom_probe_t *p, arbor_attr_scope_t scope, arbor_iov_t key, const arbor_attr_value_t *v)
 {
-    if (bloom == NULL)
-        return 1;
     int type = v->type;
     int64_t i = v->i;
     if (type == ARBOR_VAL_DOUBLE && integral(v->d)) /* { x = 200.0 } must find the integer 200 */
         type = ARBOR_VAL_INT, i = (int64_t)v->d;
-    return bloom_test(bloom, value_hash(scope, key, type, v->str, i, v->d));
+    p->hash = value_hash(scope, key, type, v->str, i, v->d);
+}
+
+int arbor_bloom_probe_test(const uint8_t *bloom, const arbor_bloom_probe_t *p)
+{
+    return bloom == NULL || bloom_test(bloom, p->hash);
+}
+
+int arbor_bloom_may_contain(const uint8_t *bloom, arbor_attr_scope_t scope, arbor_iov_t key, const arbor_attr_value_t *v)
+{
+    arbor_bloom_probe_t p;
+    if (bloom == NULL)
+        return 1;
+    arbor_bloom_probe(&p, scope, key, v);
+    return arbor_bloom_probe_test(bloom, &p);
 }

@@ -1,6 +1,6 @@
 // Query latency for SPEC §7: the 1,000-span execution tree, Tempo v2 trace by ID
-// (protobuf) of the same 1,000 spans, and the first page and skeleton of a
-// 100,001-span trace; query RSS idle. Sequential keep-alive GETs measured by the C
+// (protobuf) of the same 1,000 spans, and the first and middle pages and skeleton
+// pages of a 100,001-span trace; query RSS idle. Sequential keep-alive GETs measured by the C
 // load generator; prints "name value unit" lines and a JSON summary.
 // Usage: ARBOR_BUILD_DIR=build-release node tests/bench/trees.mjs [--quick]
 import { tempDir, startCollector, startQuery, span, postSpans, hex } from '../integration/lib.mjs';
@@ -36,6 +36,10 @@ const summary = {
     { requests: N, header: 'Accept: application/protobuf' }),
   first_page_100k: probe('first_page_100k', `${query.base}/api/executions/exec-100k/trace`, { requests: N }),
   skeleton_first_page_100k: probe('skeleton_first_page_100k', `${query.base}/api/executions/exec-100k/tree`, { requests: N }),
+  // "any page": the walk's middle, by position (the Canvas's 10,000 spans; the skeleton's 1,000)
+  middle_page_100k: probe('middle_page_100k', `${query.base}/api/executions/exec-100k/trace?cursor=50000`, { requests: N }),
+  skeleton_middle_page_100k: probe('skeleton_middle_page_100k', `${query.base}/api/executions/exec-100k/tree?cursor=50000`,
+    { requests: N }),
 };
 summary.query_rss_idle_kb = idle;
 const busy = rssKb(query.proc.pid);

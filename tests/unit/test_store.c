@@ -262,6 +262,26 @@ static int visit_trace(void *ctx, const arbor_trace_summary_t *t)
     return 0;
 }
 
+/* Prefilter: pass the second trace by, stop at the third; note the starts seen. */
+typedef struct {
+    visit_t v;
+    int calls, blooms;
+    uint64_t starts[4];
+} pre_t;
+
+static int prefilter(void *ctx, uint64_t start_ns, const uint8_t *bloom)
+{
+    pre_t *p = ctx;
+    p->starts[p->calls & 3] = start_ns;
+    p->blooms += bloom != NULL;
+    return ++p->calls == 2 ? -1 : p->calls == 3 ? 7 : 0;
+}
+
+static int visit_pre(void *ctx, const arbor_trace_summary_t *t)
+{
+    return visit_trace(&((pre_t *)ctx)->v, t);
+}
+
 static void test_recent_and_snapshot(arbor_store_t *s)
 {
     arbor_reader_t *r, *old;
@@ -270,6 +290,11 @@ static void test_recent_and_snapshot(arbor_store_t *s)
     arbor_reader_recent_traces(r, 0, visit_trace, &v);
     is_int(v.n, 3, "recent lists three traces");
     ok(v.ids[0] == 3 && v.ids[1] == 1 && v.ids[2] == 2, "recent traces newest start first");
+    pre_t p = {0};
+    is_int(arbor_reader_recent_traces_filtered(r, 0, prefilter, visit_pre, &p), 7, "a prefilter stops the walk");
+    ok(p.v.n == 1 && p.v.ids[0] == 3 && p.calls == 3 && p.blooms == 3 && p.starts[0] > p.starts[1] &&
+           p.starts[1] > p.starts[2],
+       "it saw three starts and blooms, newest first, and passed the second by without a visit");
     arbor_reader_end(r);
     /* a snapshot does not see later commits */
     arbor_reader_begin(s, T, &old);

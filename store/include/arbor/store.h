@@ -344,6 +344,14 @@ int arbor_reader_record(arbor_reader_t *r, arbor_record_kind_t kind, uint64_t re
 typedef int (*arbor_trace_visit_fn)(void *ctx, const arbor_trace_summary_t *trace);
 /** Traces newest-start first, starting at or before @p before_ns (0 = now/any). */
 int arbor_reader_recent_traces(arbor_reader_t *r, uint64_t before_ns, arbor_trace_visit_fn fn, void *ctx);
+/** What the time index alone says of a trace (its start and bloom, NULL when it
+ *  has none): return 0 to visit it, a negative number to pass it by without
+ *  reading its summary, a positive one to stop the walk (returned). */
+typedef int (*arbor_trace_prefilter_fn)(void *ctx, uint64_t start_ns, const uint8_t *bloom);
+/** arbor_reader_recent_traces() with @p pre asked first: a search passes most
+ *  traces by on their bloom, at the cost of a cursor step each. */
+int arbor_reader_recent_traces_filtered(arbor_reader_t *r, uint64_t before_ns, arbor_trace_prefilter_fn pre,
+                                        arbor_trace_visit_fn fn, void *ctx);
 
 /** An attribute value as the tag catalog returns it, or as a bloom query (borrowed). */
 typedef struct {
@@ -360,6 +368,15 @@ typedef struct {
  */
 int arbor_bloom_may_contain(const uint8_t *bloom, arbor_attr_scope_t scope, arbor_iov_t key,
                             const arbor_attr_value_t *value);
+
+/** A bloom question asked of many traces: hashed once (arbor_bloom_probe), tested
+ *  per trace (arbor_bloom_probe_test) with the answers of arbor_bloom_may_contain(). */
+typedef struct {
+    uint64_t hash;
+} arbor_bloom_probe_t;
+void arbor_bloom_probe(arbor_bloom_probe_t *p, arbor_attr_scope_t scope, arbor_iov_t key,
+                       const arbor_attr_value_t *value);
+int arbor_bloom_probe_test(const uint8_t *bloom, const arbor_bloom_probe_t *p);
 
 /** Fill @p t->bloom for a summary from arbor_reader_trace_summary(). 0 or ARBOR_ENOTFOUND. */
 int arbor_reader_trace_bloom(arbor_reader_t *r, arbor_trace_summary_t *t);
