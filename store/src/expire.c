@@ -52,25 +52,19 @@ static int expire_span(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *
     return mdb_cursor_del(cur, 0);
 }
 
+static int delete_entry(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val)
+{
+    (void)ctx, (void)key, (void)val;
+    return mdb_cursor_del(cur, 0);
+}
+
 /* Delete every block of one trace (a prefix of the blocks index). */
 static int expire_blocks(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id)
 {
-    MDB_cursor *cur;
     uint8_t prefix[TRACE_KEY_LEN];
     be32_put(prefix, tenant);
     memcpy(prefix + 4, trace_id, 16);
-    int rc = mdb_cursor_open(txn, s->dbi[DBI_BLOCKS], &cur);
-    if (rc)
-        return rc;
-    MDB_val key = {sizeof prefix, prefix}, val;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0; rc = arbor__cursor_after_del(cur, &key, &val)) {
-        if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
-            break;
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return arbor__walk_prefix(txn, s->dbi[DBI_BLOCKS], prefix, sizeof prefix, MDB_GET_CURRENT, delete_entry, NULL);
 }
 
 int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,

@@ -163,26 +163,32 @@ static int span_from_kv(const MDB_val *key, const MDB_val *val, arbor_span_rec_t
     return arbor__span_hdr_decode(val, out);
 }
 
-int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, MDB_cursor_op next,
-                      arbor__span_kv_fn fn, void *ctx)
+int arbor__walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t len, MDB_cursor_op next,
+                       arbor__span_kv_fn fn, void *ctx)
 {
     MDB_cursor *cur;
-    uint8_t prefix[TRACE_KEY_LEN];
-    be32_put(prefix, tenant);
-    memcpy(prefix + 4, trace_id, 16);
-    int rc = mdb_cursor_open(txn, s->dbi[DBI_SPANS], &cur);
+    int rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc)
         return rc;
-    MDB_val key = {sizeof prefix, prefix}, val;
+    MDB_val key = {len, (void *)prefix}, val;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = next == MDB_GET_CURRENT ? arbor__cursor_after_del(cur, &key, &val) : mdb_cursor_get(cur, &key, &val, next)) {
-        if (key.mv_size < sizeof prefix || memcmp(key.mv_data, prefix, sizeof prefix) != 0)
+        if (key.mv_size < len || memcmp(key.mv_data, prefix, len) != 0)
             break;
         if ((rc = fn(ctx, cur, &key, &val)) != 0)
             goto out;
     }
 out:
     return walk_end(cur, rc);
+}
+
+int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, MDB_cursor_op next,
+                      arbor__span_kv_fn fn, void *ctx)
+{
+    uint8_t prefix[TRACE_KEY_LEN];
+    be32_put(prefix, tenant);
+    memcpy(prefix + 4, trace_id, 16);
+    return arbor__walk_prefix(txn, s->dbi[DBI_SPANS], prefix, sizeof prefix, next, fn, ctx);
 }
 
 typedef struct {

@@ -158,11 +158,14 @@ static size_t lz4_pack(arbor_iov_t src, uint8_t *dst, size_t cap)
     return (size_t)n + 4;
 }
 
-int arbor_span_pack(arbor_span_in_t *in, arbor_span_codec_t codec, arbor_arena_t *arena)
+/* Compress @p src with @p codec into @p arena when that saves more than 1/9:
+ * then *out and *used say so; otherwise they are @p src and plain. 0 or ENOMEM. */
+static int pack(arbor_iov_t src, arbor_span_codec_t codec, arbor_arena_t *arena, arbor_iov_t *out,
+                arbor_span_codec_t *used)
 {
-    arbor_iov_t src = in->span_bytes;
-    if (in->span_codec != ARBOR_SPAN_PLAIN || codec == ARBOR_SPAN_PLAIN || src.len < SPAN_COMPRESS_MIN ||
-        src.len > ARBOR_SPAN_MAX_BYTES)
+    *out = src;
+    *used = ARBOR_SPAN_PLAIN;
+    if (codec == ARBOR_SPAN_PLAIN || src.len < SPAN_COMPRESS_MIN)
         return 0;
     pthread_once(&codec_once, codec_init);
     size_t cap = codec == ARBOR_SPAN_LZ4 ? 4 + (size_t)LZ4_compressBound((int)src.len) : ZSTD_compressBound(src.len);
@@ -172,9 +175,16 @@ int arbor_span_pack(arbor_span_in_t *in, arbor_span_codec_t codec, arbor_arena_t
     size_t n = codec == ARBOR_SPAN_LZ4 ? lz4_pack(src, dst, cap) : zstd_pack(src, dst, cap);
     if (n == 0 || n + n / 8 >= src.len) /* failed, or under 1/9 saved: keep it plain */
         return 0;
-    in->span_bytes = arbor_iov(dst, n);
-    in->span_codec = codec;
+    *out = arbor_iov(dst, n);
+    *used = codec;
     return 0;
+}
+
+int arbor_span_pack(arbor_span_in_t *in, arbor_span_codec_t codec, arbor_arena_t *arena)
+{
+    if (in->span_codec != ARBOR_SPAN_PLAIN || in->span_bytes.len > ARBOR_SPAN_MAX_BYTES)
+        return 0;
+    return pack(in->span_bytes, codec, arena, &in->span_bytes, &in->span_codec);
 }
 
 int arbor_block_pack(arbor_iov_t raw, arbor_span_codec_t codec, arbor_arena_t *arena, arbor_iov_t *out,
@@ -182,19 +192,5 @@ int arbor_block_pack(arbor_iov_t raw, arbor_span_codec_t codec, arbor_arena_t *a
 {
     *out = raw;
     *used = ARBOR_SPAN_PLAIN;
-    if (raw.len > ARBOR_BLOCK_MAX_RAW)
-        return EINVAL;
-    if (codec == ARBOR_SPAN_PLAIN || raw.len < SPAN_COMPRESS_MIN)
-        return 0;
-    pthread_once(&codec_once, codec_init);
-    size_t cap = codec == ARBOR_SPAN_LZ4 ? 4 + (size_t)LZ4_compressBound((int)raw.len) : ZSTD_compressBound(raw.len);
-    uint8_t *dst = arbor_arena_alloc(arena, cap);
-    if (dst == NULL)
-        return ENOMEM;
-    size_t n = codec == ARBOR_SPAN_LZ4 ? lz4_pack(raw, dst, cap) : zstd_pack(raw, dst, cap);
-    if (n == 0 || n + n / 8 >= raw.len)
-        return 0;
-    *out = arbor_iov(dst, n);
-    *used = codec;
-    return 0;
+    return raw.len > ARBOR_BLOCK_MAX_RAW ? EINVAL : pack(raw, codec, arena, out, used);
 }

@@ -66,6 +66,9 @@ int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int creat
 typedef int (*arbor__span_kv_fn)(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val);
 int arbor__walk_trace(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const uint8_t *trace_id, MDB_cursor_op next,
                       arbor__span_kv_fn fn, void *ctx);
+/* The same over every entry of @p dbi whose key starts with @p prefix. */
+int arbor__walk_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t len, MDB_cursor_op next,
+                       arbor__span_kv_fn fn, void *ctx);
 /* After mdb_cursor_del the cursor already sits on the following entry: read it
  * with GET_CURRENT. Deleting a database's last entry leaves the cursor
  * uninitialised, which GET_CURRENT reports as EINVAL: that is the end too
