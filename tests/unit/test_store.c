@@ -717,7 +717,7 @@ static void test_tenant_switch(void)
     if (!ok(arbor_store_open(&o, &s) == 0, "tenant store opens"))
         return;
     arbor_batch_t *b;
-    uint64_t ref;
+    uint64_t ref = 0;
     arbor_span_in_t a1 = span(7, 1, 0, 100), a2 = span(7, 2, 1, 150), b1 = span(7, 1, 0, 500);
     b1.status_code = 2;
     int rc = arbor_batch_begin(s, ARBOR_IOV("acme"), &b);
