@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static void reserve(jsonw_t *w, size_t n)
 {
@@ -120,20 +123,86 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Prompts and responses are mostly plain ASCII: these measure such runs 16 bytes
+ * at a time (SSE2, which every x86-64 has; eight bytes at a time elsewhere). */
+static int is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#if defined(__SSE2__)
+/* Leading bytes of p[0, n) that need no escaping or decoding: no control
+ * character, quote, backslash or byte >= 0x80 (signed, those are below 0x20). */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+    while (i < n && is_plain(p[i]))
+        i++;
+    return i;
+}
+
+/* Leading ASCII bytes of p[0, n). */
+static size_t ascii_run(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+    while (i < n && p[i] < 0x80)
+        i++;
+    return i;
+}
+#else
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* the usual zero-byte tricks */
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+        if ((((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & highs) != 0)
+            break;
+    }
+    while (i < n && is_plain(p[i]))
+        i++;
+    return i;
+}
+
+static size_t ascii_run(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (uint64_t v; i + 8 <= n && (memcpy(&v, p + i, 8), (v & 0x8080808080808080ull) == 0);)
+        i += 8;
+    while (i < n && p[i] < 0x80)
+        i++;
+    return i;
+}
+#endif
+
 /* Code points in @p s, counting no further than @p limit + 1: callers asking
- * "longer than limit?" of a long prompt stop early. Eight ASCII bytes at a time
- * (prompts are mostly ASCII); an invalid byte counts as one (it becomes U+FFFD). */
+ * "longer than limit?" of a long prompt stop early. An invalid byte counts as
+ * one (it becomes U+FFFD). */
 static size_t utf8_count(arbor_iov_t s, size_t limit)
 {
     const unsigned char *p = (const unsigned char *)s.base;
     size_t i = 0, n = 0;
     while (i < s.len && n <= limit) {
-        uint64_t word;
-        if (s.len - i >= 8 && (memcpy(&word, p + i, 8), (word & 0x8080808080808080ull) == 0)) {
-            i += 8;
-            n += 8;
+        size_t k = ascii_run(p + i, s.len - i < limit + 1 - n ? s.len - i : limit + 1 - n);
+        i += k;
+        n += k;
+        if (k || i == s.len || n > limit)
             continue;
-        }
         size_t l = utf8_seq(p + i, s.len - i);
         i += l ? l : 1;
         n++;
@@ -151,18 +220,6 @@ int utf8_longer_than(arbor_iov_t s, size_t max_chars)
     return s.len > max_chars && utf8_count(s, max_chars) > max_chars;
 }
 
-/* 1 if none of the eight bytes at @p p needs escaping or decoding: no control
- * character, quote, backslash or byte >= 0x80 (the usual zero-byte tricks). */
-static int plain8(const unsigned char *p)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t v;
-    memcpy(&v, p, 8);
-    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    uint64_t bad = (v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v;
-    return (bad & highs) == 0;
-}
-
 /* Escaped string body of at most max_chars code points. */
 static void write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
 {
@@ -175,18 +232,13 @@ static void write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
             put(w, (const char *)p + run, i - run);
             return;
         }
-        if (s.len - i >= 8 && max_chars - chars >= 8 && plain8(p + i)) { /* eight plain ASCII bytes */
-            i += 8;
-            chars += 8;
+        size_t l = plain_run(p + i, s.len - i < max_chars - chars ? s.len - i : max_chars - chars);
+        if (l) { /* plain ASCII: extend the run */
+            i += l;
+            chars += l;
             continue;
         }
         unsigned char c = p[i];
-        size_t l = c >= 0x20 && c < 0x80 && c != '"' && c != '\\' ? 1 : 0;
-        if (l == 1) { /* plain ASCII: extend the run */
-            i++;
-            chars++;
-            continue;
-        }
         put(w, (const char *)p + run, i - run);
         if (c < 0x80) {
             char esc[6] = {'\\', 0};

@@ -72,6 +72,32 @@ int main(void)
         all &= renders(arbor_iov(ctl, 24), 0, want);
     }
     ok(all, "a tab is escaped at every offset of a 24-byte string");
+    /* 16-byte runs (SSE2): every special byte at every offset of three blocks, and cuts inside a block */
+    static const char *const specials[] = {"\"", "\\", "\x01", "\xc3\xa9", "\xff"};
+    static const char *const escaped[] = {"\\\"", "\\\\", "\\u0001", "\xc3\xa9", "\xef\xbf\xbd"};
+    all = 1;
+    for (int k = 0; k < 5; k++)
+        for (int at = 0; at < 48; at++) {
+            char in[64], want[80];
+            size_t sl = strlen(specials[k]);
+            memset(in, 'y', at);
+            memcpy(in + at, specials[k], sl);
+            memset(in + at + sl, 'z', 47 - at);
+            snprintf(want, sizeof want, "\"%.*s%s%.*s\"", at, in, escaped[k], 47 - at, in + at + sl);
+            all &= renders(arbor_iov(in, (size_t)at + sl + (size_t)(47 - at)), 0, want);
+            all &= utf8_length(arbor_iov(in, (size_t)at + sl + (size_t)(47 - at))) == 48;
+        }
+    ok(all, "quote, backslash, control byte, two-byte character and invalid byte at every offset of 48 bytes");
+    char long_run[100];
+    memset(long_run, 'r', sizeof long_run);
+    all = 1;
+    for (size_t cut = 2; cut < 40; cut++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"%.*s\xe2\x80\xa6\"", (int)(cut - 1), long_run);
+        all &= renders(arbor_iov(long_run, sizeof long_run), cut, want) && utf8_longer_than(arbor_iov(long_run, 100), cut) &&
+               !utf8_longer_than(arbor_iov(long_run, cut), cut);
+    }
+    ok(all, "cuts at every length inside and across 16-byte runs");
     {
         jsonw_t w;
         jsonw_init(&w);
