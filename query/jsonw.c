@@ -282,9 +282,19 @@ static void write_escaped(jsonw_t *w, arbor_iov_t s, size_t max_chars)
 void jsonw_key_iov(jsonw_t *w, arbor_iov_t key)
 {
     value_start(w);
-    putc_(w, '"');
-    write_escaped(w, key, SIZE_MAX);
-    put(w, "\":", 2);
+    const unsigned char *p = (const unsigned char *)key.base;
+    if (key.len < 256 && plain_run(p, key.len) == key.len) { /* the usual key: one copy, quotes and colon */
+        reserve(w, key.len + 3);
+        w->buf[w->len++] = '"';
+        memcpy(w->buf + w->len, p, key.len);
+        w->len += key.len;
+        w->buf[w->len++] = '"';
+        w->buf[w->len++] = ':';
+    } else {
+        putc_(w, '"');
+        write_escaped(w, key, SIZE_MAX);
+        put(w, "\":", 2);
+    }
     w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
 }
 
@@ -301,7 +311,8 @@ static void after_key_value(jsonw_t *w)
 void jsonw_str(jsonw_t *w, arbor_iov_t s)
 {
     after_key_value(w);
-    putc_(w, '"');
+    reserve(w, s.len + 2);
+    w->buf[w->len++] = '"';
     write_escaped(w, s, SIZE_MAX);
     putc_(w, '"');
 }

@@ -100,6 +100,25 @@ int main(void)
     ok(all, "cuts at every length inside and across 16-byte runs");
     {
         jsonw_t w;
+        char big[300];
+        memset(big, 'k', sizeof big);
+        jsonw_init(&w);
+        jsonw_object(&w);
+        jsonw_key(&w, "plain");
+        jsonw_int(&w, 1);
+        jsonw_key_iov(&w, S("user \"key\"\n"));
+        jsonw_int(&w, 2);
+        jsonw_key_iov(&w, arbor_iov(big, sizeof big));
+        jsonw_int(&w, 3);
+        jsonw_object_end(&w);
+        char want[400];
+        snprintf(want, sizeof want, "{\"plain\":1,\"user \\\"key\\\"\\n\":2,\"%.300s\":3}", big);
+        ok(w.len == strlen(want) && memcmp(w.buf, want, w.len) == 0, "keys: plain ones copied, others escaped (got %.*s)",
+           (int)(w.len > 60 ? 60 : w.len), w.buf);
+        jsonw_free(&w);
+    }
+    {
+        jsonw_t w;
         jsonw_init(&w);
         jsonw_array(&w);
         jsonw_int(&w, 0);
