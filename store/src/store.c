@@ -201,11 +201,10 @@ int arbor__blocks_dbi(arbor_store_t *s, MDB_dbi *dbi)
         MDB_txn *txn;
         pthread_mutex_lock(&s->dbi_lock);
         if (!s->have_blocks && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
-            if (mdb_dbi_open(txn, arbor_dbi_names[DBI_BLOCKS], 0, &s->dbi[DBI_BLOCKS]) == 0 &&
-                mdb_txn_commit(txn) == 0)
-                __atomic_store_n(&s->have_blocks, 1, __ATOMIC_RELEASE);
-            else if (!s->have_blocks)
+            if (mdb_dbi_open(txn, arbor_dbi_names[DBI_BLOCKS], 0, &s->dbi[DBI_BLOCKS]) != 0)
                 mdb_txn_abort(txn);
+            else if (mdb_txn_commit(txn) == 0) /* a commit frees the transaction, failing or not */
+                __atomic_store_n(&s->have_blocks, 1, __ATOMIC_RELEASE);
         }
         pthread_mutex_unlock(&s->dbi_lock);
         if (!__atomic_load_n(&s->have_blocks, __ATOMIC_ACQUIRE))
