@@ -332,18 +332,15 @@ static int put_attrs(arbor_batch_t *b, cached_summary_t *c, const arbor_span_in_
 
 /* Take back what an earlier copy of a span (its stored value @p old) added to
  * the summary: the copy about to replace it adds its own. */
-static void summary_forget(arbor_trace_summary_t *t, const MDB_val *old)
+static void summary_forget(arbor_trace_summary_t *t, const arbor_span_rec_t *prev, size_t value_size)
 {
-    arbor_span_rec_t prev;
-    if (arbor__span_hdr_decode(old, &prev) != 0)
-        return;
-    size_t size = old->mv_size + prev.block.share; /* a block reference counts its part of the block */
+    size_t size = value_size + prev->block.share; /* a block reference counts its part of the block */
     t->span_count--;
     t->stored_bytes = t->stored_bytes > size ? t->stored_bytes - (uint32_t)size : 0;
-    if (prev.status_code == 2)
+    if (prev->status_code == 2)
         t->error_count--;
-    t->tokens_in -= prev.tokens_in;
-    t->tokens_out -= prev.tokens_out;
+    t->tokens_in -= prev->tokens_in;
+    t->tokens_out -= prev->tokens_out;
 }
 
 /* What span @p in (sequence @p seq) adds to its trace's summary: counts, tokens,
@@ -380,9 +377,7 @@ static void summary_add(cached_summary_t *c, const arbor_span_in_t *in, uint64_t
 static int block_drop(arbor_batch_t *b, const uint8_t *trace_id, uint64_t id)
 {
     uint8_t k[BLOCK_KEY_LEN];
-    tenant_prefix(k, b->tenant);
-    memcpy(k + 4, trace_id, 16);
-    be64_put(k + 20, id);
+    block_key(k, b->tenant, trace_id, id);
     for (size_t i = b->n_drops; i-- > 0;)
         if (memcmp(b->drops[i].key, k, sizeof k) == 0) {
             b->drops[i].spans++;
@@ -406,10 +401,10 @@ static int block_drop(arbor_batch_t *b, const uint8_t *trace_id, uint64_t id)
 static int forget_old(arbor_batch_t *b, cached_summary_t *c, const uint8_t *trace_id, const MDB_val *old)
 {
     arbor_span_rec_t prev;
-    summary_forget(&c->t, old);
-    if (arbor__span_hdr_decode(old, &prev) == 0 && prev.block.id != 0)
-        return block_drop(b, trace_id, prev.block.id);
-    return 0;
+    if (arbor__span_hdr_decode(old, &prev) != 0)
+        return 0; /* unreadable: nothing to take back */
+    summary_forget(&c->t, &prev, old->mv_size);
+    return prev.block.id != 0 ? block_drop(b, trace_id, prev.block.id) : 0;
 }
 
 /* The span's value: header, name, then its bytes or its block reference. */
@@ -503,9 +498,7 @@ int arbor_batch_put_block(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_I
         return ARBOR_EDECODE;
     /* the sequence its first span will get: unique, and ordered like the spans */
     *id = b->seq;
-    tenant_prefix(k, b->tenant);
-    memcpy(k + 4, trace_id, 16);
-    be64_put(k + 20, *id);
+    block_key(k, b->tenant, trace_id, *id);
     MDB_val key = {sizeof k, k}, val = {BLOCK_HDR_LEN + packed.len, NULL};
     int rc = mdb_put(b->txn, b->store->dbi[DBI_BLOCKS], &key, &val, MDB_RESERVE | MDB_NOOVERWRITE);
     if (rc)

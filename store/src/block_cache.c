@@ -103,11 +103,12 @@ void arbor__block_cache_put(arbor_block_cache_t *c, const uint8_t *key, uint8_t 
         return;
     }
     slot_t *room = NULL;
-    for (size_t i = 0, h = home(key); i < WINDOW && room == NULL; i++)
+    size_t h = home(key);
+    for (size_t i = 0; i < WINDOW && room == NULL; i++)
         if (c->slots[(h + i) % SLOTS].raw == NULL)
             room = &c->slots[(h + i) % SLOTS];
     if (room == NULL) /* a full window: its first slot goes */
-        drop(c, room = &c->slots[home(key)]);
+        drop(c, room = &c->slots[h]);
     memcpy(room->key, key, BLOCK_KEY_LEN);
     room->raw = raw;
     room->len = len;

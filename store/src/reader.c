@@ -52,30 +52,11 @@ void arbor_reader_end(arbor_reader_t *r)
     free(r);
 }
 
-/* Decompress a block value into a buffer of its own, for the cache. */
-static int unpack_owned(const MDB_val *val, uint8_t **out, size_t *len)
-{
-    arbor_arena_t a;
-    arbor_iov_t raw;
-    arbor_arena_init(&a, 64 * 1024, 0);
-    int rc = arbor__block_unpack(val, &a, &raw);
-    if (rc == 0 && (*out = malloc(raw.len ? raw.len : 1)) == NULL)
-        rc = ENOMEM;
-    if (rc == 0) {
-        memcpy(*out, raw.base, raw.len);
-        *len = raw.len;
-    }
-    arbor_arena_free(&a);
-    return rc;
-}
-
 int arbor__reader_block_cut(arbor_reader_t *r, const uint8_t *trace_id, const arbor_block_ref_t *ref,
                             arbor_arena_t *arena, arbor_iov_t *out)
 {
     uint8_t k[BLOCK_KEY_LEN];
-    be32_put(k, r->tenant);
-    memcpy(k + 4, trace_id, 16);
-    be64_put(k + 20, ref->id);
+    block_key(k, r->tenant, trace_id, ref->id);
     arbor_block_cache_t *cache = r->store->block_cache;
     int rc = arbor__block_cache_cut(cache, k, ref, arena, out);
     if (rc != ARBOR_ENOTFOUND)
@@ -96,7 +77,7 @@ int arbor__reader_block_cut(arbor_reader_t *r, const uint8_t *trace_id, const ar
     }
     uint8_t *raw;
     size_t len;
-    if ((rc = unpack_owned(&val, &raw, &len)) != 0)
+    if ((rc = arbor__block_unpack_owned(&val, &raw, &len)) != 0)
         return rc;
     rc = arbor__block_cut(raw, len, ref, arena, out);
     arbor__block_cache_put(cache, k, raw, len);

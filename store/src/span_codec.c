@@ -67,63 +67,88 @@ static void *make_lz4(void)
     return malloc(sizeof(LZ4_stream_t));
 }
 
-static int zstd_unpack(arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out)
+/* What @p in (LZ4 or zstd) decompresses to: 0 with *n, or ARBOR_EDECODE when
+ * it says nothing readable or more than @p max bytes. */
+static int unpacked_size(arbor_span_codec_t codec, arbor_iov_t in, size_t max, size_t *n)
 {
-    unsigned long long n = ZSTD_getFrameContentSize(in.base, in.len);
-    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > max)
+    if (codec == ARBOR_SPAN_LZ4) {
+        if (in.len < 4 || in.len - 4 > INT32_MAX || le32_get((const uint8_t *)in.base) > max)
+            return ARBOR_EDECODE;
+        *n = le32_get((const uint8_t *)in.base);
+        return 0;
+    }
+    unsigned long long z = codec == ARBOR_SPAN_ZSTD ? ZSTD_getFrameContentSize(in.base, in.len) : ZSTD_CONTENTSIZE_ERROR;
+    if (z == ZSTD_CONTENTSIZE_ERROR || z == ZSTD_CONTENTSIZE_UNKNOWN || z > max)
         return ARBOR_EDECODE;
-    ZSTD_DCtx *d = thread_ctx(dctx_key, make_dctx);
-    if (d == NULL || span_ddict == NULL)
-        return ENOMEM;
-    char *buf = arbor_arena_alloc(arena, n ? (size_t)n : 1);
-    if (buf == NULL)
-        return ENOMEM;
-    size_t got = ZSTD_decompress_usingDDict(d, buf, (size_t)n, in.base, in.len, span_ddict);
-    if (ZSTD_isError(got) || got != n)
-        return ARBOR_EDECODE;
-    *out = arbor_iov(buf, (size_t)n);
+    *n = (size_t)z;
     return 0;
 }
 
-static int lz4_unpack(arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out)
+/* Decompress @p in into exactly @p n bytes at @p dst (n from unpacked_size). */
+static int unpack_into(arbor_span_codec_t codec, arbor_iov_t in, char *dst, size_t n)
 {
-    if (in.len < 4 || in.len - 4 > INT32_MAX)
-        return ARBOR_EDECODE;
-    uint32_t n = le32_get((const uint8_t *)in.base);
-    if (n > max)
-        return ARBOR_EDECODE;
-    char *buf = arbor_arena_alloc(arena, n ? n : 1);
-    if (buf == NULL)
+    pthread_once(&codec_once, codec_init);
+    if (codec == ARBOR_SPAN_LZ4) {
+        int got = LZ4_decompress_safe_usingDict(in.base + 4, dst, (int)(in.len - 4), (int)n, arbor__span_dict,
+                                                (int)arbor__span_dict_len);
+        return got < 0 || (size_t)got != n ? ARBOR_EDECODE : 0;
+    }
+    ZSTD_DCtx *d = thread_ctx(dctx_key, make_dctx);
+    if (d == NULL || span_ddict == NULL)
         return ENOMEM;
-    int got = LZ4_decompress_safe_usingDict(in.base + 4, buf, (int)(in.len - 4), (int)n, arbor__span_dict,
-                                            (int)arbor__span_dict_len);
-    if (got < 0 || (uint32_t)got != n)
-        return ARBOR_EDECODE;
-    *out = arbor_iov(buf, n);
-    return 0;
+    size_t got = ZSTD_decompress_usingDDict(d, dst, n, in.base, in.len, span_ddict);
+    return ZSTD_isError(got) || got != n ? ARBOR_EDECODE : 0;
 }
 
 int arbor__unpack(arbor_span_codec_t codec, arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out)
 {
+    size_t n;
     if (codec == ARBOR_SPAN_PLAIN) {
         *out = in;
         return 0;
     }
-    pthread_once(&codec_once, codec_init);
-    if (codec == ARBOR_SPAN_LZ4)
-        return lz4_unpack(in, max, arena, out);
-    if (codec == ARBOR_SPAN_ZSTD)
-        return zstd_unpack(in, max, arena, out);
-    return ARBOR_EDECODE;
+    int rc = unpacked_size(codec, in, max, &n);
+    char *buf = rc ? NULL : arbor_arena_alloc(arena, n ? n : 1);
+    if (rc == 0 && buf == NULL)
+        rc = ENOMEM;
+    if (rc == 0 && (rc = unpack_into(codec, in, buf, n)) == 0)
+        *out = arbor_iov(buf, n);
+    return rc;
 }
 
-int arbor__block_unpack(const MDB_val *v, arbor_arena_t *arena, arbor_iov_t *raw)
+/* A block value's codec and payload: 0 or ARBOR_EDECODE. */
+static int block_payload(const MDB_val *v, arbor_span_codec_t *codec, arbor_iov_t *payload)
 {
     const uint8_t *h = v->mv_data;
     if (v->mv_size < BLOCK_HDR_LEN || h[0] != 1 || h[1] > ARBOR_SPAN_LZ4)
         return ARBOR_EDECODE;
-    arbor_iov_t payload = arbor_iov(h + BLOCK_HDR_LEN, v->mv_size - BLOCK_HDR_LEN);
-    return arbor__unpack((arbor_span_codec_t)h[1], payload, ARBOR_BLOCK_MAX_BYTES, arena, raw);
+    *codec = (arbor_span_codec_t)h[1];
+    *payload = arbor_iov(h + BLOCK_HDR_LEN, v->mv_size - BLOCK_HDR_LEN);
+    return 0;
+}
+
+int arbor__block_unpack(const MDB_val *v, arbor_arena_t *arena, arbor_iov_t *raw)
+{
+    arbor_span_codec_t codec;
+    arbor_iov_t payload;
+    int rc = block_payload(v, &codec, &payload);
+    return rc ? rc : arbor__unpack(codec, payload, ARBOR_BLOCK_MAX_BYTES, arena, raw);
+}
+
+int arbor__block_unpack_owned(const MDB_val *v, uint8_t **raw, size_t *len)
+{
+    arbor_span_codec_t codec;
+    arbor_iov_t payload;
+    int rc = block_payload(v, &codec, &payload);
+    if (rc == 0 && codec == ARBOR_SPAN_PLAIN)
+        rc = EINVAL; /* nothing to decompress: read it from the map */
+    if (rc == 0)
+        rc = unpacked_size(codec, payload, ARBOR_BLOCK_MAX_BYTES, len);
+    if (rc == 0 && (*raw = malloc(*len ? *len : 1)) == NULL)
+        rc = ENOMEM;
+    if (rc == 0 && (rc = unpack_into(codec, payload, (char *)*raw, *len)) != 0)
+        free(*raw);
+    return rc;
 }
 
 int arbor_span_bytes(const arbor_span_rec_t *rec, arbor_arena_t *arena, arbor_iov_t *out)

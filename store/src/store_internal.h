@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <string.h>
 
 /* 4: a request's spans of one trace may share one compressed block (the blocks
  * index; span flag 16). 3: spans may be LZ4 blocks (flag 8). Formats 2 and 3
@@ -143,6 +144,12 @@ static inline uint16_t le16_get(const uint8_t *p)
 #define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
 #define BLOCK_KEY_LEN (4 + 16 + 8)  /* tenant | trace_id | block id */
 #define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
+static inline void block_key(uint8_t *k, uint32_t tenant, const uint8_t *trace_id, uint64_t id)
+{
+    be32_put(k, tenant);
+    memcpy(k + 4, trace_id, 16);
+    be64_put(k + 20, id);
+}
 /* tag catalog: tenant | scope | klen | key | vtype | vlen | value */
 #define ATTR_KEY_MAX (4 + 1 + 1 + ARBOR_ATTR_MAX_KEY + 1 + 1 + ARBOR_ATTR_MAX_VALUE)
 /* Set the bloom bits of one attribute value (and its integer form for integral
@@ -178,6 +185,9 @@ int arbor__reader_block_cut(arbor_reader_t *r, const uint8_t *trace_id, const ar
                             arbor_arena_t *arena, arbor_iov_t *out);
 /* The raw bytes of a block as stored (decompressed into @p arena when packed). */
 int arbor__block_unpack(const MDB_val *v, arbor_arena_t *arena, arbor_iov_t *raw);
+/* A compressed block decompressed into a buffer of its own (*raw, malloc'd: the
+ * block cache keeps it): 0, ARBOR_EDECODE, ENOMEM, or EINVAL for a plain block. */
+int arbor__block_unpack_owned(const MDB_val *v, uint8_t **raw, size_t *len);
 #define ARBOR_SPAN_MAX_BYTES (64u << 20) /* a decompressed span larger than this is corrupt */
 /* Span bytes (or a block payload) of @p codec decompressed into @p arena; at most @p max bytes. */
 int arbor__unpack(arbor_span_codec_t codec, arbor_iov_t in, size_t max, arbor_arena_t *arena, arbor_iov_t *out);

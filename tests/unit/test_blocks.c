@@ -149,9 +149,7 @@ static void test_check_and_expire(arbor_store_t *s, arbor_arena_t *a)
     arbor_span_in_t sp[2] = {span(5, arbor_iov(prose[2], 600)), span(6, arbor_iov(prose[1], 600))};
     is_int(put(s, sp, 2, 2, a), 0, "another block");
     uint8_t k[BLOCK_KEY_LEN]; /* break it by hand: one live span too many */
-    be32_put(k, 1);
-    memcpy(k + 4, TRACE, 16);
-    be64_put(k + 20, sp[0].block.id);
+    block_key(k, 1, TRACE, sp[0].block.id);
     MDB_txn *txn;
     mdb_txn_begin(s->env, NULL, 0, &txn);
     MDB_val key = {sizeof k, k}, val;
