@@ -479,36 +479,49 @@ static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint
     return 0;
 }
 
-/* "matches": every stored span of the tree whose name, attributes, events or
- * status message mention page->match (the in-trace search), in tree order of
- * storage; bounded by page->match_deadline_ns. */
-static void write_matches(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const page_params_t *page)
+typedef struct {
+    jsonw_t *w;
+    const page_params_t *page;
+    arbor_arena_t arena;
+    size_t seen;
+    int truncated;
+} match_ctx_t;
+
+static int match_span(void *ctx, const arbor_span_rec_t *rec)
 {
-    arbor_arena_t a;
-    int truncated = 0;
-    arbor_arena_init(&a, 64 * 1024, 0);
+    match_ctx_t *m = ctx;
+    arbor_iov_t bytes;
+    otlp_span_t s;
+    if ((++m->seen & 255) == 0 && m->page->match_deadline_ns && arbor_mono_ns() > m->page->match_deadline_ns) {
+        m->truncated = 1;
+        return 1;
+    }
+    if (text_contains(rec->name, m->page->match) ||
+        (arbor_span_bytes(rec, &m->arena, &bytes) == 0 && otlp_span_decode(&m->arena, bytes.base, bytes.len, &s) == 0 &&
+         text_span_mentions(&s, m->page->match)))
+        jsonw_hex(m->w, rec->span_id, 8);
+    arbor_arena_reset(&m->arena);
+    return 0;
+}
+
+/* "matches": every stored span of the execution whose name, attributes, events
+ * or status message mention page->match (the in-trace search), in storage
+ * order, read straight from the store (a cached tree keeps no span bytes);
+ * bounded by page->match_deadline_ns. */
+static void write_matches(jsonw_t *w, arbor_reader_t *r, const execution_t *x, const page_params_t *page)
+{
+    match_ctx_t m = {.w = w, .page = page};
+    arbor_arena_init(&m.arena, 64 * 1024, 0);
     jsonw_key(w, "matches");
     jsonw_array(w);
-    for (size_t i = 0; i < t->n_real; i++) { /* the stored spans come first; placeholders after */
-        if ((i & 255) == 255 && page->match_deadline_ns && arbor_mono_ns() > page->match_deadline_ns) {
-            truncated = 1;
-            break;
-        }
-        arbor_span_rec_t rec;
-        arbor_iov_t bytes;
-        otlp_span_t s;
-        if (text_contains(t->nodes[i].rec.name, page->match) ||
-            (tree_span_rec(t, r, (uint32_t)i, &rec) == 0 && arbor_span_bytes(&rec, &a, &bytes) == 0 &&
-             otlp_span_decode(&a, bytes.base, bytes.len, &s) == 0 && text_span_mentions(&s, page->match)))
-            jsonw_hex(w, t->nodes[i].rec.span_id, 8);
-        arbor_arena_reset(&a);
-    }
+    for (size_t i = 0; i < x->n && !m.truncated; i++)
+        arbor_reader_trace_spans(r, x->ids[i], match_span, &m);
     jsonw_array_end(w);
-    if (truncated) {
+    if (m.truncated) {
         jsonw_key(w, "matches_truncated");
         jsonw_bool(w, 1);
     }
-    arbor_arena_free(&a);
+    arbor_arena_free(&m.arena);
 }
 
 int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, const uint8_t *trace_id,
@@ -544,7 +557,7 @@ int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, con
     if ((rc = write_page(w, r, t, seq, n, page, kind, o)) != 0)
         goto out;
     if (page->match.len)
-        write_matches(w, r, t, page);
+        write_matches(w, r, x, page);
     jsonw_key(w, "seq");
     jsonw_uint(w, arbor_reader_last_seq(r));
     jsonw_object_end(w);

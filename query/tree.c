@@ -244,17 +244,8 @@ void tree_detach(tree_t *t)
         rec->name.base = t->names + at;
         at += rec->name.len;
         rec->span_bytes = ARBOR_IOV_NULL;
+        rec->reader = NULL; /* it ends before the tree does */
     }
-}
-
-int tree_span_rec(const tree_t *t, arbor_reader_t *r, uint32_t idx, arbor_span_rec_t *out)
-{
-    const arbor_span_rec_t *rec = &t->nodes[idx].rec;
-    if (t->names == NULL) {
-        *out = *rec;
-        return 0;
-    }
-    return arbor_reader_span(r, rec->trace_id, rec->span_id, out);
 }
 
 size_t tree_bytes(const tree_t *t)

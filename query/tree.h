@@ -50,12 +50,9 @@ void tree_init(tree_t *t);
 void tree_add(tree_t *t, const arbor_span_rec_t *rec);
 void tree_build(tree_t *t);
 /** Make the tree outlive its reader (the tree cache): the names are copied into
- *  the tree and the nodes' span bytes forgotten; tree_span_rec finds them again. */
+ *  the tree, the nodes' span bytes and reader forgotten (arbor_reader_spans_fill
+ *  reads them again from a later reader of the same data). */
 void tree_detach(tree_t *t);
-/** The stored record of real node @p idx with span bytes readable through @p r:
- *  the node's own while the tree borrows from @p r, else read again from @p r
- *  (which must see the snapshot the tree was built from). 0 or ARBOR_ENOTFOUND. */
-int tree_span_rec(const tree_t *t, arbor_reader_t *r, uint32_t idx, arbor_span_rec_t *out);
 /** Bytes the tree takes in memory (the cache's budget). */
 size_t tree_bytes(const tree_t *t);
 /** Node index of a span ID, or TREE_NONE. */

@@ -90,7 +90,8 @@ test('the tree is cached between requests, and a span arriving or replaced shows
   assert.equal(await metric('arbor_tree_cache_hits_total'), hits + 1, 'the second request reused the tree');
   assert.ok(await metric('arbor_tree_cache_bytes') > 0);
   await postSpans(collector.url, [
-    span({ trace: BIG, id: 1_000_999, parent: 1042, start: NOW + 42_000_999n, attrs: { 'gen_ai.usage.input_tokens': 5 } }),
+    span({ trace: BIG, id: 1_000_999, parent: 1042, start: NOW + 42_000_999n,
+      attrs: { 'gen_ai.usage.input_tokens': 5, note: 'a needle in the haystack' } }),
     span({ trace: BIG, id: 1_042_000, parent: 1042, name: 'renamed', start: NOW + 42_000_000n,
       attrs: { 'gen_ai.usage.input_tokens': 1 } }),
   ]);
@@ -102,6 +103,10 @@ test('the tree is cached between requests, and a span arriving or replaced shows
   const fresh = (await get(`/api/executions/exec-100k/tree?parent=${hex(1042, 16)}&limit=1000`)).body.spans;
   assert.equal(fresh.length, 1000);
   assert.ok(fresh.some((s) => s.span_id === hex(1_000_999, 16)));
+  // the in-trace search reads span bytes from the store, not from the cached tree
+  const found = (await get('/api/executions/exec-100k/tree?limit=1&match=NEEDLE')).body;
+  assert.deepEqual(found.matches, [hex(1_000_999, 16)], 'an attribute value found among 100,002 spans');
+  assert.deepEqual((await get('/api/executions/exec-100k/tree?limit=1&match=renamed')).body.matches, [hex(1_042_000, 16)]);
 });
 
 test('a chain 20,000 spans deep: no recursion limit, depths intact', async () => {
