@@ -203,7 +203,7 @@ static int pack_block(ingest_job_t *job, const ingest_options_t *o, size_t from,
     b->first = from;
     for (size_t k = from; k < to; k++) { /* each span's part of the block as stored, at least 1 */
         arbor_span_in_t *in = &job->spans[job->order[k]];
-        uint64_t share = (uint64_t)(b->packed.len + 12) * in->block.len / (raw_len ? raw_len : 1);
+        uint64_t share = (uint64_t)(b->packed.len + ARBOR_BLOCK_HEADER_BYTES) * in->block.len / (raw_len ? raw_len : 1);
         in->block.share = share ? (uint32_t)share : 1;
     }
     return 0;

@@ -176,7 +176,7 @@ enum {
 /* block reference after the name: block id u64 | offset u32 | length u32 | share u32 (all LE) */
 #define SPAN_REF_LEN 20
 /* block value: version(1) | codec(1) | 0(2) | live spans u32 | spans u32 | payload (as span bytes of that codec) */
-#define BLOCK_HDR_LEN 12
+#define BLOCK_HDR_LEN ARBOR_BLOCK_HEADER_BYTES
 #define ARBOR_BLOCK_MAX_BYTES (64u << 20) /* a decompressed block larger than this is corrupt */
 /* A span's message from its block, copied into @p arena: from the store's block
  * cache, else read in @p r's snapshot (and, when compressed, decompressed once

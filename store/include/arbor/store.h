@@ -173,6 +173,8 @@ int arbor_batch_trace_usage(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE
 size_t arbor_span_stored_size(const arbor_span_in_t *span);
 /** Largest raw block arbor_batch_put_block() takes; callers split longer runs. */
 #define ARBOR_BLOCK_MAX_RAW (1u << 20)
+/** What a stored block takes besides its packed bytes (its spans' shares add up to both). */
+#define ARBOR_BLOCK_HEADER_BYTES 12
 /**
  * Pack the concatenated span messages of one trace, @p raw, as one block: with
  * @p codec when that saves more than 1/9 (*used says which), into @p arena. One
