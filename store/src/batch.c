@@ -29,8 +29,6 @@ struct arbor_batch {
     uint64_t seq;      /* next sequence to assign */
     arbor_map64_t by_trace;   /* hash of the trace ID -> first cached_summary_t */
     cached_summary_t *summaries, **summaries_tail; /* in first-touch order */
-    uint8_t *buf;      /* scratch for span values */
-    size_t buf_cap;
     /* blocks that lost spans to replacements: their live counts go down at commit */
     struct block_drop {
         uint8_t key[BLOCK_KEY_LEN];
@@ -115,7 +113,6 @@ static void batch_free(arbor_batch_t *b)
         free(c);
     }
     arbor_map64_free(&b->by_trace);
-    free(b->buf);
     free(b->drops);
     free(b);
 }
