@@ -164,13 +164,14 @@ static int span_bytes(arbor_arena_t *a, const otlp_span_t *s, arbor_span_in_t *i
 }
 
 /* A span stored by itself: compressed alone, and always arena-owned in the end
- * (the writer must not depend on the request body living until the commit). */
-static int pack_alone(arbor_arena_t *a, const ingest_options_t *o, arbor_span_in_t *in)
+ * (the writer must not depend on the request @p body living until the commit:
+ * bytes still in it are copied out). */
+static int pack_alone(arbor_arena_t *a, const ingest_options_t *o, arbor_span_in_t *in, arbor_iov_t body)
 {
-    const uint8_t *body = (const uint8_t *)in->span_bytes.base;
     if (arbor_span_pack(in, o->span_codec, a) != 0)
         return ENOMEM;
-    if (in->span_codec == ARBOR_SPAN_PLAIN && (const uint8_t *)in->span_bytes.base == body) {
+    uintptr_t p = (uintptr_t)in->span_bytes.base, from = (uintptr_t)body.base;
+    if (p >= from && p < from + body.len) {
         void *copy = arbor_arena_dup(a, in->span_bytes.base, in->span_bytes.len);
         if (copy == NULL && in->span_bytes.len > 0)
             return ENOMEM;
@@ -211,7 +212,7 @@ static int pack_block(ingest_job_t *job, const ingest_options_t *o, size_t from,
 
 /* After ordering: runs of two or more spans of one trace become blocks (split
  * at ARBOR_BLOCK_MAX_RAW); other spans are compressed alone. */
-static int pack_spans(ingest_job_t *job, const ingest_options_t *o)
+static int pack_spans(ingest_job_t *job, const ingest_options_t *o, arbor_iov_t body)
 {
     job->blocks = arbor_arena_alloc(&job->arena, (job->n_spans / 2 + 1) * sizeof *job->blocks);
     if (job->blocks == NULL)
@@ -223,7 +224,7 @@ static int pack_spans(ingest_job_t *job, const ingest_options_t *o)
                raw + job->spans[job->order[e]].span_bytes.len <= ARBOR_BLOCK_MAX_RAW)
             raw += job->spans[job->order[e++]].span_bytes.len;
         int rc = e - k >= 2 ? pack_block(job, o, k, e, raw)
-                            : pack_alone(&job->arena, o, &job->spans[job->order[k]]);
+                            : pack_alone(&job->arena, o, &job->spans[job->order[k]], body);
         if (rc)
             return rc;
         k = e > k + 1 ? e : k + 1;
@@ -429,7 +430,7 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
     if (rc == 0)
         rc = order_spans(job);
     if (rc == 0)
-        rc = pack_spans(job, o);
+        rc = pack_spans(job, o, arbor_iov(body, len));
     if (rc == 0)
         return 0;
     if (a->overflowed) {

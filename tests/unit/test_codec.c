@@ -519,6 +519,44 @@ static int decode_with_budget(const char *what, pbuf_t *spans, size_t want_spans
     return rc;
 }
 
+/* Ingest's packing: two spans of one trace become one block, a lone span keeps
+ * its own bytes; with no compression, every byte is copied out of the request
+ * body (the writer commits after the body may be gone). */
+static void test_ingest_blocks(void)
+{
+    pbuf_t sp[3] = {{0}}, ss = {0}, rs = {0}, req = {0};
+    for (uint8_t i = 0; i < 3; i++) {
+        uint8_t tid[16] = {i < 2 ? 7 : 9}, sid[8] = {1, i};
+        pb_bytes(&sp[i], 1, tid, 16);
+        pb_bytes(&sp[i], 2, sid, 8);
+        pb_bytes(&sp[i], 5, "a span name long enough to matter", 33);
+        pb_bytes(&ss, 2, sp[i].p, sp[i].n);
+    }
+    pb_msg(&rs, 2, &ss);
+    pb_msg(&req, 1, &rs);
+    static const char *const keys[] = {"orcheo.execution.id", NULL};
+    ingest_options_t o = {.execution_id_keys = keys, .span_codec = ARBOR_SPAN_PLAIN};
+    ingest_job_t *j = ingest_job_new(&o, ARBOR_DEFAULT_TENANT);
+    char err[256] = "";
+    int rc = ingest_decode(j, &o, OTLP_ENC_PROTOBUF, req.p, req.n, err, sizeof err);
+    memset(req.p, 0xaa, req.n); /* the body is gone */
+    const arbor_span_in_t *lone = &j->spans[j->order[2]];
+    int good = rc == 0 && j->n_spans == 3 && j->n_blocks == 1 && j->blocks[0].first == 0 && j->blocks[0].n_spans == 2;
+    good = good && j->blocks[0].raw_len == sp[0].n + sp[1].n && j->blocks[0].codec == ARBOR_SPAN_PLAIN &&
+           memcmp(j->blocks[0].packed.base, sp[0].p, sp[0].n) == 0 &&
+           memcmp(j->blocks[0].packed.base + sp[0].n, sp[1].p, sp[1].n) == 0;
+    ok(good, "two spans of one trace in one block, in key order, their bytes kept (%s)", rc ? err : "decoded");
+    ok(rc == 0 && lone->block.len == 0 && lone->block.share == 0 && lone->span_bytes.len == sp[2].n &&
+           memcmp(lone->span_bytes.base, sp[2].p, sp[2].n) == 0,
+       "a lone span keeps its own bytes, copied out of the body");
+    ok(rc == 0 && j->spans[j->order[0]].block.share > 0 && j->spans[j->order[1]].block.offset == sp[0].n,
+       "block spans carry their offset and share");
+    ingest_job_free(j);
+    for (int i = 0; i < 3; i++)
+        free(sp[i].p);
+    free(ss.p), free(rs.p), free(req.p);
+}
+
 /* A request within ARBOR_MAX_REQUEST_BYTES must decode: 584 spans of 10 short
  * attributes (140 KB) got 413 under the old 12x budget. Each dense shape, at a
  * size where INGEST_ARENA_BASE_BYTES no longer covers it, must fit the budget. */
@@ -651,6 +689,7 @@ int main(void)
     test_map64();
     test_inflate();
     test_decode_memory();
+    test_ingest_blocks();
     test_arena_reset();
     arbor_arena_free(&arena);
     return tap_done();
