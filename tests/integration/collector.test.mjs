@@ -92,9 +92,12 @@ for (const [exporter, sender] of [['otlp/arbor', 'proto'], ['otlphttp/arbor', 'g
         }, { timeoutMs: 30000 });
         assertCompletedRun(body, r, exec, 4 + i);
       }
-      await eventually(() => frames.some((f) => f.complete), { timeoutMs: 30000 });
+      // The Collector may split a run over batches: a "complete" can come before
+      // the last batch, and again after it. Wait for every span, then complete.
+      const liveIds = () => new Set(frames.flatMap((f) => f.spans.filter((x) => !x.attributes['arbor.placeholder']).map((x) => x.span_id)));
+      await eventually(() => liveIds().size === 4 + 1 && frames.at(-1).complete, { timeoutMs: 30000 });
       ws.close();
-      const live = new Set(frames.flatMap((f) => f.spans.filter((x) => !x.attributes['arbor.placeholder']).map((x) => x.span_id)));
+      const live = liveIds();
       assert.equal(live.size, 4 + 1, 'every span of the run came live, through the Collector\'s batching');
       assert.ok(live.has(runs[0][1].rootId));
       const list = await read('/api/executions?limit=50');

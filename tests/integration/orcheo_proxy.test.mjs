@@ -68,8 +68,25 @@ http {
   const check = spawnSync('nginx', ['-t', '-c', path.join(dir, 'nginx.conf'), '-p', dir, '-e', path.join(dir, 'error.log')], { encoding: 'utf8' });
   assert.equal(check.status, 0, check.stderr);
   const proc = track(spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' }));
-  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz-of-orcheo`)).ok, { timeoutMs: 10000 });
-  return { proc, base: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, log: () => readFileSync(path.join(dir, 'error.log'), 'utf8') };
+  const log = () => readFileSync(path.join(dir, 'error.log'), 'utf8');
+  const stopped = new Promise((resolve) => proc.on('exit', resolve));
+  const up = eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz-of-orcheo`)).ok, { timeoutMs: 30000 });
+  const exited = stopped.then(() => { throw Object.assign(new Error(`nginx exited: ${log()}`), { exited: true }); });
+  await Promise.race([up, exited]);
+  exited.catch(() => {}); // after a clean start, its exit at shutdown is expected
+  return { proc, stopped, base: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, log };
+}
+
+// nginx cannot report a port it chose: a free one is picked first, and another
+// process may take it meanwhile (bind fails, nginx exits). Then a fresh one.
+async function startNginxRetrying(backendPort, arborQuery) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNginx(backendPort, arborQuery);
+    } catch (e) {
+      if (!e.exited || !/Address already in use/.test(e.message) || attempt === 3) throw e;
+    }
+  }
 }
 
 setup('Arbor with Orcheo\'s JWT settings, a stand-in Orcheo, and nginx with the example config in front', async () => {
@@ -78,7 +95,7 @@ setup('Arbor with Orcheo\'s JWT settings, a stand-in Orcheo, and nginx with the 
   query = await startQuery(data, [], { env: { ARBOR_AUTH: 'required', ARBOR_AUTH_JWT_SECRET: SECRET, ARBOR_AUTH_ISSUER: 'orcheo',
     ARBOR_CORS_ORIGINS: CANVAS, ARBOR_LIVE_QUIET: '300ms' } });
   orcheo = await startOrcheo();
-  proxy = await startNginx(orcheo.port, query.query);
+  proxy = await startNginxRetrying(orcheo.port, query.query);
   token = mint({ iss: 'orcheo', sub: 'canvas-user', exp: Math.floor(Date.now() / 1000) + 3600 });
 });
 
@@ -138,10 +155,14 @@ test('live: Arbor\'s trace:update frames through the proxy (token as the Canvas 
   const provider = makeProvider({ protocol: 'proto', url: `${arbor.base}/v1/traces` });
   await orcheoRun(provider, { executionId: 'canvas-run-2', nodes: 3 });
   await provider.shutdown();
-  await eventually(() => frames.some((f) => f.complete), { timeoutMs: 20000 });
+  // Each span is its own request (SimpleSpanProcessor), so on a busy machine one
+  // may land after a quiet period has already said "complete"; Arbor then sends
+  // it and says "complete" again. Wait for that: all four spans, then complete.
+  const real = () => new Set(frames.flatMap((f) => f.spans.filter((s) => !s.attributes['arbor.placeholder']).map((s) => s.span_id)));
+  await eventually(() => real().size === 4 && frames.at(-1).complete, { timeoutMs: 20000 });
   ws.close();
   assert.ok(frames.every((f) => f.type === 'trace:update' && f.execution_id === 'canvas-run-2'));
-  assert.equal(new Set(frames.flatMap((f) => f.spans.filter((s) => !s.attributes['arbor.placeholder']).map((s) => s.span_id))).size, 4);
+  assert.equal(real().size, 4);
   const run = new WebSocket(`${proxy.ws}/ws/workflow/wf-1?access_token=x`);
   const hello = await new Promise((resolve, reject) => { run.on('message', (m) => resolve(JSON.parse(String(m)))); run.on('error', reject); });
   run.close();
@@ -152,7 +173,10 @@ test('live: Arbor\'s trace:update frames through the proxy (token as the Canvas 
 test('shutdown', async () => {
   orcheo.wss.close();
   orcheo.server.close();
-  proxy.proc.kill('SIGQUIT');
+  // nginx's master must outlive its worker: killed first (the suite's clean-up
+  // does SIGKILL), it would leave the worker behind, listening, for good.
+  proxy.proc.kill('SIGTERM');
+  await proxy.stopped;
 });
 
 await run();
