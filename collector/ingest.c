@@ -378,9 +378,9 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, con
                 note_rejection(job, why);
                 continue;
             }
-            size_t redacted = 0; /* before anything reads, indexes or stores the span */
-            if (!o->capture_content)
-                otlp_span_drop_content(s);
+            size_t redacted = 0, dropped; /* before anything reads, indexes or stores the span */
+            if (!o->capture_content && otlp_span_drop_content(s, a, &dropped) != 0)
+                return ENOMEM;
             if (otlp_span_redact(o->redactor, s, a, &redacted) != 0)
                 return ENOMEM;
             job->redacted += redacted;

@@ -203,9 +203,11 @@ int otlp_is_content_event(arbor_iov_t name);
  * Remove content from a decoded span, in the view and in what otlp_span_pack()
  * encodes: content attributes of the span, and every attribute of content
  * events (the events themselves, their names and times stay). Clears
- * @p s->wire when anything went. @return how many values were removed.
+ * @p s->wire when anything went. A span decoded from binary protobuf is
+ * unpacked again (into @p arena) only when something goes.
+ * @return 0, ENOMEM or ARBOR_EDECODE; *count: how many values were removed.
  */
-size_t otlp_span_drop_content(otlp_span_t *s);
+int otlp_span_drop_content(otlp_span_t *s, arbor_arena_t *arena, size_t *count);
 
 /** Redaction rules: compiled patterns and key globs (immutable once built, so
  *  any number of threads may apply one). */

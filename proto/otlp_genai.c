@@ -115,16 +115,42 @@ static size_t drop_attrs(otlp_attrs_t *view, pb_kv_t **pb, size_t *n_pb, int all
     return n - kept;
 }
 
-size_t otlp_span_drop_content(otlp_span_t *s)
+/* Whether anything is content, judged on the views: most spans have none, and a
+ * wire-path span is unpacked for its message only when something must go. */
+static int attrs_have_content(const otlp_attrs_t *attrs)
 {
-    pb_span_t *pb = (pb_span_t *)s->pb;
-    if (pb == NULL)
+    for (size_t i = 0; i < attrs->count; i++)
+        if (otlp_is_content_key(attrs->items[i].key))
+            return 1;
+    return 0;
+}
+
+static int has_content(const otlp_span_t *s)
+{
+    if (attrs_have_content(&s->attrs))
+        return 1;
+    for (size_t e = 0; e < s->n_events; e++)
+        if (s->events[e].attrs.count > 0 &&
+            (otlp_is_content_event(s->events[e].name) || attrs_have_content(&s->events[e].attrs)))
+            return 1;
+    return 0;
+}
+
+int otlp_span_drop_content(otlp_span_t *s, arbor_arena_t *arena, size_t *count)
+{
+    *count = 0;
+    if (!has_content(s))
         return 0;
+    int rc = otlp_span_ensure_pb(arena, s);
+    if (rc)
+        return rc;
+    pb_span_t *pb = (pb_span_t *)s->pb;
     size_t dropped = drop_attrs(&s->attrs, pb->attributes, &pb->n_attributes, 0);
     for (size_t e = 0; e < s->n_events && e < pb->n_events; e++)
         dropped += drop_attrs(&s->events[e].attrs, pb->events[e]->attributes, &pb->events[e]->n_attributes,
                               otlp_is_content_event(s->events[e].name));
     if (dropped > 0)
         s->wire = ARBOR_IOV_NULL; /* the bytes as received still hold it: pack the span again */
-    return dropped;
+    *count = dropped;
+    return 0;
 }

@@ -4,6 +4,7 @@
 #define ARBOR_OTLP_INTERNAL_H
 
 #include "otlp.h"
+#include "otlp_wire.h"
 
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"

@@ -248,60 +248,96 @@ static void set_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-int otlp_request_decode(arbor_arena_t *arena, otlp_encoding_t enc, const void *buf, size_t len,
-                        otlp_request_t *out, char *err, size_t errlen)
+/* A failed decode's code and reason: an arena that hit its limit says the
+ * request was too big, whatever the step. */
+static int decode_error(arbor_arena_t *arena, int rc, char *err, size_t errlen)
+{
+    if (rc == ENOMEM && arena->overflowed) {
+        set_err(err, errlen, "request needs more memory than allowed to decode");
+        return ARBOR_ETOOBIG;
+    }
+    if (rc == ENOMEM)
+        set_err(err, errlen, "out of memory");
+    else if (rc == ARBOR_EDECODE)
+        set_err(err, errlen, "attribute values nested too deeply");
+    return rc;
+}
+
+static int decode_json(arbor_arena_t *arena, const void *buf, size_t len, otlp_request_t *out, char *err,
+                       size_t errlen)
 {
     pb_request_t *req = NULL;
+    int rc = otlp_json_to_pb(arena, buf, len, &req, err, errlen);
+    if (rc)
+        return rc;
+    return decode_error(arena, otlp_request_from_pb(arena, req, out), err, errlen);
+}
+
+int otlp_request_decode_pbc(arbor_arena_t *arena, const void *buf, size_t len, otlp_request_t *out, char *err,
+                            size_t errlen)
+{
     otlp_wire_spans_t wire = {NULL, 0, 0};
-    int rc;
-    if (enc == OTLP_ENC_JSON) {
-        if ((rc = otlp_json_to_pb(arena, buf, len, &req, err, errlen)) != 0)
-            return rc;
-    } else {
-        if ((rc = otlp_scan(buf, len, OTLP_MAX_VALUE_DEPTH, arena, &wire)) != 0) {
-            if (rc == ENOMEM) {
-                set_err(err, errlen, arena->overflowed ? "request needs more memory than allowed to decode"
-                                                       : "out of memory");
-                return arena->overflowed ? ARBOR_ETOOBIG : ENOMEM;
-            }
-            set_err(err, errlen,
-                    rc == ARBOR_ETOOBIG ? "attribute values nested too deeply" : "malformed protobuf message");
-            return ARBOR_EDECODE;
-        }
-        ProtobufCAllocator alloc = otlp_arena_allocator(arena);
-        req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(&alloc, len, buf);
-        if (req == NULL) {
-            if (arena->overflowed) {
-                set_err(err, errlen, "request needs more memory than allowed to decode");
-                return ARBOR_ETOOBIG;
-            }
-            set_err(err, errlen, "malformed protobuf ExportTraceServiceRequest");
-            return ARBOR_EDECODE;
-        }
+    int rc = otlp_scan(buf, len, OTLP_MAX_VALUE_DEPTH, arena, &wire);
+    if (rc == ENOMEM)
+        return decode_error(arena, rc, err, errlen);
+    if (rc) {
+        set_err(err, errlen, rc == ARBOR_ETOOBIG ? "attribute values nested too deeply" : "malformed protobuf message");
+        return ARBOR_EDECODE;
+    }
+    ProtobufCAllocator alloc = otlp_arena_allocator(arena);
+    pb_request_t *req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(&alloc, len, buf);
+    if (req == NULL) {
+        if (arena->overflowed)
+            return decode_error(arena, ENOMEM, err, errlen);
+        set_err(err, errlen, "malformed protobuf ExportTraceServiceRequest");
+        return ARBOR_EDECODE;
     }
     rc = otlp_request_from_pb(arena, req, out);
     if (rc == 0 && wire.count == out->n_spans) /* always, for a request protobuf-c accepted */
         attach_wire(out, &wire);
-    if (rc == ARBOR_EDECODE)
-        set_err(err, errlen, "attribute values nested too deeply");
-    else if (rc == ENOMEM && arena->overflowed) {
-        set_err(err, errlen, "request needs more memory than allowed to decode");
-        rc = ARBOR_ETOOBIG;
-    } else if (rc)
-        set_err(err, errlen, "out of memory");
-    return rc;
+    return decode_error(arena, rc, err, errlen);
+}
+
+int otlp_request_decode(arbor_arena_t *arena, otlp_encoding_t enc, const void *buf, size_t len,
+                        otlp_request_t *out, char *err, size_t errlen)
+{
+    if (enc == OTLP_ENC_JSON)
+        return decode_json(arena, buf, len, out, err, errlen);
+    int rc = otlp_wire_request(arena, buf, len, out);
+    if (rc == OTLP_WIRE_FALLBACK)
+        return otlp_request_decode_pbc(arena, buf, len, out, err, errlen);
+    return decode_error(arena, rc, err, errlen);
 }
 
 /* ---- stored records ----------------------------------------------------- */
 
+/* A span from the wire path has no message until it must change
+ * (otlp_span_ensure_pb): until then its bytes are the ones received. */
 size_t otlp_span_packed_size(const otlp_span_t *s)
 {
-    return opentelemetry__proto__trace__v1__span__get_packed_size(s->pb);
+    return s->pb ? opentelemetry__proto__trace__v1__span__get_packed_size(s->pb) : s->wire.len;
 }
 
 size_t otlp_span_pack(const otlp_span_t *s, uint8_t *out)
 {
+    if (s->pb == NULL) {
+        memcpy(out, s->wire.base, s->wire.len);
+        return s->wire.len;
+    }
     return opentelemetry__proto__trace__v1__span__pack(s->pb, out);
+}
+
+int otlp_span_ensure_pb(arbor_arena_t *arena, otlp_span_t *s)
+{
+    if (s->pb != NULL)
+        return 0;
+    otlp_span_t with_pb;
+    int rc = otlp_span_decode_pbc(arena, s->wire.base, s->wire.len, &with_pb);
+    if (rc)
+        return rc;
+    with_pb.wire = s->wire;
+    *s = with_pb;
+    return 0;
 }
 
 /* A ResourceSpans / ScopeSpans copy without its children. */
@@ -349,11 +385,19 @@ size_t otlp_scope_record_pack(const otlp_scope_t *s, uint8_t *out)
 
 int otlp_span_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_span_t *out)
 {
+    int rc = otlp_wire_span(arena, arbor_iov(buf ? buf : "", len), out);
+    return rc == OTLP_WIRE_FALLBACK ? otlp_span_decode_pbc(arena, buf, len, out) : rc;
+}
+
+int otlp_span_decode_pbc(arbor_arena_t *arena, const void *buf, size_t len, otlp_span_t *out)
+{
     ProtobufCAllocator alloc = otlp_arena_allocator(arena);
     pb_span_t *s = opentelemetry__proto__trace__v1__span__unpack(&alloc, len, buf);
     if (s == NULL)
         return arena->overflowed ? ENOMEM : ARBOR_EDECODE;
-    return span_from_pb(arena, s, out);
+    int rc = span_from_pb(arena, s, out);
+    out->wire = arbor_iov(buf, len);
+    return rc;
 }
 
 int otlp_resource_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_resource_t *out)

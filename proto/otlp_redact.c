@@ -141,6 +141,7 @@ typedef struct {
     arbor_arena_t *arena;
     size_t count;
     int failed; /* ENOMEM */
+    int dry;    /* count only, over the views (a wire-path span with no message yet) */
 } walk_t;
 
 static int key_matches(const otlp_redactor_t *r, arbor_iov_t key)
@@ -189,15 +190,40 @@ static char *apply_rule(walk_t *w, const rule_t *rule, char *text, size_t *len)
 
 static void redact_value(walk_t *w, otlp_value_t *v, pb_any_t *pb, int whole);
 
+/* @p pb NULL: a dry walk over the views alone (w->dry), counting what would change. */
 static void redact_attrs(walk_t *w, otlp_attrs_t *view, pb_kv_t **pb, size_t n_pb)
 {
-    for (size_t i = 0; i < view->count && i < n_pb; i++)
-        redact_value(w, &view->items[i].value, pb[i]->value, key_matches(w->r, view->items[i].key));
+    for (size_t i = 0; i < view->count && (pb == NULL || i < n_pb); i++)
+        redact_value(w, &view->items[i].value, pb ? pb[i]->value : NULL, key_matches(w->r, view->items[i].key));
+}
+
+/* A dry walk changes nothing: it stops at the first match, which sends the span
+ * to protobuf-c for its message and the walk that changes both. */
+static void count_value(walk_t *w, otlp_value_t *v, int whole)
+{
+    if (w->count > 0)
+        return;
+    if (whole) {
+        w->count++;
+    } else if (v->type == OTLP_VALUE_ARRAY) {
+        for (size_t i = 0; i < v->u.array.count; i++)
+            count_value(w, &v->u.array.items[i], 0);
+    } else if (v->type == OTLP_VALUE_KVLIST) {
+        redact_attrs(w, &v->u.kvlist, NULL, 0);
+    } else if (v->type == OTLP_VALUE_STRING && v->u.str.len > 0) {
+        size_t len = v->u.str.len;
+        for (size_t i = 0; i < w->r->n_rules && w->count == 0; i++)
+            apply_rule(w, &w->r->rules[i], (char *)v->u.str.base, &len);
+    }
 }
 
 /* @p whole: the key matched a glob, so the value goes entirely (any type). */
 static void redact_value(walk_t *w, otlp_value_t *v, pb_any_t *pb, int whole)
 {
+    if (w->dry) {
+        count_value(w, v, whole);
+        return;
+    }
     if (pb == NULL)
         return;
     if (whole) {
@@ -224,13 +250,28 @@ static void redact_value(walk_t *w, otlp_value_t *v, pb_any_t *pb, int whole)
     }
 }
 
+/* Would redaction change the span? Its views alone say (strings are NUL-terminated
+ * arena copies, as the rules need). 0 or ENOMEM. */
+static int would_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *arena, int *yes)
+{
+    walk_t w = {r, arena, 0, 0, 1};
+    redact_attrs(&w, &s->attrs, NULL, 0);
+    for (size_t e = 0; e < s->n_events && w.count == 0; e++)
+        redact_attrs(&w, &s->events[e].attrs, NULL, 0);
+    *yes = w.count > 0;
+    return w.failed ? ENOMEM : 0;
+}
+
 int otlp_span_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *arena, size_t *count)
 {
-    pb_span_t *pb = (pb_span_t *)s->pb;
+    int rc, yes;
     *count = 0;
-    if (r == NULL || pb == NULL)
+    if (r == NULL)
         return 0;
-    walk_t w = {r, arena, 0, 0};
+    if (s->pb == NULL && ((rc = would_redact(r, s, arena, &yes)) != 0 || !yes || (rc = otlp_span_ensure_pb(arena, s)) != 0))
+        return rc;
+    pb_span_t *pb = (pb_span_t *)s->pb;
+    walk_t w = {r, arena, 0, 0, 0};
     redact_attrs(&w, &s->attrs, pb->attributes, pb->n_attributes);
     for (size_t e = 0; e < s->n_events && e < pb->n_events; e++)
         redact_attrs(&w, &s->events[e].attrs, pb->events[e]->attributes, pb->events[e]->n_attributes);
