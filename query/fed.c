@@ -389,7 +389,7 @@ void fed_detail(fed_request_t *r, int status, const char *detail, jsonw_t *out)
     r->status = status;
     snprintf(r->type, sizeof r->type, "application/json");
     jsonw_object(out);
-    jsonw_key(out, "detail");
+    jsonw_key_lit(out, "detail");
     jsonw_cstr(out, detail);
     jsonw_object_end(out);
 }

@@ -298,6 +298,13 @@ void jsonw_key_iov(jsonw_t *w, arbor_iov_t key)
     w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
 }
 
+void jsonw_key_raw(jsonw_t *w, const char *quoted, size_t len)
+{
+    value_start(w);
+    put(w, quoted, len);
+    w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
+}
+
 void jsonw_key(jsonw_t *w, const char *key)
 {
     jsonw_key_iov(w, arbor_iov(key, strlen(key)));

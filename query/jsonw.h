@@ -28,6 +28,12 @@ void jsonw_array(jsonw_t *w);
 void jsonw_array_end(jsonw_t *w);
 /** Object key; the next call writes its value. */
 void jsonw_key(jsonw_t *w, const char *key);
+/* A key written as a C string literal (the compiler refuses anything else): its
+ * length is known and Arbor's own keys need no escaping, so the quoted key and
+ * its colon are copied in one go. Most keys of every answer go this way. */
+#define jsonw_key_lit(w, lit) jsonw_key_raw((w), "\"" lit "\":", sizeof(lit) + 2)
+/* @p quoted: a key already quoted and followed by its colon (jsonw_key_lit). */
+void jsonw_key_raw(jsonw_t *w, const char *quoted, size_t len);
 void jsonw_key_iov(jsonw_t *w, arbor_iov_t key);
 void jsonw_str(jsonw_t *w, arbor_iov_t s);
 void jsonw_cstr(jsonw_t *w, const char *s);

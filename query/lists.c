@@ -28,20 +28,20 @@ static int first_sighting(list_ctx_t *c, arbor_iov_t id)
 static void write_common(jsonw_t *w, const char *status, uint64_t start, uint64_t end, uint32_t spans,
                          uint32_t errors, int64_t tin, int64_t tout)
 {
-    jsonw_key(w, "status");
+    jsonw_key_lit(w, "status");
     jsonw_cstr(w, status);
-    jsonw_key(w, "started_at");
+    jsonw_key_lit(w, "started_at");
     jsonw_time(w, start);
-    jsonw_key(w, "finished_at");
+    jsonw_key_lit(w, "finished_at");
     jsonw_time(w, end);
-    jsonw_key(w, "duration_ms");
+    jsonw_key_lit(w, "duration_ms");
     if (end >= start && end)
         jsonw_double(w, (double)(end - start) / 1e6);
     else
         jsonw_null(w);
-    jsonw_key(w, "span_count");
+    jsonw_key_lit(w, "span_count");
     jsonw_uint(w, spans);
-    jsonw_key(w, "error_count");
+    jsonw_key_lit(w, "error_count");
     jsonw_uint(w, errors);
     span_json_tokens(w, "token_usage", tin, tout);
 }
@@ -81,31 +81,31 @@ static int visit_execution(void *ctx, const arbor_trace_summary_t *t)
     }
     jsonw_t *w = c->w;
     jsonw_object(w);
-    jsonw_key(w, "execution_id");
+    jsonw_key_lit(w, "execution_id");
     jsonw_str(w, x->id);
-    jsonw_key(w, "workflow_id");
+    jsonw_key_lit(w, "workflow_id");
     if (first->workflow_id.len)
         jsonw_str(w, first->workflow_id);
     else
         jsonw_null(w);
     write_common(w, status, start, execution_finished_ns(c->r, x), spans, errors, tin, tout);
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     jsonw_hex(w, first->trace_id, 16);
-    jsonw_key(w, "trace_ids");
+    jsonw_key_lit(w, "trace_ids");
     jsonw_array(w);
     for (size_t i = 0; i < x->n; i++)
         jsonw_hex(w, x->ids[i], 16);
     jsonw_array_end(w);
-    jsonw_key(w, "root_name");
+    jsonw_key_lit(w, "root_name");
     if (x->root >= 0)
         jsonw_str(w, x->sums[x->root].root_name);
     else
         jsonw_null(w);
-    jsonw_key(w, "service_name");
+    jsonw_key_lit(w, "service_name");
     jsonw_str(w, first->root_service);
-    jsonw_key(w, "last_started_at"); /* the list's order: its latest trace's start */
+    jsonw_key_lit(w, "last_started_at"); /* the list's order: its latest trace's start */
     jsonw_time(w, latest);
-    jsonw_key(w, "last_seq");
+    jsonw_key_lit(w, "last_seq");
     jsonw_uint(w, last_seq);
     jsonw_object_end(w);
     free(x);
@@ -123,23 +123,23 @@ static int visit_trace(void *ctx, const arbor_trace_summary_t *t)
         return 0;
     jsonw_t *w = c->w;
     jsonw_object(w);
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     jsonw_hex(w, t->trace_id, 16);
-    jsonw_key(w, "execution_id");
+    jsonw_key_lit(w, "execution_id");
     if (t->execution_id.len)
         jsonw_str(w, t->execution_id);
     else
         jsonw_null(w);
-    jsonw_key(w, "root_name");
+    jsonw_key_lit(w, "root_name");
     if (t->has_root)
         jsonw_str(w, t->root_name);
     else
         jsonw_null(w);
-    jsonw_key(w, "service_name");
+    jsonw_key_lit(w, "service_name");
     jsonw_str(w, t->root_service);
     write_common(w, status, t->start_ns, t->has_root ? t->end_ns : 0, t->span_count, t->error_count, t->tokens_in,
                  t->tokens_out);
-    jsonw_key(w, "last_seq");
+    jsonw_key_lit(w, "last_seq");
     jsonw_uint(w, t->last_seq);
     jsonw_object_end(w);
     return ++c->emitted >= c->p->limit ? STOP : 0;
@@ -154,7 +154,7 @@ static int render(arbor_reader_t *r, const list_params_t *p, jsonw_t *w, const c
     jsonw_array(w);
     int rc = arbor_reader_recent_traces(r, 0, fn, &c);
     jsonw_array_end(w);
-    jsonw_key(w, "seq");
+    jsonw_key_lit(w, "seq");
     jsonw_uint(w, arbor_reader_last_seq(r));
     jsonw_object_end(w);
     arbor_map64_free(&c.seen);

@@ -104,21 +104,21 @@ static void msg_begin(jsonw_t *w, const sub_t *s, const uint8_t *trace_id, arbor
 {
     jsonw_init(w);
     jsonw_object(w);
-    jsonw_key(w, "type");
+    jsonw_key_lit(w, "type");
     jsonw_cstr(w, "trace:update");
-    jsonw_key(w, "execution_id");
+    jsonw_key_lit(w, "execution_id");
     if (s->exec.base)
         jsonw_str(w, s->exec);
     else if (exec.len)
         jsonw_str(w, exec);
     else
         jsonw_null(w);
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     if (trace_id)
         jsonw_hex(w, trace_id, 16);
     else
         jsonw_null(w);
-    jsonw_key(w, "spans");
+    jsonw_key_lit(w, "spans");
     jsonw_array(w);
 }
 
@@ -126,9 +126,9 @@ static void msg_send(sub_t *s, jsonw_t *w, int complete, uint64_t seq)
 {
     size_t len;
     jsonw_array_end(w);
-    jsonw_key(w, "complete");
+    jsonw_key_lit(w, "complete");
     jsonw_bool(w, complete);
-    jsonw_key(w, "seq");
+    jsonw_key_lit(w, "seq");
     jsonw_uint(w, seq);
     jsonw_object_end(w);
     char *buf = jsonw_take(w, &len);

@@ -91,17 +91,17 @@ fail:
 void prices_render(const prices_t *p, jsonw_t *w)
 {
     jsonw_object(w);
-    jsonw_key(w, "currency");
+    jsonw_key_lit(w, "currency");
     jsonw_cstr(w, p ? p->currency : "USD");
-    jsonw_key(w, "prices");
+    jsonw_key_lit(w, "prices");
     jsonw_array(w);
     for (size_t i = 0; p != NULL && i < p->n; i++) {
         jsonw_object(w);
-        jsonw_key(w, "model");
+        jsonw_key_lit(w, "model");
         jsonw_cstr(w, p->items[i].glob);
-        jsonw_key(w, "input");
+        jsonw_key_lit(w, "input");
         jsonw_double(w, p->items[i].input);
-        jsonw_key(w, "output");
+        jsonw_key_lit(w, "output");
         jsonw_double(w, p->items[i].output);
         jsonw_object_end(w);
     }

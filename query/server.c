@@ -127,7 +127,7 @@ static void send_detail(h2o_req_t *req, int status, const char *reason, const ch
     size_t len;
     jsonw_init(&w);
     jsonw_object(&w);
-    jsonw_key(&w, "detail");
+    jsonw_key_lit(&w, "detail");
     jsonw_cstr(&w, detail);
     jsonw_object_end(&w);
     char *body = jsonw_take(&w, &len);

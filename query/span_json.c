@@ -91,11 +91,11 @@ const char *span_json_kind_name(int kind)
 
 static void write_status(jsonw_t *w, int code, arbor_iov_t message)
 {
-    jsonw_key(w, "status");
+    jsonw_key_lit(w, "status");
     jsonw_object(w);
-    jsonw_key(w, "code");
+    jsonw_key_lit(w, "code");
     jsonw_cstr(w, span_json_status_name(code));
-    jsonw_key(w, "message");
+    jsonw_key_lit(w, "message");
     if (message.len)
         jsonw_str(w, message);
     else
@@ -107,9 +107,9 @@ void span_json_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out)
 {
     jsonw_key(w, key);
     jsonw_object(w);
-    jsonw_key(w, "input");
+    jsonw_key_lit(w, "input");
     jsonw_int(w, in);
-    jsonw_key(w, "output");
+    jsonw_key_lit(w, "output");
     jsonw_int(w, out);
     jsonw_object_end(w);
 }
@@ -118,9 +118,9 @@ static void write_extra(jsonw_t *w, const span_extra_t *extra)
 {
     if (extra == NULL || !extra->has_tree)
         return;
-    jsonw_key(w, "child_count");
+    jsonw_key_lit(w, "child_count");
     jsonw_uint(w, extra->child_count);
-    jsonw_key(w, "depth");
+    jsonw_key_lit(w, "depth");
     jsonw_uint(w, extra->depth);
 }
 
@@ -186,9 +186,9 @@ static int is_artifact_event(const otlp_event_t *e)
 static void write_artifact(jsonw_t *w, const otlp_span_t *s, arbor_iov_t id, const span_render_t *o)
 {
     jsonw_object(w);
-    jsonw_key(w, "id");
+    jsonw_key_lit(w, "id");
     jsonw_str(w, id);
-    jsonw_key(w, "download_url");
+    jsonw_key_lit(w, "download_url");
     write_url(w, o, id);
     for (size_t i = 0; i < s->n_events; i++) {
         const otlp_event_t *e = &s->events[i];
@@ -218,7 +218,7 @@ static void write_artifacts(jsonw_t *w, const otlp_span_t *s, const span_render_
         any = is_artifact_event(&s->events[i]);
     if (!any)
         return;
-    jsonw_key(w, "artifacts");
+    jsonw_key_lit(w, "artifacts");
     jsonw_array(w);
     if (ids && ids->type == OTLP_VALUE_STRING && ids->u.str.len)
         write_artifact(w, s, ids->u.str, o);
@@ -260,7 +260,7 @@ static void write_truncation_marker(jsonw_t *w, const otlp_span_t *s, size_t max
     if (!any)
         return;
     /* {"key": original length, "events[2].preview": original length} */
-    jsonw_key(w, "arbor.truncated");
+    jsonw_key_lit(w, "arbor.truncated");
     jsonw_object(w);
     for (size_t i = 0; i < s->attrs.count; i++)
         if (needs_cut(&s->attrs.items[i], max, 0)) {
@@ -294,11 +294,11 @@ static int write_derived_tokens(jsonw_t *w, const arbor_span_rec_t *rec, const o
         !otlp_span_token_sides(&s->attrs, &in, &out, &sides))
         return 0;
     if (sides & OTLP_TOKENS_IN) {
-        jsonw_key(w, "gen_ai.usage.input_tokens");
+        jsonw_key_lit(w, "gen_ai.usage.input_tokens");
         jsonw_int(w, in);
     }
     if (sides & OTLP_TOKENS_OUT) {
-        jsonw_key(w, "gen_ai.usage.output_tokens");
+        jsonw_key_lit(w, "gen_ai.usage.output_tokens");
         jsonw_int(w, out);
     }
     return sides;
@@ -312,7 +312,7 @@ static void write_attributes(jsonw_t *w, const arbor_span_rec_t *rec, const otlp
                             const span_extra_t *extra, int full)
 {
     int derived = 0;
-    jsonw_key(w, "attributes");
+    jsonw_key_lit(w, "attributes");
     jsonw_object(w);
     if (s != NULL) {
         for (size_t i = 0; i < s->attrs.count; i++) {
@@ -324,16 +324,16 @@ static void write_attributes(jsonw_t *w, const arbor_span_rec_t *rec, const otlp
         if (max > 0)
             write_truncation_marker(w, s, max);
         if (extra != NULL && extra->replaces_placeholder) { /* the Canvas merges attributes shallowly */
-            jsonw_key(w, "arbor.placeholder");
+            jsonw_key_lit(w, "arbor.placeholder");
             jsonw_bool(w, 0);
         }
     } else {
-        jsonw_key(w, "arbor.decode_error");
+        jsonw_key_lit(w, "arbor.decode_error");
         jsonw_bool(w, 1);
     }
     jsonw_object_end(w);
     if (derived) { /* additive: which attributes Arbor added (the UI marks them) */
-        jsonw_key(w, "derived_attributes");
+        jsonw_key_lit(w, "derived_attributes");
         jsonw_array(w);
         if (derived & OTLP_TOKENS_IN)
             jsonw_cstr(w, "gen_ai.usage.input_tokens");
@@ -345,17 +345,17 @@ static void write_attributes(jsonw_t *w, const arbor_span_rec_t *rec, const otlp
 
 static void write_events(jsonw_t *w, const otlp_span_t *s, size_t max, int full)
 {
-    jsonw_key(w, "events");
+    jsonw_key_lit(w, "events");
     jsonw_array(w);
     for (size_t e = 0; s && e < s->n_events; e++) {
         const otlp_event_t *ev = &s->events[e];
         int ce = otlp_is_content_event(ev->name);
         jsonw_object(w);
-        jsonw_key(w, "name");
+        jsonw_key_lit(w, "name");
         jsonw_str(w, ev->name);
-        jsonw_key(w, "time");
+        jsonw_key_lit(w, "time");
         jsonw_time(w, ev->time_ns);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         jsonw_object(w);
         for (size_t i = 0; i < ev->attrs.count; i++) {
             jsonw_key_iov(w, ev->attrs.items[i].key);
@@ -363,7 +363,7 @@ static void write_events(jsonw_t *w, const otlp_span_t *s, size_t max, int full)
         }
         jsonw_object_end(w);
         if (full) {
-            jsonw_key(w, "dropped_attributes_count");
+            jsonw_key_lit(w, "dropped_attributes_count");
             jsonw_uint(w, ev->dropped_attrs);
         }
         jsonw_object_end(w);
@@ -373,23 +373,23 @@ static void write_events(jsonw_t *w, const otlp_span_t *s, size_t max, int full)
 
 static void write_links(jsonw_t *w, const otlp_span_t *s, int full)
 {
-    jsonw_key(w, "links");
+    jsonw_key_lit(w, "links");
     jsonw_array(w);
     for (size_t i = 0; s && i < s->n_links; i++) {
         const otlp_link_t *l = &s->links[i];
         jsonw_object(w);
-        jsonw_key(w, "trace_id");
+        jsonw_key_lit(w, "trace_id");
         jsonw_hex(w, l->trace_id.base, l->trace_id.len);
-        jsonw_key(w, "span_id");
+        jsonw_key_lit(w, "span_id");
         jsonw_hex(w, l->span_id.base, l->span_id.len);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         span_json_attrs(w, &l->attrs);
         if (full) {
-            jsonw_key(w, "trace_state");
+            jsonw_key_lit(w, "trace_state");
             jsonw_str(w, l->trace_state);
-            jsonw_key(w, "flags");
+            jsonw_key_lit(w, "flags");
             jsonw_uint(w, l->flags);
-            jsonw_key(w, "dropped_attributes_count");
+            jsonw_key_lit(w, "dropped_attributes_count");
             jsonw_uint(w, l->dropped_attrs);
         }
         jsonw_object_end(w);
@@ -402,32 +402,32 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
 {
     size_t max = full ? 0 : o->preview_max;
     jsonw_object(w);
-    jsonw_key(w, "span_id");
+    jsonw_key_lit(w, "span_id");
     jsonw_hex(w, rec->span_id, 8);
-    jsonw_key(w, "parent_span_id");
+    jsonw_key_lit(w, "parent_span_id");
     if (rec->has_parent)
         jsonw_hex(w, rec->parent_span_id, 8);
     else
         jsonw_null(w);
-    jsonw_key(w, "name");
+    jsonw_key_lit(w, "name");
     jsonw_str(w, s ? s->name : rec->name);
-    jsonw_key(w, "start_time");
+    jsonw_key_lit(w, "start_time");
     jsonw_time(w, span_json_shown_start(rec));
-    jsonw_key(w, "end_time");
+    jsonw_key_lit(w, "end_time");
     jsonw_time(w, rec->end_ns);
     write_attributes(w, rec, s, max, extra, full);
     write_events(w, s, max, full);
     write_status(w, rec->status_code, s ? s->status_message : ARBOR_IOV_NULL);
     write_links(w, s, full);
     /* additive fields */
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     jsonw_hex(w, rec->trace_id, 16);
-    jsonw_key(w, "kind");
+    jsonw_key_lit(w, "kind");
     jsonw_cstr(w, span_json_kind_name(rec->kind));
     span_json_tokens(w, "token_usage", rec->tokens_in, rec->tokens_out);
     if (s != NULL)
         write_artifacts(w, s, o);
-    jsonw_key(w, "seq");
+    jsonw_key_lit(w, "seq");
     jsonw_uint(w, rec->seq);
     write_extra(w, extra);
 }
@@ -458,50 +458,50 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
     int ok = decode(arena, rec, &s);
     write_span(w, rec, ok ? &s : NULL, o, NULL, 1);
     if (ok) {
-        jsonw_key(w, "trace_state");
+        jsonw_key_lit(w, "trace_state");
         jsonw_str(w, s.trace_state);
-        jsonw_key(w, "flags");
+        jsonw_key_lit(w, "flags");
         jsonw_uint(w, s.flags);
         /* exact nanoseconds, as strings (JSON numbers lose precision past 2^53) */
         char ns[24];
-        jsonw_key(w, "start_time_unix_nano");
+        jsonw_key_lit(w, "start_time_unix_nano");
         snprintf(ns, sizeof ns, "\"%llu\"", (unsigned long long)s.start_ns);
         jsonw_raw(w, ns, strlen(ns));
-        jsonw_key(w, "end_time_unix_nano");
+        jsonw_key_lit(w, "end_time_unix_nano");
         snprintf(ns, sizeof ns, "\"%llu\"", (unsigned long long)s.end_ns);
         jsonw_raw(w, ns, strlen(ns));
-        jsonw_key(w, "dropped_attributes_count");
+        jsonw_key_lit(w, "dropped_attributes_count");
         jsonw_uint(w, s.dropped_attrs);
-        jsonw_key(w, "dropped_events_count");
+        jsonw_key_lit(w, "dropped_events_count");
         jsonw_uint(w, s.dropped_events);
-        jsonw_key(w, "dropped_links_count");
+        jsonw_key_lit(w, "dropped_links_count");
         jsonw_uint(w, s.dropped_links);
     }
-    jsonw_key(w, "resource");
+    jsonw_key_lit(w, "resource");
     if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, rec->resource_ref, &bytes) == 0 &&
         otlp_resource_record_decode(arena, bytes.base, bytes.len, &res) == 0) {
         jsonw_object(w);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         span_json_attrs(w, &res.attrs);
-        jsonw_key(w, "dropped_attributes_count");
+        jsonw_key_lit(w, "dropped_attributes_count");
         jsonw_uint(w, res.dropped_attrs);
-        jsonw_key(w, "schema_url");
+        jsonw_key_lit(w, "schema_url");
         jsonw_str(w, res.schema_url);
         jsonw_object_end(w);
     } else {
         jsonw_null(w);
     }
-    jsonw_key(w, "scope");
+    jsonw_key_lit(w, "scope");
     if (arbor_reader_record(r, ARBOR_RECORD_SCOPE, rec->scope_ref, &bytes) == 0 &&
         otlp_scope_record_decode(arena, bytes.base, bytes.len, &scope) == 0) {
         jsonw_object(w);
-        jsonw_key(w, "name");
+        jsonw_key_lit(w, "name");
         jsonw_str(w, scope.name);
-        jsonw_key(w, "version");
+        jsonw_key_lit(w, "version");
         jsonw_str(w, scope.version);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         span_json_attrs(w, &scope.attrs);
-        jsonw_key(w, "schema_url");
+        jsonw_key_lit(w, "schema_url");
         jsonw_str(w, scope.schema_url);
         jsonw_object_end(w);
     } else {
@@ -513,31 +513,31 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
 void span_json_placeholder(jsonw_t *w, const arbor_span_rec_t *rec, const span_extra_t *extra)
 {
     jsonw_object(w);
-    jsonw_key(w, "span_id");
+    jsonw_key_lit(w, "span_id");
     jsonw_hex(w, rec->span_id, 8);
-    jsonw_key(w, "parent_span_id");
+    jsonw_key_lit(w, "parent_span_id");
     jsonw_null(w);
-    jsonw_key(w, "name");
+    jsonw_key_lit(w, "name");
     jsonw_str(w, rec->name);
-    jsonw_key(w, "start_time");
+    jsonw_key_lit(w, "start_time");
     jsonw_time(w, rec->start_ns);
-    jsonw_key(w, "end_time");
+    jsonw_key_lit(w, "end_time");
     jsonw_time(w, rec->end_ns);
-    jsonw_key(w, "attributes");
+    jsonw_key_lit(w, "attributes");
     jsonw_object(w);
-    jsonw_key(w, "arbor.placeholder");
+    jsonw_key_lit(w, "arbor.placeholder");
     jsonw_bool(w, 1);
     jsonw_object_end(w);
-    jsonw_key(w, "events");
+    jsonw_key_lit(w, "events");
     jsonw_array(w);
     jsonw_array_end(w);
     write_status(w, 0, ARBOR_IOV_NULL);
-    jsonw_key(w, "links");
+    jsonw_key_lit(w, "links");
     jsonw_array(w);
     jsonw_array_end(w);
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     jsonw_hex(w, rec->trace_id, 16);
-    jsonw_key(w, "kind");
+    jsonw_key_lit(w, "kind");
     jsonw_cstr(w, "UNSPECIFIED");
     span_json_tokens(w, "token_usage", 0, 0);
     write_extra(w, extra);

@@ -43,30 +43,30 @@ static void tj_value(jsonw_t *w, const otlp_value_t *v)
     jsonw_object(w);
     switch (v->type) {
     case OTLP_VALUE_STRING:
-        jsonw_key(w, "stringValue");
+        jsonw_key_lit(w, "stringValue");
         jsonw_str(w, v->u.str);
         break;
     case OTLP_VALUE_BOOL:
-        jsonw_key(w, "boolValue");
+        jsonw_key_lit(w, "boolValue");
         jsonw_bool(w, v->u.boolean);
         break;
     case OTLP_VALUE_INT:
-        jsonw_key(w, "intValue");
+        jsonw_key_lit(w, "intValue");
         snprintf(num, sizeof num, "%lld", (long long)v->u.i);
         jsonw_cstr(w, num);
         break;
     case OTLP_VALUE_DOUBLE:
-        jsonw_key(w, "doubleValue");
+        jsonw_key_lit(w, "doubleValue");
         jsonw_double(w, v->u.d);
         break;
     case OTLP_VALUE_BYTES:
-        jsonw_key(w, "bytesValue");
+        jsonw_key_lit(w, "bytesValue");
         span_json_base64(w, v->u.str);
         break;
     case OTLP_VALUE_ARRAY:
-        jsonw_key(w, "arrayValue");
+        jsonw_key_lit(w, "arrayValue");
         jsonw_object(w);
-        jsonw_key(w, "values");
+        jsonw_key_lit(w, "values");
         jsonw_array(w);
         for (size_t i = 0; i < v->u.array.count; i++)
             tj_value(w, &v->u.array.items[i]);
@@ -74,9 +74,9 @@ static void tj_value(jsonw_t *w, const otlp_value_t *v)
         jsonw_object_end(w);
         break;
     case OTLP_VALUE_KVLIST:
-        jsonw_key(w, "kvlistValue");
+        jsonw_key_lit(w, "kvlistValue");
         jsonw_object(w);
-        jsonw_key(w, "values");
+        jsonw_key_lit(w, "values");
         tj_attrs(w, &v->u.kvlist);
         jsonw_object_end(w);
         break;
@@ -91,9 +91,9 @@ static void tj_attrs(jsonw_t *w, const otlp_attrs_t *a)
     jsonw_array(w);
     for (size_t i = 0; i < a->count; i++) {
         jsonw_object(w);
-        jsonw_key(w, "key");
+        jsonw_key_lit(w, "key");
         jsonw_str(w, a->items[i].key);
-        jsonw_key(w, "value");
+        jsonw_key_lit(w, "value");
         tj_value(w, &a->items[i].value);
         jsonw_object_end(w);
     }
@@ -111,68 +111,68 @@ static void tj_ns(jsonw_t *w, const char *key, uint64_t ns)
 static void tj_span(jsonw_t *w, const otlp_span_t *s)
 {
     jsonw_object(w);
-    jsonw_key(w, "traceId");
+    jsonw_key_lit(w, "traceId");
     span_json_base64(w, s->trace_id);
-    jsonw_key(w, "spanId");
+    jsonw_key_lit(w, "spanId");
     span_json_base64(w, s->span_id);
     if (s->parent_span_id.len) {
-        jsonw_key(w, "parentSpanId");
+        jsonw_key_lit(w, "parentSpanId");
         span_json_base64(w, s->parent_span_id);
     }
     if (s->trace_state.len) {
-        jsonw_key(w, "traceState");
+        jsonw_key_lit(w, "traceState");
         jsonw_str(w, s->trace_state);
     }
-    jsonw_key(w, "name");
+    jsonw_key_lit(w, "name");
     jsonw_str(w, s->name);
-    jsonw_key(w, "kind");
+    jsonw_key_lit(w, "kind");
     jsonw_cstr(w, kind_enum[s->kind >= 0 && s->kind <= 5 ? s->kind : 0]);
     tj_ns(w, "startTimeUnixNano", s->start_ns);
     tj_ns(w, "endTimeUnixNano", s->end_ns);
-    jsonw_key(w, "attributes");
+    jsonw_key_lit(w, "attributes");
     tj_attrs(w, &s->attrs);
     if (s->dropped_attrs) {
-        jsonw_key(w, "droppedAttributesCount");
+        jsonw_key_lit(w, "droppedAttributesCount");
         jsonw_uint(w, s->dropped_attrs);
     }
-    jsonw_key(w, "events");
+    jsonw_key_lit(w, "events");
     jsonw_array(w);
     for (size_t i = 0; i < s->n_events; i++) {
         jsonw_object(w);
         tj_ns(w, "timeUnixNano", s->events[i].time_ns);
-        jsonw_key(w, "name");
+        jsonw_key_lit(w, "name");
         jsonw_str(w, s->events[i].name);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         tj_attrs(w, &s->events[i].attrs);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
-    jsonw_key(w, "links");
+    jsonw_key_lit(w, "links");
     jsonw_array(w);
     for (size_t i = 0; i < s->n_links; i++) {
         jsonw_object(w);
-        jsonw_key(w, "traceId");
+        jsonw_key_lit(w, "traceId");
         span_json_base64(w, s->links[i].trace_id);
-        jsonw_key(w, "spanId");
+        jsonw_key_lit(w, "spanId");
         span_json_base64(w, s->links[i].span_id);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         tj_attrs(w, &s->links[i].attrs);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
-    jsonw_key(w, "status");
+    jsonw_key_lit(w, "status");
     jsonw_object(w);
     if (s->status_code == 1 || s->status_code == 2) {
-        jsonw_key(w, "code");
+        jsonw_key_lit(w, "code");
         jsonw_cstr(w, s->status_code == 2 ? "STATUS_CODE_ERROR" : "STATUS_CODE_OK");
     }
     if (s->status_message.len) {
-        jsonw_key(w, "message");
+        jsonw_key_lit(w, "message");
         jsonw_str(w, s->status_message);
     }
     jsonw_object_end(w);
     if (s->flags) {
-        jsonw_key(w, "flags");
+        jsonw_key_lit(w, "flags");
         jsonw_uint(w, s->flags);
     }
     jsonw_object_end(w);
@@ -184,34 +184,34 @@ static void tj_resource_spans(jsonw_t *w, const otlp_request_t *req)
     for (size_t r = 0; r < req->count; r++) {
         const otlp_resource_spans_t *rs = &req->items[r];
         jsonw_object(w);
-        jsonw_key(w, "resource");
+        jsonw_key_lit(w, "resource");
         jsonw_object(w);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         tj_attrs(w, &rs->resource.attrs);
         jsonw_object_end(w);
         if (rs->resource.schema_url.len) {
-            jsonw_key(w, "schemaUrl");
+            jsonw_key_lit(w, "schemaUrl");
             jsonw_str(w, rs->resource.schema_url);
         }
-        jsonw_key(w, "scopeSpans");
+        jsonw_key_lit(w, "scopeSpans");
         jsonw_array(w);
         for (size_t s = 0; s < rs->n_scopes; s++) {
             const otlp_scope_spans_t *ss = &rs->scopes[s];
             jsonw_object(w);
-            jsonw_key(w, "scope");
+            jsonw_key_lit(w, "scope");
             jsonw_object(w);
-            jsonw_key(w, "name");
+            jsonw_key_lit(w, "name");
             jsonw_str(w, ss->scope.name);
             if (ss->scope.version.len) {
-                jsonw_key(w, "version");
+                jsonw_key_lit(w, "version");
                 jsonw_str(w, ss->scope.version);
             }
             if (ss->scope.attrs.count) {
-                jsonw_key(w, "attributes");
+                jsonw_key_lit(w, "attributes");
                 tj_attrs(w, &ss->scope.attrs);
             }
             jsonw_object_end(w);
-            jsonw_key(w, "spans");
+            jsonw_key_lit(w, "spans");
             jsonw_array(w);
             for (size_t i = 0; i < ss->n_spans; i++)
                 tj_span(w, &ss->spans[i]);
@@ -370,22 +370,22 @@ static int write_trace_json(jsonw_t *body, arbor_arena_t *arena, arbor_iov_t tra
         return rc;
     jsonw_object(body);
     if (v2) {
-        jsonw_key(body, "trace");
+        jsonw_key_lit(body, "trace");
         jsonw_object(body);
         if (found) {
-            jsonw_key(body, "resourceSpans");
+            jsonw_key_lit(body, "resourceSpans");
             tj_resource_spans(body, &req);
         }
         jsonw_object_end(body);
-        jsonw_key(body, "metrics");
+        jsonw_key_lit(body, "metrics");
         jsonw_object(body);
         jsonw_object_end(body);
         if (partial) {
-            jsonw_key(body, "status");
+            jsonw_key_lit(body, "status");
             jsonw_cstr(body, "PARTIAL");
         }
     } else {
-        jsonw_key(body, "batches");
+        jsonw_key_lit(body, "batches");
         tj_resource_spans(body, &req);
     }
     jsonw_object_end(body);
@@ -551,9 +551,9 @@ static void span_attr_cb(void *ctx, arbor_iov_t name, const otlp_value_t *v)
 {
     jsonw_t *w = ctx;
     jsonw_object(w);
-    jsonw_key(w, "key");
+    jsonw_key_lit(w, "key");
     jsonw_str(w, name);
-    jsonw_key(w, "value");
+    jsonw_key_lit(w, "value");
     tj_value(w, v);
     jsonw_object_end(w);
 }
@@ -562,7 +562,7 @@ static void write_spanset(search_t *s, tq_trace_t *t, const uint8_t *matched, si
 {
     jsonw_t *w = s->w;
     jsonw_object(w);
-    jsonw_key(w, "spans");
+    jsonw_key_lit(w, "spans");
     jsonw_array(w);
     size_t shown = 0;
     for (size_t k = 0; k < t->n && shown < s->p->spss; k++) {
@@ -573,13 +573,13 @@ static void write_spanset(search_t *s, tq_trace_t *t, const uint8_t *matched, si
         char id[17];
         arbor_hex_encode(id, rec->span_id, 8);
         jsonw_object(w);
-        jsonw_key(w, "spanID");
+        jsonw_key_lit(w, "spanID");
         jsonw_cstr(w, id);
-        jsonw_key(w, "name");
+        jsonw_key_lit(w, "name");
         jsonw_str(w, rec->name);
         tj_ns(w, "startTimeUnixNano", rec->start_ns);
         tj_ns(w, "durationNanos", rec->end_ns - rec->start_ns);
-        jsonw_key(w, "attributes");
+        jsonw_key_lit(w, "attributes");
         jsonw_array(w);
         if (s->q != NULL)
             tq_span_fields(s->q, t, i, span_attr_cb, w);
@@ -588,7 +588,7 @@ static void write_spanset(search_t *s, tq_trace_t *t, const uint8_t *matched, si
         shown++;
     }
     jsonw_array_end(w);
-    jsonw_key(w, "matched");
+    jsonw_key_lit(w, "matched");
     jsonw_uint(w, n_matched);
     jsonw_object_end(w);
 }
@@ -622,23 +622,23 @@ static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
         while (skip < 31 && id[skip] == '0') /* Tempo trims leading zeros */
             skip++;
         jsonw_object(w);
-        jsonw_key(w, "traceID");
+        jsonw_key_lit(w, "traceID");
         jsonw_cstr(w, id + skip);
-        jsonw_key(w, "rootServiceName"); /* as Tempo: the text only while the root is missing */
+        jsonw_key_lit(w, "rootServiceName"); /* as Tempo: the text only while the root is missing */
         if (sum->has_root)
             jsonw_str(w, sum->root_service);
         else
             jsonw_cstr(w, "<root span not yet received>");
         if (sum->has_root) {
-            jsonw_key(w, "rootTraceName");
+            jsonw_key_lit(w, "rootTraceName");
             jsonw_str(w, sum->root_name);
         }
         tj_ns(w, "startTimeUnixNano", sum->start_ns);
-        jsonw_key(w, "durationMs");
+        jsonw_key_lit(w, "durationMs");
         jsonw_uint(w, dur / 1000000u);
-        jsonw_key(w, "spanSet");
+        jsonw_key_lit(w, "spanSet");
         write_spanset(s, &t, matched, n);
-        jsonw_key(w, "spanSets");
+        jsonw_key_lit(w, "spanSets");
         jsonw_array(w);
         write_spanset(s, &t, matched, n);
         jsonw_array_end(w);
@@ -692,7 +692,7 @@ int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, 
     if (q != NULL)
         s.n_hints = tq_index_hints(q, s.hints, sizeof s.hints / sizeof s.hints[0]);
     jsonw_object(w);
-    jsonw_key(w, "traces");
+    jsonw_key_lit(w, "traces");
     jsonw_array(w);
     uint64_t before = p->end_s ? p->end_s * 1000000000ull + 999999999ull : 0;
     int rc = arbor_reader_recent_traces_filtered(r, before, prefilter, visit_recent, &s);
@@ -700,20 +700,20 @@ int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, 
         rc = 0;
     jsonw_array_end(w);
     if (s.aborted) {
-        jsonw_key(w, "partial");
+        jsonw_key_lit(w, "partial");
         jsonw_bool(w, 1);
-        jsonw_key(w, "partialReason");
+        jsonw_key_lit(w, "partialReason");
         jsonw_cstr(w, s.aborted == TQ_ABORT_DEADLINE
                           ? "the search ran past ARBOR_SEARCH_TIMEOUT: traces found so far"
                           : "a regular expression ran past its match limit on some traces: they are left out");
     }
-    jsonw_key(w, "metrics");
+    jsonw_key_lit(w, "metrics");
     jsonw_object(w);
-    jsonw_key(w, "inspectedTraces");
+    jsonw_key_lit(w, "inspectedTraces");
     jsonw_uint(w, s.inspected > SEARCH_MAX_INSPECT ? SEARCH_MAX_INSPECT : s.inspected);
     tj_ns(w, "inspectedBytes", s.bytes);
     tj_ns(w, "inspectedSpans", s.spans);
-    jsonw_key(w, "totalBlocks");
+    jsonw_key_lit(w, "totalBlocks");
     jsonw_uint(w, 0);
     jsonw_object_end(w);
     jsonw_object_end(w);
@@ -786,10 +786,10 @@ int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw
         if (scope && !strcmp(scope, "intrinsic"))
             for (int i = 0; intrinsic_tags[i]; i++)
                 collect_name(&c, arbor_iov(intrinsic_tags[i], strlen(intrinsic_tags[i])));
-        jsonw_key(w, "tagNames");
+        jsonw_key_lit(w, "tagNames");
         write_names(w, &c);
     } else {
-        jsonw_key(w, "scopes");
+        jsonw_key_lit(w, "scopes");
         jsonw_array(w);
         static const struct {
             const char *name;
@@ -800,17 +800,17 @@ int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw
                 continue;
             rc = arbor_reader_attr_keys(r, scopes[k].scope, collect_name, &c);
             jsonw_object(w);
-            jsonw_key(w, "name");
+            jsonw_key_lit(w, "name");
             jsonw_cstr(w, scopes[k].name);
-            jsonw_key(w, "tags");
+            jsonw_key_lit(w, "tags");
             write_names(w, &c);
             jsonw_object_end(w);
         }
         if (want_intr) {
             jsonw_object(w);
-            jsonw_key(w, "name");
+            jsonw_key_lit(w, "name");
             jsonw_cstr(w, "intrinsic");
-            jsonw_key(w, "tags");
+            jsonw_key_lit(w, "tags");
             for (int i = 0; intrinsic_tags[i]; i++)
                 collect_name(&c, arbor_iov(intrinsic_tags[i], strlen(intrinsic_tags[i])));
             write_names(w, &c);
@@ -820,7 +820,7 @@ int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw
     }
     (void)want_span;
     (void)want_res;
-    jsonw_key(w, "metrics");
+    jsonw_key_lit(w, "metrics");
     jsonw_object(w);
     jsonw_object_end(w);
     jsonw_object_end(w);
@@ -904,9 +904,9 @@ static void write_values(jsonw_t *w, values_t *c)
                 if (types[k].t == c->v[i].type)
                     type = types[k].name;
             jsonw_object(w);
-            jsonw_key(w, "type");
+            jsonw_key_lit(w, "type");
             jsonw_cstr(w, type);
-            jsonw_key(w, "value");
+            jsonw_key_lit(w, "value");
             jsonw_cstr(w, c->v[i].text);
             jsonw_object_end(w);
         } else {
@@ -924,7 +924,7 @@ int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, j
     values_t c = {v2, 0, limit, 0, NULL};
     int rc = 0;
     jsonw_object(w);
-    jsonw_key(w, "tagValues");
+    jsonw_key_lit(w, "tagValues");
     jsonw_array(w);
     arbor_iov_t name = tag;
     int span = 1, res = 1;
@@ -950,7 +950,7 @@ int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, j
     }
     write_values(w, &c);
     jsonw_array_end(w);
-    jsonw_key(w, "metrics");
+    jsonw_key_lit(w, "metrics");
     jsonw_object(w);
     jsonw_object_end(w);
     jsonw_object_end(w);

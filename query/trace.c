@@ -107,7 +107,7 @@ static void write_thread_id(jsonw_t *w, arbor_reader_t *r, const execution_t *x)
     if (decode_root(r, x, &a, &s) == 0)
         for (size_t i = 0; i < 3 && (v == NULL || v->type != OTLP_VALUE_STRING); i++)
             v = otlp_attrs_get(&s.attrs, keys[i]);
-    jsonw_key(w, "thread_id");
+    jsonw_key_lit(w, "thread_id");
     if (v != NULL && v->type == OTLP_VALUE_STRING)
         jsonw_str(w, v->u.str);
     else
@@ -141,48 +141,48 @@ static void write_link_url(jsonw_t *w, const char *tmpl, const execution_t *x)
 static void write_execution(jsonw_t *w, arbor_reader_t *r, const execution_t *x, const tree_t *t,
                             const trace_options_t *o)
 {
-    jsonw_key(w, "execution");
+    jsonw_key_lit(w, "execution");
     jsonw_object(w);
-    jsonw_key(w, "id");
+    jsonw_key_lit(w, "id");
     if (x->id.base != NULL)
         jsonw_str(w, x->id);
     else
         jsonw_null(w);
-    jsonw_key(w, "status");
+    jsonw_key_lit(w, "status");
     jsonw_cstr(w, execution_status(r, x));
     write_thread_id(w, r, x);
-    jsonw_key(w, "started_at");
+    jsonw_key_lit(w, "started_at");
     jsonw_time(w, t->n_real ? t->min_start : 0);
-    jsonw_key(w, "finished_at");
+    jsonw_key_lit(w, "finished_at");
     jsonw_time(w, execution_finished_ns(r, x));
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     if (x->first >= 0)
         jsonw_hex(w, x->sums[x->first].trace_id, 16);
     else
         jsonw_null(w);
     span_json_tokens(w, "token_usage", t->tokens_in, t->tokens_out);
     /* additive */
-    jsonw_key(w, "trace_ids");
+    jsonw_key_lit(w, "trace_ids");
     jsonw_array(w);
     for (size_t i = 0; i < x->n; i++)
         jsonw_hex(w, x->ids[i], 16);
     jsonw_array_end(w);
-    jsonw_key(w, "workflow_id");
+    jsonw_key_lit(w, "workflow_id");
     if (x->first >= 0 && x->sums[x->first].workflow_id.len)
         jsonw_str(w, x->sums[x->first].workflow_id);
     else
         jsonw_null(w);
-    jsonw_key(w, "span_count");
+    jsonw_key_lit(w, "span_count");
     jsonw_uint(w, t->n_real);
-    jsonw_key(w, "error_count");
+    jsonw_key_lit(w, "error_count");
     jsonw_uint(w, t->errors);
-    jsonw_key(w, "external_links");
+    jsonw_key_lit(w, "external_links");
     jsonw_array(w);
     for (size_t i = 0; x->n > 0 && i < o->n_links; i++) {
         jsonw_object(w);
-        jsonw_key(w, "name");
+        jsonw_key_lit(w, "name");
         jsonw_cstr(w, o->links[i].name);
-        jsonw_key(w, "url");
+        jsonw_key_lit(w, "url");
         write_link_url(w, o->links[i].url, x);
         jsonw_object_end(w);
     }
@@ -215,11 +215,11 @@ int trace_parse_cursor(arbor_iov_t c, size_t *pos, uint8_t span[8], int *has_spa
 
 static void write_page_info(jsonw_t *w, int more, size_t next_pos, const uint8_t *next_span)
 {
-    jsonw_key(w, "page_info");
+    jsonw_key_lit(w, "page_info");
     jsonw_object(w);
-    jsonw_key(w, "has_next_page");
+    jsonw_key_lit(w, "has_next_page");
     jsonw_bool(w, more);
-    jsonw_key(w, "cursor");
+    jsonw_key_lit(w, "cursor");
     if (more) {
         char c[48];
         int n = snprintf(c, sizeof c, "%zu.", next_pos);
@@ -269,7 +269,7 @@ static void write_service(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *rec
             }
         }
     }
-    jsonw_key(w, "service");
+    jsonw_key_lit(w, "service");
     jsonw_str(w, arbor_iov(c->svc[i].name, c->svc[i].len));
 }
 
@@ -280,7 +280,7 @@ static void write_model(jsonw_t *w, const otlp_span_t *s)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const otlp_value_t *v = otlp_attrs_get(&s->attrs, keys[i]);
         if (v != NULL && v->type == OTLP_VALUE_STRING && v->u.str.len) {
-            jsonw_key(w, "model");
+            jsonw_key_lit(w, "model");
             jsonw_str(w, v->u.str);
             return;
         }
@@ -289,13 +289,13 @@ static void write_model(jsonw_t *w, const otlp_span_t *s)
 
 static void write_events(jsonw_t *w, const otlp_span_t *s)
 {
-    jsonw_key(w, "events");
+    jsonw_key_lit(w, "events");
     jsonw_array(w);
     for (size_t i = 0; i < s->n_events && i < 50; i++) {
         jsonw_object(w);
-        jsonw_key(w, "name");
+        jsonw_key_lit(w, "name");
         jsonw_str(w, s->events[i].name);
-        jsonw_key(w, "time");
+        jsonw_key_lit(w, "time");
         jsonw_time(w, s->events[i].time_ns);
         jsonw_object_end(w);
     }
@@ -317,7 +317,7 @@ static void write_span_facts(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *
     if (c->events) { /* the UI's full load: the workflow node too, which runs are compared by */
         const otlp_value_t *node = otlp_attrs_get(&s.attrs, "orcheo.node.id");
         if (node != NULL && node->type == OTLP_VALUE_STRING && node->u.str.len) {
-            jsonw_key(w, "node_id");
+            jsonw_key_lit(w, "node_id");
             jsonw_str(w, node->u.str);
         }
         write_events(w, &s);
@@ -330,35 +330,35 @@ static void skeleton_entry(jsonw_t *w, const tree_t *t, uint32_t idx, const arbo
     const tree_node_t *n = &t->nodes[idx];
     const arbor_span_rec_t *s = &n->rec;
     jsonw_object(w);
-    jsonw_key(w, "span_id");
+    jsonw_key_lit(w, "span_id");
     jsonw_hex(w, s->span_id, 8);
-    jsonw_key(w, "parent_span_id");
+    jsonw_key_lit(w, "parent_span_id");
     if (n->parent != TREE_NONE)
         jsonw_hex(w, t->nodes[n->parent].rec.span_id, 8);
     else
         jsonw_null(w);
-    jsonw_key(w, "trace_id");
+    jsonw_key_lit(w, "trace_id");
     jsonw_hex(w, s->trace_id, 16);
-    jsonw_key(w, "name");
+    jsonw_key_lit(w, "name");
     jsonw_str(w, s->name);
-    jsonw_key(w, "start_time");
+    jsonw_key_lit(w, "start_time");
     jsonw_time(w, span_json_shown_start(s));
-    jsonw_key(w, "end_time");
+    jsonw_key_lit(w, "end_time");
     jsonw_time(w, s->end_ns);
-    jsonw_key(w, "status");
+    jsonw_key_lit(w, "status");
     jsonw_cstr(w, span_json_status_name(s->status_code));
-    jsonw_key(w, "kind");
+    jsonw_key_lit(w, "kind");
     jsonw_cstr(w, span_json_kind_name(s->kind));
     span_json_tokens(w, "tokens", s->tokens_in, s->tokens_out);
     span_json_tokens(w, "subtree_tokens", n->subtree_in, n->subtree_out);
-    jsonw_key(w, "error_count");
+    jsonw_key_lit(w, "error_count");
     jsonw_uint(w, n->subtree_errors);
-    jsonw_key(w, "child_count");
+    jsonw_key_lit(w, "child_count");
     jsonw_uint(w, n->n_children);
-    jsonw_key(w, "depth");
+    jsonw_key_lit(w, "depth");
     jsonw_uint(w, n->depth);
     if (n->placeholder) {
-        jsonw_key(w, "placeholder");
+        jsonw_key_lit(w, "placeholder");
         jsonw_bool(w, 1);
     } else if (stored != NULL) {
         write_span_facts(w, c, stored, arena);
@@ -465,7 +465,7 @@ static int write_page(jsonw_t *w, arbor_reader_t *r, const tree_t *t, const uint
     c->r = r;
     c->events = page->events;
     arbor_arena_init(&arena, 64 * 1024, 0);
-    jsonw_key(w, "spans");
+    jsonw_key_lit(w, "spans");
     jsonw_array(w);
     for (size_t k = 0; k < emitted; k++)
         emit(w, t, nodes[k], recs[k], kind, o, c, &arena);
@@ -512,13 +512,13 @@ static void write_matches(jsonw_t *w, arbor_reader_t *r, const execution_t *x, c
 {
     match_ctx_t m = {.w = w, .page = page};
     arbor_arena_init(&m.arena, 64 * 1024, 0);
-    jsonw_key(w, "matches");
+    jsonw_key_lit(w, "matches");
     jsonw_array(w);
     for (size_t i = 0; i < x->n && !m.truncated; i++)
         arbor_reader_trace_spans(r, x->ids[i], match_span, &m);
     jsonw_array_end(w);
     if (m.truncated) {
-        jsonw_key(w, "matches_truncated");
+        jsonw_key_lit(w, "matches_truncated");
         jsonw_bool(w, 1);
     }
     arbor_arena_free(&m.arena);
@@ -558,7 +558,7 @@ int trace_render(arbor_reader_t *r, render_kind_t kind, arbor_iov_t exec_id, con
         goto out;
     if (page->match.len)
         write_matches(w, r, x, page);
-    jsonw_key(w, "seq");
+    jsonw_key_lit(w, "seq");
     jsonw_uint(w, arbor_reader_last_seq(r));
     jsonw_object_end(w);
 out:

@@ -28,8 +28,40 @@ static int renders(arbor_iov_t s, size_t cut_at, const char *want)
     return same;
 }
 
+/* Literal keys (jsonw_key_lit) write what jsonw_key writes, commas included. */
+static void test_literal_keys(void)
+{
+    jsonw_t a, b;
+    jsonw_init(&a);
+    jsonw_init(&b);
+    jsonw_object(&a);
+    jsonw_object(&b);
+    jsonw_key(&a, "span_id");
+    jsonw_key_lit(&b, "span_id");
+    jsonw_cstr(&a, "x");
+    jsonw_cstr(&b, "x");
+    jsonw_key(&a, "n");
+    jsonw_key_lit(&b, "n");
+    jsonw_object(&a);
+    jsonw_object(&b);
+    jsonw_key(&a, "");
+    jsonw_key_lit(&b, "");
+    jsonw_null(&a);
+    jsonw_null(&b);
+    jsonw_object_end(&a);
+    jsonw_object_end(&b);
+    jsonw_object_end(&a);
+    jsonw_object_end(&b);
+    ok(a.len == b.len && memcmp(a.buf, b.buf, a.len) == 0 && a.len == strlen("{\"span_id\":\"x\",\"n\":{\"\":null}}") &&
+           memcmp(b.buf, "{\"span_id\":\"x\",\"n\":{\"\":null}}", b.len) == 0,
+       "literal keys: the same bytes as jsonw_key, commas and nesting included (%.*s)", (int)b.len, b.buf);
+    jsonw_free(&a);
+    jsonw_free(&b);
+}
+
 int main(void)
 {
+    test_literal_keys();
     is_int(utf8_length(S("")), 0, "empty string: 0 code points");
     is_int(utf8_length(S("abcdefghijklmnopqrstuvw")), 23, "ASCII past two 8-byte words");
     is_int(utf8_length(S("h\xc3\xa9llo")), 5, "two-byte character");
