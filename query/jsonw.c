@@ -8,10 +8,8 @@
 #include <emmintrin.h>
 #endif
 
-static void reserve(jsonw_t *w, size_t n)
+void jsonw_grow(jsonw_t *w, size_t n)
 {
-    if (w->len + n <= w->cap)
-        return;
     size_t cap = w->cap ? w->cap * 2 : 4096;
     while (cap < w->len + n)
         cap *= 2;
@@ -20,7 +18,13 @@ static void reserve(jsonw_t *w, size_t n)
     w->cap = cap;
 }
 
-static void put(jsonw_t *w, const char *s, size_t n)
+static inline void reserve(jsonw_t *w, size_t n)
+{
+    if (w->len + n > w->cap)
+        jsonw_grow(w, n);
+}
+
+static inline void put(jsonw_t *w, const char *s, size_t n)
 {
     if (n == 0) /* memcpy into a still-NULL buffer is undefined, even for 0 bytes */
         return;
@@ -29,7 +33,7 @@ static void put(jsonw_t *w, const char *s, size_t n)
     w->len += n;
 }
 
-static void putc_(jsonw_t *w, char c)
+static inline void putc_(jsonw_t *w, char c)
 {
     reserve(w, 1);
     w->buf[w->len++] = c;
@@ -55,7 +59,7 @@ char *jsonw_take(jsonw_t *w, size_t *len)
 }
 
 /* Before any value: a comma if this container already has one. */
-static void value_start(jsonw_t *w)
+static inline void value_start(jsonw_t *w)
 {
     if (w->need_comma[w->depth])
         putc_(w, ',');
@@ -295,13 +299,6 @@ void jsonw_key_iov(jsonw_t *w, arbor_iov_t key)
         write_escaped(w, key, SIZE_MAX);
         put(w, "\":", 2);
     }
-    w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
-}
-
-void jsonw_key_raw(jsonw_t *w, const char *quoted, size_t len)
-{
-    value_start(w);
-    put(w, quoted, len);
     w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
 }
 

@@ -7,6 +7,7 @@
 #include "arbor/base.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define JSONW_MAX_DEPTH 128
 
@@ -32,8 +33,20 @@ void jsonw_key(jsonw_t *w, const char *key);
  * length is known and Arbor's own keys need no escaping, so the quoted key and
  * its colon are copied in one go. Most keys of every answer go this way. */
 #define jsonw_key_lit(w, lit) jsonw_key_raw((w), "\"" lit "\":", sizeof(lit) + 2)
-/* @p quoted: a key already quoted and followed by its colon (jsonw_key_lit). */
-void jsonw_key_raw(jsonw_t *w, const char *quoted, size_t len);
+/* Room for @p n more bytes (the slow path of every write). */
+void jsonw_grow(jsonw_t *w, size_t n);
+/* @p quoted: a key already quoted and followed by its colon (jsonw_key_lit).
+ * Inline, so a literal's length is a constant and the copy a few moves. */
+static inline void jsonw_key_raw(jsonw_t *w, const char *quoted, size_t len)
+{
+    if (w->len + len + 1 > w->cap)
+        jsonw_grow(w, len + 1);
+    if (w->need_comma[w->depth])
+        w->buf[w->len++] = ',';
+    memcpy(w->buf + w->len, quoted, len);
+    w->len += len;
+    w->need_comma[w->depth] = 0; /* the value that follows needs no comma */
+}
 void jsonw_key_iov(jsonw_t *w, arbor_iov_t key);
 void jsonw_str(jsonw_t *w, arbor_iov_t s);
 void jsonw_cstr(jsonw_t *w, const char *s);
