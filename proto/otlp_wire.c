@@ -405,6 +405,29 @@ static int last_string(arbor_arena_t *a, arbor_iov_t m, uint32_t field, char **o
     return rc == 1 ? 0 : rc;
 }
 
+/* What a ResourceSpans and a ScopeSpans share: the one message of field 1 (its
+ * bytes; base NULL when absent) and schema_url, field 3, into the record too. */
+static int record_parts(arbor_arena_t *a, arbor_iov_t bytes, arbor_iov_t *m, char **schema_url, arbor_iov_t *view)
+{
+    int rc = singular(bytes, 1, m);
+    if (rc == 0 && (rc = last_string(a, bytes, 3, schema_url)) == 0)
+        *view = arbor_iov(*schema_url, strlen(*schema_url));
+    return rc;
+}
+
+static int resource_fields(arbor_arena_t *a, arbor_iov_t m, otlp_resource_t *out)
+{
+    cur_t c = cursor(m);
+    field_t f;
+    int rc;
+    while ((rc = next_field(&c, &f)) == 0)
+        if (f.field == 2 && (rc = scalar_ok(&f, 0)) == 0)
+            out->dropped_attrs = (uint32_t)f.num;
+        else if (rc)
+            return rc;
+    return rc == 1 ? attrs(a, m, 1, &out->attrs, 0) : rc;
+}
+
 /* A Resource: views from the wire, the message itself (for the stored record)
  * from protobuf-c, now that the walk has bounded its nesting. */
 static int resource(arbor_arena_t *a, arbor_iov_t rs_bytes, otlp_resource_t *out)
@@ -417,20 +440,9 @@ static int resource(arbor_arena_t *a, arbor_iov_t rs_bytes, otlp_resource_t *out
     *rec = (pb_resource_spans_t)OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
     memset(out, 0, sizeof *out);
     out->pb = rec;
-    if ((rc = singular(rs_bytes, 1, &m)) != 0 || (rc = last_string(a, rs_bytes, 3, &rec->schema_url)) != 0)
+    if ((rc = record_parts(a, rs_bytes, &m, &rec->schema_url, &out->schema_url)) != 0 || m.base == NULL ||
+        (rc = resource_fields(a, m, out)) != 0)
         return rc;
-    out->schema_url = arbor_iov(rec->schema_url, strlen(rec->schema_url));
-    if (m.base == NULL)
-        return 0;
-    cur_t c = cursor(m);
-    field_t f;
-    while ((rc = next_field(&c, &f)) == 0)
-        if (f.field == 2 && (rc = scalar_ok(&f, 0)) == 0)
-            out->dropped_attrs = (uint32_t)f.num;
-        else if (rc)
-            return rc;
-    if (rc != 1 || (rc = attrs(a, m, 1, &out->attrs, 0)) != 0)
-        return rc == 1 ? 0 : rc;
     ProtobufCAllocator alloc = otlp_arena_allocator(a);
     rec->resource = opentelemetry__proto__resource__v1__resource__unpack(&alloc, m.len, (const uint8_t *)m.base);
     return rec->resource ? 0 : a->overflowed ? ENOMEM : OTLP_WIRE_FALLBACK;
@@ -466,12 +478,8 @@ static int scope(arbor_arena_t *a, arbor_iov_t ss_bytes, otlp_scope_t *out)
     *rec = (pb_scope_spans_t)OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
     memset(out, 0, sizeof *out);
     out->pb = rec;
-    if ((rc = singular(ss_bytes, 1, &m)) != 0 || (rc = last_string(a, ss_bytes, 3, &rec->schema_url)) != 0)
-        return rc;
-    out->schema_url = arbor_iov(rec->schema_url, strlen(rec->schema_url));
-    if (m.base == NULL)
-        return 0;
-    if ((rc = scope_fields(a, m, out)) != 0)
+    if ((rc = record_parts(a, ss_bytes, &m, &rec->schema_url, &out->schema_url)) != 0 || m.base == NULL ||
+        (rc = scope_fields(a, m, out)) != 0)
         return rc;
     ProtobufCAllocator alloc = otlp_arena_allocator(a);
     rec->scope = opentelemetry__proto__common__v1__instrumentation_scope__unpack(&alloc, m.len,
