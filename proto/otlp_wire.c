@@ -5,7 +5,7 @@
  * type that does not fit its field, a tag or length protobuf-c would refuse,
  * nesting near the limit: each is OTLP_WIRE_FALLBACK, and the caller decodes the
  * request with protobuf-c as before. The views match protobuf-c's field for
- * field (test_codec and the fuzz target compare the two); spans keep pb = NULL
+ * field (test_otlp_wire.c and the fuzz target compare the two); spans keep pb = NULL
  * and their bytes as received, and otlp_span_ensure_pb() unpacks one with
  * protobuf-c when it must be encoded again (redaction, capture-content off).
  * Resource and scope records, which are stored re-encoded, still come from
@@ -220,7 +220,7 @@ static int kv(arbor_arena_t *a, arbor_iov_t m, otlp_kv_t *out, int depth)
     return rc == 1 ? 0 : rc;
 }
 
-/* Scalars: the wire type each field of a message must have (-1: not a scalar). */
+/* 0 when a field has the wire type its declaration gives it; else protobuf-c decides. */
 static int scalar_ok(const field_t *f, int want)
 {
     return f->type == want ? 0 : OTLP_WIRE_FALLBACK;

@@ -14,7 +14,7 @@
 int otlp_wire_request(arbor_arena_t *arena, const void *buf, size_t len, otlp_request_t *out);
 int otlp_wire_span(arbor_arena_t *arena, arbor_iov_t bytes, otlp_span_t *out);
 /* The protobuf-c decoder alone (otlp_request_decode() without the wire path):
- * the fallback, and the reference test_codec compares the wire path with. */
+ * the fallback, and the reference test_otlp_wire.c compares the wire path with. */
 int otlp_request_decode_pbc(arbor_arena_t *arena, const void *buf, size_t len, otlp_request_t *out, char *err,
                             size_t errlen);
 int otlp_span_decode_pbc(arbor_arena_t *arena, const void *buf, size_t len, otlp_span_t *out);
