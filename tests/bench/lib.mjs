@@ -25,7 +25,7 @@ export function probeMedian(name, url, { times = 3, ...opts } = {}) {
   return mid;
 }
 
-function probeQuiet(url, { requests = 2000, header } = {}) {
+export function probeQuiet(url, { requests = 2000, header } = {}) {
   const args = ['--url', url, '--proto', 'h1', '--method', 'GET', '--connections', '1', '--requests', String(requests),
     '--warmup', '0', '--name', 'probe'];
   if (header) args.push('--header', header);
