@@ -154,7 +154,8 @@ size_t otlp_resource_record_pack(const otlp_resource_t *r, uint8_t *out);
 size_t otlp_scope_record_size(const otlp_scope_t *s);
 size_t otlp_scope_record_pack(const otlp_scope_t *s, uint8_t *out);
 
-/** Decode stored records back into views (arena-owned). 0 or ARBOR_EDECODE / ENOMEM. */
+/** Decode stored records back into views (arena-owned; a span's `wire` is @p buf
+ *  itself, as for a binary request). 0 or ARBOR_EDECODE / ENOMEM. */
 int otlp_span_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_span_t *out);
 int otlp_resource_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_resource_t *out);
 int otlp_scope_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_scope_t *out);
