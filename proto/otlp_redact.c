@@ -141,7 +141,6 @@ typedef struct {
     arbor_arena_t *arena;
     size_t count;
     int failed; /* ENOMEM */
-    int dry;    /* count only, over the views (a wire-path span with no message yet) */
 } walk_t;
 
 static int key_matches(const otlp_redactor_t *r, arbor_iov_t key)
@@ -190,40 +189,15 @@ static char *apply_rule(walk_t *w, const rule_t *rule, char *text, size_t *len)
 
 static void redact_value(walk_t *w, otlp_value_t *v, pb_any_t *pb, int whole);
 
-/* @p pb NULL: a dry walk over the views alone (w->dry), counting what would change. */
 static void redact_attrs(walk_t *w, otlp_attrs_t *view, pb_kv_t **pb, size_t n_pb)
 {
-    for (size_t i = 0; i < view->count && (pb == NULL || i < n_pb); i++)
-        redact_value(w, &view->items[i].value, pb ? pb[i]->value : NULL, key_matches(w->r, view->items[i].key));
-}
-
-/* A dry walk changes nothing: it stops at the first match, which sends the span
- * to protobuf-c for its message and the walk that changes both. */
-static void count_value(walk_t *w, otlp_value_t *v, int whole)
-{
-    if (w->count > 0)
-        return;
-    if (whole) {
-        w->count++;
-    } else if (v->type == OTLP_VALUE_ARRAY) {
-        for (size_t i = 0; i < v->u.array.count; i++)
-            count_value(w, &v->u.array.items[i], 0);
-    } else if (v->type == OTLP_VALUE_KVLIST) {
-        redact_attrs(w, &v->u.kvlist, NULL, 0);
-    } else if (v->type == OTLP_VALUE_STRING && v->u.str.len > 0) {
-        size_t len = v->u.str.len;
-        for (size_t i = 0; i < w->r->n_rules && w->count == 0; i++)
-            apply_rule(w, &w->r->rules[i], (char *)v->u.str.base, &len);
-    }
+    for (size_t i = 0; i < view->count && i < n_pb; i++)
+        redact_value(w, &view->items[i].value, pb[i]->value, key_matches(w->r, view->items[i].key));
 }
 
 /* @p whole: the key matched a glob, so the value goes entirely (any type). */
 static void redact_value(walk_t *w, otlp_value_t *v, pb_any_t *pb, int whole)
 {
-    if (w->dry) {
-        count_value(w, v, whole);
-        return;
-    }
     if (pb == NULL)
         return;
     if (whole) {
@@ -250,14 +224,43 @@ static void redact_value(walk_t *w, otlp_value_t *v, pb_any_t *pb, int whole)
     }
 }
 
-/* Would redaction change the span? Its views alone say (strings are NUL-terminated
- * arena copies, as the rules need). 0 or ENOMEM. */
-static int would_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *arena, int *yes)
+/* ---- would anything change? (the views alone, for a wire-path span) ---- */
+
+static void count_attrs(walk_t *w, const otlp_attrs_t *view);
+
+/* Stops at the first match: that sends the span to protobuf-c for its message
+ * and to the walk above, which changes both. */
+static void count_value(walk_t *w, const otlp_value_t *v, int whole)
 {
-    walk_t w = {r, arena, 0, 0, 1};
-    redact_attrs(&w, &s->attrs, NULL, 0);
+    if (w->count > 0)
+        return;
+    if (whole) {
+        w->count++;
+    } else if (v->type == OTLP_VALUE_ARRAY) {
+        for (size_t i = 0; i < v->u.array.count; i++)
+            count_value(w, &v->u.array.items[i], 0);
+    } else if (v->type == OTLP_VALUE_KVLIST) {
+        count_attrs(w, &v->u.kvlist);
+    } else if (v->type == OTLP_VALUE_STRING && v->u.str.len > 0) {
+        size_t len = v->u.str.len; /* strings are NUL-terminated arena copies, as the rules need */
+        for (size_t i = 0; i < w->r->n_rules && w->count == 0; i++)
+            apply_rule(w, &w->r->rules[i], (char *)v->u.str.base, &len);
+    }
+}
+
+static void count_attrs(walk_t *w, const otlp_attrs_t *view)
+{
+    for (size_t i = 0; i < view->count && w->count == 0; i++)
+        count_value(w, &view->items[i].value, key_matches(w->r, view->items[i].key));
+}
+
+/* Would redaction change the span? 0 or ENOMEM. */
+static int would_redact(const otlp_redactor_t *r, const otlp_span_t *s, arbor_arena_t *arena, int *yes)
+{
+    walk_t w = {r, arena, 0, 0};
+    count_attrs(&w, &s->attrs);
     for (size_t e = 0; e < s->n_events && w.count == 0; e++)
-        redact_attrs(&w, &s->events[e].attrs, NULL, 0);
+        count_attrs(&w, &s->events[e].attrs);
     *yes = w.count > 0;
     return w.failed ? ENOMEM : 0;
 }
@@ -268,10 +271,14 @@ int otlp_span_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *ar
     *count = 0;
     if (r == NULL)
         return 0;
-    if (s->pb == NULL && ((rc = would_redact(r, s, arena, &yes)) != 0 || !yes || (rc = otlp_span_ensure_pb(arena, s)) != 0))
-        return rc;
+    if (s->pb == NULL) { /* a wire-path span: unpacked only if something changes */
+        if ((rc = would_redact(r, s, arena, &yes)) != 0 || !yes)
+            return rc;
+        if ((rc = otlp_span_ensure_pb(arena, s)) != 0)
+            return rc;
+    }
     pb_span_t *pb = (pb_span_t *)s->pb;
-    walk_t w = {r, arena, 0, 0, 0};
+    walk_t w = {r, arena, 0, 0};
     redact_attrs(&w, &s->attrs, pb->attributes, pb->n_attributes);
     for (size_t e = 0; e < s->n_events && e < pb->n_events; e++)
         redact_attrs(&w, &s->events[e].attrs, pb->events[e]->attributes, pb->events[e]->n_attributes);

@@ -101,6 +101,25 @@ static int count(arbor_iov_t m, uint32_t field, size_t *n)
     return rc == 1 ? 0 : rc;
 }
 
+/* Decode every occurrence of message field FIELD of M into ARR (sized first by
+ * count(), which also vouches each has wire type 2), N counting them; ONE(A, bytes,
+ * element, ...) decodes one. Returns from the calling function. */
+#define REPEATED(A, M, FIELD, ARR, N, ONE, ...)                                                                    \
+    do {                                                                                                           \
+        size_t n_;                                                                                                 \
+        int rc_ = count(M, FIELD, &n_);                                                                            \
+        if (rc_ || n_ == 0)                                                                                        \
+            return rc_;                                                                                            \
+        if (((ARR) = arbor_arena_alloc(A, n_ * sizeof *(ARR))) == NULL)                                            \
+            return ENOMEM;                                                                                         \
+        cur_t c_ = cursor(M);                                                                                      \
+        field_t f_;                                                                                                \
+        while ((rc_ = next_field(&c_, &f_)) == 0)                                                                  \
+            if (f_.field == (FIELD) && (rc_ = ONE(A, f_.bytes, &(ARR)[(N)++], ##__VA_ARGS__)) != 0)                \
+                return rc_;                                                                                        \
+        return rc_ == 1 ? 0 : rc_;                                                                                 \
+    } while (0)
+
 /* A string as protobuf-c gives it: a NUL-terminated copy, read up to its first NUL. */
 static int string_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
 {
@@ -132,40 +151,17 @@ static int kv(arbor_arena_t *a, arbor_iov_t m, otlp_kv_t *out, int depth);
 /* The repeated KeyValue field @p field of @p m into @p out. */
 static int attrs(arbor_arena_t *a, arbor_iov_t m, uint32_t field, otlp_attrs_t *out, int depth)
 {
-    size_t n;
-    int rc = count(m, field, &n);
     out->items = NULL;
     out->count = 0;
-    if (rc || n == 0)
-        return rc;
-    if ((out->items = arbor_arena_alloc(a, n * sizeof *out->items)) == NULL)
-        return ENOMEM;
-    cur_t c = cursor(m);
-    field_t f;
-    while ((rc = next_field(&c, &f)) == 0)
-        if (f.field == field && (f.type != 2 || (rc = kv(a, f.bytes, &out->items[out->count++], depth)) != 0))
-            return rc ? rc : OTLP_WIRE_FALLBACK;
-    return rc == 1 ? 0 : rc;
+    REPEATED(a, m, field, out->items, out->count, kv, depth);
 }
 
 static int any_value(arbor_arena_t *a, arbor_iov_t m, otlp_value_t *out, int depth);
 
 static int array_value(arbor_arena_t *a, arbor_iov_t m, otlp_value_t *out, int depth)
 {
-    size_t n;
-    int rc = count(m, 1, &n);
     out->type = OTLP_VALUE_ARRAY;
-    if (rc || n == 0)
-        return rc;
-    if ((out->u.array.items = arbor_arena_alloc(a, n * sizeof(otlp_value_t))) == NULL)
-        return ENOMEM;
-    cur_t c = cursor(m);
-    field_t f;
-    while ((rc = next_field(&c, &f)) == 0)
-        if (f.field == 1 && (f.type != 2 || (rc = any_value(a, f.bytes, &out->u.array.items[out->u.array.count++],
-                                                           depth + 1)) != 0))
-            return rc ? rc : OTLP_WIRE_FALLBACK;
-    return rc == 1 ? 0 : rc;
+    REPEATED(a, m, 1, out->u.array.items, out->u.array.count, any_value, depth + 1);
 }
 
 /* One AnyValue; a second value field (protobuf-c keeps the last, or merges two
@@ -286,22 +282,6 @@ static int status(arbor_arena_t *a, arbor_iov_t m, otlp_span_t *out)
     return rc == 1 ? 0 : rc;
 }
 
-/* The repeated message field @p field of @p m, each element decoded by @p one. */
-#define REPEATED(A, M, FIELD, ARR, N, ONE)                                                                         \
-    do {                                                                                                           \
-        size_t n_;                                                                                                 \
-        int rc_ = count(M, FIELD, &n_);                                                                            \
-        if (rc_ || n_ == 0)                                                                                        \
-            return rc_;                                                                                            \
-        if (((ARR) = arbor_arena_alloc(A, n_ * sizeof *(ARR))) == NULL)                                            \
-            return ENOMEM;                                                                                         \
-        cur_t c_ = cursor(M);                                                                                      \
-        field_t f_;                                                                                                \
-        while ((rc_ = next_field(&c_, &f_)) == 0)                                                                  \
-            if (f_.field == (FIELD) && (f_.type != 2 || (rc_ = ONE(A, f_.bytes, &(ARR)[(N)++])) != 0))             \
-                return rc_ ? rc_ : OTLP_WIRE_FALLBACK;                                                             \
-        return rc_ == 1 ? 0 : rc_;                                                                                 \
-    } while (0)
 
 /* The span's scalar and string fields, the status once (twice: protobuf-c
  * merges), and how many attributes, events and links follow: one pass. */
@@ -383,7 +363,7 @@ static int singular(arbor_iov_t m, uint32_t field, arbor_iov_t *out)
         if (f.field == field) {
             if (out->base != NULL || f.type != 2)
                 return OTLP_WIRE_FALLBACK;
-            *out = f.bytes.base ? f.bytes : arbor_iov(m.base, 0);
+            *out = f.bytes; /* base set even when empty: present */
         }
     return rc == 1 ? 0 : rc;
 }
