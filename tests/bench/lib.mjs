@@ -18,9 +18,13 @@ export function probe(name, url, opts = {}) {
 export function probeMedian(name, url, { times = 3, ...opts } = {}) {
   const runs = [];
   for (let i = 0; i < times; i++) runs.push(probeQuiet(url, opts));
-  runs.sort((a, b) => a.p50 - b.p50);
-  const mid = runs[Math.floor(runs.length / 2)];
-  console.log(`${name}_p50 ${mid.p50.toFixed(3)} ms (median of ${times} runs)`);
+  return reportMedian(name, runs);
+}
+
+// Print and return the run with the median p50 of @p runs (probeQuiet results).
+export function reportMedian(name, runs, how = '') {
+  const mid = [...runs].sort((a, b) => a.p50 - b.p50)[Math.floor(runs.length / 2)];
+  console.log(`${name}_p50 ${mid.p50.toFixed(3)} ms (median of ${runs.length} runs${how})`);
   console.log(`${name}_p99 ${mid.p99.toFixed(3)} ms`);
   return mid;
 }

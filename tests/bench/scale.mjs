@@ -9,7 +9,7 @@
 // Usage: ARBOR_BUILD_DIR=build-release node tests/bench/scale.mjs [--quick] (quick: 1M)
 import { spawnSync } from 'node:child_process';
 import { tempDir, startCollector, startQuery, span, postSpans, hex, BUILD, admin } from '../integration/lib.mjs';
-import { probeMedian, probeQuiet, LOADGEN, settle } from './lib.mjs';
+import { probeMedian, probeQuiet, reportMedian, LOADGEN, settle } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const TARGET = quick ? 1_000_000 : 10_000_000;
@@ -55,12 +55,7 @@ for (let r = 0; r < 3; r++) {
   runs.smallTree.push(probeQuiet(at10k.tree, { requests: 500 }));
   runs.bigTree.push(probeQuiet(atBig.tree, { requests: 500 }));
 }
-const median = (name, list) => {
-  const mid = [...list].sort((a, b) => a.p50 - b.p50)[1];
-  console.log(`${name}_p50 ${mid.p50.toFixed(3)} ms (median of 3 runs, interleaved)`);
-  console.log(`${name}_p99 ${mid.p99.toFixed(3)} ms`);
-  return mid;
-};
+const median = (name, list) => reportMedian(name, list, ', interleaved');
 const small = median('lookup_10k_stored', runs.small), big = median(`lookup_${label}_stored`, runs.big);
 const smallTree = median('tree_10k_stored', runs.smallTree), bigTree = median(`tree_${label}_stored`, runs.bigTree);
 await query10k.stop();
