@@ -14,7 +14,7 @@
 const char *const arbor_auth_modes[] = {"off", "required", NULL};
 
 struct arbor_auth {
-    int required, multitenancy;
+    int required, multitenancy, allow_no_exp;
     uint64_t leeway_s;
     char *secret, *jwks_path, *issuer, *tokens_path, *tenant_claim;
     jwks_remote_t *remote; /* jwks_path is an https:// URL: its keys come from here */
@@ -102,6 +102,7 @@ static int open_handle(const arbor_auth_config_t *cfg, arbor_auth_t **out, int f
     a->required = cfg->required;
     a->multitenancy = cfg->multitenancy;
     a->leeway_s = cfg->leeway_ms / 1000;
+    a->allow_no_exp = cfg->allow_no_exp;
     a->secret = dup_or_null(cfg->jwt_secret);
     a->jwks_path = dup_or_null(cfg->jwks);
     a->issuer = dup_or_null(cfg->issuer);
@@ -155,7 +156,7 @@ int arbor_auth_reload(arbor_auth_t *a, char *err, size_t errlen)
     if (rc != 0)
         return rc;
     if (a->remote != NULL) /* the URL's keys stay; fetch them again now */
-        jwks_remote_refresh(a->remote);
+        jwks_remote_refresh(a->remote, 1);
     pthread_rwlock_wrlock(&a->lock);
     jwk_set_t old_jwks = a->remote ? jwks : a->jwks;
     token_set_t old_tokens = a->tokens;
@@ -303,8 +304,10 @@ static void claim_values(json_t *claims, const char *name, const char *seps, val
     }
 }
 
-/* Does a token with scopes @p have satisfy @p need? Empty required lists take any. */
-static int scopes_allow(const arbor_auth_t *a, unsigned need, const values_t *have)
+/* Does a token with scopes @p have satisfy @p need? Empty required lists take
+ * any. "*" (every scope) is a service-token convention: @p star_ok is set for
+ * those only, so a JWT claiming "*" is granted nothing by it. */
+static int scopes_allow(const arbor_auth_t *a, unsigned need, const values_t *have, int star_ok)
 {
     char **want[2] = {need & ARBOR_AUTH_READ ? a->read_scopes : NULL, need & ARBOR_AUTH_WRITE ? a->write_scopes : NULL};
     for (int w = 0; w < 2; w++) {
@@ -313,7 +316,7 @@ static int scopes_allow(const arbor_auth_t *a, unsigned need, const values_t *ha
         int ok = 0;
         for (size_t i = 0; i < have->n && !ok; i++)
             for (char **s = want[w]; *s && !ok; s++)
-                ok = strcmp(have->v[i], "*") == 0 || strcmp(have->v[i], *s) == 0;
+                ok = (star_ok && strcmp(have->v[i], "*") == 0) || strcmp(have->v[i], *s) == 0;
         if (!ok)
             return 0;
     }
@@ -377,7 +380,7 @@ static void check_jwt_claims(arbor_auth_t *a, json_t *claims, arbor_iov_t org, u
         if (strcmp(tenants.v[i], "*") != 0 && arbor_tenant_valid(arbor_iov(tenants.v[i], strlen(tenants.v[i]))))
             tenants.v[kept++] = tenants.v[i];
     tenants.n = kept;
-    if (!scopes_allow(a, need, &scopes))
+    if (!scopes_allow(a, need, &scopes, 0))
         refuse(out, 403, "auth.forbidden", "the token lacks the scope this needs");
     else
         settle_tenant(a, &tenants, 1, org, out);
@@ -395,17 +398,23 @@ static void check_service_token(arbor_auth_t *a, const service_token_t *t, arbor
         tenants.v[tenants.n++] = *p;
     snprintf(out->subject, sizeof out->subject, "%s", t->name);
     snprintf(out->token_id, sizeof out->token_id, "%s", t->name);
-    if (!scopes_allow(a, need, &scopes))
+    if (!scopes_allow(a, need, &scopes, 1))
         refuse(out, 403, "auth.forbidden", "the token lacks the scope this needs");
     else
         settle_tenant(a, &tenants, 1, org, out);
 }
 
 static const char *const jwt_messages[] = {
-    [JWT_MALFORMED] = "Invalid bearer token", [JWT_BAD_ALG] = "Invalid bearer token: algorithm not accepted",
-    [JWT_BAD_SIG] = "Invalid bearer token",   [JWT_EXPIRED] = "Token has expired",
+    [JWT_MALFORMED] = "Invalid bearer token",
+    [JWT_BAD_ALG] = "Invalid bearer token: algorithm not accepted",
+    [JWT_BAD_SIG] = "Invalid bearer token",
+    [JWT_EXPIRED] = "Token has expired",
     [JWT_UNKNOWN_KID] = "Invalid bearer token: unknown key ID",
-    [JWT_IMMATURE] = "Token is not yet valid", [JWT_BAD_CLAIM] = "Invalid bearer token: issuer or audience",
+    [JWT_IMMATURE] = "Token is not yet valid",
+    [JWT_BAD_TIME] = "Invalid bearer token: exp and nbf must be numbers (seconds since 1970)",
+    [JWT_NO_EXP] = "Invalid bearer token: it has no exp, and tokens that never expire are not accepted",
+    [JWT_BAD_ISSUER] = "Invalid bearer token: issuer not accepted",
+    [JWT_BAD_AUDIENCE] = "Invalid bearer token: audience not accepted",
 };
 
 void arbor_auth_check(arbor_auth_t *a, arbor_iov_t token, arbor_iov_t org, unsigned need, uint64_t now_s,
@@ -427,11 +436,12 @@ void arbor_auth_check(arbor_auth_t *a, arbor_iov_t token, arbor_iov_t org, unsig
         check_service_token(a, st, org, need, out);
     } else {
         jwt_verifier_t v = {a->secret, a->secret ? strlen(a->secret) : 0, &a->jwks, (const char *const *)a->algorithms,
-                            a->issuer, a->audience[0] ? (const char *const *)a->audience : NULL, a->leeway_s};
+                            a->issuer, a->audience[0] ? (const char *const *)a->audience : NULL, a->leeway_s,
+                            a->allow_no_exp};
         json_t *claims = NULL;
         jwt_status_t js = jwt_verify(&v, token.base, token.len, now_s, &claims);
         if (js == JWT_UNKNOWN_KID && a->remote != NULL) /* a rotation: fetch the set again, soon */
-            jwks_remote_refresh(a->remote);
+            jwks_remote_refresh(a->remote, 0);
         if (js != JWT_OK)
             refuse(out, 401, js == JWT_EXPIRED ? "auth.token_expired" : "auth.invalid_token", jwt_messages[js]);
         else

@@ -48,8 +48,9 @@ typedef struct jwks_remote jwks_remote_t;
 typedef void (*jwks_install_fn)(void *ctx, jwk_set_t *fresh);
 /* Fetch once now (a failure is logged and retried), then keep refreshing. */
 jwks_remote_t *jwks_remote_start(const char *url, const char *ca, jwks_install_fn install, void *ctx);
-/* Ask for an early fetch (a token named an unknown key ID); at most every 30 s. */
-void jwks_remote_refresh(jwks_remote_t *r);
+/* Ask for an early fetch: a token named an unknown key ID (at most every 30 s),
+ * or @p now, an operator's SIGHUP (always, whatever the throttle says). */
+void jwks_remote_refresh(jwks_remote_t *r, int now);
 void jwks_remote_stop(jwks_remote_t *r);
 
 /* A whole file (at most 4 MiB) in a malloc'd, NUL-terminated buffer; NULL when
@@ -65,7 +66,10 @@ typedef enum {
     JWT_UNKNOWN_KID, /* the header names a key ID no key has (a rotation the set has not caught up with) */
     JWT_EXPIRED,     /* exp + leeway passed */
     JWT_IMMATURE,    /* nbf - leeway not reached */
-    JWT_BAD_CLAIM,   /* iss, aud, exp/nbf type */
+    JWT_BAD_TIME,    /* exp or nbf not a number */
+    JWT_NO_EXP,      /* no exp, and tokens that never expire are not allowed */
+    JWT_BAD_ISSUER,  /* iss is not the one required */
+    JWT_BAD_AUDIENCE, /* aud names none of the accepted audiences (or one nobody asked to accept) */
 } jwt_status_t;
 
 typedef struct {
@@ -76,6 +80,7 @@ typedef struct {
     const char *issuer;            /* or NULL */
     const char *const *audience;   /* NULL-terminated, or NULL: a token must carry no aud */
     uint64_t leeway_s;             /* on exp and nbf */
+    int allow_no_exp;              /* a token without exp is valid (ARBOR_AUTH_ALLOW_NO_EXP) */
 } jwt_verifier_t;
 
 /* Verify @p token; on JWT_OK *claims is the payload (the caller decrefs). */

@@ -169,11 +169,12 @@ jwks_remote_t *jwks_remote_start(const char *url, const char *ca, jwks_install_f
     return r;
 }
 
-void jwks_remote_refresh(jwks_remote_t *r)
+void jwks_remote_refresh(jwks_remote_t *r, int now_please)
 {
     pthread_mutex_lock(&r->mu);
     uint64_t now = mono_s();
-    if (r->last_asked_s == 0 || now >= r->last_asked_s + 30) { /* a flood of unknown kids is one fetch */
+    /* a flood of unknown kids is one fetch; an operator's SIGHUP always is one */
+    if (now_please || r->last_asked_s == 0 || now >= r->last_asked_s + 30) {
         r->last_asked_s = now;
         r->asked = 1;
         pthread_cond_signal(&r->cv);

@@ -157,7 +157,9 @@ static jwt_status_t check_claims(const jwt_verifier_t *v, json_t *claims, uint64
 {
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     if ((exp && !json_is_number(exp)) || (nbf && !json_is_number(nbf)))
-        return JWT_BAD_CLAIM;
+        return JWT_BAD_TIME;
+    if (exp == NULL && !v->allow_no_exp) /* a token that never expires cannot be taken back */
+        return JWT_NO_EXP;
     double now = (double)now_s;
     if (exp && !(now <= json_number_value(exp) + (double)v->leeway_s)) /* NaN-safe: NaN fails */
         return JWT_EXPIRED;
@@ -166,20 +168,20 @@ static jwt_status_t check_claims(const jwt_verifier_t *v, json_t *claims, uint64
     if (v->issuer && v->issuer[0]) {
         const char *iss = json_string_value(json_object_get(claims, "iss"));
         if (iss == NULL || strcmp(iss, v->issuer) != 0)
-            return JWT_BAD_CLAIM;
+            return JWT_BAD_ISSUER;
     }
     json_t *aud = json_object_get(claims, "aud");
     if (v->audience == NULL || v->audience[0] == NULL)
-        return aud ? JWT_BAD_CLAIM : JWT_OK; /* as PyJWT: an aud nobody asked to accept */
+        return aud ? JWT_BAD_AUDIENCE : JWT_OK; /* as PyJWT: an aud nobody asked to accept */
     if (json_is_string(aud))
-        return in_list(v->audience, json_string_value(aud)) ? JWT_OK : JWT_BAD_CLAIM;
+        return in_list(v->audience, json_string_value(aud)) ? JWT_OK : JWT_BAD_AUDIENCE;
     size_t i;
     json_t *item;
     json_array_foreach(aud, i, item) {
         if (in_list(v->audience, json_string_value(item)))
             return JWT_OK;
     }
-    return JWT_BAD_CLAIM;
+    return JWT_BAD_AUDIENCE;
 }
 
 jwt_status_t jwt_verify(const jwt_verifier_t *v, const char *token, size_t len, uint64_t now_s, json_t **claims)

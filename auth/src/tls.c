@@ -86,26 +86,37 @@ static int load_ca(tls_files_t *f)
     return n > 0 ? 0 : -1;
 }
 
+/* Read the three files; on failure @p err names the setting and what is wrong with it. */
 static int load_files(const arbor_tls_t *t, tls_files_t *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    const char *what = "ARBOR_TLS_CERT";
-    if ((f->cert_pem = slurp(t->cert_path)) == NULL || load_chain(f) != 0)
+    const char *what = "ARBOR_TLS_CERT", *why = "cannot be read";
+    if ((f->cert_pem = slurp(t->cert_path)) == NULL)
         goto fail;
-    what = "ARBOR_TLS_KEY";
-    BIO *bio = (f->key_pem = slurp(t->key_path)) ? BIO_new_mem_buf(f->key_pem, -1) : NULL;
+    why = "cannot be read as PEM certificates";
+    if (load_chain(f) != 0)
+        goto fail;
+    what = "ARBOR_TLS_KEY", why = "cannot be read";
+    if ((f->key_pem = slurp(t->key_path)) == NULL)
+        goto fail;
+    BIO *bio = BIO_new_mem_buf(f->key_pem, -1);
     f->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
-    if (f->key == NULL || X509_check_private_key(f->cert, f->key) != 1) {
-        what = f->key ? "ARBOR_TLS_KEY does not match ARBOR_TLS_CERT" : "ARBOR_TLS_KEY";
+    why = "cannot be read as a PEM private key";
+    if (f->key == NULL)
         goto fail;
-    }
-    what = "ARBOR_TLS_CLIENT_CA";
-    if (t->ca_path && ((f->ca_pem = slurp(t->ca_path)) == NULL || load_ca(f) != 0))
+    why = "is not the private key of ARBOR_TLS_CERT's certificate";
+    if (X509_check_private_key(f->cert, f->key) != 1)
+        goto fail;
+    what = "ARBOR_TLS_CLIENT_CA", why = "cannot be read";
+    if (t->ca_path && (f->ca_pem = slurp(t->ca_path)) == NULL)
+        goto fail;
+    why = "cannot be read as PEM certificates";
+    if (t->ca_path && load_ca(f) != 0)
         goto fail;
     return 0;
 fail:
-    snprintf(err, errlen, "%s: cannot be read as PEM", what);
+    snprintf(err, errlen, "%s: %s", what, why);
     ERR_clear_error();
     files_free(f);
     return ARBOR_ECONFIG;

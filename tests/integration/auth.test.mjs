@@ -96,7 +96,7 @@ function tenantSpans(tag) {
 }
 
 test('two tenants write the same trace IDs: a service token and a PyJWT token with its workspace', async () => {
-  const [betaWriter] = mint([hs({ iss: 'orcheo', aud: 'arbor', scope: 'traces:write', workspace_ids: ['beta'] })]);
+  const [betaWriter] = mint([hs({ iss: 'orcheo', aud: 'arbor', scope: 'traces:write', workspace_ids: ['beta'], exp: now + 3600 })]);
   let r = await post(tenantSpans('alpha'), bearer('svc-acme-writer'));
   assert.equal(r.status, 200, r.body);
   r = await post(tenantSpans('beta'), bearer(betaWriter));
@@ -115,8 +115,12 @@ test('token attacks on a read: each gets its exact status and code', async () =>
     ['ES256 without kid', { alg: 'ES256', key: 'ec', claims: base }, 200],
     ['expired', hs({ ...base, exp: now - 120 }), 401, 'auth.token_expired'],
     ['not yet valid', hs({ ...base, nbf: now + 120 }), 401, 'auth.invalid_token'],
-    ['wrong issuer', hs({ ...base, iss: 'mallory' }), 401, 'auth.invalid_token'],
-    ['wrong audience', hs({ ...base, aud: 'grafana' }), 401, 'auth.invalid_token'],
+    ['wrong issuer', hs({ ...base, iss: 'mallory' }), 401, 'auth.invalid_token', /issuer not accepted/],
+    ['wrong audience', hs({ ...base, aud: 'grafana' }), 401, 'auth.invalid_token', /audience not accepted/],
+    ['no exp (ARBOR_AUTH_ALLOW_NO_EXP unset)', hs({ ...base, exp: undefined }), 401, 'auth.invalid_token', /no exp/],
+    ['a string exp', hs({ ...base, exp: String(now + 3600) }), 401, 'auth.invalid_token', /must be numbers/],
+    ['a boolean nbf', hs({ ...base, nbf: true }), 401, 'auth.invalid_token', /must be numbers/],
+    ['a JWT scope "*" (only service tokens hold every scope)', hs({ ...base, scope: '*' }), 403, 'auth.forbidden'],
     ['alg none', { alg: 'none', key: '', claims: base }, 401, 'auth.invalid_token'],
     ['HS256 keyed with the RSA public key', { alg: 'HS256-with-rsa-public', key: '', claims: base }, 401, 'auth.invalid_token'],
     ['RS256 with the ES key id', { alg: 'RS256', key: 'rsa', claims: base, headers: { kid: 'ec-1' } }, 401, 'auth.invalid_token'],
@@ -127,12 +131,13 @@ test('token attacks on a read: each gets its exact status and code', async () =>
     ['another tenant', hs({ ...base, workspace_ids: ['gamma'] }), 403, 'auth.forbidden'],
   ];
   const tokens = mint(cases.map((c) => c[1]));
-  for (const [i, [name, , status, code]] of cases.entries()) {
+  for (const [i, [name, , status, code, message]] of cases.entries()) {
     const r = await getJson(`${query.base}/api/traces/${TRACE}/tree`, { headers: { ...bearer(tokens[i]), 'x-scope-orgid': 'acme' } });
     assert.equal(r.status, status, `${name}: ${r.text}`);
     if (code) {
       assert.equal(r.body.detail.code, code, name);
       assert.equal(typeof r.body.detail.message, 'string');
+      if (message) assert.match(r.body.detail.message, message, name);
       if (status === 401) assert.equal(r.headers.get('www-authenticate'), 'Bearer', name);
     } else {
       assert.ok(r.text.includes('alpha-root'), `${name}: acme's own trace`);
@@ -272,7 +277,7 @@ test('live frames reach only the writing tenant\'s subscribers of a shared trace
   try {
     await eventually(() => frames.acme.some((f) => JSON.parse(f).complete) && frames.beta.some((f) => JSON.parse(f).complete),
       { timeoutMs: 30000 });
-    const [betaWriter] = mint([hs({ iss: 'orcheo', aud: 'arbor', scope: 'traces:write', workspace_ids: ['beta'] })]);
+    const [betaWriter] = mint([hs({ iss: 'orcheo', aud: 'arbor', scope: 'traces:write', workspace_ids: ['beta'], exp: now + 3600 })]);
     let r = await post([span({ trace: TRACE, id: 7, parent: 1, name: 'beta-late', start: 4_000_000_000n })], bearer(betaWriter));
     assert.equal(r.status, 200);
     r = await post([span({ trace: TRACE, id: 8, parent: 1, name: 'alpha-late', start: 4_000_000_000n })], bearer('svc-acme-writer'));
@@ -375,7 +380,7 @@ test('headless Chromium: the Trace tab signs in from the URL fragment, or throug
   }
 });
 
-test('JWKS from an https URL: fetched at start, and again when a token names a new key ID (a rotation)', async () => {
+test('JWKS from an https URL: fetched at start, again when a token names a new key ID (a rotation), and on SIGHUP', async () => {
   const tlsDir = tempDir('arbor-jwks-tls-');
   const certs = makeCerts(tlsDir);
   let jwks = readFileSync(path.join(keys, 'jwks.json'), 'utf8');
@@ -408,6 +413,14 @@ test('JWKS from an https URL: fetched at start, and again when a token names a n
     await eventually(async () => (await tree(fresh)).status === 200, { timeoutMs: 20000 });
     assert.equal(fetches, 2, 'one early fetch for the unknown key ID');
     assert.equal((await tree(old)).status, 200, 'the old key still works');
+    // within the unknown-kid throttle (30 s), an operator's SIGHUP still fetches at once
+    const third = JSON.parse(readFileSync(path.join(rotated, 'jwks.json'), 'utf8')).keys[0];
+    third.kid = 'rsa-3';
+    jwks = JSON.stringify({ keys: [...JSON.parse(jwks).keys, third] });
+    q.proc.kill('SIGHUP');
+    await eventually(() => fetches === 3, { timeoutMs: 15000 });
+    const [newest] = mint([{ alg: 'RS256', key: 'rsa', claims, headers: { kid: 'rsa-3' } }], rotated);
+    assert.equal((await tree(newest)).status, 200, 'the key SIGHUP fetched');
   } finally {
     await q.stop();
     server.close();

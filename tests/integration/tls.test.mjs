@@ -7,7 +7,8 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, curl, eventually, makeCerts, span, hex, launchChromium, writeTokensFile } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { test, setup, run, tempDir, startCollector, startQuery, curl, eventually, makeCerts, span, hex, launchChromium, writeTokensFile, BIN } from './lib.mjs';
 import { makeProvider, orcheoRun, assertCompletedRun } from './otel.mjs';
 
 let certs, collector, query, mtlsQuery, env, ca;
@@ -113,6 +114,25 @@ function peerName(hostPort) {
     s.on('error', reject);
   });
 }
+
+test('a key that is not the certificate\'s, a key that is no PEM, a file that is missing: each refused by its own cause', () => {
+  const notPem = path.join(certs.dir, 'not-a-key.txt');
+  writeFileSync(notPem, 'hello\n');
+  const cases = [
+    [certs.cert, certs.key2, /ARBOR_TLS_KEY: is not the private key of ARBOR_TLS_CERT's certificate/],
+    [certs.cert, notPem, /ARBOR_TLS_KEY: cannot be read as a PEM private key/],
+    [certs.cert, path.join(certs.dir, 'missing.key'), /ARBOR_TLS_KEY: cannot be read$/m],
+    [notPem, certs.key, /ARBOR_TLS_CERT: cannot be read as PEM certificates/],
+  ];
+  for (const bin of [BIN.collector, BIN.query]) {
+    for (const [cert, key, re] of cases) {
+      const r = spawnSync(bin, ['--check-config'], { encoding: 'utf8',
+        env: { ...process.env, ARBOR_TLS_CERT: cert, ARBOR_TLS_KEY: key } });
+      assert.equal(r.status, 2, `${path.basename(bin)} ${path.basename(cert)} ${path.basename(key)}`);
+      assert.match(r.stderr, re);
+    }
+  }
+});
 
 test('SIGHUP re-reads the certificate without dropping a streaming wss client', async () => {
   assert.equal(await peerName(query.query), 'arbor-server-1');

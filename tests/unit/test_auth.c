@@ -43,13 +43,17 @@ static void mint(char *out, const char *header, const char *payload, const char 
     b64url(mac, ml, out + n + 1);
 }
 
+/* The checks of other claims mint tokens without exp: those suites allow them
+ * (test_expiry checks the default, which refuses them). */
+static int allow_no_exp = 1;
+
 static arbor_auth_t *open_auth(int multitenancy, const char *issuer, const char *audience, const char *read_scopes,
                                const char *tokens_file)
 {
     arbor_auth_config_t cfg = {.required = 1, .multitenancy = multitenancy, .jwt_secret = secret,
                                .issuer = issuer, .audience = audience, .algorithms = "HS256,RS256,ES256",
                                .tokens_file = tokens_file, .read_scopes = read_scopes, .write_scopes = "traces:write",
-                               .leeway_ms = 60000};
+                               .leeway_ms = 60000, .allow_no_exp = allow_no_exp};
     arbor_auth_t *a = NULL;
     char err[256] = "";
     int rc = arbor_auth_open(&cfg, &a, err, sizeof err);
@@ -135,6 +139,37 @@ static void test_jwt_claims(void)
     arbor_auth_close(a);
 }
 
+/* The refusal says what is wrong with the token, in its own words. */
+static void expect_message(arbor_auth_t *a, const char *payload, const char *want, const char *name)
+{
+    char tok[4096];
+    mint(tok, HS, payload, secret);
+    arbor_auth_result_t r = check(a, tok, "", ARBOR_AUTH_READ);
+    ok(r.status == 401 && strstr(r.message, want) != NULL, "%s: %d \"%s\"", name, r.status, r.message);
+}
+
+static void test_expiry_and_messages(void)
+{
+    allow_no_exp = 0;
+    arbor_auth_t *a = open_auth(0, "orcheo", "arbor", "", NULL);
+    expect(a, "{\"iss\":\"orcheo\",\"aud\":\"arbor\",\"exp\":1800000100}", "", 0, NULL, "with exp");
+    expect(a, "{\"iss\":\"orcheo\",\"aud\":\"arbor\"}", "", 401, "auth.invalid_token", "no exp: refused by default");
+    expect_message(a, "{\"iss\":\"orcheo\",\"aud\":\"arbor\"}", "no exp", "no exp: says so");
+    expect_message(a, "{\"iss\":\"orcheo\",\"aud\":\"arbor\",\"exp\":\"1800000100\"}", "must be numbers",
+                   "a string exp");
+    expect_message(a, "{\"iss\":\"orcheo\",\"aud\":\"arbor\",\"exp\":1800000100,\"nbf\":true}", "must be numbers",
+                   "a boolean nbf");
+    expect_message(a, "{\"iss\":\"evil\",\"aud\":\"arbor\",\"exp\":1800000100}", "issuer not accepted",
+                   "wrong issuer");
+    expect_message(a, "{\"iss\":\"orcheo\",\"aud\":\"x\",\"exp\":1800000100}", "audience not accepted",
+                   "wrong audience");
+    arbor_auth_close(a);
+    allow_no_exp = 1;
+    a = open_auth(0, "orcheo", "arbor", "", NULL);
+    expect(a, "{\"iss\":\"orcheo\",\"aud\":\"arbor\"}", "", 0, NULL, "no exp, ARBOR_AUTH_ALLOW_NO_EXP=true");
+    arbor_auth_close(a);
+}
+
 static void test_scopes(void)
 {
     arbor_auth_t *a = open_auth(0, NULL, NULL, "traces:read,admin", NULL);
@@ -149,6 +184,11 @@ static void test_scopes(void)
     mint(tok, HS, "{\"scope\":\"traces:read\"}", secret);
     arbor_auth_result_t r = check(a, tok, "", ARBOR_AUTH_WRITE);
     ok(r.status == 403 && strcmp(r.code, "auth.forbidden") == 0, "a read scope does not write");
+    expect(a, "{\"scope\":\"*\"}", "", 403, "auth.forbidden", "a JWT's \"*\" scope does not read");
+    expect(a, "{\"scopes\":[\"*\"]}", "", 403, "auth.forbidden", "nor as an array item");
+    mint(tok, HS, "{\"scope\":\"*\"}", secret);
+    r = check(a, tok, "", ARBOR_AUTH_WRITE);
+    ok(r.status == 403 && strcmp(r.code, "auth.forbidden") == 0, "a JWT's \"*\" scope does not write");
     arbor_auth_close(a);
 }
 
@@ -208,7 +248,11 @@ static void test_tokens_file(void)
     r = check(a, hex, "beta", ARBOR_AUTH_READ);
     is_int(r.status, 401, "the hash itself is no token");
 
-    snprintf(text, sizeof text, "%s * - reader\n", hex);
+    unsigned char h2[32];
+    char hex2[65];
+    SHA256((const unsigned char *)"svc-admin", 9, h2);
+    arbor_hex_encode(hex2, h2, 32);
+    snprintf(text, sizeof text, "%s * - reader\n%s acme * admin\n", hex, hex2);
     fd = open(path, O_WRONLY | O_TRUNC);
     ok(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "tokens file rewritten");
     close(fd);
@@ -216,6 +260,9 @@ static void test_tokens_file(void)
     ok(arbor_auth_reload(a, err, sizeof err) == 0, "reload");
     r = check(a, "svc-secret-1", "anyone", ARBOR_AUTH_WRITE);
     ok(r.status == 403 && strcmp(r.code, "auth.forbidden") == 0, "after reload: no scopes, no write");
+    r = check(a, "svc-admin", "acme", ARBOR_AUTH_READ);
+    arbor_auth_result_t w = check(a, "svc-admin", "acme", ARBOR_AUTH_WRITE);
+    ok(r.status == 0 && w.status == 0, "a service token's \"*\" scope reads and writes");
     fd = open(path, O_WRONLY | O_TRUNC);
     ok(write(fd, "zz acme\n", 8) == 8, "broken tokens file");
     close(fd);
@@ -293,6 +340,7 @@ static void test_short_ec_coordinate(void)
 int main(void)
 {
     test_jwt_claims();
+    test_expiry_and_messages();
     test_scopes();
     test_tenants();
     test_tokens_file();

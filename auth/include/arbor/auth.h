@@ -45,6 +45,7 @@ typedef struct {
     const char *read_scopes;  /**< comma list; empty: any valid token reads */
     const char *write_scopes; /**< comma list; empty: any valid token writes */
     uint64_t leeway_ms;       /**< clock skew allowed on exp and nbf */
+    int allow_no_exp;         /**< ARBOR_AUTH_ALLOW_NO_EXP: a JWT without exp is valid (and never expires) */
 } arbor_auth_config_t;
 
 /** What a request needs its token to allow. */
@@ -172,10 +173,16 @@ void arbor_auth_audit(const arbor_auth_result_t *r, const char *route, const cha
      "Clock skew allowed on a JWT's `exp` and `nbf` (an open live stream is closed with 4401 this long after "       \
      "its token's `exp`).",                                                                                          \
      NULL, 0, 86400000},                                                                                             \
+    {"auth-allow-no-exp", ARBOR_CFG_BOOL, "false", offsetof(type, member.allow_no_exp),                              \
+     "`true`: a JWT without `exp` is accepted and never expires (nor is its live stream closed). `false`: it is "    \
+     "refused, since nothing could take it back.",                                                                    \
+     NULL, 0, 0},                                                                                                    \
     {"auth-read-scopes", ARBOR_CFG_STRING, "", offsetof(type, member.read_scopes),                                   \
-     "A token needs one of these scopes to read (comma separated; empty: any valid token).", NULL, 0, 0},            \
+     "A token needs one of these scopes to read (comma separated; empty: any valid token). A JWT's `*` scope "       \
+     "grants nothing: only service tokens may hold every scope.", NULL, 0, 0},                                       \
     {"auth-write-scopes", ARBOR_CFG_STRING, "", offsetof(type, member.write_scopes),                                 \
-     "A token needs one of these scopes to ingest (comma separated; empty: any valid token).", NULL, 0, 0}
+     "A token needs one of these scopes to ingest (comma separated; empty: any valid token). A JWT's `*` scope "     \
+     "grants nothing.", NULL, 0, 0}
 
 extern const char *const arbor_auth_modes[]; /**< "off", "required" */
 
