@@ -51,8 +51,10 @@ static const arbor_cfg_entry_t entries[] = {
     {"redact", ARBOR_CFG_STRING, "secrets", F(redact),
      "Built-in redaction at ingest, before indexing and storage, comma separated: `secrets` (Orcheo's secret "
      "assignments: `api_key=…` becomes `api_key= [REDACTED]`), `emails`, `cards`, `ssn` (Orcheo's patterns), or "
-     "`none`. Applied to every string value of span and event attributes; counted in "
-     "`arbor_values_redacted_total`.",
+     "`none`. `secrets` also takes quoted keys (`\"api_key\": \"…\"`), values with `/ + . ~`, passwords and "
+     "Authorization headers inside a value. Applied to every string a span, its resource and its scope carry "
+     "(names, status messages, trace_state, attribute string and bytes values, at any depth), on the bytes "
+     "stored; counted in `arbor_values_redacted_total`.",
      NULL, 0, 0},
     {"redact-patterns", ARBOR_CFG_STRING, NULL, F(redact_patterns),
      "File of PCRE2 patterns (case-insensitive), one per line, `#` comments: every match becomes `[REDACTED]`.",

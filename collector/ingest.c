@@ -357,11 +357,34 @@ static int pack_resource(arbor_arena_t *a, const otlp_resource_t *res, arbor_iov
     return 0;
 }
 
-/* The valid spans of one ResourceSpans into the job, with the resource and scope
- * records they use. 0 or ENOMEM. */
-static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, const otlp_resource_spans_t *rs)
+/* Redact a span (after content capture is applied), and refuse it when its
+ * bytes cannot be judged: nothing unjudged is stored. 0, 1 (refused) or ENOMEM. */
+static int judge_span(ingest_job_t *job, const ingest_options_t *o, otlp_span_t *s)
 {
     arbor_arena_t *a = &job->arena;
+    size_t redacted = 0, dropped;
+    if (!o->capture_content && otlp_span_drop_content(s, a, &dropped) != 0)
+        return ENOMEM;
+    int rc = otlp_span_redact(o->redactor, s, a, &redacted);
+    job->redacted += redacted;
+    if (rc == ARBOR_EDECODE) {
+        note_rejection(job, "span rejected: its bytes could not be read for redaction");
+        return 1;
+    }
+    return rc;
+}
+
+/* The valid spans of one ResourceSpans into the job, with the resource and scope
+ * records they use. The resource and each scope are redacted first, so the
+ * service name and indexes see what is stored. 0, ENOMEM or ARBOR_EDECODE. */
+static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, otlp_resource_spans_t *rs)
+{
+    arbor_arena_t *a = &job->arena;
+    size_t redacted = 0;
+    int rc = otlp_resource_redact(o->redactor, &rs->resource, a, &redacted);
+    job->redacted += redacted;
+    if (rc)
+        return rc;
     const otlp_value_t *svc = otlp_attrs_get(&rs->resource.attrs, "service.name");
     arbor_iov_t service = svc && svc->type == OTLP_VALUE_STRING ? svc->u.str : ARBOR_IOV_NULL;
     arbor_iov_t resource_exec = find_exec_id(a, o, &rs->resource.attrs);
@@ -369,7 +392,7 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, con
     int res_used = 0;
     const uint8_t *res_trace = NULL; /* trace whose spans last carried the resource attributes */
     for (size_t sc = 0; sc < rs->n_scopes; sc++) {
-        const otlp_scope_spans_t *ss = &rs->scopes[sc];
+        otlp_scope_spans_t *ss = &rs->scopes[sc];
         int scope_used = 0;
         for (size_t i = 0; i < ss->n_spans; i++) {
             otlp_span_t *s = &ss->spans[i];
@@ -378,12 +401,10 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, con
                 note_rejection(job, why);
                 continue;
             }
-            size_t redacted = 0, dropped; /* before anything reads, indexes or stores the span */
-            if (!o->capture_content && otlp_span_drop_content(s, a, &dropped) != 0)
-                return ENOMEM;
-            if (otlp_span_redact(o->redactor, s, a, &redacted) != 0)
-                return ENOMEM;
-            job->redacted += redacted;
+            if ((rc = judge_span(job, o, s)) == 1) /* before anything reads, indexes or stores it */
+                continue;
+            if (rc)
+                return rc;
             arbor_span_in_t *in = &job->spans[job->n_spans];
             span_header(o, a, s, service, in);
             if (span_index(a, s, &rs->resource, &res_trace, in) != 0)
@@ -397,7 +418,12 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, con
             job->n_spans++;
             scope_used = res_used = 1;
         }
-        if (scope_used && pack_scope(a, &ss->scope, &job->scopes[job->n_scopes++]) != 0)
+        if (!scope_used)
+            continue;
+        if ((rc = otlp_scope_redact(o->redactor, &ss->scope, a, &redacted)) != 0)
+            return rc;
+        job->redacted += redacted;
+        if (pack_scope(a, &ss->scope, &job->scopes[job->n_scopes++]) != 0)
             return ENOMEM;
     }
     if (res_used && pack_resource(a, &rs->resource, &job->resources[job->n_resources++]) != 0)
@@ -427,6 +453,10 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *o, otlp_encoding_t 
     rc = job->spans && job->span_resource && job->span_scope && job->resources && job->scopes ? 0 : ENOMEM;
     for (size_t r = 0; r < req.count && rc == 0; r++)
         rc = take_resource_spans(job, o, &req.items[r]);
+    if (rc == ARBOR_EDECODE) {
+        snprintf(err, errlen, "a resource or scope could not be read for redaction");
+        return rc;
+    }
     if (rc == 0)
         rc = order_spans(job);
     if (rc == 0)

@@ -92,6 +92,8 @@ typedef struct {
      * unlike everything else here they point into the caller's input buffer and
      * are valid only while it is */
     arbor_iov_t wire;
+    int unread_bytes; /* the wire decoder passed over strings the views do not hold: a length-delimited
+                         field OTLP does not define, or a string sent twice (the last one is read) */
     const void *pb; /* private: the generated message, for packing */
 } otlp_span_t;
 
@@ -99,6 +101,8 @@ typedef struct {
     otlp_attrs_t attrs;
     uint32_t dropped_attrs;
     arbor_iov_t schema_url; /* of the enclosing ResourceSpans */
+    arbor_iov_t record;     /* the stored record's bytes when cut from a binary request (or
+                               redacted); empty: encoded from the message */
     const void *pb;         /* private */
 } otlp_resource_t;
 
@@ -107,6 +111,7 @@ typedef struct {
     otlp_attrs_t attrs;
     uint32_t dropped_attrs;
     arbor_iov_t schema_url; /* of the enclosing ScopeSpans */
+    arbor_iov_t record;     /* as otlp_resource_t.record */
     const void *pb;         /* private */
 } otlp_scope_t;
 
@@ -224,13 +229,25 @@ int otlp_redactor_new(const char *rules, const char *patterns_file, const char *
                       char *err, size_t errlen);
 void otlp_redactor_free(otlp_redactor_t *r);
 /**
- * Replace every match in the string values of the span's and its events'
- * attributes (nested too) with "[REDACTED]" (a secret keeps its label: "api_key=
- * [REDACTED]"), in the view and in what otlp_span_pack() encodes; clears
- * @p s->wire when anything changed. New strings come from @p arena.
- * @return 0 or ENOMEM; *count: the replacements made.
+ * Judge the span's bytes as they will be stored (as received, or encoded from
+ * its message) and replace every match of the rules in every string it carries
+ * — name, status message, trace_state, event names, link trace_states, string
+ * and bytes values of span, event and link attributes at any depth — with
+ * "[REDACTED]" (a secret keeps its label: "api_key= [REDACTED]"); a value whose
+ * key a glob names is replaced whole; a length-delimited field OTLP does not
+ * define is dropped when a rule matches its bytes. A rule that cannot run (a
+ * match or JIT limit) fails closed: the value is replaced. When anything changed,
+ * s->wire becomes the new bytes (in @p arena) and the views are decoded from them.
+ * @return 0, ENOMEM, or ARBOR_EDECODE for bytes that cannot be walked (the span
+ *         must then be refused); *count: replacements made and fields dropped.
  */
 int otlp_span_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *arena, size_t *count);
+/** The same for a resource / scope: every string of its record (attributes,
+ *  scope name and version, schema URLs, entity references). Sets ->record to the
+ *  bytes to store (encoded first when it had none) and, when anything changed,
+ *  decodes the views again from them. */
+int otlp_resource_redact(const otlp_redactor_t *r, otlp_resource_t *res, arbor_arena_t *arena, size_t *count);
+int otlp_scope_redact(const otlp_redactor_t *r, otlp_scope_t *scope, arbor_arena_t *arena, size_t *count);
 
 /** Find an attribute by key (first match) or NULL. */
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);

@@ -359,26 +359,39 @@ static pb_scope_spans_t scope_record(const otlp_scope_t *s)
     return rec;
 }
 
+/* A record cut from the request (or redacted) is stored as those bytes. */
 size_t otlp_resource_record_size(const otlp_resource_t *r)
 {
+    if (r->record.base != NULL)
+        return r->record.len;
     pb_resource_spans_t rec = resource_record(r);
     return opentelemetry__proto__trace__v1__resource_spans__get_packed_size(&rec);
 }
 
 size_t otlp_resource_record_pack(const otlp_resource_t *r, uint8_t *out)
 {
+    if (r->record.base != NULL) {
+        memcpy(out, r->record.base, r->record.len);
+        return r->record.len;
+    }
     pb_resource_spans_t rec = resource_record(r);
     return opentelemetry__proto__trace__v1__resource_spans__pack(&rec, out);
 }
 
 size_t otlp_scope_record_size(const otlp_scope_t *s)
 {
+    if (s->record.base != NULL)
+        return s->record.len;
     pb_scope_spans_t rec = scope_record(s);
     return opentelemetry__proto__trace__v1__scope_spans__get_packed_size(&rec);
 }
 
 size_t otlp_scope_record_pack(const otlp_scope_t *s, uint8_t *out)
 {
+    if (s->record.base != NULL) {
+        memcpy(out, s->record.base, s->record.len);
+        return s->record.len;
+    }
     pb_scope_spans_t rec = scope_record(s);
     return opentelemetry__proto__trace__v1__scope_spans__pack(&rec, out);
 }
@@ -400,8 +413,13 @@ int otlp_span_decode_pbc(arbor_arena_t *arena, const void *buf, size_t len, otlp
     return rc;
 }
 
+/* Records are read as spans are: the wire decoder keeps every byte of their
+ * strings; protobuf-c takes what it does not read. */
 int otlp_resource_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_resource_t *out)
 {
+    int rc = otlp_wire_resource_record(arena, arbor_iov(buf ? buf : "", len), out);
+    if (rc != OTLP_WIRE_FALLBACK)
+        return rc;
     ProtobufCAllocator alloc = otlp_arena_allocator(arena);
     pb_resource_spans_t *rs = opentelemetry__proto__trace__v1__resource_spans__unpack(&alloc, len, buf);
     if (rs == NULL)
@@ -411,6 +429,9 @@ int otlp_resource_record_decode(arbor_arena_t *arena, const void *buf, size_t le
 
 int otlp_scope_record_decode(arbor_arena_t *arena, const void *buf, size_t len, otlp_scope_t *out)
 {
+    int rc = otlp_wire_scope_record(arena, arbor_iov(buf ? buf : "", len), out);
+    if (rc != OTLP_WIRE_FALLBACK)
+        return rc;
     ProtobufCAllocator alloc = otlp_arena_allocator(arena);
     pb_scope_spans_t *ss = opentelemetry__proto__trace__v1__scope_spans__unpack(&alloc, len, buf);
     if (ss == NULL)

@@ -153,11 +153,9 @@ arbor_iov_t otlp_trace_by_id_response(arbor_arena_t *arena, arbor_iov_t trace, i
 
 int otlp_trace_decode(arbor_arena_t *arena, arbor_iov_t trace, otlp_request_t *out)
 {
-    /* tempopb.Trace and ExportTraceServiceRequest share field 1 = ResourceSpans */
-    ProtobufCAllocator alloc = otlp_arena_allocator(arena);
-    pb_request_t *req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-        &alloc, trace.len, (const uint8_t *)trace.base);
-    if (req == NULL)
-        return ARBOR_EDECODE;
-    return otlp_request_from_pb(arena, req, out);
+    /* tempopb.Trace and ExportTraceServiceRequest share field 1 = ResourceSpans:
+     * read as a request is, so strings keep every byte (NULs included) */
+    char err[128];
+    int rc = otlp_request_decode(arena, OTLP_ENC_PROTOBUF, trace.base, trace.len, out, err, sizeof err);
+    return rc == ENOMEM || rc == 0 ? rc : ARBOR_EDECODE;
 }

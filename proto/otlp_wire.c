@@ -14,76 +14,28 @@
 
 #include <errno.h>
 
-typedef struct {
-    const uint8_t *p, *end;
-} cur_t;
-
-typedef struct {
-    uint32_t field;
-    int type;     /* wire type */
-    uint64_t num; /* types 0, 1, 5 */
-    arbor_iov_t bytes; /* type 2 */
-} field_t;
-
 static const char empty_string[] = ""; /* protobuf-c's default for an absent string */
 
-/* A varint of at most @p max_bytes; -1 past the end or the limit. */
-static int rd_varint(cur_t *c, int max_bytes, uint64_t *out)
+/* Set when a span's decode passes over bytes its views will not hold: a
+ * length-delimited field OTLP does not define, or a string sent twice (the last
+ * is read, as protobuf-c does). Redaction then judges the bytes themselves
+ * (otlp_span_t.unread_bytes). Per thread: one span is decoded on one thread. */
+static __thread int unread_seen;
+
+static inline void note_unread(const field_t *f)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < max_bytes && c->p < c->end; i++) {
-        uint8_t b = *c->p++;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
+    if (f->type == 2)
+        unread_seen = 1;
 }
 
-/* The next field of the message, or 1 at its end; OTLP_WIRE_FALLBACK for
- * anything protobuf-c reads differently or refuses (tags and lengths of over
- * five bytes, field 0 or past 2^29, groups, truncation). */
-static inline __attribute__((always_inline)) int next_field(cur_t *c, field_t *f)
+/* ArrayValue and KeyValueList hold their field 1 alone: any other is not read. */
+static void note_unread_besides_1(arbor_iov_t m)
 {
-    uint64_t key, len;
-    f->num = 0;
-    f->bytes = ARBOR_IOV_NULL;
-    if (c->p >= c->end)
-        return 1;
-    if (rd_varint(c, 5, &key) != 0 || key > UINT32_MAX || (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
-        return OTLP_WIRE_FALLBACK;
-    f->field = (uint32_t)(key >> 3);
-    f->type = (int)(key & 7);
-    switch (f->type) {
-    case 0:
-        return rd_varint(c, 10, &f->num) == 0 ? 0 : OTLP_WIRE_FALLBACK;
-    case 1:
-    case 5: {
-        size_t n = f->type == 1 ? 8 : 4;
-        if ((size_t)(c->end - c->p) < n)
-            return OTLP_WIRE_FALLBACK;
-        f->num = 0;
-        for (size_t i = 0; i < n; i++)
-            f->num |= (uint64_t)c->p[i] << (8 * i);
-        c->p += n;
-        return 0;
-    }
-    case 2:
-        if (rd_varint(c, 5, &len) != 0 || len > UINT32_MAX || len > (uint64_t)(c->end - c->p))
-            return OTLP_WIRE_FALLBACK;
-        f->bytes = arbor_iov(c->p, (size_t)len);
-        c->p += len;
-        return 0;
-    default:
-        return OTLP_WIRE_FALLBACK;
-    }
-}
-
-static cur_t cursor(arbor_iov_t m)
-{
-    return (cur_t){(const uint8_t *)m.base, (const uint8_t *)m.base + m.len};
+    cur_t c = cursor(m);
+    field_t f;
+    while (next_field(&c, &f) == 0)
+        if (f.field != 1)
+            note_unread(&f);
 }
 
 /* How many times message field @p field occurs in @p m (arrays are sized before
@@ -120,7 +72,9 @@ static int count(arbor_iov_t m, uint32_t field, size_t *n)
         return rc_ == 1 ? 0 : rc_;                                                                                 \
     } while (0)
 
-/* A string as protobuf-c gives it: a NUL-terminated copy, read up to its first NUL. */
+/* A string: a NUL-terminated copy of every byte. protobuf-c's char * strings
+ * end at the first NUL; views keep the bytes that are stored, NULs included,
+ * so redaction judges them and renderers escape them. */
 static int string_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
 {
     if (f->type != 2)
@@ -128,8 +82,16 @@ static int string_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
     char *s = arbor_arena_dup(a, f->bytes.base, f->bytes.len);
     if (s == NULL)
         return ENOMEM;
-    *out = arbor_iov(s, strlen(s));
+    *out = arbor_iov(s, f->bytes.len);
     return 0;
+}
+
+/* A string of a span's views read again: the earlier one is not in the views. */
+static int string_again(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
+{
+    if (out->base != NULL && out->base != empty_string)
+        unread_seen = 1;
+    return string_of(a, f, out);
 }
 
 static int bytes_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
@@ -175,8 +137,10 @@ static int any_value(arbor_arena_t *a, arbor_iov_t m, otlp_value_t *out, int dep
     field_t f;
     int rc, seen = 0;
     while ((rc = next_field(&c, &f)) == 0) {
-        if (f.field == 0 || f.field > 8)
+        if (f.field == 0 || f.field > 8) {
+            note_unread(&f);
             continue;
+        }
         static const int8_t type_of[9] = {-1, 2, 0, 0, 1, 2, 2, 2, 0};
         if (seen++ || f.type != type_of[f.field])
             return OTLP_WIRE_FALLBACK;
@@ -185,8 +149,12 @@ static int any_value(arbor_arena_t *a, arbor_iov_t m, otlp_value_t *out, int dep
         case 2: out->type = OTLP_VALUE_BOOL; out->u.boolean = f.num != 0; break;
         case 3: out->type = OTLP_VALUE_INT; out->u.i = (int64_t)f.num; break;
         case 4: out->type = OTLP_VALUE_DOUBLE; memcpy(&out->u.d, &f.num, sizeof out->u.d); break;
-        case 5: rc = array_value(a, f.bytes, out, depth); break;
-        case 6: out->type = OTLP_VALUE_KVLIST; rc = attrs(a, f.bytes, 1, &out->u.kvlist, depth + 1); break;
+        case 5: note_unread_besides_1(f.bytes); rc = array_value(a, f.bytes, out, depth); break;
+        case 6:
+            note_unread_besides_1(f.bytes);
+            out->type = OTLP_VALUE_KVLIST;
+            rc = attrs(a, f.bytes, 1, &out->u.kvlist, depth + 1);
+            break;
         case 7: out->type = OTLP_VALUE_BYTES; rc = bytes_of(a, &f, &out->u.str); break;
         default: break; /* 8, the profiles' string index: read as empty */
         }
@@ -210,6 +178,8 @@ static int kv(arbor_arena_t *a, arbor_iov_t m, otlp_kv_t *out, int depth)
             rc = has_value++ || f.type != 2 ? OTLP_WIRE_FALLBACK : any_value(a, f.bytes, &out->value, depth);
         else if (f.field == 3 && f.type != 0)
             rc = OTLP_WIRE_FALLBACK;
+        else if (f.field > 3)
+            note_unread(&f);
         if (rc)
             return rc;
     }
@@ -232,9 +202,10 @@ static int event(arbor_arena_t *a, arbor_iov_t m, otlp_event_t *out)
     while ((rc = next_field(&c, &f)) == 0) {
         switch (f.field) {
         case 1: rc = scalar_ok(&f, 1); out->time_ns = f.num; break;
-        case 2: rc = string_of(a, &f, &out->name); break;
+        case 2: rc = string_again(a, &f, &out->name); break;
         case 4: rc = scalar_ok(&f, 0); out->dropped_attrs = (uint32_t)f.num; break;
-        default: break;
+        case 3: break; /* the attributes, below */
+        default: note_unread(&f); break;
         }
         if (rc)
             return rc;
@@ -253,10 +224,11 @@ static int link(arbor_arena_t *a, arbor_iov_t m, otlp_link_t *out)
         switch (f.field) {
         case 1: rc = bytes_of(a, &f, &out->trace_id); break;
         case 2: rc = bytes_of(a, &f, &out->span_id); break;
-        case 3: rc = string_of(a, &f, &out->trace_state); break;
+        case 3: rc = string_again(a, &f, &out->trace_state); break;
         case 5: rc = scalar_ok(&f, 0); out->dropped_attrs = (uint32_t)f.num; break;
         case 6: rc = scalar_ok(&f, 5); out->flags = (uint32_t)f.num; break;
-        default: break;
+        case 4: break; /* the attributes, below */
+        default: note_unread(&f); break;
         }
         if (rc)
             return rc;
@@ -273,9 +245,11 @@ static int status(arbor_arena_t *a, arbor_iov_t m, otlp_span_t *out)
     out->status_message = arbor_iov(empty_string, 0);
     while ((rc = next_field(&c, &f)) == 0) {
         if (f.field == 2)
-            rc = string_of(a, &f, &out->status_message);
+            rc = string_again(a, &f, &out->status_message);
         else if (f.field == 3 && (rc = scalar_ok(&f, 0)) == 0)
             out->status_code = (int)(int32_t)f.num;
+        else if (f.field != 3)
+            note_unread(&f);
         if (rc)
             return rc;
     }
@@ -294,9 +268,9 @@ static int span_fields(arbor_arena_t *a, arbor_iov_t m, otlp_span_t *out, size_t
         switch (f.field) {
         case 1: rc = bytes_of(a, &f, &out->trace_id); break;
         case 2: rc = bytes_of(a, &f, &out->span_id); break;
-        case 3: rc = string_of(a, &f, &out->trace_state); break;
+        case 3: rc = string_again(a, &f, &out->trace_state); break;
         case 4: rc = bytes_of(a, &f, &out->parent_span_id); break;
-        case 5: rc = string_of(a, &f, &out->name); break;
+        case 5: rc = string_again(a, &f, &out->name); break;
         case 6: rc = scalar_ok(&f, 0); out->kind = (int)(int32_t)f.num; break;
         case 7: rc = scalar_ok(&f, 1); out->start_ns = f.num; break;
         case 8: rc = scalar_ok(&f, 1); out->end_ns = f.num; break;
@@ -308,7 +282,7 @@ static int span_fields(arbor_arena_t *a, arbor_iov_t m, otlp_span_t *out, size_t
         case 14: rc = scalar_ok(&f, 0); out->dropped_links = (uint32_t)f.num; break;
         case 15: rc = has_status++ || f.type != 2 ? OTLP_WIRE_FALLBACK : status(a, f.bytes, out); break;
         case 16: rc = scalar_ok(&f, 5); out->flags = (uint32_t)f.num; break;
-        default: break;
+        default: note_unread(&f); break;
         }
         if (rc)
             return rc;
@@ -345,9 +319,11 @@ int otlp_wire_span(arbor_arena_t *a, arbor_iov_t m, otlp_span_t *out)
     int rc;
     memset(out, 0, sizeof *out);
     out->trace_state = out->name = arbor_iov(empty_string, 0);
+    unread_seen = 0;
     if ((rc = span_fields(a, m, out, n)) != 0 || ((n[0] | n[1] | n[2]) && (rc = span_repeated(a, m, out, n)) != 0))
         return rc;
     out->wire = m;
+    out->unread_bytes = unread_seen;
     return 0;
 }
 
@@ -368,30 +344,53 @@ static int singular(arbor_iov_t m, uint32_t field, arbor_iov_t *out)
     return rc == 1 ? 0 : rc;
 }
 
-/* The last string field @p field of @p m ("" when absent), NUL-terminated in the arena. */
-static int last_string(arbor_arena_t *a, arbor_iov_t m, uint32_t field, char **out)
+/* The last string field @p field of @p m ("" when absent), NUL-terminated in the
+ * arena for protobuf-c, and as a view of all its bytes. */
+static int last_string(arbor_arena_t *a, arbor_iov_t m, uint32_t field, char **out, arbor_iov_t *view)
 {
     cur_t c = cursor(m);
     field_t f;
     int rc;
     *out = (char *)protobuf_c_empty_string;
+    *view = arbor_iov(*out, 0);
     while ((rc = next_field(&c, &f)) == 0)
         if (f.field == field) {
-            arbor_iov_t v;
-            if ((rc = string_of(a, &f, &v)) != 0)
+            if ((rc = string_of(a, &f, view)) != 0)
                 return rc;
-            *out = (char *)v.base;
+            *out = (char *)view->base;
         }
     return rc == 1 ? 0 : rc;
 }
 
+/* The stored record of a ResourceSpans or ScopeSpans: its bytes as received
+ * without field 2 (its scope spans / spans), so it is stored as sent, unknown
+ * fields and NULs in strings included, with no encoding again. */
+static int record_bytes(arbor_arena_t *a, arbor_iov_t m, arbor_iov_t *out)
+{
+    uint8_t *buf = arbor_arena_alloc(a, m.len ? m.len : 1);
+    size_t n = 0;
+    cur_t c = cursor(m);
+    field_t f;
+    int rc;
+    if (buf == NULL)
+        return ENOMEM;
+    for (const uint8_t *at = c.p; (rc = next_field(&c, &f)) == 0; at = c.p)
+        if (f.field != 2) {
+            memcpy(buf + n, at, (size_t)(c.p - at));
+            n += (size_t)(c.p - at);
+        }
+    *out = arbor_iov(buf, n);
+    return rc == 1 ? 0 : rc;
+}
+
 /* What a ResourceSpans and a ScopeSpans share: the one message of field 1 (its
- * bytes; base NULL when absent) and schema_url, field 3, into the record too. */
-static int record_parts(arbor_arena_t *a, arbor_iov_t bytes, arbor_iov_t *m, char **schema_url, arbor_iov_t *view)
+ * bytes; base NULL when absent), schema_url (field 3) and the stored record. */
+static int record_parts(arbor_arena_t *a, arbor_iov_t bytes, arbor_iov_t *m, char **schema_url, arbor_iov_t *view,
+                        arbor_iov_t *record)
 {
     int rc = singular(bytes, 1, m);
-    if (rc == 0 && (rc = last_string(a, bytes, 3, schema_url)) == 0)
-        *view = arbor_iov(*schema_url, strlen(*schema_url));
+    if (rc == 0 && (rc = last_string(a, bytes, 3, schema_url, view)) == 0)
+        rc = record_bytes(a, bytes, record);
     return rc;
 }
 
@@ -420,7 +419,7 @@ static int resource(arbor_arena_t *a, arbor_iov_t rs_bytes, otlp_resource_t *out
     *rec = (pb_resource_spans_t)OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
     memset(out, 0, sizeof *out);
     out->pb = rec;
-    if ((rc = record_parts(a, rs_bytes, &m, &rec->schema_url, &out->schema_url)) != 0 || m.base == NULL ||
+    if ((rc = record_parts(a, rs_bytes, &m, &rec->schema_url, &out->schema_url, &out->record)) != 0 || m.base == NULL ||
         (rc = resource_fields(a, m, out)) != 0)
         return rc;
     ProtobufCAllocator alloc = otlp_arena_allocator(a);
@@ -458,13 +457,23 @@ static int scope(arbor_arena_t *a, arbor_iov_t ss_bytes, otlp_scope_t *out)
     *rec = (pb_scope_spans_t)OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
     memset(out, 0, sizeof *out);
     out->pb = rec;
-    if ((rc = record_parts(a, ss_bytes, &m, &rec->schema_url, &out->schema_url)) != 0 || m.base == NULL ||
+    if ((rc = record_parts(a, ss_bytes, &m, &rec->schema_url, &out->schema_url, &out->record)) != 0 || m.base == NULL ||
         (rc = scope_fields(a, m, out)) != 0)
         return rc;
     ProtobufCAllocator alloc = otlp_arena_allocator(a);
     rec->scope = opentelemetry__proto__common__v1__instrumentation_scope__unpack(&alloc, m.len,
                                                                                  (const uint8_t *)m.base);
     return rec->scope ? 0 : a->overflowed ? ENOMEM : OTLP_WIRE_FALLBACK;
+}
+
+int otlp_wire_resource_record(arbor_arena_t *a, arbor_iov_t bytes, otlp_resource_t *out)
+{
+    return resource(a, bytes, out);
+}
+
+int otlp_wire_scope_record(arbor_arena_t *a, arbor_iov_t bytes, otlp_scope_t *out)
+{
+    return scope(a, bytes, out);
 }
 
 static int scope_spans(arbor_arena_t *a, arbor_iov_t m, otlp_scope_spans_t *out)

@@ -23,7 +23,7 @@ static void fuzz_jwt(const char *s, size_t n)
     if (!loaded && jwks_parse(jwks_text, sizeof jwks_text - 1, &set, err, sizeof err) == 0)
         loaded = 1;
     const char *aud[] = {"arbor", NULL};
-    jwt_verifier_t v = {"fuzz-secret", 11, &set, fuzz_algs, NULL, aud, 60};
+    jwt_verifier_t v = {"fuzz-secret", 11, &set, fuzz_algs, NULL, aud, 60, (int)(n & 1)};
     json_t *claims = NULL;
     if (jwt_verify(&v, s, n, 1800000000u, &claims) == JWT_OK)
         abort(); /* nothing here was signed with these keys */

@@ -26,12 +26,24 @@ static void wire_matches_protobuf_c(const uint8_t *data, size_t size)
     arbor_arena_free(&a);
 }
 
+static otlp_redactor_t *redactor; /* the default rules, on every other input */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    char err[256];
+    if (otlp_redactor_new("secrets", NULL, NULL, &redactor, err, sizeof err) != 0)
+        abort();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
     wire_matches_protobuf_c(data, size);
     ingest_options_t o = {.execution_id_keys = keys, .arena_limit = 64u << 20, .span_codec = ARBOR_SPAN_LZ4,
-                          .capture_content = (int)(size & 1)}; /* both ways, by length */
+                          .capture_content = (int)(size & 1), /* both ways, by length */
+                          .redactor = size & 2 ? redactor : NULL};
     for (int enc = 0; enc < 2; enc++) {
         ingest_job_t *job = ingest_job_new(&o, ARBOR_DEFAULT_TENANT);
         if (job == NULL)

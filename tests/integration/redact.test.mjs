@@ -3,9 +3,10 @@
 // event attributes. Spans are stored uncompressed here, so a grep of data.mdb
 // would find any secret that reached the store.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, postSpans, eventually } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, postSpans, eventually, BUILD } from './lib.mjs';
 import { makeProvider } from './otel.mjs';
 
 let data, collector, query;
@@ -75,6 +76,48 @@ test('redactions are counted on /metrics', async () => {
   const n = Number(/^arbor_values_redacted_total (\d+)$/m.exec(m)?.[1]);
   // per span: assignment, email, card in the prompt; ssn, custom in the note; two keys; plus the event's two
   assert.equal(n, 2 * 7 + 2 + 2, m);
+});
+
+// Secrets after a NUL byte and in fields OTLP does not define, in every kind of
+// string, over protobuf (HTTP) and gRPC (grpcio): judged on the bytes that are
+// stored, so none reaches data.mdb or a reader; the NULs themselves come back
+// escaped on every JSON route, never cut.
+const SMUGGLER = new URL('smuggle_request.py', import.meta.url).pathname;
+const smuggle = (trace, ...how) => spawnSync('/usr/bin/python3', [SMUGGLER, BUILD, trace, ...how], { maxBuffer: 1 << 20 });
+
+test('a secret behind a NUL byte or in an unknown field: redacted on the bytes stored (protobuf and gRPC)', async () => {
+  const viaHttp = hex(0x5e1, 32), viaGrpc = hex(0x5e2, 32);
+  const body = smuggle(viaHttp, 'body');
+  assert.equal(body.status, 0, body.stderr.toString());
+  const r = await fetch(collector.url, { method: 'POST', body: body.stdout,
+    headers: { 'content-type': 'application/x-protobuf' } });
+  assert.equal(r.status, 200, await r.text());
+  const g = smuggle(viaGrpc, 'grpc', collector.grpcUrl.replace(/^http:\/\//, ''));
+  assert.equal(g.stdout.toString().trim(), 'OK', g.stderr.toString());
+  for (const trace of [viaHttp, viaGrpc]) {
+    const s = await eventually(async () => {
+      const x = await getJson(`${query.base}/api/traces/${trace}/spans/00000000000000a1`);
+      return x.status === 200 && x;
+    });
+    assert.ok(!s.text.includes('SECRET'), s.text);
+    assert.ok(s.text.includes('nul\\u0000end-visible-marker'), `the NUL comes back escaped: ${s.text}`);
+    assert.ok(s.text.includes('ok\\u0000api_key= [REDACTED]'), 'the text around a redaction stays, NUL included');
+    assert.equal(s.body.attributes.marker, 'nul\u0000end-visible-marker');
+    const tempo = await fetch(`${query.base}/api/traces/${trace}`, { headers: { accept: 'application/protobuf' } });
+    const bytes = Buffer.from(await tempo.arrayBuffer());
+    assert.equal(tempo.status, 200);
+    assert.equal(bytes.indexOf('SECRET'), -1, 'the Tempo protobuf route holds no secret');
+    assert.ok(bytes.indexOf('nul\0end-visible-marker') >= 0, 'and holds the marker whole');
+    for (const url of [`/api/traces/${trace}/trace`, `/api/v2/traces/${trace}`, `/api/traces/${trace}`]) {
+      const j = await getJson(`${query.base}${url}`, { headers: { accept: 'application/json' } });
+      assert.equal(j.status, 200, `${url}: ${j.text}`);
+      assert.ok(!j.text.includes('SECRET'), `${url}: ${j.text}`);
+      assert.ok(j.text.includes('nul\\u0000end-visible-marker'), `${url} cuts the string at its NUL: ${j.text}`);
+    }
+  }
+  const file = readFileSync(path.join(data, 'data.mdb'));
+  assert.equal(file.indexOf('SECRET'), -1, 'data.mdb holds none of the smuggled secrets');
+  assert.ok(file.indexOf('nul\0end-visible-marker') >= 0, 'and holds the marker (the grep can see)');
 });
 
 await run();

@@ -281,6 +281,34 @@ static void test_mutants(void)
        accepted, fell_back);
 }
 
+/* Strings keep every byte, NULs included (protobuf-c's stop at the first), and a
+ * resource or scope record is stored as received without its children: unknown
+ * fields and all. */
+static void test_every_byte(void)
+{
+    /* request{ResourceSpans{resource{attr k="a\0b"}, scope_spans{spans{name="n\0m"}}, 9: "x"}} */
+    static const uint8_t req[] = {
+        0x0a, 30,
+        0x0a, 11, 0x0a, 9, 0x0a, 1, 'k', 0x12, 4, 0x0a, 2, 'a', 0,
+        0x12, 12, 0x12, 10, 0x2a, 3, 'n', 0, 'm', 0x12, 3, 'x', 'y', 'z',
+        0x4a, 1, 'x',
+    };
+    otlp_request_t r;
+    const char *why;
+    int rc = both(req, sizeof req, &why);
+    ok(rc == 0 && why == NULL, "a NUL in a name and a value: the wire path, read as protobuf-c reads up to it");
+    ok(otlp_wire_request(&arena, req, sizeof req, &r) == 0 && r.n_spans == 1, "decoded");
+    const otlp_span_t *s = &r.items[0].scopes[0].spans[0];
+    ok(s->name.len == 3 && memcmp(s->name.base, "n\0m", 3) == 0, "the span name keeps the bytes after its NUL");
+    arbor_iov_t v = r.items[0].resource.attrs.items[0].value.u.str;
+    ok(v.len == 2 && memcmp(v.base, "a\0", 2) == 0, "so does a resource attribute");
+    static const uint8_t record[] = {0x0a, 11, 0x0a, 9, 0x0a, 1, 'k', 0x12, 4, 0x0a, 2, 'a', 0, 0x4a, 1, 'x'};
+    size_t n = otlp_resource_record_size(&r.items[0].resource);
+    uint8_t *out = arbor_arena_alloc(&arena, n + 1);
+    ok(n == sizeof record && otlp_resource_record_pack(&r.items[0].resource, out) == n && memcmp(out, record, n) == 0,
+       "the resource record is the bytes received, less the scope spans (unknown field 9 kept)");
+}
+
 static void test_changes_unpack(void)
 {
     static const char body[] =
@@ -305,8 +333,10 @@ static void test_changes_unpack(void)
        "nothing to redact: the span is not unpacked again and keeps its bytes");
     ok(otlp_span_drop_content(quiet, &arena, &count) == 0 && count == 0 && quiet->pb == NULL,
        "no content: not unpacked again");
-    ok(otlp_span_redact(r, loud, &arena, &count) == 0 && count == 1 && loud->pb != NULL && loud->wire.len == 0,
-       "a secret: unpacked, redacted, to be packed again");
+    const char *received = loud->wire.base;
+    ok(otlp_span_redact(r, loud, &arena, &count) == 0 && count == 1 && loud->pb == NULL && loud->wire.len > 0 &&
+           loud->wire.base != received,
+       "a secret: new bytes, with views read from them");
     ok(otlp_span_drop_content(loud, &arena, &count) == 0 && count == 1, "and its prompt dropped");
     size_t n = otlp_span_packed_size(loud);
     uint8_t *out = arbor_arena_alloc(&arena, n);
@@ -326,6 +356,7 @@ int main(void)
     test_shapes();
     test_depth();
     test_mutants();
+    test_every_byte();
     test_changes_unpack();
     arbor_arena_free(&arena);
     return tap_done();
