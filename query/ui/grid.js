@@ -259,7 +259,8 @@ export class TraceView {
     m.status + (follow === 'live' ? ' · live' : follow === 'offline' ? ' · offline' : ''));
     const links = (m.external_links || []).map((l) => h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.name));
     const traceId = m.trace_id;
-    this.header.replaceChildren(
+    // replaceChildren() would print a null as "null": every optional part is filtered out
+    this.header.replaceChildren(...[
       h('h1', {}, this.id), statusBadge,
       h('div', { class: 'facts' },
         h('span', {}, 'Start ', h('b', {}, isFinite(started) ? fmtTime(new Date(started).toISOString()) : '—')),
@@ -274,7 +275,7 @@ export class TraceView {
       this.kind === 'executions' && m.workflow_id ? h('button', { type: 'button', class: 'compare-prev', onclick: () => this.compareWithPrevious() }, 'Compare with previous run') : null,
       h('button', { type: 'button', class: 'dl-otlp', title: 'The trace as OTLP JSON, the shape of Tempo\'s /api/v2/traces', onclick: () => this.download('otlp') }, 'OTLP JSON'),
       h('button', { type: 'button', class: 'dl-canvas', title: 'The TraceResponse the Canvas reads, every page', onclick: () => this.download('canvas') }, 'Canvas JSON'),
-      h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh'));
+      h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh')].filter(Boolean));
     this.emptyState.classList.toggle('hidden', !(this.loaded && this.nodes.size === 0));
     this.emptyState.textContent = m.status === 'unknown'
       ? `Arbor has no span of ${this.kind === 'executions' ? 'execution' : 'trace'} ${this.id} yet: the ID may be wrong, or its first span has not arrived. This view follows it live and fills in when it does.`

@@ -1,0 +1,105 @@
+// What a new user met in the Trace tab (issue 22, items 24-29), in headless Debian
+// Chromium, counted the way a person sees the page: visible text, bounding boxes
+// and computed styles, not DOM nodes. Screenshots at 1440 and 800 px go to tests/out/;
+// no console error may occur but the ones a case expects (a 404 it asked for).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test, setup, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
+
+const shots = new URL('../out/', import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+let collector, query, browser, page;
+const problems = [];
+const ms = 1_000_000n, NOW = BigInt(Date.now()) * ms;
+const SEQ = hex(0x5e9, 32), PAR = hex(0x9a4, 32), SOLO = hex(0x501, 32);
+
+// One run of a support workflow: three nodes (orcheo.node.id), the answer's LLM
+// call on @p model; B is slower and writes more.
+function supportRun(trace, exec, t, model, slow) {
+  const root = trace * 256;
+  const spans = [span({ trace, id: root, name: 'workflow.execution', start: t, end: t + (slow ? 2600n : 2150n) * ms,
+    attrs: { 'orcheo.execution.id': exec, 'orcheo.workflow.id': 'wf-support' } })];
+  const nodes = [['classify', 'n-classify', 0, 300], ['retrieve', 'n-retrieve', 300, 900], ['answer', 'n-answer', 900, slow ? 2500 : 2100]];
+  nodes.forEach(([name, node, a, b], i) => {
+    const id = root + 16 * (i + 1);
+    const at = (x, y) => ({ start: t + BigInt(x) * ms, end: t + BigInt(y) * ms });
+    spans.push(span({ trace, id, parent: root, name, ...at(a, b), attrs: { 'orcheo.node.id': node } }));
+    if (name === 'retrieve') {
+      spans.push(span({ trace, id: id + 1, parent: id, name: 'vector search', ...at(a + 10, a + 400) }));
+      spans.push(span({ trace, id: id + 2, parent: id, name: 'rerank', ...at(a + 100, a + 580) }));
+      return;
+    }
+    const m = name === 'answer' ? model : 'gpt-4o-mini';
+    spans.push(span({ trace, id: id + 1, parent: id, name: `chat ${m}`, ...at(a + 20, b - 20), attrs: { 'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': m, 'gen_ai.usage.input_tokens': name === 'answer' ? 1200 : 300,
+      'gen_ai.usage.output_tokens': name === 'answer' ? (slow ? 420 : 350) : 20 } }));
+  });
+  return spans;
+}
+
+setup('two runs of a workflow, a sequential and a parallel trace, a priced query service, Chromium', async () => {
+  const data = tempDir();
+  collector = await startCollector(data);
+  const prices = path.join(tempDir(), 'prices');
+  writeFileSync(prices, 'currency USD\ngpt-4o-mini* 0.15 0.60\ngpt-4o* 2.50 10.00\nclaude-3-5-sonnet* 3.00 15.00\n');
+  query = await startQuery(data, ['--live-quiet=300ms'], { env: { ARBOR_PRICES: prices } });
+  await postSpans(collector.url, supportRun(0xa1, 'exec-support-a', NOW - 120_000n * ms, 'gpt-4o-2024-08-06', false), { 'service.name': 'orcheo-backend' });
+  await postSpans(collector.url, supportRun(0xb1, 'exec-support-b', NOW - 60_000n * ms, 'claude-3-5-sonnet-20241022', true), { 'service.name': 'orcheo-backend' });
+  // an execution without a workflow ID
+  await postSpans(collector.url, [span({ trace: SOLO, id: 0x51, name: 'one-off', start: NOW - 50_000n * ms, end: NOW - 49_000n * ms,
+    attrs: { 'orcheo.execution.id': 'exec-no-workflow' } })], { 'service.name': 'scripts' });
+  const T = NOW - 30_000n * ms, at = (a, b) => ({ start: T + BigInt(a) * ms, end: T + BigInt(b) * ms });
+  // one step after the other: every span is on the critical path
+  await postSpans(collector.url, [span({ trace: SEQ, id: 1, name: 'pipeline', ...at(0, 1000) }),
+    span({ trace: SEQ, id: 2, parent: 1, name: 'load', ...at(0, 300) }), span({ trace: SEQ, id: 3, parent: 1, name: 'transform', ...at(300, 700) }),
+    span({ trace: SEQ, id: 4, parent: 1, name: 'store', ...at(750, 1000), attrs: { 'orcheo.node.id': 'n-store', 'db.system': 'postgresql',
+      'gen_ai.request.model': 'gpt-4o-mini', 'gen_ai.usage.input_tokens': 4000, 'gen_ai.usage.output_tokens': 900 } })], { 'service.name': 'etl' });
+  // a lookup beside the plan, and a wait: a critical path that is not every span, and an idle gap
+  await postSpans(collector.url, [span({ trace: PAR, id: 0x10, name: 'run', ...at(0, 1000) }),
+    span({ trace: PAR, id: 0x11, parent: 0x10, name: 'plan', ...at(0, 400) }),
+    span({ trace: PAR, id: 0x13, parent: 0x10, name: 'side-lookup', ...at(100, 300) }),
+    span({ trace: PAR, id: 0x14, parent: 0x10, name: 'act', ...at(600, 990) })], { 'service.name': 'agent' });
+  browser = await launchChromium();
+  page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+});
+
+// Screenshots of the current screen at 1440 and 800 px.
+async function shoot(name, { full = false } = {}) {
+  await page.screenshot({ path: `${shots}${name}-1440.png`, fullPage: full });
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.screenshot({ path: `${shots}${name}-800.png`, fullPage: full });
+  await page.setViewportSize({ width: 1440, height: 900 });
+}
+
+// A console error a case asked for (Chromium logs every 4xx it fetched), taken off the list.
+function expectProblem(re) {
+  const i = problems.findIndex((p) => re.test(p));
+  assert.ok(i >= 0, `expected a console error ${re}: ${problems}`);
+  problems.splice(i, 1);
+}
+
+test('24: the run header never shows "null": a trace view, an execution without a workflow', async () => {
+  for (const where of [`/?trace=${SEQ}`, '/?execution=exec-no-workflow', '/?execution=exec-support-a']) {
+    await page.goto(`${query.base}${where}`);
+    await page.waitForSelector('.theader [data-testid=span-count]');
+    const text = await page.locator('.theader').innerText();
+    assert.doesNotMatch(text, /\bnull\b|\bundefined\b/, `${where}: ${text}`);
+  }
+  assert.equal(await page.locator('.theader button.compare-prev').isVisible(), true, 'a run of a workflow can be compared');
+  await page.goto(`${query.base}/?execution=exec-no-workflow`);
+  await page.waitForSelector('.theader [data-testid=span-count]');
+  assert.equal(await page.locator('.theader button.compare-prev').count(), 0);
+  await shoot('states-header-no-workflow');
+});
+
+test('no console errors', async () => {
+  assert.deepEqual(problems, []);
+  await browser.close();
+  assert.deepEqual(await collector.stop(), { code: 0, sig: null });
+  assert.deepEqual(await query.stop(), { code: 0, sig: null });
+});
+
+await run();
