@@ -18,6 +18,13 @@ export function h(tag, attrs, ...kids) {
   return el;
 }
 
+// Replace @p el's children with @p kids, leaving out null, undefined and false
+// (replaceChildren() would print them as text).
+export function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+  return el;
+}
+
 // GET @p path as the signed-in caller; a 401 asks for a token and tries again.
 export async function api(path, retried = false) {
   const r = await fetch(path, { cache: 'no-store', headers: authHeaders() });
@@ -29,7 +36,7 @@ export async function api(path, retried = false) {
       await signIn(detail);
       return api(path, true);
     }
-    throw new Error(`${r.status} ${detail}`);
+    throw Object.assign(new Error(`${r.status} ${detail}`), { status: r.status });
   }
   return r.json();
 }

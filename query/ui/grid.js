@@ -1,6 +1,6 @@
 // One execution or trace: a virtualised tree + waterfall built on the skeleton
 // endpoint, keyboard navigation, in-trace search, the detail panel on demand.
-import { $, h, api, copy, copyButton, eachPage, setCrumbs, toast } from './dom.js';
+import { $, h, api, copy, copyButton, eachPage, fill, setCrumbs, toast } from './dom.js';
 import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
 import { buildTree, fromSkeleton, serviceColour, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
@@ -27,6 +27,7 @@ export class TraceView {
     this.rows = [];
     this.pool = [];
     this.meta = null;
+    this.failure = null; // the error that stopped the load: shown in the grid's place
     this.seq = 0;
     this.complete = false;
     this.closed = false;
@@ -87,7 +88,8 @@ export class TraceView {
     });
     new ResizeObserver(() => this.render()).observe(this.viewport);
     this.bindZoom();
-    $('#app').replaceChildren(h('section', { class: 'trace' }, this.header, toolbar, this.legend, this.minimap, h('div', { class: 'body' }, this.grid, this.detail)));
+    this.section = h('section', { class: 'trace' }, this.header, toolbar, this.legend, this.minimap, h('div', { class: 'body' }, this.grid, this.detail));
+    $('#app').replaceChildren(this.section);
     setCrumbs(h('a', { href: '/', 'data-nav': '/' }, 'Recent runs'), `${this.kind === 'executions' ? 'Execution' : 'Trace'} ${this.id}`);
     document.title = `Arbor · ${this.id}`;
     this.renderHeader();
@@ -112,7 +114,9 @@ export class TraceView {
       if (this.selected && this.nodes.has(this.selected)) this.select(this.selected, true, true);
       connect(this);
     } catch (e) {
-      if (!this.closed) $('#app').append(h('div', { class: 'error-box' }, `Could not load: ${e.message}`));
+      if (this.closed) return;
+      this.failure = e;
+      this.renderHeader();
     }
   }
 
@@ -247,6 +251,14 @@ export class TraceView {
   // --- rendering ---
   renderHeader() {
     const m = this.meta;
+    this.renderState();
+    if (this.failure) {
+      const missing = this.failure.status === 404;
+      fill(this.header, h('h1', {}, this.id), h('span', { class: `badge ${missing ? 'unknown' : 'error'}` }, missing ? 'not found' : 'error'),
+        missing ? null : h('span', { class: 'note' }, 'Could not load'), h('span', { class: 'spacer' }),
+        h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh'));
+      return;
+    }
     if (!m) { this.header.replaceChildren(h('h1', {}, this.id), h('span', { class: 'note' }, 'Loading…')); return; }
     const { spans, errors, tin, tout, cost, priced } = totals(this.nodes);
     const started = this.nodes.size ? this.t0 : ms(m.started_at);
@@ -259,8 +271,7 @@ export class TraceView {
     m.status + (follow === 'live' ? ' · live' : follow === 'offline' ? ' · offline' : ''));
     const links = (m.external_links || []).map((l) => h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.name));
     const traceId = m.trace_id;
-    // replaceChildren() would print a null as "null": every optional part is filtered out
-    this.header.replaceChildren(...[
+    fill(this.header,
       h('h1', {}, this.id), statusBadge,
       h('div', { class: 'facts' },
         h('span', {}, 'Start ', h('b', {}, isFinite(started) ? fmtTime(new Date(started).toISOString()) : '—')),
@@ -275,11 +286,25 @@ export class TraceView {
       this.kind === 'executions' && m.workflow_id ? h('button', { type: 'button', class: 'compare-prev', onclick: () => this.compareWithPrevious() }, 'Compare with previous run') : null,
       h('button', { type: 'button', class: 'dl-otlp', title: 'The trace as OTLP JSON, the shape of Tempo\'s /api/v2/traces', onclick: () => this.download('otlp') }, 'OTLP JSON'),
       h('button', { type: 'button', class: 'dl-canvas', title: 'The TraceResponse the Canvas reads, every page', onclick: () => this.download('canvas') }, 'Canvas JSON'),
-      h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh')].filter(Boolean));
-    this.emptyState.classList.toggle('hidden', !(this.loaded && this.nodes.size === 0));
-    this.emptyState.textContent = m.status === 'unknown'
-      ? `Arbor has no span of ${this.kind === 'executions' ? 'execution' : 'trace'} ${this.id} yet: the ID may be wrong, or its first span has not arrived. This view follows it live and fills in when it does.`
-      : 'No spans yet.';
+      h('button', { type: 'button', onclick: () => this.reload() }, 'Refresh'));
+  }
+
+  // What stands in the grid's place while there are no rows to show: loading,
+  // nothing yet (an execution is followed live until its spans come), not found,
+  // or why it could not load (then the grid, its toolbar and minimap are gone).
+  renderState() {
+    const what = this.kind === 'executions' ? 'execution' : 'trace';
+    const f = this.failure;
+    this.section.classList.toggle('failed', Boolean(f));
+    this.emptyState.classList.toggle('hidden', !f && this.loaded && this.nodes.size > 0);
+    this.emptyState.classList.toggle('failure', Boolean(f) && f.status !== 404);
+    this.emptyState.textContent = f?.status === 404
+      ? `No ${what} ${this.id}: Arbor holds no span with this ID. Check the ID; a ${what} removed by retention is gone too.`
+      : f ? `Could not load ${what} ${this.id}: ${f.message}`
+        : !this.loaded ? 'Loading spans…'
+          : this.meta?.status === 'unknown'
+            ? `Arbor has no span of ${what} ${this.id} yet: the ID may be wrong, or its first span has not arrived. This view follows it live and fills in when it does.`
+            : 'No spans yet.';
   }
 
   // The same workflow's run before this one, side by side with this one.

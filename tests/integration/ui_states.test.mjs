@@ -95,6 +95,55 @@ test('24: the run header never shows "null": a trace view, an execution without 
   await shoot('states-header-no-workflow');
 });
 
+// What a person sees of the trace view: the visible message in the grid's place,
+// the header's badge, and whether the empty grid and a "Loading…" are still on screen.
+const traceState = () => page.evaluate(() => {
+  const shown = (sel) => [...document.querySelectorAll(sel)].filter((e) => e.checkVisibility() && e.getBoundingClientRect().height > 0);
+  return { message: shown('.empty-state').map((e) => e.innerText).join(' '), badge: shown('.theader .badge').map((e) => e.innerText).join(' '),
+    loading: shown('.theader, .viewport').some((e) => /Loading/.test(e.innerText)), grid: shown('.ghead').length, toolbar: shown('.toolbar').length,
+    boxes: shown('.error-box').map((e) => e.innerText), header: document.querySelector('.theader').innerText };
+});
+
+test('27: loading, then an unknown trace ID says "not found" where the spans would be; a malformed one says why', async () => {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/api/traces/*/tree?*', async (route) => { await held; await route.continue(); });
+  await page.goto(`${query.base}/?trace=${SEQ}`);
+  await page.waitForFunction(() => document.querySelector('.empty-state')?.checkVisibility());
+  let s = await traceState();
+  assert.ok(s.loading, 'loading is said while the spans come');
+  assert.match(s.message, /Loading/);
+  await shoot('states-trace-loading');
+  release();
+  await page.waitForSelector('.row[data-id]');
+  await page.unroute('**/api/traces/*/tree?*');
+  s = await traceState();
+  assert.equal(s.message, '', 'no message over the spans');
+  assert.equal(s.loading, false);
+
+  const UNKNOWN = '0123456789abcdef0123456789abcdef';
+  await page.goto(`${query.base}/?trace=${UNKNOWN}`);
+  await page.waitForFunction(() => /not found/i.test(document.querySelector('.theader')?.innerText));
+  s = await traceState();
+  assert.match(s.message, new RegExp(`No trace ${UNKNOWN}`), JSON.stringify(s));
+  assert.equal(s.badge, 'not found');
+  assert.equal(s.loading, false, 'not "Loading…" forever');
+  assert.deepEqual([s.grid, s.toolbar, s.boxes], [0, 0, []], 'no empty grid, no box at the bottom');
+  assert.doesNotMatch(s.header, /null|undefined/);
+  expectProblem(/status of 404/);
+  await shoot('states-trace-not-found');
+
+  await page.goto(`${query.base}/?trace=nope`);
+  await page.waitForFunction(() => /could not load/i.test(document.querySelector('.theader')?.innerText));
+  s = await traceState();
+  assert.match(s.message, /trace ID must be 32 hex characters/);
+  assert.equal(s.badge, 'error');
+  assert.deepEqual([s.loading, s.grid, s.boxes], [false, 0, []]);
+  assert.doesNotMatch(s.header, /null|undefined/);
+  expectProblem(/status of 400/);
+  await shoot('states-trace-bad-id');
+});
+
 test('no console errors', async () => {
   assert.deepEqual(problems, []);
   await browser.close();
