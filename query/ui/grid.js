@@ -73,6 +73,7 @@ export class TraceView {
     this.viewport = h('div', { class: 'viewport' }, this.emptyState, this.spacer);
     this.grid = h('div', { class: `grid${this.showCost ? ' show-cost' : ''}`, role: 'treegrid', tabindex: '0', 'aria-label': 'Spans', 'aria-multiselectable': 'false' },
       h('div', { class: 'ghead', role: 'row' }, h('div', { role: 'columnheader' }, 'Span'),
+        h('div', { role: 'columnheader', class: 'hcost' }, 'Cost · model'),
         h('div', { role: 'columnheader', style: 'text-align:right' }, 'Duration'), h('div', { role: 'columnheader', class: 'axis-wrap' }, this.axis)),
       this.viewport);
     this.detail = h('aside', { class: 'detail hidden', 'aria-label': 'Span detail' });
@@ -87,6 +88,7 @@ export class TraceView {
       this.grid.focus({ preventScroll: true });
     });
     new ResizeObserver(() => this.render()).observe(this.viewport);
+    new ResizeObserver(() => this.renderAxis()).observe(this.axis); // the detail panel or Cost column took room: fewer ticks
     this.bindZoom();
     this.section = h('section', { class: 'trace' }, this.header, toolbar, this.legend, this.minimap, h('div', { class: 'body' }, this.grid, this.detail));
     $('#app').replaceChildren(this.section);
@@ -407,9 +409,9 @@ export class TraceView {
     if (n.children.length) el.setAttribute('aria-expanded', String(!this.collapsed.has(n.id) || (this.query !== '' && !this.hide)));
     else el.removeAttribute('aria-expanded');
     el.className = `row${this.matches.has(n.id) ? ' match' : ''}${n.placeholder ? ' placeholder' : ''}`;
-    const [name, dur, bar] = el.children;
+    const [name, costCell, dur, bar] = el.children;
     name.style.paddingLeft = `${6 + n.depth * 14}px`;
-    const [tw, dot, kind, label, tok, errs, cost] = name.children;
+    const [tw, dot, kind, label, tok, errs] = name.children;
     tw.textContent = n.children.length ? (el.getAttribute('aria-expanded') === 'true' ? '▾' : '▸') : '';
     tw.className = `twisty${n.children.length ? '' : ' leaf'}`;
     dot.className = `dot ${n.status}`;
@@ -422,10 +424,12 @@ export class TraceView {
     tok.textContent = t ? `${fmtNum(t)} tok` : st ? `Σ ${fmtNum(st)} tok` : '';
     tok.title = `own ${n.tin}/${n.tout}, subtree ${n.subIn}/${n.subOut} (in/out)`;
     errs.textContent = n.subErr && n.status !== 'ERROR' ? `${n.subErr} err below` : '';
-    const cur = this.prices?.currency;
-    cost.textContent = n.cost !== null && n.cost !== undefined ? `${n.model} · ${fmtCost(n.cost, cur)}`
-      : n.subCost ? `Σ ${fmtCost(n.subCost, cur)}` : '';
-    cost.title = n.model ? `${n.model}: ${n.tin} in / ${n.tout} out; subtree ${fmtCost(n.subCost, cur)}` : `subtree ${fmtCost(n.subCost, cur)}`;
+    // its own column (Cost on): the figure first and whole, the model after it (cut to an ellipsis if need be)
+    const cur = this.prices?.currency, own = n.cost !== null && n.cost !== undefined;
+    const [amount, model] = costCell.children;
+    model.textContent = own ? n.model : '';
+    amount.textContent = own ? fmtCost(n.cost, cur) : n.subCost ? `Σ ${fmtCost(n.subCost, cur)}` : '';
+    costCell.title = n.model ? `${n.model}: ${n.tin} in / ${n.tout} out; subtree ${fmtCost(n.subCost, cur)}` : `subtree ${fmtCost(n.subCost, cur)}`;
     dur.textContent = n.placeholder ? '…' : fmtDur(n.end - n.start);
     const b = bar.firstChild;
     b.style.left = `${((n.start - va) / span) * 100}%`;
@@ -549,7 +553,7 @@ function rowElement() {
   const bar = h('div', { class: 'cbar', role: 'gridcell' }, h('div', { class: 'bar' }), h('div', { class: 'ticks' }), h('div', { class: 'gaps' }));
   return h('div', { class: 'row', role: 'row' },
     h('div', { class: 'cname', role: 'gridcell' }, h('span', { class: 'twisty' }), h('span', { class: 'dot' }),
-      h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' }),
-      h('span', { class: 'cost' })),
+      h('span', { class: 'kind' }), h('span', { class: 'name' }), h('span', { class: 'tok' }), h('span', { class: 'errs' })),
+    h('div', { class: 'ccost cost', role: 'gridcell' }, h('span', { class: 'amount' }), h('span', { class: 'model' })),
     h('div', { class: 'cdur', role: 'gridcell' }), bar);
 }

@@ -212,7 +212,8 @@ test('cost: each span\'s model, tokens and cost from ARBOR_PRICES, subtree rollu
   assert.equal(await page.isVisible('.row .cost'), false, 'the cost column is off until asked for');
   await page.check('.toolbar .cost-toggle');
   await page.waitForFunction(() => location.search.includes('cost=1'));
-  const cells = await page.$$eval('.row', (rows) => rows.map((r) => [r.querySelector('.name').textContent, r.querySelector('.cost').textContent]));
+  const cells = await page.$$eval('.row', (rows) => rows.map((r) => [r.querySelector('.name').textContent,
+    [r.querySelector('.cost .model').textContent, r.querySelector('.cost .amount').textContent].filter(Boolean).join(' · ')]));
   const byName = (n) => cells.filter(([name]) => name === n).map(([, c]) => c);
   assert.deepEqual(byName('agent'), ['Σ $0.013'], 'the subtree rollup on the parent (0.0129, three digits)');
   assert.deepEqual(byName('chat').sort(), ['gpt-4o-2024-08-06 · $0.00750', 'gpt-4o-mini · $0.00540'].sort());

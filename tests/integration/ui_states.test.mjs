@@ -144,6 +144,50 @@ test('27: loading, then an unknown trace ID says "not found" where the spans wou
   await shoot('states-trace-bad-id');
 });
 
+// Per visible row: how wide its name is drawn and how wide it would be whole, and
+// every money figure ($…) that is cut off by the box that clips it.
+const costLayout = () => page.evaluate(() => [...document.querySelectorAll('.row')].filter((r) => r.checkVisibility()).map((r) => {
+  const name = r.querySelector('.name');
+  const clipped = [];
+  const walk = document.createTreeWalker(r, NodeFilter.SHOW_TEXT);
+  for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+    if (!t.data.includes('$') || !t.parentElement.checkVisibility()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(t);
+    const box = range.getBoundingClientRect();
+    for (let el = t.parentElement; el && el !== r; el = el.parentElement) {
+      const clip = el.getBoundingClientRect();
+      if (getComputedStyle(el).overflowX !== 'visible' && (box.right > clip.right + 1 || box.left < clip.left - 1)) clipped.push(t.data);
+    }
+  }
+  return { name: name.textContent, shown: name.getBoundingClientRect().width, whole: name.scrollWidth, clipped };
+}));
+
+test('25: with Cost on, span names keep their room and no cost is cut, at 1440 px with and without the detail panel', async () => {
+  await page.goto(`${query.base}/?execution=exec-support-b`);
+  await page.waitForSelector('.row[data-id]');
+  await page.check('.toolbar .cost-toggle');
+  await page.waitForFunction(() => location.search.includes('cost=1'));
+  await page.waitForFunction(() => [...document.querySelectorAll('.row')].some((r) => r.checkVisibility() && /\$0\.0/.test(r.innerText)));
+  const check = async (when) => {
+    const rows = await costLayout();
+    assert.equal(rows.length, 8, when);
+    for (const r of rows) {
+      assert.ok(r.shown >= Math.min(r.whole, 140) - 1, `${when}: "${r.name}" drawn ${r.shown} of ${r.whole} px`);
+      assert.deepEqual(r.clipped, [], `${when}: "${r.name}": a cost is cut off`);
+    }
+    const money = await page.evaluate(() => [...document.querySelectorAll('.row')].filter((r) => r.checkVisibility()).map((r) => r.innerText).join(' '));
+    assert.match(money, /claude-3-5-sonnet-20241022|claude-3-5-sonnet/, 'the model is named');
+    assert.match(money, /\$0\.00990/, 'the LLM call\'s cost in full');
+  };
+  await check('no detail');
+  await shoot('states-cost-no-detail');
+  await page.locator('.row', { hasText: 'chat claude' }).click();
+  await page.waitForSelector('.detail:not(.hidden) table.attrs, .detail:not(.hidden) .attrs');
+  await check('detail open');
+  await shoot('states-cost');
+});
+
 test('no console errors', async () => {
   assert.deepEqual(problems, []);
   await browser.close();
