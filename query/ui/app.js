@@ -37,9 +37,13 @@ document.addEventListener('keydown', (e) => {
     if (existing) { existing.remove(); return; }
     const keys = [['↑ ↓ / j k', 'previous / next span'], ['→', 'expand, or go to the first child'], ['←', 'collapse, or go to the parent'],
       ['Home End PgUp PgDn', 'jump'], ['/', 'search'], ['Enter / Shift+Enter, n / N', 'next / previous match'],
-      ['Esc', 'clear the search, close the detail'], ['c', 'copy the span ID'], ['y', 'copy a link to this view']];
+      ['Esc', 'clear the search, close the detail'], ['c', 'copy the span ID'], ['y', 'copy a link to this view'],
+      ['0', 'show the whole trace again (reset the zoom)']];
+    const gestures = [['drag across the time axis', 'zoom to that stretch of time'], ['wheel over the time axis', 'zoom in / out around the pointer'],
+      ['Ctrl + wheel over the bars', 'zoom in / out around the pointer'], ['click the minimap', 'move the zoomed window there']];
+    const rows = (list, cell) => h('table', {}, h('tbody', {}, list.map(([k, d]) => h('tr', {}, h('td', {}, cell(k)), h('td', {}, d)))));
     document.body.append(h('div', { class: 'help', role: 'dialog', 'aria-label': 'Keyboard shortcuts', onclick: (ev) => ev.currentTarget.remove() },
-      h('div', {}, h('h3', {}, 'Keyboard'), h('table', {}, h('tbody', {}, keys.map(([k, d]) => h('tr', {}, h('td', {}, h('kbd', {}, k)), h('td', {}, d))))))));
+      h('div', {}, h('h3', {}, 'Keyboard'), rows(keys, (k) => h('kbd', {}, k)), h('h3', {}, 'Zoom'), rows(gestures, (k) => k))));
   }
 });
 

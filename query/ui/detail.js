@@ -105,11 +105,13 @@ function artifactView(a) {
   return box;
 }
 
+// Keys in a column as wide as the widest of them (up to 45 % of the panel: only
+// a longer one wraps, after its dots first), values in the rest.
 function attrTable(attrs) {
   const entries = Object.entries(attrs || {});
   if (!entries.length) return h('p', { class: 'note' }, 'None');
-  return h('table', { class: 'attrs' }, h('tbody', {}, entries.map(([k, v]) =>
-    h('tr', {}, h('td', {}, k), h('td', {}, h('pre', {}, fmtValue(v)))))));
+  const key = (k) => k.split(/(?<=\.)/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
+  return h('dl', { class: 'attrs' }, entries.flatMap(([k, v]) => [h('dt', {}, key(k)), h('dd', {}, h('pre', {}, fmtValue(v)))]));
 }
 
 export function detailView(s, n, view) {

@@ -47,7 +47,7 @@ function form(s) {
   const to = h('input', { type: 'datetime-local', name: 'to', value: s.to, 'aria-label': 'To' });
   const abs = h('span', { class: `abs${since.value === 'abs' ? '' : ' hidden'}` }, from, ' – ', to);
   since.addEventListener('change', () => abs.classList.toggle('hidden', since.value !== 'abs'));
-  const attrs = h('div', { class: 'attrs' });
+  const attrs = h('div', { class: 'attr-list' });
   const keys = h('datalist', { id: 'find-keys' });
   api('/api/v2/search/tags').then((r) => keys.replaceChildren(...r.scopes.filter((x) => x.name !== 'intrinsic')
     .flatMap((x) => x.tags.map((t) => h('option', { value: x.name === 'span' ? t : `resource.${t}` }))))).catch(() => {});

@@ -5,7 +5,7 @@ import { fmtDur, fmtNum, fmtTime, ms } from './format.js';
 import { buildTree, fromSkeleton, serviceColour, totals, upsert, visibleRows } from './model.js';
 import { connect } from './live.js';
 import { compile, fmtCost, priceNodes } from './prices.js';
-import { criticalPath, idleGaps, niceTicks, zoomAround } from './waterfall.js';
+import { criticalOutline, criticalPath, idleGaps, niceTicks, zoomAround } from './waterfall.js';
 import { previousRun } from './compare.js';
 import { detailView, overview } from './detail.js';
 import { router } from './nav.js';
@@ -140,20 +140,26 @@ export class TraceView {
   rebuild() {
     priceNodes(this.nodes, this.prices);
     Object.assign(this, buildTree(this.nodes)); // roots, t0, t1
-    this.critical = criticalPath(this.roots);
-    this.renderLegend();
+    const { outline, everySpan } = criticalOutline(criticalPath(this.roots), this.nodes);
+    this.critical = outline;
     this.gaps = idleGaps(this.nodes, this.t0, this.t1);
+    this.renderLegend(everySpan);
   }
 
-  // The services of the trace and their colours (when there is more than one).
-  renderLegend() {
+  // What the bars' colours, outline and hatching mean: the services (when there
+  // is more than one), the critical path, idle time.
+  renderLegend(everySpan) {
     const services = [...new Set([...this.nodes.values()].map((n) => n.service).filter(Boolean))].sort();
-    const key = services.join('\n');
+    const key = [...services, this.critical.size > 0, everySpan, this.gaps.length > 0].join('\n');
     if (key === this.legendKey) return;
     this.legendKey = key;
-    this.legend.replaceChildren(...(services.length > 1 ? services.map((sv) => h('span', { class: 'svc' },
-      h('i', { style: `background:${serviceColour(sv)}` }), sv)) : []));
-    this.legend.classList.toggle('hidden', services.length < 2);
+    fill(this.legend, services.length > 1 ? services.map((sv) => h('span', { class: 'svc' },
+      h('i', { style: `background:${serviceColour(sv)}` }), sv)) : null,
+    this.critical.size ? h('span', { class: 'key-crit', title: 'The chain of spans that decided when the run ended: from the last to end, the child that ended last, the one before it, …' },
+      h('i'), 'critical path') : null,
+    everySpan ? h('span', { class: 'key-crit every' }, 'every span is on the critical path (nothing ran in parallel)') : null,
+    this.gaps.length ? h('span', { class: 'key-idle', title: 'Nothing of the run was running' }, h('i'), 'idle') : null);
+    this.legend.classList.toggle('hidden', !this.legend.childElementCount);
   }
 
   // --- zoom: the window of time the bars and the axis show ---

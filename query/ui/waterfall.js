@@ -39,6 +39,16 @@ export function criticalPath(roots) {
   return on;
 }
 
+// What of the path is worth outlining: nothing when it holds every span (a run
+// with nothing in parallel: an outline on every bar would say nothing, so the
+// legend says it instead). Placeholders are not spans yet.
+export function criticalOutline(path, nodes) {
+  let spans = 0, on = 0;
+  for (const n of nodes.values()) if (!n.placeholder) { spans++; on += path.has(n.id); }
+  const everySpan = spans > 0 && on === spans;
+  return { outline: everySpan ? new Set() : path, everySpan };
+}
+
 // Stretches of [t0, t1] where nothing ran under the roots (at least @p minFrac
 // of it): the run waiting between its steps. Roots count only when alone.
 export function idleGaps(nodes, t0, t1, minFrac = 0.01) {

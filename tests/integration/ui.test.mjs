@@ -84,7 +84,7 @@ test('span detail: conversation with the full text on demand, artifact preview, 
   await page.waitForSelector('.detail .artifact pre');
   assert.match(await page.locator('.detail .artifact pre').textContent(), /"revenue"/);
   assert.equal(await page.locator('.detail .artifact a', { hasText: 'Download' }).getAttribute('href'), '/api/artifacts/report-0/download');
-  assert.match(await page.locator('.detail table.attrs').first().textContent(), /gen_ai\.request\.model/);
+  assert.match(await page.locator('.detail .attrs').first().textContent(), /gen_ai\.request\.model/);
   assert.equal(await page.locator('.detail .derived').count(), 0, 'its own gen_ai.usage.* is not derived');
   await page.screenshot({ path: `${shots}ui-detail.png` });
   assert.match(page.url(), /span=c0ffee0000000001/);
@@ -99,7 +99,7 @@ test('span detail: conversation with the full text on demand, artifact preview, 
   assert.equal(await page.locator('.detail .derived').count(), 1);
   assert.equal(await page.locator('.detail .derived').getAttribute('title'), 'Arbor read these from orcheo.token.input / orcheo.token.output',
     'the source named from the conventions table the collector reads (genai.js)');
-  assert.doesNotMatch(await page.locator('.detail table.attrs').first().textContent(), /gen_ai\.usage/);
+  assert.doesNotMatch(await page.locator('.detail .attrs').first().textContent(), /gen_ai\.usage/);
 });
 
 test('search keeps ancestors of matches; matches only hides the rest; keyboard moves and collapses', async () => {

@@ -188,6 +188,77 @@ test('25: with Cost on, span names keep their room and no cost is cut, at 1440 p
   await shoot('states-cost');
 });
 
+test('29: the disabled "Compare selected" looks disabled until two runs are picked', async () => {
+  await page.goto(`${query.base}/`);
+  await page.waitForSelector('input.pick');
+  const look = () => page.$eval('button.compare-selected', (b) => ({ disabled: b.disabled, opacity: Number(getComputedStyle(b).opacity), cursor: getComputedStyle(b).cursor }));
+  const refresh = await page.$eval('.list .toolbar button:not(.compare-selected)', (b) => Number(getComputedStyle(b).opacity));
+  let b = await look();
+  assert.equal(b.disabled, true);
+  assert.ok(b.opacity <= 0.6 && refresh === 1, `dimmed (${b.opacity}) beside an enabled button (${refresh})`);
+  assert.equal(b.cursor, 'not-allowed');
+  await page.check('input.pick[value="exec-support-a"]');
+  await page.check('input.pick[value="exec-support-b"]');
+  b = await look();
+  assert.deepEqual([b.disabled, b.opacity, b.cursor], [false, 1, 'pointer']);
+  await page.uncheck('input.pick[value="exec-support-b"]');
+  await shoot('states-list-compare-disabled');
+});
+
+test('29: attribute keys in the detail panel are never squeezed: each short key on one line', async () => {
+  await page.goto(`${query.base}/?trace=${SEQ}&span=${hex(4, 16)}`);
+  await page.waitForFunction(() => document.querySelectorAll('.detail .attrs').length >= 2);
+  const keys = await page.$$eval('.detail .attrs td:first-child, .detail .attrs dt', (cells) => cells.filter((c) => c.checkVisibility()).map((c) => {
+    const range = document.createRange();
+    range.selectNodeContents(c);
+    const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    return { key: c.textContent, lines: lines.size, width: c.getBoundingClientRect().width, panel: document.querySelector('.detail').clientWidth };
+  }));
+  assert.deepEqual(keys.map((k) => k.key).sort(), ['db.system', 'gen_ai.request.model', 'gen_ai.usage.input_tokens', 'gen_ai.usage.output_tokens',
+    'orcheo.node.id', 'service.name'].sort());
+  for (const k of keys) assert.equal(k.lines, 1, `${k.key} on ${k.lines} lines (${k.width} px of a ${k.panel} px panel)`);
+  await shoot('states-detail-keys');
+});
+
+test('29: "?" lists every key, 0 and the zoom gestures included', async () => {
+  await page.goto(`${query.base}/?trace=${PAR}`);
+  await page.waitForSelector('.row[data-id]');
+  await page.keyboard.press('?');
+  const help = page.locator('.help');
+  await help.waitFor();
+  const rows = await help.locator('tr').evaluateAll((trs) => trs.filter((t) => t.checkVisibility()).map((t) => t.innerText.replace(/\s+/g, ' ').trim()));
+  assert.ok(rows.some((r) => /^0 .*(whole trace|reset)/i.test(r)), `0: ${rows.join(' | ')}`);
+  for (const gesture of [/drag .*axis/i, /wheel/i, /ctrl.*wheel/i, /minimap/i])
+    assert.ok(rows.some((r) => gesture.test(r)), `${gesture}: ${rows.join(' | ')}`);
+  await shoot('states-help');
+  await page.keyboard.press('Escape');
+  assert.equal(await help.count(), 0);
+});
+
+// Bars drawn with an outline (the critical path), by span name.
+const outlined = () => page.$$eval('.row', (rows) => rows.filter((r) => r.checkVisibility() && getComputedStyle(r.querySelector('.bar')).boxShadow !== 'none')
+  .map((r) => r.querySelector('.name').textContent).sort());
+
+test('29: the outline and the hatching have a legend; a run with nothing in parallel outlines nothing', async () => {
+  await page.goto(`${query.base}/?trace=${PAR}`);
+  await page.waitForSelector('.row[data-id]');
+  assert.deepEqual(await outlined(), ['act', 'plan', 'run'], 'side-lookup ran beside plan');
+  const legend = async () => page.$$eval('.legend > *', (items) => items.filter((i) => i.checkVisibility() && i.getBoundingClientRect().width > 0)
+    .map((i) => i.innerText.trim()));
+  let items = await legend();
+  assert.ok(items.some((t) => /^critical path/i.test(t)), `legend: ${items}`);
+  assert.ok(items.some((t) => /^idle/i.test(t)), `legend: ${items}`);
+  const swatch = await page.$eval('.legend .key-crit i', (i) => getComputedStyle(i).boxShadow);
+  assert.equal(swatch, await page.$eval('.row .bar.crit', (b) => getComputedStyle(b).boxShadow), 'the swatch is the outline the bars wear');
+  await shoot('states-legend-parallel');
+  await page.goto(`${query.base}/?trace=${SEQ}`);
+  await page.waitForSelector('.row[data-id]');
+  assert.deepEqual(await outlined(), [], 'every span is on the path: an outline on all would say nothing');
+  items = await legend();
+  assert.ok(items.some((t) => /every span is on the critical path/i.test(t)), `legend: ${items}`);
+  await shoot('states-legend-sequential');
+});
+
 test('no console errors', async () => {
   assert.deepEqual(problems, []);
   await browser.close();

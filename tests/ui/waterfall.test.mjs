@@ -1,7 +1,7 @@
 // The waterfall's arithmetic (query/ui/waterfall.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { niceTicks, criticalPath, idleGaps, zoomAround } from '../../query/ui/waterfall.js';
+import { niceTicks, criticalPath, criticalOutline, idleGaps, zoomAround } from '../../query/ui/waterfall.js';
 import { buildTree } from '../../query/ui/model.js';
 
 test('ticks: a 1-2-5 step, never closer than the minimum gap, at any width', () => {
@@ -24,6 +24,21 @@ test('critical path: the chain that decided the end, not every long span', () =>
     ['b', n('b', 'root', 10, 30)], ['c', n('c', 'root', 45, 95)], ['c1', n('c1', 'c', 50, 60)], ['c2', n('c2', 'c', 60, 90)]]);
   const { roots } = buildTree(nodes);
   assert.deepEqual([...criticalPath(roots)].sort(), ['a', 'a1', 'c', 'c1', 'c2', 'root'].sort(), 'b ran beside a, so it is not on the path');
+});
+
+test('the critical path is outlined only when it is not every span', () => {
+  const n = (id, parent, start, end, placeholder = false) => ({ id, parent, name: id, start, end, status: 'OK', tin: 0, tout: 0, placeholder });
+  const sequential = new Map([['r', n('r', null, 0, 100)], ['a', n('a', 'r', 0, 30)], ['b', n('b', 'r', 30, 70)], ['c', n('c', 'r', 75, 100)]]);
+  let { roots } = buildTree(sequential);
+  assert.equal(criticalPath(roots).size, 4, 'one step after the other: all of them decided the end');
+  assert.deepEqual(criticalOutline(criticalPath(roots), sequential), { outline: new Set(), everySpan: true });
+  sequential.set('side', n('side', 'r', 40, 50));
+  ({ roots } = buildTree(sequential));
+  assert.deepEqual(criticalOutline(criticalPath(roots), sequential), { outline: new Set(['r', 'a', 'b', 'c']), everySpan: false }, 'a span beside b: the path means something');
+  const live = new Map([['p', n('p', null, 0, 50, true)], ['x', n('x', 'p', 0, 20)], ['y', n('y', 'p', 20, 50)]]);
+  ({ roots } = buildTree(live));
+  assert.deepEqual(criticalOutline(criticalPath(roots), live), { outline: new Set(), everySpan: true }, 'a placeholder is not a span');
+  assert.deepEqual(criticalOutline(new Set(), new Map()), { outline: new Set(), everySpan: false }, 'no spans: nothing to say');
 });
 
 test('idle gaps and zoom', () => {
