@@ -154,10 +154,13 @@ static void placeholder(jsonw_t *w, sub_t *s, const arbor_span_rec_t *child)
     ph_add(s, child->parent_span_id);
 }
 
-/* One real span, overwriting a placeholder the client holds. */
-static void real_span(jsonw_t *w, arbor_arena_t *a, sub_t *s, const arbor_span_rec_t *rec)
+/* One real span, overwriting a placeholder the client holds, with its service
+ * (the Trace tab colours it by service, as it does what it loaded). */
+static void real_span(jsonw_t *w, arbor_arena_t *a, sub_t *s, arbor_reader_t *r, span_services_t *services,
+                      const arbor_span_rec_t *rec)
 {
-    span_extra_t extra = {0, 0, 0, ph_take(s, rec->span_id)};
+    span_extra_t extra = {.replaces_placeholder = ph_take(s, rec->span_id),
+                          .service = span_json_service(services, r, rec->resource_ref, a)};
     span_render_t o = L.o.render->span;
     o.tenant = s->tenant; /* its links are signed for the subscriber's tenant */
     span_json_write(w, a, rec, &o, &extra);
@@ -208,6 +211,7 @@ static void send_trace(arbor_reader_t *r, sub_t *s, const uint8_t *trace_id, int
 {
     tree_t t;
     arbor_arena_t a;
+    span_services_t services = {0};
     jsonw_t w;
     arbor_trace_summary_t sum;
     arbor_iov_t exec = ARBOR_IOV_NULL;
@@ -234,7 +238,7 @@ static void send_trace(arbor_reader_t *r, sub_t *s, const uint8_t *trace_id, int
             span_json_placeholder(&w, &n->rec, NULL);
             ph_add(s, n->rec.span_id);
         } else {
-            real_span(&w, &a, s, &n->rec);
+            real_span(&w, &a, s, r, &services, &n->rec);
         }
         if (++in_msg == CHUNK_SPANS) {
             msg_send(s, &w, 0, seq);
@@ -428,6 +432,7 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
 {
     jsonw_t w;
     arbor_arena_t a;
+    span_services_t services = {0};
     size_t in_msg = 0;
     int open = 0;
     arbor_arena_init(&a, 64 * 1024, 0);
@@ -446,7 +451,7 @@ static void send_changes(arbor_reader_t *r, sub_t *s, const change_t *from, cons
         if (rec.has_parent && !ph_has(s, rec.parent_span_id) &&
             arbor_reader_span(r, c->trace, rec.parent_span_id, &parent) == ARBOR_ENOTFOUND)
             placeholder(&w, s, &rec);
-        real_span(&w, &a, s, &rec);
+        real_span(&w, &a, s, r, &services, &rec);
         if (++in_msg == CHUNK_SPANS) {
             msg_send(s, &w, 0, seq);
             open = 0;

@@ -114,9 +114,39 @@ void span_json_tokens(jsonw_t *w, const char *key, int64_t in, int64_t out)
     jsonw_object_end(w);
 }
 
+arbor_iov_t span_json_service(span_services_t *c, arbor_reader_t *r, uint64_t resource_ref, arbor_arena_t *arena)
+{
+    size_t i = 0;
+    while (i < 8 && !(c->svc[i].used && c->svc[i].ref == resource_ref))
+        i++;
+    if (i == 8) {
+        i = c->next++ % 8;
+        c->svc[i].used = 1;
+        c->svc[i].ref = resource_ref;
+        c->svc[i].len = 0;
+        arbor_iov_t bytes;
+        otlp_resource_t res;
+        if (arbor_reader_record(r, ARBOR_RECORD_RESOURCE, resource_ref, &bytes) == 0 &&
+            otlp_resource_record_decode(arena, bytes.base, bytes.len, &res) == 0) {
+            const otlp_value_t *v = otlp_attrs_get(&res.attrs, "service.name");
+            if (v != NULL && v->type == OTLP_VALUE_STRING) {
+                c->svc[i].len = v->u.str.len < sizeof c->svc[i].name ? v->u.str.len : sizeof c->svc[i].name - 1;
+                memcpy(c->svc[i].name, v->u.str.base, c->svc[i].len);
+            }
+        }
+    }
+    return arbor_iov(c->svc[i].name, c->svc[i].len);
+}
+
 static void write_extra(jsonw_t *w, const span_extra_t *extra)
 {
-    if (extra == NULL || !extra->has_tree)
+    if (extra == NULL)
+        return;
+    if (extra->service.base != NULL) {
+        jsonw_key_lit(w, "service");
+        jsonw_str(w, extra->service);
+    }
+    if (!extra->has_tree)
         return;
     jsonw_key_lit(w, "child_count");
     jsonw_uint(w, extra->child_count);

@@ -21,7 +21,24 @@ typedef struct {
     int has_tree;                   /* child_count and depth are known */
     uint32_t child_count, depth;
     int replaces_placeholder;       /* the client holds a placeholder with this ID: say it no longer is one */
+    arbor_iov_t service;            /* base != NULL: "service", its resource's service.name (live frames) */
 } span_extra_t;
+
+/** The service.name of resource records, the last few remembered (a trace has
+ * few resources: a page or a live tick reads and decodes each once). */
+typedef struct {
+    struct {
+        uint64_t ref;
+        char name[128];
+        size_t len;
+        int used;
+    } svc[8];
+    size_t next;
+} span_services_t;
+
+/** The service.name of @p resource_ref ("" if it has none), valid while @p c
+ * is and until 8 other resources were asked for (@p arena: scratch). */
+arbor_iov_t span_json_service(span_services_t *c, arbor_reader_t *r, uint64_t resource_ref, arbor_arena_t *arena);
 
 void span_json_value(jsonw_t *w, const otlp_value_t *v);
 void span_json_attrs(jsonw_t *w, const otlp_attrs_t *attrs);

@@ -239,38 +239,13 @@ static void write_page_info(jsonw_t *w, int more, size_t next_pos, const uint8_t
 typedef struct {
     arbor_reader_t *r;
     int events;
-    struct {
-        uint64_t ref;
-        char name[128];
-        size_t len;
-        int used;
-    } svc[8];
-    size_t next;
+    span_services_t services;
 } skel_ctx_t;
 
 static void write_service(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *rec, arbor_arena_t *arena)
 {
-    size_t i = 0;
-    while (i < 8 && !(c->svc[i].used && c->svc[i].ref == rec->resource_ref))
-        i++;
-    if (i == 8) {
-        i = c->next++ % 8;
-        c->svc[i].used = 1;
-        c->svc[i].ref = rec->resource_ref;
-        c->svc[i].len = 0;
-        arbor_iov_t bytes;
-        otlp_resource_t res;
-        if (arbor_reader_record(c->r, ARBOR_RECORD_RESOURCE, rec->resource_ref, &bytes) == 0 &&
-            otlp_resource_record_decode(arena, bytes.base, bytes.len, &res) == 0) {
-            const otlp_value_t *v = otlp_attrs_get(&res.attrs, "service.name");
-            if (v != NULL && v->type == OTLP_VALUE_STRING) {
-                c->svc[i].len = v->u.str.len < sizeof c->svc[i].name ? v->u.str.len : sizeof c->svc[i].name - 1;
-                memcpy(c->svc[i].name, v->u.str.base, c->svc[i].len);
-            }
-        }
-    }
     jsonw_key_lit(w, "service");
-    jsonw_str(w, arbor_iov(c->svc[i].name, c->svc[i].len));
+    jsonw_str(w, span_json_service(&c->services, c->r, rec->resource_ref, arena));
 }
 
 static void write_model(jsonw_t *w, const otlp_span_t *s)
@@ -371,7 +346,7 @@ static void emit(jsonw_t *w, const tree_t *t, uint32_t idx, const arbor_span_rec
                  const trace_options_t *o, skel_ctx_t *c, arbor_arena_t *arena)
 {
     const tree_node_t *n = &t->nodes[idx];
-    span_extra_t extra = {1, n->n_children, n->depth, 0};
+    span_extra_t extra = {.has_tree = 1, .child_count = n->n_children, .depth = n->depth};
     if (kind == RENDER_SKELETON)
         skeleton_entry(w, t, idx, stored, c, arena);
     else if (stored == NULL)

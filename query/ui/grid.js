@@ -518,6 +518,7 @@ export class TraceView {
         if (!n) break;
         if (n.children.length && !this.collapsed.has(n.id) && !this.query) this.toggle(n.id);
         else if (n.parent && this.nodes.has(n.parent)) this.selectVisible(n.parent);
+        else if (n.adoptedBy) this.selectVisible(n.adoptedBy);
         break;
       case 'Enter': case ' ': if (n) this.showDetail(n.id); break;
       case 'n': this.nextMatch(e.shiftKey ? -1 : 1); break;

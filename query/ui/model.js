@@ -24,6 +24,7 @@ export function fromLive(s) {
   return { id: s.span_id, parent: s.parent_span_id, trace: s.trace_id, name: s.name, start: ms(s.start_time),
     end: ms(s.end_time ?? s.start_time), status: s.status.code, kind: s.kind, tin: s.token_usage.input,
     tout: s.token_usage.output, placeholder: ph, model: liveModel(s.attributes),
+    service: typeof s.service === 'string' ? s.service : undefined, // as the skeleton's: the bar's colour
     events: (s.events || []).map((e) => ({ name: e.name, t: ms(e.time) })) };
 }
 
@@ -31,18 +32,42 @@ export function fromLive(s) {
 export function upsert(nodes, n) {
   const old = nodes.get(n.id);
   if (old && !n.placeholder) {
-    if (n.service === undefined) n.service = old.service; // live frames carry no resource
+    if (n.service === undefined) n.service = old.service; // a frame that does not name it keeps it
     Object.assign(old, n);
   }
   else if (!old) nodes.set(n.id, n);
+}
+
+// A placeholder whose own parent is not known yet (a node span still running
+// while its LLM call has come) is a root only because nothing says where it
+// hangs: it goes under its trace's root instead of beside it (the real root,
+// else the earliest placeholder), marked adoptedBy until its span arrives.
+function adoptOrphans(roots) {
+  const byTrace = new Map();
+  for (const r of roots) {
+    if (!byTrace.has(r.trace)) byTrace.set(r.trace, []);
+    byTrace.get(r.trace).push(r);
+  }
+  const earliest = (x, y) => (y.start < x.start || (y.start === x.start && y.id < x.id) ? y : x);
+  const kept = [];
+  for (const list of byTrace.values()) {
+    const real = list.filter((r) => !r.placeholder && !r.parent);
+    const anchor = (real.length ? real : list).reduce(earliest);
+    for (const r of list) {
+      if (r === anchor || !r.placeholder) { kept.push(r); continue; }
+      anchor.children.push(r);
+      r.adoptedBy = anchor.id;
+    }
+  }
+  return kept;
 }
 
 // Children, depths and subtree totals on every node; roots and the time range.
 // Iterative (deep chains); siblings by start, then ID; a placeholder spans what
 // hangs under it, however much has arrived.
 export function buildTree(nodes) {
-  for (const n of nodes.values()) n.children = [];
-  const roots = [];
+  for (const n of nodes.values()) { n.children = []; n.adoptedBy = undefined; }
+  let roots = [];
   let start = Infinity, end = -Infinity;
   for (const n of nodes.values()) {
     const p = n.parent && nodes.get(n.parent);
@@ -51,6 +76,7 @@ export function buildTree(nodes) {
     if (n.start < start) start = n.start;
     if (n.end > end) end = n.end;
   }
+  roots = adoptOrphans(roots);
   const order = (a, b) => a.start - b.start || (a.id < b.id ? -1 : 1);
   roots.sort(order);
   const stack = roots.map((r) => [r, 0, false]);

@@ -31,6 +31,9 @@ test('Chromium WebSocket: spans in commit order, placeholder replaced, complete 
   assert.equal(msgs.find((m) => m.spans.some((s) => s.span_id === hex(1, 16) && s.name !== '(span not received yet)'))
     .spans.find((s) => s.span_id === hex(1, 16)).attributes['arbor.placeholder'], false);
   assert.ok(msgs.every((m) => m.type === 'trace:update' && m.execution_id === 'exec-browser'));
+  const spans = msgs.flatMap((m) => m.spans);
+  assert.ok(spans.filter((s) => !s.attributes['arbor.placeholder']).every((s) => s.service === 'test-svc'), 'each span names its service');
+  assert.ok(spans.filter((s) => s.attributes['arbor.placeholder']).every((s) => !('service' in s)), 'a placeholder has none');
 });
 
 test('teardown', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, setup, run, tempDir, startCollector, startQuery, span, postSpans, hex, launchChromium } from './lib.mjs';
+import { serviceColour } from '../../query/ui/model.js';
 
 const shots = new URL('../out/', import.meta.url).pathname;
 mkdirSync(shots, { recursive: true });
@@ -257,6 +258,37 @@ test('29: the outline and the hatching have a legend; a run with nothing in para
   items = await legend();
   assert.ok(items.some((t) => /every span is on the critical path/i.test(t)), `legend: ${items}`);
   await shoot('states-legend-sequential');
+});
+
+test('26: spans that arrive live look as after a reload (service colour and tooltip); a second placeholder hangs under the first', async () => {
+  const SVC = 'billing-svc', want = serviceColour(SVC);
+  assert.notEqual(want, '#4c78c2', 'a service whose colour is not the default bar\'s');
+  const rgb = `rgb(${[1, 3, 5].map((i) => parseInt(want.slice(i, i + 2), 16)).join(', ')})`;
+  await page.goto(`${query.base}/?execution=exec-live-colour`);
+  await page.waitForSelector('.theader .badge.live');
+  const LT = 0x1c0, T = NOW - 5_000n * ms, at = (a, b) => ({ start: T + BigInt(a) * ms, end: T + BigInt(b) * ms });
+  const exec = { 'execution.id': 'exec-live-colour' };
+  // node-0 came (its root, 1, is running); then an LLM call of node-1 (3), itself still running
+  await postSpans(collector.url, [span({ trace: LT, id: 2, parent: 1, name: 'node-0', ...at(0, 100), attrs: exec })], { 'service.name': SVC });
+  await page.waitForFunction(() => document.querySelector('[data-testid=span-count]')?.textContent === '1');
+  await postSpans(collector.url, [span({ trace: LT, id: 4, parent: 3, name: 'chat gpt-4o', ...at(150, 250), attrs: exec })], { 'service.name': SVC });
+  await page.waitForFunction(() => document.querySelector('[data-testid=span-count]')?.textContent === '2');
+  const rows = () => page.$$eval('.row', (rs) => rs.filter((r) => r.checkVisibility()).map((r) => {
+    const bar = r.querySelector('.bar');
+    return { name: r.querySelector('.name').textContent, level: r.getAttribute('aria-level'), placeholder: r.classList.contains('placeholder'),
+      colour: getComputedStyle(bar).backgroundColor, tip: bar.title };
+  }));
+  const live = await rows();
+  assert.deepEqual(live.map((r) => `${r.level}:${r.placeholder ? 'ph' : r.name}`), ['1:ph', '2:node-0', '2:ph', '3:chat gpt-4o'],
+    'one root: the missing node hangs under the missing root');
+  for (const r of live.filter((x) => !x.placeholder)) {
+    assert.equal(r.colour, rgb, `${r.name} in ${SVC}'s colour while live`);
+    assert.equal(r.tip, `${SVC}: ${r.name}`);
+  }
+  await shoot('states-live-placeholders');
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('[data-testid=span-count]')?.textContent === '2');
+  assert.deepEqual((await rows()).filter((r) => !r.placeholder), live.filter((r) => !r.placeholder), 'a reload draws the same');
 });
 
 test('no console errors', async () => {

@@ -113,6 +113,42 @@ test('live: messages fold into the model; a root or completion asks for the head
   assert.equal(view.seq, 'f3.1.12');
 });
 
+test('live: a span keeps the service its frame names (the bar\'s colour), or the one it had', () => {
+  const view = { nodes: new Map(), seq: 0, meta: null, complete: false };
+  applyLiveMessage(view, { seq: 1, complete: false, spans: [{ ...live('a', null, 0, 10), service: 'payments' }] });
+  assert.equal(view.nodes.get('a').service, 'payments', 'a span that arrived live is drawn as after a reload');
+  upsert(view.nodes, fromSkeleton({ ...skel('b', 'a', 1, 2), service: 'tools' }));
+  applyLiveMessage(view, { seq: 2, complete: false, spans: [live('b', 'a', 1, 3)] });
+  assert.equal(view.nodes.get('b').service, 'tools', 'a frame without one keeps what was held');
+});
+
+test('a placeholder whose parent is unknown hangs under its trace\'s root, not beside it', () => {
+  // live: node-0 came under the missing root (placeholder R); then an LLM call
+  // came under node-1, itself missing (placeholder N1, parent unknown)
+  const view = { nodes: new Map(), seq: 0, meta: null, complete: false };
+  applyLiveMessage(view, { seq: 1, complete: false, spans: [live('R', null, 0, 10, { placeholder: true }), live('n0', 'R', 0, 10)] });
+  applyLiveMessage(view, { seq: 2, complete: false, spans: [live('N1', null, 20, 30, { placeholder: true }), live('l1', 'N1', 20, 30)] });
+  let { roots } = buildTree(view.nodes);
+  assert.deepEqual(roots.map((n) => n.id), ['R'], 'one tree');
+  assert.deepEqual(view.nodes.get('R').children.map((n) => n.id), ['n0', 'N1']);
+  assert.deepEqual(['R', 'n0', 'N1', 'l1'].map((id) => view.nodes.get(id).depth), [0, 1, 1, 2]);
+  assert.equal(view.nodes.get('N1').adoptedBy, 'R', 'marked: its parent is not known yet');
+  assert.deepEqual([view.nodes.get('R').start, view.nodes.get('R').end], [0, 30], 'the root placeholder spans it too');
+  // node-1 arrives: a child of the root like any other
+  applyLiveMessage(view, { seq: 3, complete: false, spans: [live('N1', 'R', 19, 31, { name: 'node-1' })] });
+  ({ roots } = buildTree(view.nodes));
+  assert.deepEqual(roots.map((n) => n.id), ['R']);
+  assert.equal(view.nodes.get('N1').adoptedBy, undefined);
+  // a real root takes orphans in; another trace's root stays its own
+  const nodes = load([skel('r', null, 5, 50), skel('p', null, 0, 0, { placeholder: true }), skel('x', 'p', 10, 20)]);
+  upsert(nodes, { ...fromSkeleton(skel('o', null, 0, 100)), trace: 'other' });
+  ({ roots } = buildTree(nodes));
+  assert.deepEqual(roots.map((n) => n.id).sort(), ['o', 'r']);
+  assert.deepEqual(nodes.get('r').children.map((n) => n.id), ['p']);
+  assert.equal(nodes.get('x').depth, 2);
+  assert.equal(visibleRows(nodes, roots).rows.length, 4);
+});
+
 test('token source: the generated conventions table, first pair wins as in the collector', async () => {
   // genai.js is generated into the build tree from proto/genai_conventions.json
   const { default: genai } = await import(process.env.ARBOR_GENAI_JS);
