@@ -251,7 +251,7 @@ static void write_service(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *rec
 static void write_model(jsonw_t *w, const otlp_span_t *s)
 {
     static const char *const keys[] = {"gen_ai.response.model", "gen_ai.request.model", "llm.model_name",
-                                       "orcheo.model", "model"};
+                                       "orcheo.ai.model.actual", "orcheo.ai.model.requested", "orcheo.model", "model"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const otlp_value_t *v = otlp_attrs_get(&s->attrs, keys[i]);
         if (v != NULL && v->type == OTLP_VALUE_STRING && v->u.str.len) {
@@ -277,7 +277,8 @@ static void write_events(jsonw_t *w, const otlp_span_t *s)
     jsonw_array_end(w);
 }
 
-/* The service, and from the decoded span the model (spans with tokens) and the events (when asked). */
+/* The service, and from the decoded span the model (spans with tokens; every span on
+ * the full load, where compare matches LLM calls by it) and the events (when asked). */
 static void write_span_facts(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *rec, arbor_arena_t *arena)
 {
     arbor_iov_t bytes;
@@ -287,7 +288,7 @@ static void write_span_facts(jsonw_t *w, skel_ctx_t *c, const arbor_span_rec_t *
         return;
     if (arbor_span_bytes(rec, arena, &bytes) != 0 || otlp_span_decode(arena, bytes.base, bytes.len, &s) != 0)
         return;
-    if (rec->has_tokens)
+    if (rec->has_tokens || c->events)
         write_model(w, &s);
     if (c->events) { /* the UI's full load: the workflow node too, which runs are compared by */
         const otlp_value_t *node = otlp_attrs_get(&s.attrs, "orcheo.node.id");

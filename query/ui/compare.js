@@ -2,9 +2,12 @@
 // Pure: unit-tested under node --test.
 //
 // Two spans are "the same node" when they have the same workflow node ID
-// (orcheo.node.id) under the same parent node, else the same name and rank
-// among same-named siblings (by start time): the third `llm` call under `agent`
-// in one run is the third in the other. Placeholders are left out (not spans yet).
+// (orcheo.node.id) under the same parent node; an LLM call (a span with a model,
+// from the model attributes the page reads) is its parent's first, second, …
+// model call whatever it is named, so `chat gpt-4o` -> `chat claude-…` is one
+// call whose model changed; any other span is matched by name and rank among
+// same-named siblings (by start time): the third `tool` under `agent` in one run
+// is the third in the other. Placeholders are left out (not spans yet).
 
 // Each node's alignment key, in pre-order: [[key, node, depth], …].
 export function keyed(roots) {
@@ -21,7 +24,7 @@ export function keyed(roots) {
   const order = [];
   while (stack.length) {
     const [n, parentKey, depth] = stack.pop();
-    const label = n.nodeId ? `@${n.nodeId}` : n.name;
+    const label = n.nodeId ? `@${n.nodeId}` : n.model ? '~model call' : n.name;
     const key = `${parentKey}/${label}#${rank(parentKey, label)}`;
     order.push([key, n, depth]);
     const kids = n.children.filter((c) => !c.placeholder);
@@ -33,20 +36,24 @@ export function keyed(roots) {
 const dur = (n) => (n ? n.end - n.start : null);
 const tok = (n) => (n ? n.tin + n.tout : null);
 const delta = (a, b) => (a === null || b === null || a === undefined || b === undefined ? null : b - a);
+// what a node and everything under it spent (buildTree's rollups); 0 for a node not in that run
+const subTok = (n) => (n ? n.subIn + n.subOut : 0);
+const subCost = (n) => (n ? n.subCost || 0 : 0);
 
-// The aligned rows, in B's order with A's nodes missing from B placed after
-// their nearest preceding kept node: [{key, depth, name, a, b, kind: 'same'|'added'|'removed',
-// dDur, dTok, dCost, statusChanged}], and a summary.
+// The aligned rows, in A's order with B's added nodes placed where B has them:
+// [{key, depth, name, a, b, kind: 'same'|'added'|'removed', dDur, dTok, dCost
+// (subtree: what the node and all under it spent more or less; a node in one run
+// only counts in full), statusChanged, modelChanged}], and a summary.
 export function compareRuns(rootsA, rootsB) {
   const A = keyed(rootsA), B = keyed(rootsB);
   const inA = new Map(A), inB = new Map(B), depth = new Map([...A, ...B].map(([k, , d]) => [k, d]));
   const rows = [];
   const row = (key, a, b) => {
     const n = b || a;
+    const dTok = subTok(b) - subTok(a), dCost = subCost(b) - subCost(a);
     return { key, depth: depth.get(key), name: n.name, a, b, kind: a && b ? 'same' : b ? 'added' : 'removed',
-      dDur: delta(dur(a), dur(b)), dTok: delta(tok(a), tok(b)),
-      dCost: a && b && a.cost != null && b.cost != null ? b.cost - a.cost : null,
-      statusChanged: Boolean(a && b && a.status !== b.status) };
+      dDur: delta(dur(a), dur(b)), dTok: a && b ? dTok : dTok || null, dCost: a && b ? dCost : dCost || null,
+      statusChanged: Boolean(a && b && a.status !== b.status), modelChanged: Boolean(a && b && (a.model || b.model) && a.model !== b.model) };
   };
   // A's order, with B's added nodes placed where B has them
   const idxB = new Map(B.map(([k], i) => [k, i]));
@@ -81,7 +88,7 @@ export function compareRuns(rootsA, rootsB) {
     errA: A.filter(([, n]) => n.status === 'ERROR').length, errB: B.filter(([, n]) => n.status === 'ERROR').length,
     spansA: A.length, spansB: B.length,
     added: rows.filter((r) => r.kind === 'added').length, removed: rows.filter((r) => r.kind === 'removed').length,
-    changed: rows.filter((r) => r.kind === 'same' && (r.statusChanged || (r.dDur && Math.abs(r.dDur) >= 0.001))).length,
+    changed: rows.filter((r) => r.kind === 'same' && (r.statusChanged || r.modelChanged || (r.dDur && Math.abs(r.dDur) >= 0.001))).length,
   };
   return { rows, summary };
 }

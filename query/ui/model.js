@@ -12,7 +12,8 @@ export function fromSkeleton(s) {
 }
 
 // The model a span ran on, from its attributes (as the skeleton's "model").
-const MODEL_KEYS = ['gen_ai.response.model', 'gen_ai.request.model', 'llm.model_name', 'orcheo.model', 'model'];
+const MODEL_KEYS = ['gen_ai.response.model', 'gen_ai.request.model', 'llm.model_name', 'orcheo.ai.model.actual',
+  'orcheo.ai.model.requested', 'orcheo.model', 'model'];
 function liveModel(attrs) {
   for (const k of MODEL_KEYS) if (typeof attrs?.[k] === 'string' && attrs[k]) return attrs[k];
   return null;

@@ -296,15 +296,20 @@ test('compare two executions: from the list (select two) and from a run (previou
   await page.click('button.compare-selected');
   await page.waitForSelector('table.cmp tbody tr');
   assert.equal(new URL(page.url()).search, '?a=exec-cmp-a&b=exec-cmp-b', 'the older run is A');
-  const rows = await page.$$eval('table.cmp tbody tr', (trs) => trs.map((tr) => ({ kind: tr.className.replace('cmp-row ', ''),
-    cells: [...tr.children].map((td) => td.textContent.trim()) })));
-  const row = (name) => rows.find((r) => r.cells[0].replace(/^[+−]/, '') === name);
-  assert.deepEqual(rows.map((r) => `${r.cells[0]}:${r.kind}`), ['workflow:same', 'plan:same', '−search:removed', '+rerank:added', 'answer v2:same'],
+  const rows = await page.$$eval('table.cmp tbody tr', (trs) => trs.map((tr) => {
+    const text = (c) => tr.querySelector(`td.${c}`).textContent.trim();
+    return { kind: tr.dataset.kind, name: text(tr.dataset.kind === 'removed' ? 'a-name' : 'b-name'), aName: text('a-name'),
+      dDur: text('d-dur'), dTok: text('d-tok'), change: text('change') };
+  }));
+  const row = (name) => rows.find((r) => r.name.replace(/^[+−]/, '') === name);
+  assert.deepEqual(rows.map((r) => `${r.name}:${r.kind}`), ['workflow:same', 'plan:same', '−search:removed', '+rerank:added', 'answer v2:same'],
     'the renamed node is the same workflow node (orcheo.node.id)');
-  assert.equal(row('plan').cells[3], '+50.0 ms');
-  assert.equal(row('answer v2').cells[3], '−50.0 ms');
-  assert.equal(row('answer v2').cells[4], '+10');
-  assert.match(row('answer v2').cells.at(-1), /^UNSET → ERROR$/);
+  assert.equal(row('answer v2').aName, 'answer', 'A\'s name on A\'s side');
+  assert.equal(row('plan').dDur, '+50.0 ms');
+  assert.equal(row('answer v2').dDur, '−50.0 ms');
+  assert.equal(row('answer v2').dTok, '+10');
+  assert.equal(row('workflow').dTok, '+10', 'the subtree\'s tokens');
+  assert.match(row('answer v2').change, /^UNSET → ERROR$/);
   assert.equal(await page.textContent('[data-testid=cmp-counts]'), '1 added · 1 removed · 2 changed');
   await page.screenshot({ path: `${shots}ui-compare-1440.png`, fullPage: true });
   await page.setViewportSize({ width: 800, height: 900 });

@@ -291,6 +291,75 @@ test('26: spans that arrive live look as after a reload (service colour and tool
   assert.deepEqual((await rows()).filter((r) => !r.placeholder), live.filter((r) => !r.placeholder), 'a reload draws the same');
 });
 
+// The compare page's visible rows: each side's name, duration and bar width, the deltas, what changed.
+const compareRows = () => page.$$eval('table.cmp tbody tr', (trs) => trs.filter((tr) => tr.checkVisibility()).map((tr) => {
+  const cell = (c) => tr.querySelector(`td.${c}`);
+  const text = (c) => (cell(c) && cell(c).checkVisibility() ? cell(c).innerText.trim() : '');
+  const bar = (c) => { const b = cell(c)?.querySelector('.cmp-bar'); return b && b.checkVisibility() ? b.getBoundingClientRect().width : 0; };
+  return { kind: tr.dataset.kind, aName: text('a-name'), bName: text('b-name'), aDur: text('a-dur'), bDur: text('b-dur'), aBar: bar('a-bar'), bBar: bar('b-bar'),
+    dDur: text('d-dur'), dTok: text('d-tok'), dCost: text('d-cost'), change: text('change') };
+}));
+
+test('28: compare shows two waterfalls side by side, nodes matched by workflow node ID, subtree deltas, a model swap as a change', async () => {
+  // the skeleton names the model of every span on the full load, Orcheo's node attributes included
+  const LONE = hex(0x10e, 32);
+  await postSpans(collector.url, [span({ trace: LONE, id: 1, name: 'chat', start: NOW - 9_000n * ms, end: NOW - 8_000n * ms, attrs: { 'gen_ai.request.model': 'gpt-4o' } }),
+    span({ trace: LONE, id: 2, parent: 1, name: 'node', start: NOW - 9_000n * ms, end: NOW - 8_500n * ms,
+      attrs: { 'orcheo.ai.model.actual': 'gpt-4o-mini', 'orcheo.token.input': 3 } })]);
+  const skeleton = await (await fetch(`${query.base}/api/traces/${LONE}/tree?events=1`)).json();
+  assert.deepEqual(skeleton.spans.map((s) => s.model), ['gpt-4o', 'gpt-4o-mini'], 'without tokens, and from orcheo.ai.model.actual');
+
+  await page.goto(`${query.base}/compare?a=exec-support-a&b=exec-support-b`);
+  await page.waitForSelector('table.cmp tbody tr');
+  const rows = await compareRows();
+  assert.deepEqual(rows.map((r) => `${r.kind}:${r.aName}|${r.bName}`), ['same:workflow.execution|workflow.execution', 'same:classify|classify',
+    'same:chat gpt-4o-mini|chat gpt-4o-mini', 'same:retrieve|retrieve', 'same:vector search|vector search', 'same:rerank|rerank', 'same:answer|answer',
+    'same:chat gpt-4o-2024-08-06|chat claude-3-5-sonnet-20241022'], 'nothing added or removed: the LLM call is the answer node\'s model call');
+  const by = Object.fromEntries(rows.map((r) => [r.bName, r]));
+  const swap = by['chat claude-3-5-sonnet-20241022'];
+  assert.equal(swap.change, 'model gpt-4o-2024-08-06 → claude-3-5-sonnet-20241022');
+  assert.match(await page.textContent('[data-testid=cmp-counts]'), /^0 added · 0 removed · \d+ changed$/);
+  for (const r of rows) assert.ok(r.aBar > 0 && r.bBar > 0, `${r.bName}: a bar on each side (${r.aBar}, ${r.bBar})`);
+  const ratio = by.answer.aBar / by.answer.bBar;
+  assert.ok(Math.abs(ratio - 1200 / 1600) < 0.04, `one time scale for both: answer ${by.answer.aDur} vs ${by.answer.bDur} drawn ${ratio.toFixed(3)}`);
+  for (const name of ['workflow.execution', 'answer']) {
+    assert.equal(by[name].dTok, '+70', `${name}: the subtree's tokens`);
+    assert.equal(by[name].dCost, '+$0.00340', `${name}: the subtree's cost`);
+  }
+  assert.deepEqual([by.answer.dDur, by['workflow.execution'].dDur], ['+400.0 ms', '+450.0 ms']);
+  const heads = await page.$$eval('table.cmp thead th', (th) => th.filter((x) => x.checkVisibility()).map((x) => x.innerText.trim()));
+  assert.ok(heads.some((t) => /^A\b.*exec-support-a/.test(t)) && heads.some((t) => /^B\b.*exec-support-b/.test(t)), `two runs side by side: ${heads}`);
+  const fits = await page.$eval('.table-scroll', (s) => s.scrollWidth <= s.clientWidth + 1);
+  assert.ok(fits, 'both waterfalls and the deltas fit 1440 px');
+  await shoot('states-compare', { full: true });
+});
+
+test('27: compare with a run that does not exist says "not found", not "−100 %" and every node removed', async () => {
+  await page.goto(`${query.base}/compare?a=exec-support-a&b=nope`);
+  await page.waitForSelector('.not-found');
+  const text = await page.locator('#app').innerText();
+  assert.match(text, /No execution nope/);
+  assert.doesNotMatch(text, /100 ?%|removed|0 µs/);
+  assert.equal(await page.locator('table.cmp').count(), 0);
+  assert.ok(await page.locator('.not-found a', { hasText: 'exec-support-a' }).isVisible(), 'the run that exists is one click away');
+  await shoot('states-compare-not-found');
+  await page.goto(`${query.base}/compare?a=gone-1&b=gone-2`);
+  await page.waitForSelector('.not-found');
+  const both = await page.locator('.not-found').innerText();
+  assert.match(both, /No execution gone-1/);
+  assert.match(both, /No execution gone-2/);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/api/executions/*/tree?*', async (route) => { await held; await route.continue(); });
+  await page.goto(`${query.base}/compare?a=exec-support-a&b=exec-support-b`);
+  await page.waitForSelector('.compare .note');
+  assert.match(await page.locator('.compare').innerText(), /Loading both runs/);
+  await shoot('states-compare-loading');
+  release();
+  await page.waitForSelector('table.cmp tbody tr');
+  await page.unroute('**/api/executions/*/tree?*');
+});
+
 test('no console errors', async () => {
   assert.deepEqual(problems, []);
   await browser.close();
