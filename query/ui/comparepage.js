@@ -118,7 +118,7 @@ export async function showCompare(params) {
   router.current = null;
   const a = params.get('a') || '', b = params.get('b') || '';
   document.title = 'Compare · Arbor';
-  setCrumbs(h('a', { href: '/', 'data-nav': '/' }, 'Recent runs'), `Compare ${a} with ${b}`);
+  setCrumbs(h('a', { href: '/', 'data-nav': '/' }, 'Recent runs'), a && b ? `Compare ${a} with ${b}` : 'Compare');
   const view = h('section', { class: 'list compare' }, h('div', { class: 'note' }, 'Loading both runs…'));
   $('#app').replaceChildren(view);
   if (!a || !b) {
