@@ -312,7 +312,7 @@ static void span_header(const ingest_options_t *o, arbor_arena_t *a, const otlp_
 /* The span's entries for its trace's bloom and the tag catalog: the name (every
  * name, "" too: { name = "" } is answered from the bloom), span attributes, and
  * the resource's once per run of spans of one trace (*res_trace remembers it:
- * a batch is usually one trace). 0 or ENOMEM. */
+ * a batch is usually one trace); and the artifacts it names. 0 or ENOMEM. */
 static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_resource_t *res, const uint8_t **res_trace,
                       arbor_span_in_t *in)
 {
@@ -333,6 +333,17 @@ static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_resourc
     }
     in->attrs = idx;
     in->n_attrs = ni;
+    /* artifacts it names: downloads are served only for these, per tenant */
+    size_t na = otlp_span_artifact_ids(s, NULL, 0);
+    na = na < OTLP_MAX_ARTIFACTS ? na : OTLP_MAX_ARTIFACTS;
+    if (na == 0)
+        return 0;
+    arbor_iov_t *ids = arbor_arena_alloc(a, na * sizeof *ids);
+    if (ids == NULL)
+        return ENOMEM;
+    otlp_span_artifact_ids(s, ids, na);
+    in->artifact_ids = ids;
+    in->n_artifact_ids = na;
     return 0;
 }
 

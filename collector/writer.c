@@ -202,7 +202,7 @@ static int write_job(writer_t *w, arbor_batch_t *b, ingest_job_t *job)
     if ((rc = check_trace_caps(w, b, job)) != 0)
         return rc;
     if (job->has_announcement)
-        return arbor_batch_announce_execution(b, job->announce_trace, job->announce_execution);
+        return arbor_batch_announce_execution(b, job->announce_trace, job->announce_execution, arbor_now_ns());
     uint64_t res_refs[64], scope_refs[64];
     uint64_t *rr = job->n_resources <= 64 ? res_refs : arbor_xmalloc(job->n_resources * sizeof *rr);
     uint64_t *sr = job->n_scopes <= 64 ? scope_refs : arbor_xmalloc(job->n_scopes * sizeof *sr);

@@ -249,6 +249,19 @@ int otlp_span_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *ar
 int otlp_resource_redact(const otlp_redactor_t *r, otlp_resource_t *res, arbor_arena_t *arena, size_t *count);
 int otlp_scope_redact(const otlp_redactor_t *r, otlp_scope_t *scope, arbor_arena_t *arena, size_t *count);
 
+/** Most artifact IDs a span is taken to name (indexed, and rendered with links). */
+#define OTLP_MAX_ARTIFACTS 256
+/**
+ * The artifact IDs a span names, each once, in order: `orcheo.artifact.ids` (a
+ * string, or an array of strings), then the `artifact.id` (else `id`) of each
+ * event named `artifact` or `orcheo.artifact`. Empty IDs name nothing. Writes
+ * at most @p max into @p out (borrowed from the span); returns how many there
+ * are, which may be more.
+ */
+size_t otlp_span_artifact_ids(const otlp_span_t *s, arbor_iov_t *out, size_t max);
+/** The artifact event that describes @p id (name, type, size, preview), or NULL. */
+const otlp_event_t *otlp_span_artifact_event(const otlp_span_t *s, arbor_iov_t id);
+
 /** Find an attribute by key (first match) or NULL. */
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);
 /** Integer view of a value: INT, DOUBLE (truncated) or a decimal STRING. 1 if found. */

@@ -154,3 +154,53 @@ int otlp_span_drop_content(otlp_span_t *s, arbor_arena_t *arena, size_t *count)
     *count = dropped;
     return 0;
 }
+
+/* ---- artifacts (Orcheo: orcheo.artifact.ids, and artifact events) ---- */
+
+static int is_artifact_event(const otlp_event_t *e)
+{
+    return arbor_iov_eq_str(e->name, "artifact") || arbor_iov_eq_str(e->name, "orcheo.artifact");
+}
+
+static arbor_iov_t artifact_event_id(const otlp_event_t *e)
+{
+    const otlp_value_t *v = otlp_attrs_get(&e->attrs, "artifact.id");
+    if (v == NULL)
+        v = otlp_attrs_get(&e->attrs, "id");
+    return is_artifact_event(e) && v && v->type == OTLP_VALUE_STRING ? v->u.str : ARBOR_IOV_NULL;
+}
+
+/* Add @p id unless it is empty or listed already; the count grows past @p max. */
+static size_t add_artifact_id(arbor_iov_t *out, size_t n, size_t max, arbor_iov_t id)
+{
+    if (id.len == 0)
+        return n;
+    for (size_t i = 0; i < n && i < max; i++)
+        if (arbor_iov_eq(out[i], id))
+            return n;
+    if (n < max)
+        out[n] = id;
+    return n + 1;
+}
+
+size_t otlp_span_artifact_ids(const otlp_span_t *s, arbor_iov_t *out, size_t max)
+{
+    const otlp_value_t *ids = otlp_attrs_get(&s->attrs, "orcheo.artifact.ids");
+    size_t n = 0;
+    if (ids && ids->type == OTLP_VALUE_STRING)
+        n = add_artifact_id(out, n, max, ids->u.str);
+    for (size_t i = 0; ids && ids->type == OTLP_VALUE_ARRAY && i < ids->u.array.count; i++)
+        if (ids->u.array.items[i].type == OTLP_VALUE_STRING)
+            n = add_artifact_id(out, n, max, ids->u.array.items[i].u.str);
+    for (size_t i = 0; i < s->n_events; i++)
+        n = add_artifact_id(out, n, max, artifact_event_id(&s->events[i]));
+    return n;
+}
+
+const otlp_event_t *otlp_span_artifact_event(const otlp_span_t *s, arbor_iov_t id)
+{
+    for (size_t i = 0; i < s->n_events; i++)
+        if (id.len > 0 && arbor_iov_eq(artifact_event_id(&s->events[i]), id))
+            return &s->events[i];
+    return NULL;
+}

@@ -1272,47 +1272,90 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_accept(&accept_ctx, sock);
 }
 
+/* The artifact ID of /api/artifacts/{id}/download, decoded (any length, in the
+ * request's pool); base NULL when the path is not that, the ID is empty, or it
+ * is "." or ".." (even encoded: they would name another path on the upstream). */
+static arbor_iov_t artifact_id_of(h2o_req_t *req)
+{
+    static const char prefix[] = "/api/artifacts/", suffix[] = "/download";
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t pl = sizeof prefix - 1, sl = sizeof suffix - 1;
+    const char *p = req->path.base;
+    if (len <= pl + sl || memcmp(p, prefix, pl) != 0 || memcmp(p + len - sl, suffix, sl) != 0 ||
+        memchr(p + pl, '/', len - pl - sl) != NULL)
+        return ARBOR_IOV_NULL;
+    arbor_iov_t id = percent_decode(&req->pool, p + pl, len - pl - sl, 0);
+    if (id.len == 0 || arbor_iov_eq_str(id, ".") || arbor_iov_eq_str(id, ".."))
+        return ARBOR_IOV_NULL;
+    return id;
+}
+
+/* May the caller's tenant download artifact @p id? Only when a span of that
+ * tenant names it: 0, ARBOR_ENOTFOUND, or why the store cannot say. */
+static int artifact_referenced(arbor_iov_t id)
+{
+    arbor_store_t *st = store_get();
+    arbor_reader_t *r;
+    if (st == NULL)
+        return ARBOR_ENOSTORE;
+    int rc = arbor_reader_begin(st, current_tenant(), &r);
+    if (rc == 0) {
+        rc = arbor_reader_artifact_referenced(r, id);
+        arbor_reader_end(r);
+    }
+    return rc;
+}
+
+/* On to the upstream: the caller's credentials stay here unless the operator
+ * asked to forward them (a token for Arbor is not one for it), and the upstream
+ * is told the tenant, so it can refuse what is not that tenant's. */
+static void artifact_forward(h2o_req_t *req, const char *tenant)
+{
+    if (!state.cfg->artifact_forward_credentials) {
+        static const char *const private_headers[] = {"authorization", "cookie", "proxy-authorization"};
+        for (size_t i = 0; i < sizeof private_headers / sizeof private_headers[0]; i++) {
+            ssize_t at;
+            while ((at = h2o_find_header_by_str(&req->headers, private_headers[i], strlen(private_headers[i]), -1)) >= 0)
+                h2o_delete_header(&req->headers, at);
+        }
+    }
+    h2o_iovec_t value = h2o_strdup(&req->pool, tenant, SIZE_MAX); /* h2o keeps the pointer */
+    h2o_set_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-scope-orgid"), 0, value.base, value.len, 1);
+}
+
 /* In front of the proxy: only GET/HEAD of /api/artifacts/{id}/download goes on,
- * from an allowed Host, and the caller's credentials stay here unless the
- * operator asked to forward them (the upstream is another service, and a token
- * for Arbor is not one for it). Anything else is answered here. */
+ * from an allowed Host, authorised by a token or a link signed for the full ID,
+ * and only for an artifact a span of the caller's tenant names. Anything else is
+ * answered here. */
 static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     request_t0 = arbor_mono_ns();
-    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    const char *p = req->path.base, *prefix = "/api/artifacts/", *suffix = "/download";
-    size_t pl = strlen(prefix), sl = strlen(suffix);
-    const char *slash = len > pl ? memchr(p + pl, '/', len - pl) : NULL;
-    char id[64] = "";
-    if (slash != NULL && slash > p + pl && (size_t)(slash - p - pl) < sizeof id / 3)
-        params_percent_decode(id, p + pl, (size_t)(slash - p - pl), 0);
-    /* an ID of "." or ".." (even encoded) would name another path on the upstream */
-    int dots = strcmp(id, ".") == 0 || strcmp(id, "..") == 0;
+    arbor_iov_t id = artifact_id_of(req);
+    int rc;
     if (!host_allowed(req)) {
         send_detail(req, 403, "Forbidden", "host not allowed: add it to ARBOR_ALLOWED_HOSTS");
-    } else if (dots || !(len > pl + sl && memcmp(p, prefix, pl) == 0 && slash == p + len - sl && slash > p + pl &&
-                         memcmp(slash, suffix, sl) == 0)) {
+    } else if (id.base == NULL) {
         send_detail(req, 404, "Not Found", "artifact downloads are /api/artifacts/{id}/download");
     } else if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
         send_detail(req, 405, "Method Not Allowed", "artifact downloads are GET or HEAD");
-    } else if (authorize(req, ROUTE_TENANT | ROUTE_SIGNED, "/api/artifacts/*/download", &(arbor_iov_t){id, strlen(id)}, 1,
+    } else if (authorize(req, ROUTE_TENANT | ROUTE_SIGNED, "/api/artifacts/*/download", &id, 1,
                          &(const char *){NULL}) == 0) {
-        if (current.audit) /* the upstream answers: the status is not ours to know */
-            audit_line(&current, 0);
-        memset(&current, 0, sizeof current);
-        if (!state.cfg->artifact_forward_credentials) {
-            static const char *const private_headers[] = {"authorization", "cookie", "proxy-authorization"};
-            for (size_t i = 0; i < sizeof private_headers / sizeof private_headers[0]; i++) {
-                ssize_t at;
-                while ((at = h2o_find_header_by_str(&req->headers, private_headers[i], strlen(private_headers[i]),
-                                                    -1)) >= 0)
-                    h2o_delete_header(&req->headers, at);
-            }
+        if ((rc = artifact_referenced(id)) == 0) {
+            if (current.audit) /* the upstream answers: the status is not ours to know */
+                audit_line(&current, 0);
+            artifact_forward(req, current.who.tenant);
+            memset(&current, 0, sizeof current);
+            return -1; /* on to the proxy */
         }
-        return -1; /* on to the proxy */
+        if (rc == ARBOR_ENOTFOUND)
+            send_detail(req, 404, "Not Found", "no span of this tenant names this artifact");
+        else
+            send_detail(req, 503, "Service Unavailable", arbor_strerror(rc));
+        if (current.audit)
+            audit_line(&current, req->res.status);
     }
     request_done(req, ROUTE_OTHER, request_t0, NULL);
     memset(&current, 0, sizeof current);

@@ -207,66 +207,41 @@ static const otlp_value_t *event_attr(const otlp_event_t *e, const char *a, cons
     return v ? v : otlp_attrs_get(&e->attrs, b);
 }
 
-static int is_artifact_event(const otlp_event_t *e)
-{
-    return arbor_iov_eq_str(e->name, "artifact") || arbor_iov_eq_str(e->name, "orcheo.artifact");
-}
-
-/* One artifact: its ID plus whatever an artifact event says about it. */
+/* One artifact: its ID, a download link when the ID can be indexed (the only
+ * ones a download is served for), and whatever an artifact event says of it. */
 static void write_artifact(jsonw_t *w, const otlp_span_t *s, arbor_iov_t id, const span_render_t *o)
 {
     jsonw_object(w);
     jsonw_key_lit(w, "id");
     jsonw_str(w, id);
     jsonw_key_lit(w, "download_url");
-    write_url(w, o, id);
-    for (size_t i = 0; i < s->n_events; i++) {
-        const otlp_event_t *e = &s->events[i];
-        const otlp_value_t *eid = event_attr(e, "artifact.id", "id");
-        if (!is_artifact_event(e) || eid == NULL || eid->type != OTLP_VALUE_STRING || !arbor_iov_eq(eid->u.str, id))
+    if (id.len <= ARBOR_MAX_ARTIFACT_ID)
+        write_url(w, o, id);
+    else
+        jsonw_null(w);
+    const otlp_event_t *e = otlp_span_artifact_event(s, id);
+    static const char *const fields[][2] = {{"name", "artifact.name"}, {"mime_type", "artifact.mime_type"},
+                                            {"size", "artifact.size"}, {"preview", "artifact.preview"}};
+    for (size_t f = 0; e != NULL && f < 4; f++) {
+        const otlp_value_t *v = event_attr(e, fields[f][1], fields[f][0]);
+        if (v == NULL)
             continue;
-        static const char *const fields[][2] = {{"name", "artifact.name"}, {"mime_type", "artifact.mime_type"},
-                                                {"size", "artifact.size"}, {"preview", "artifact.preview"}};
-        for (size_t f = 0; f < 4; f++) {
-            const otlp_value_t *v = event_attr(e, fields[f][1], fields[f][0]);
-            if (v == NULL)
-                continue;
-            jsonw_key(w, fields[f][0]);
-            value_cut(w, v, o->preview_max, f == 3);
-        }
-        break;
+        jsonw_key(w, fields[f][0]);
+        value_cut(w, v, o->preview_max, f == 3);
     }
     jsonw_object_end(w);
 }
 
 static void write_artifacts(jsonw_t *w, const otlp_span_t *s, const span_render_t *o)
 {
-    const otlp_value_t *ids = otlp_attrs_get(&s->attrs, "orcheo.artifact.ids");
-    int any = ids && ((ids->type == OTLP_VALUE_ARRAY && ids->u.array.count) ||
-                      (ids->type == OTLP_VALUE_STRING && ids->u.str.len));
-    for (size_t i = 0; !any && i < s->n_events; i++)
-        any = is_artifact_event(&s->events[i]);
-    if (!any)
+    arbor_iov_t ids[OTLP_MAX_ARTIFACTS];
+    size_t n = otlp_span_artifact_ids(s, ids, OTLP_MAX_ARTIFACTS);
+    if (n == 0)
         return;
     jsonw_key_lit(w, "artifacts");
     jsonw_array(w);
-    if (ids && ids->type == OTLP_VALUE_STRING && ids->u.str.len)
-        write_artifact(w, s, ids->u.str, o);
-    for (size_t i = 0; ids && ids->type == OTLP_VALUE_ARRAY && i < ids->u.array.count; i++)
-        if (ids->u.array.items[i].type == OTLP_VALUE_STRING && ids->u.array.items[i].u.str.len)
-            write_artifact(w, s, ids->u.array.items[i].u.str, o);
-    /* artifacts announced only by an event */
-    for (size_t i = 0; i < s->n_events; i++) {
-        const otlp_value_t *eid = event_attr(&s->events[i], "artifact.id", "id");
-        if (!is_artifact_event(&s->events[i]) || eid == NULL || eid->type != OTLP_VALUE_STRING)
-            continue;
-        int listed = 0;
-        for (size_t k = 0; ids && ids->type == OTLP_VALUE_ARRAY && k < ids->u.array.count; k++)
-            listed |= ids->u.array.items[k].type == OTLP_VALUE_STRING && arbor_iov_eq(ids->u.array.items[k].u.str, eid->u.str);
-        listed |= ids && ids->type == OTLP_VALUE_STRING && arbor_iov_eq(ids->u.str, eid->u.str);
-        if (!listed)
-            write_artifact(w, s, eid->u.str, o);
-    }
+    for (size_t i = 0; i < n && i < OTLP_MAX_ARTIFACTS; i++)
+        write_artifact(w, s, ids[i], o);
     jsonw_array_end(w);
 }
 

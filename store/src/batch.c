@@ -13,7 +13,9 @@ struct cached_summary {
     cached_summary_t *next;      /* every cached summary, for commit and free */
     arbor_trace_summary_t t;
     uint64_t indexed_start; /* start_ns of the time-index entry on disk, if existed */
+    uint64_t announced_at;  /* announced in this batch, at this time (0: not) */
     int existed;
+    int was_empty;          /* existed with no span: an announcement waiting for its first */
     int bloom_dirty;
     uint8_t bloom[ARBOR_BLOOM_BYTES]; /* the trace's attribute bloom (time-index value) */
     /* owned copies of the summary's strings (t.* point here) */
@@ -206,6 +208,7 @@ static int summary_get(arbor_batch_t *b, const uint8_t *trace_id, cached_summary
         set_str(&c->t.execution_id, c->exec, sizeof c->exec, t.execution_id);
         set_str(&c->t.workflow_id, c->workflow, sizeof c->workflow, t.workflow_id);
         c->existed = 1;
+        c->was_empty = t.span_count == 0;
         c->indexed_start = t.start_ns;
         uint8_t tk[TIME_KEY_LEN];
         tenant_prefix(tk, b->tenant);
@@ -240,12 +243,33 @@ static int put_exec_index(arbor_batch_t *b, arbor_iov_t exec, const uint8_t *tra
     return mdb_put(b->txn, b->store->dbi[DBI_EXECS], &key, &val, 0);
 }
 
+/* The pending index: an announced trace waits there for its first span (and
+ * leaves it when it comes), so announcements that never get one can expire. */
+static int pending_update(arbor_batch_t *b, const cached_summary_t *c)
+{
+    uint8_t k[PENDING_KEY_LEN], v[8];
+    tenant_prefix(k, b->tenant);
+    memcpy(k + 4, c->t.trace_id, 16);
+    MDB_val key = {sizeof k, k}, val = {sizeof v, v};
+    if (c->t.span_count == 0 && c->announced_at) {
+        le64_put(v, c->announced_at);
+        return mdb_put(b->txn, b->store->dbi[DBI_PENDING], &key, &val, 0);
+    }
+    if (c->t.span_count > 0 && c->was_empty) {
+        int rc = mdb_del(b->txn, b->store->dbi[DBI_PENDING], &key, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    return 0;
+}
+
 static int summary_flush(arbor_batch_t *b, cached_summary_t *c)
 {
     int rc;
     uint8_t tk[TIME_KEY_LEN];
     tenant_prefix(tk, b->tenant);
     memcpy(tk + 12, c->t.trace_id, 16);
+    if ((rc = pending_update(b, c)) != 0)
+        return rc;
     if (c->t.span_count == 0) /* announced, no span yet: in no time-ordered list */
         goto summary;
     if (c->existed && c->indexed_start != c->t.start_ns) {
@@ -321,6 +345,32 @@ static int put_attrs(arbor_batch_t *b, cached_summary_t *c, const arbor_span_in_
             return rc;
         if (count)
             (*count)++;
+    }
+    return 0;
+}
+
+/* ---- artifacts ---- */
+
+/* Index the artifacts a span names under its trace, both ways (by ID: who may
+ * download it; by trace: what the trace's deletion takes). Re-sent spans put
+ * the same keys again. */
+static int put_artifacts(arbor_batch_t *b, const arbor_span_in_t *in)
+{
+    for (size_t i = 0; i < in->n_artifact_ids; i++) {
+        arbor_iov_t id = in->artifact_ids[i];
+        if (id.len == 0 || id.len > ARBOR_MAX_ARTIFACT_ID)
+            continue;
+        uint8_t k[ARTIFACT_KEY_MAX];
+        size_t n = arbor__artifact_key(k, b->tenant, ARTIFACT_BY_ID, id, in->trace_id);
+        MDB_val key = {n, k}, val = {0, ""};
+        int rc = mdb_put(b->txn, b->store->dbi[DBI_ARTIFACTS], &key, &val, 0);
+        if (rc == 0) {
+            n = arbor__artifact_key(k, b->tenant, ARTIFACT_BY_TRACE, id, in->trace_id);
+            key.mv_size = n;
+            rc = mdb_put(b->txn, b->store->dbi[DBI_ARTIFACTS], &key, &val, 0);
+        }
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -454,7 +504,7 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *in)
     size_t stored;
     if ((rc = put_span_value(b, &key, in, seq, &stored)) != 0)
         return rc;
-    if ((rc = put_attrs(b, c, in)) != 0)
+    if ((rc = put_attrs(b, c, in)) != 0 || (rc = put_artifacts(b, in)) != 0)
         return rc;
 
     /* change feed: append-only key (tenant | seq) */
@@ -554,7 +604,7 @@ int arbor_batch_trace_usage(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE
 }
 
 int arbor_batch_announce_execution(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
-                                   arbor_iov_t execution_id)
+                                   arbor_iov_t execution_id, uint64_t at_ns)
 {
     cached_summary_t *c;
     int rc;
@@ -565,6 +615,7 @@ int arbor_batch_announce_execution(arbor_batch_t *b, const uint8_t trace_id[ARBO
     if (c->t.execution_id.len > 0) /* mapped already (by a span or an earlier announcement) */
         return 0;
     set_str(&c->t.execution_id, c->exec, sizeof c->exec, execution_id);
+    c->announced_at = at_ns ? at_ns : 1;
     return put_exec_index(b, execution_id, trace_id);
 }
 

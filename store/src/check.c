@@ -67,7 +67,7 @@ static int check_blocks_of(check_t *c, const trace_acc_t *a, const char *hx)
     arbor_arena_t arena;
     size_t found = 0;
     MDB_dbi dbi;
-    if (arbor__blocks_dbi(c->s, &dbi) != 0) { /* an older store: no block at all */
+    if (arbor__late_dbi(c->s, DBI_BLOCKS, &dbi) != 0) { /* an older store: no block at all */
         if (a->blocks.n)
             problem(c, "trace %s: spans refer to %zu missing blocks", hx, a->blocks.n);
         return 0;
@@ -199,7 +199,7 @@ static int check_spans(check_t *c, uint64_t *n_spans)
         return rc;
     MDB_stat st;
     MDB_dbi dbi;
-    if (arbor__blocks_dbi(c->s, &dbi) != 0)
+    if (arbor__late_dbi(c->s, DBI_BLOCKS, &dbi) != 0)
         return 0;
     if ((rc = mdb_stat(c->txn, dbi, &st)) != 0)
         return rc;
@@ -373,17 +373,80 @@ static int check_feed(check_t *c, uint64_t n_spans)
     return 0;
 }
 
+/* One artifacts entry: its twin exists, and its trace has a summary. */
+static void check_artifact(check_t *c, const uint8_t *k, size_t len)
+{
+    char hx[33];
+    int by_id = len >= 6 && k[4] == ARTIFACT_BY_ID && len == (size_t)6 + k[5] + 16;
+    int by_trace = len >= 22 && k[4] == ARTIFACT_BY_TRACE && len == (size_t)22 + k[21];
+    if (!by_id && !by_trace) {
+        problem(c, "artifact index entry with malformed key");
+        return;
+    }
+    arbor_iov_t id = by_id ? arbor_iov(k + 6, k[5]) : arbor_iov(k + 22, k[21]);
+    const uint8_t *trace = by_id ? k + 6 + k[5] : k + 5;
+    uint8_t twin[ARTIFACT_KEY_MAX], tk[TRACE_KEY_LEN];
+    size_t n = arbor__artifact_key(twin, be32_get(k), by_id ? ARTIFACT_BY_TRACE : ARTIFACT_BY_ID, id, trace);
+    MDB_val key = {n, twin}, val;
+    if (mdb_get(c->txn, c->s->dbi[DBI_ARTIFACTS], &key, &val) != 0)
+        problem(c, "trace %s: artifact entry without its twin", hex16(trace, hx));
+    memcpy(tk, k, 4);
+    memcpy(tk + 4, trace, 16);
+    if (by_id && !exists(c, DBI_TRACES, tk, sizeof tk, NULL))
+        problem(c, "trace %s: artifact entry for a trace that is gone", hex16(trace, hx));
+}
+
+/* One pending entry: an announced trace with no span yet. */
+static void check_pending_entry(check_t *c, const MDB_val *key, const MDB_val *val)
+{
+    char hx[33];
+    arbor_trace_summary_t t;
+    MDB_val sv;
+    if (key->mv_size != PENDING_KEY_LEN || val->mv_size != 8) {
+        problem(c, "pending entry with malformed key or value");
+        return;
+    }
+    if (!exists(c, DBI_TRACES, key->mv_data, PENDING_KEY_LEN, &sv) || arbor__summary_decode(&sv, &t) != 0 ||
+        t.span_count != 0 || t.execution_id.len == 0)
+        problem(c, "trace %s: pending entry for a trace that is not an announcement waiting for spans",
+                hex16((const uint8_t *)key->mv_data + 4, hx));
+}
+
+/* The indexes a store may have gained after it was made: each entry agrees with the rest. */
+static int check_late_indexes(check_t *c)
+{
+    static const int which[] = {DBI_ARTIFACTS, DBI_PENDING};
+    for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
+        MDB_dbi dbi;
+        MDB_cursor *cur;
+        MDB_val key, val;
+        if (arbor__late_dbi(c->s, which[i], &dbi) != 0)
+            continue;
+        int rc = mdb_cursor_open(c->txn, dbi, &cur);
+        if (rc)
+            return rc;
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+            if (which[i] == DBI_ARTIFACTS)
+                check_artifact(c, key.mv_data, key.mv_size);
+            else
+                check_pending_entry(c, &key, &val);
+        mdb_cursor_close(cur);
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
 int arbor_store_check(arbor_store_t *s, arbor_check_report_fn fn, void *ctx, uint64_t *problems)
 {
     check_t c = {s, NULL, fn, ctx, 0, 0};
     uint64_t n_spans = 0;
-    MDB_dbi blocks;
-    (void)arbor__blocks_dbi(s, &blocks); /* opened before the snapshot, which can then use it */
+    arbor__late_dbis_open(s); /* opened before the snapshot, which can then use them */
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &c.txn);
     if (rc)
         return rc;
     if ((rc = check_spans(&c, &n_spans)) == 0 && (rc = check_summaries(&c)) == 0 &&
-        (rc = check_back_refs(&c)) == 0 && (rc = check_tags(&c)) == 0)
+        (rc = check_back_refs(&c)) == 0 && (rc = check_tags(&c)) == 0 && (rc = check_late_indexes(&c)) == 0)
         rc = check_feed(&c, n_spans);
     mdb_txn_abort(c.txn);
     *problems = c.problems;

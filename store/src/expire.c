@@ -1,8 +1,10 @@
 /* Retention: delete whole traces that ended before a cutoff, walking the time
  * index from the oldest start. A trace goes with everything that names it
- * (spans, summary, time entry, execution entry, current feed entries); the
- * highest sequence deleted is kept in meta/expired_seq so arbor-admin check
- * knows that older feed entries may name spans that are gone. */
+ * (spans, blocks, summary, time entry, execution entry, artifact entries,
+ * current feed entries); the highest sequence deleted is kept in
+ * meta/expired_seq so arbor-admin check knows that older feed entries may name
+ * spans that are gone. Announced traces that never got a span expire from the
+ * pending index. */
 #include "store_internal.h"
 
 #include <errno.h>
@@ -67,6 +69,53 @@ static int expire_blocks(MDB_txn *txn, arbor_store_t *s, uint32_t tenant, const 
     return arbor__walk_prefix(txn, s->dbi[DBI_BLOCKS], prefix, sizeof prefix, MDB_GET_CURRENT, delete_entry, NULL);
 }
 
+/* Delete the artifact entries of one trace: each by-trace key names the by-ID twin. */
+static int delete_artifact(void *ctx, MDB_cursor *cur, const MDB_val *key, MDB_val *val)
+{
+    expiring_t *e = ctx;
+    const uint8_t *k = key->mv_data;
+    (void)val;
+    if (key->mv_size >= 22 && key->mv_size == (size_t)22 + k[21]) {
+        uint8_t twin[ARTIFACT_KEY_MAX];
+        size_t n = arbor__artifact_key(twin, e->tenant, ARTIFACT_BY_ID, arbor_iov(k + 22, k[21]), k + 5);
+        int rc = del_ignore_missing(e->txn, e->s->dbi[DBI_ARTIFACTS], twin, n);
+        if (rc)
+            return rc;
+    }
+    return mdb_cursor_del(cur, 0);
+}
+
+static int expire_artifacts(expiring_t *e, const uint8_t *trace_id)
+{
+    uint8_t prefix[4 + 1 + 16];
+    be32_put(prefix, e->tenant);
+    prefix[4] = ARTIFACT_BY_TRACE;
+    memcpy(prefix + 5, trace_id, 16);
+    return arbor__walk_prefix(e->txn, e->s->dbi[DBI_ARTIFACTS], prefix, sizeof prefix, MDB_GET_CURRENT,
+                              delete_artifact, e);
+}
+
+/* The summary and execution entry of one trace (and its pending entry, if any). */
+static int expire_summary(expiring_t *e, const uint8_t *trace_id, const arbor_trace_summary_t *sum)
+{
+    uint8_t tk[TRACE_KEY_LEN];
+    int rc;
+    be32_put(tk, e->tenant);
+    memcpy(tk + 4, trace_id, 16);
+    if (sum != NULL && sum->execution_id.len > 0 && sum->execution_id.len <= ARBOR_MAX_EXECUTION_ID) {
+        uint8_t ek[EXEC_KEY_MAX];
+        be32_put(ek, e->tenant);
+        ek[4] = (uint8_t)sum->execution_id.len;
+        memcpy(ek + 5, sum->execution_id.base, sum->execution_id.len);
+        memcpy(ek + 5 + sum->execution_id.len, trace_id, 16);
+        if ((rc = del_ignore_missing(e->txn, e->s->dbi[DBI_EXECS], ek, 5 + sum->execution_id.len + 16)) != 0)
+            return rc;
+    }
+    if ((rc = del_ignore_missing(e->txn, e->s->dbi[DBI_PENDING], tk, sizeof tk)) != 0)
+        return rc;
+    return del_ignore_missing(e->txn, e->s->dbi[DBI_TRACES], tk, sizeof tk);
+}
+
 int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,
                        arbor_expire_t *out)
 {
@@ -107,19 +156,9 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
             out->more = 1;
             break;
         }
-        if (found && sum.execution_id.len > 0 && sum.execution_id.len <= ARBOR_MAX_EXECUTION_ID) {
-            uint8_t ek[EXEC_KEY_MAX];
-            be32_put(ek, tid);
-            ek[4] = (uint8_t)sum.execution_id.len;
-            memcpy(ek + 5, sum.execution_id.base, sum.execution_id.len);
-            memcpy(ek + 5 + sum.execution_id.len, trace_id, 16);
-            if ((rc = del_ignore_missing(txn, s->dbi[DBI_EXECS], ek, 5 + sum.execution_id.len + 16)) != 0)
-                goto done;
-        }
         if ((rc = arbor__walk_trace(txn, s, tid, trace_id, MDB_GET_CURRENT, expire_span, &e)) != 0 ||
-            (rc = expire_blocks(txn, s, tid, trace_id)) != 0 ||
-            (rc = del_ignore_missing(txn, s->dbi[DBI_TRACES], tk, sizeof tk)) != 0 ||
-            (rc = mdb_cursor_del(tcur, 0)) != 0)
+            (rc = expire_blocks(txn, s, tid, trace_id)) != 0 || (rc = expire_artifacts(&e, trace_id)) != 0 ||
+            (rc = expire_summary(&e, trace_id, found ? &sum : NULL)) != 0 || (rc = mdb_cursor_del(tcur, 0)) != 0)
             goto done;
         out->traces++;
         rc = arbor__cursor_after_del(tcur, &key, &val);
@@ -142,5 +181,66 @@ done:
         memset(out, 0, sizeof *out);
         return rc;
     }
+    return arbor__txn_commit(s, txn);
+}
+
+/* Announcements older than the cutoff whose trace still has no span go with
+ * their summary and execution entry; a pending entry whose trace got spans only
+ * leaves the index (the first span takes it out, so that is rare). The pending
+ * index is by trace, not by time: the whole tenant's is read, and it holds
+ * only announcements still waiting. */
+static int expire_pending(expiring_t *e, MDB_cursor *cur, uint64_t before_ns, size_t max, size_t *done, int *more)
+{
+    uint8_t prefix[4];
+    be32_put(prefix, e->tenant);
+    MDB_val key = {sizeof prefix, prefix}, val;
+    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && key.mv_size == PENDING_KEY_LEN && memcmp(key.mv_data, prefix, 4) == 0) {
+        if (val.mv_size == 8 && le64_get(val.mv_data) >= before_ns) {
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        if (*done == max) {
+            *more = 1;
+            return 0;
+        }
+        uint8_t trace_id[16];
+        memcpy(trace_id, (const uint8_t *)key.mv_data + 4, 16);
+        MDB_val sk = {TRACE_KEY_LEN, key.mv_data}, sv;
+        arbor_trace_summary_t sum;
+        int empty = mdb_get(e->txn, e->s->dbi[DBI_TRACES], &sk, &sv) == 0 && arbor__summary_decode(&sv, &sum) == 0 &&
+                    sum.span_count == 0;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0 || (empty && (rc = expire_summary(e, trace_id, &sum)) != 0))
+            return rc;
+        *done += empty;
+        rc = arbor__cursor_after_del(cur, &key, &val);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int arbor_store_expire_announced(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_traces,
+                                 arbor_expire_t *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    size_t done = 0;
+    memset(out, 0, sizeof *out);
+    if (s->read_only)
+        return EACCES;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    expiring_t e = {txn, s, 0, 0, 0};
+    if ((rc = arbor__tenant_id(txn, s, tenant, 0, &e.tenant)) == 0 && e.tenant != 0 &&
+        (rc = mdb_cursor_open(txn, s->dbi[DBI_PENDING], &cur)) == 0)
+        rc = expire_pending(&e, cur, before_ns, max_traces, &done, &out->more);
+    if (cur)
+        mdb_cursor_close(cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    out->traces = done;
     return arbor__txn_commit(s, txn);
 }

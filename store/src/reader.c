@@ -19,8 +19,7 @@ int arbor_reader_begin(arbor_store_t *s, arbor_iov_t tenant, arbor_reader_t **ou
     if (r == NULL)
         return ENOMEM;
     r->store = s;
-    MDB_dbi blocks;
-    (void)arbor__blocks_dbi(s, &blocks); /* an older store's blocks index may have appeared: open it first */
+    arbor__late_dbis_open(s); /* an older store's newer indexes may have appeared: open them first */
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
     if (rc == MDB_MAP_RESIZED) { /* the writer grew the map: adopt its size */
         mdb_env_set_mapsize(s->env, 0);
@@ -63,7 +62,7 @@ int arbor__reader_block_cut(arbor_reader_t *r, const uint8_t *trace_id, const ar
         return rc;
     MDB_val key = {sizeof k, k}, val;
     MDB_dbi dbi;
-    if ((rc = r->tenant ? arbor__blocks_dbi(r->store, &dbi) : ARBOR_ENOTFOUND) != 0)
+    if ((rc = r->tenant ? arbor__late_dbi(r->store, DBI_BLOCKS, &dbi) : ARBOR_ENOTFOUND) != 0)
         return rc;
     rc = mdb_get(r->txn, dbi, &key, &val);
     if (rc == EINVAL) /* the handle was opened after this snapshot began (an upgrade's first moments) */
@@ -263,6 +262,26 @@ int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t exec, uint8_t (
         memcpy(ids[(*n)++], (const uint8_t *)key.mv_data + pl, 16);
     }
     return walk_end(cur, rc);
+}
+
+int arbor_reader_artifact_referenced(arbor_reader_t *r, arbor_iov_t id)
+{
+    uint8_t k[ARTIFACT_KEY_MAX];
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    if (r->tenant == 0 || id.len == 0 || id.len > ARBOR_MAX_ARTIFACT_ID ||
+        arbor__late_dbi(r->store, DBI_ARTIFACTS, &dbi) != 0)
+        return ARBOR_ENOTFOUND;
+    static const uint8_t any_trace[16];
+    size_t n = arbor__artifact_key(k, r->tenant, ARTIFACT_BY_ID, id, any_trace) - 16; /* the prefix */
+    int rc = mdb_cursor_open(r->txn, dbi, &cur);
+    if (rc)
+        return rc == EINVAL ? ARBOR_ENOTFOUND : rc; /* the index appeared after this snapshot began */
+    MDB_val key = {n, k}, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    int found = rc == 0 && key.mv_size == n + 16 && memcmp(key.mv_data, k, n) == 0;
+    mdb_cursor_close(cur);
+    return found ? 0 : rc == 0 || rc == MDB_NOTFOUND ? ARBOR_ENOTFOUND : rc;
 }
 
 int arbor_reader_meta(arbor_reader_t *r, const char *key, arbor_iov_t *value)

@@ -16,8 +16,8 @@ _Static_assert(ARBOR_ESTORE_FIRST == MDB_KEYEXIST && ARBOR_ESTORE_LAST == MDB_BA
 _Static_assert(ARBOR_EFULL == MDB_MAP_FULL && ARBOR_EREADERS == MDB_READERS_FULL && ARBOR_ETXNFULL == MDB_TXN_FULL,
                "named storage codes");
 
-const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans", "traces", "time", "executions", "feed",
-                                                "records", "tags", "blocks"};
+const char *const arbor_dbi_names[DBI_COUNT] = {"meta", "spans",   "traces",    "time",   "executions", "feed",
+                                                "records", "tags", "blocks", "artifacts", "pending"};
 
 static const char META_FORMAT[] = "format";
 static const char META_SEQ[] = "seq";
@@ -49,14 +49,13 @@ static int open_dbis(arbor_store_t *s)
         return rc;
     for (int i = 0; i < DBI_COUNT; i++) {
         if ((rc = mdb_dbi_open(txn, arbor_dbi_names[i], dbi_flags, &s->dbi[i])) != 0) {
-            if (rc == MDB_NOTFOUND && i == DBI_BLOCKS) /* a store from before format 4 */
+            if (rc == MDB_NOTFOUND && i >= DBI_FIRST_LATE) /* an older store: found once a writer makes it */
                 continue;
             if (rc == MDB_NOTFOUND)
                 rc = ARBOR_ENOSTORE;
             goto fail;
         }
-        if (i == DBI_BLOCKS)
-            s->have_blocks = 1;
+        s->have[i] = 1;
     }
     uint64_t format = 0, seq = 0;
     if ((rc = read_u64_meta(txn, s->dbi[DBI_META], META_FORMAT, &format)) != 0 ||
@@ -193,25 +192,32 @@ fail_free:
     return rc;
 }
 
-int arbor__blocks_dbi(arbor_store_t *s, MDB_dbi *dbi)
+int arbor__late_dbi(arbor_store_t *s, int which, MDB_dbi *dbi)
 {
-    if (!__atomic_load_n(&s->have_blocks, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(&s->have[which], __ATOMIC_ACQUIRE)) {
         /* LMDB: one mdb_dbi_open at a time per process, and a read-only
          * transaction keeps the handle only if it commits */
         MDB_txn *txn;
         pthread_mutex_lock(&s->dbi_lock);
-        if (!s->have_blocks && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
-            if (mdb_dbi_open(txn, arbor_dbi_names[DBI_BLOCKS], 0, &s->dbi[DBI_BLOCKS]) != 0)
+        if (!s->have[which] && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+            if (mdb_dbi_open(txn, arbor_dbi_names[which], 0, &s->dbi[which]) != 0)
                 mdb_txn_abort(txn);
             else if (mdb_txn_commit(txn) == 0) /* a commit frees the transaction, failing or not */
-                __atomic_store_n(&s->have_blocks, 1, __ATOMIC_RELEASE);
+                __atomic_store_n(&s->have[which], 1, __ATOMIC_RELEASE);
         }
         pthread_mutex_unlock(&s->dbi_lock);
-        if (!__atomic_load_n(&s->have_blocks, __ATOMIC_ACQUIRE))
+        if (!__atomic_load_n(&s->have[which], __ATOMIC_ACQUIRE))
             return ARBOR_ENOTFOUND;
     }
-    *dbi = s->dbi[DBI_BLOCKS];
+    *dbi = s->dbi[which];
     return 0;
+}
+
+void arbor__late_dbis_open(arbor_store_t *s)
+{
+    MDB_dbi dbi;
+    for (int i = DBI_FIRST_LATE; i < DBI_COUNT; i++)
+        (void)arbor__late_dbi(s, i, &dbi);
 }
 
 void arbor_store_close(arbor_store_t *s)
@@ -486,8 +492,7 @@ int arbor_store_stat(arbor_store_t *s, arbor_store_stat_t *out)
     MDB_envinfo info;
     MDB_stat st;
     memset(out, 0, sizeof *out);
-    MDB_dbi blocks;
-    int have_blocks = arbor__blocks_dbi(s, &blocks) == 0; /* before the snapshot, which can then use it */
+    arbor__late_dbis_open(s); /* before the snapshot, which can then use them */
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return rc;
@@ -501,7 +506,7 @@ int arbor_store_stat(arbor_store_t *s, arbor_store_stat_t *out)
         goto out;
     for (int i = 0; i < DBI_COUNT && i < ARBOR_STAT_MAX_INDEXES; i++) {
         memset(&st, 0, sizeof st);
-        if ((i != DBI_BLOCKS || have_blocks) && (rc = mdb_stat(txn, s->dbi[i], &st)) != 0)
+        if (__atomic_load_n(&s->have[i], __ATOMIC_ACQUIRE) && (rc = mdb_stat(txn, s->dbi[i], &st)) != 0)
             goto out;
         arbor_index_stat_t *x = &out->indexes[out->n_indexes++];
         x->name = arbor_dbi_names[i];

@@ -20,7 +20,13 @@
 #define ARBOR_FORMAT_VERSION 4
 #define ARBOR_FORMAT_OLDEST 2
 
-enum { DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS, DBI_BLOCKS, DBI_COUNT };
+/* DBI_BLOCKS came with format 4, DBI_ARTIFACTS and DBI_PENDING later (without a
+ * format change: a store without them reads as having none of their entries). */
+enum {
+    DBI_META, DBI_SPANS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS, DBI_BLOCKS,
+    DBI_ARTIFACTS, DBI_PENDING, DBI_COUNT
+};
+#define DBI_FIRST_LATE DBI_BLOCKS
 extern const char *const arbor_dbi_names[DBI_COUNT];
 
 typedef struct arbor_block_cache arbor_block_cache_t;
@@ -36,9 +42,9 @@ struct arbor_store {
      * per key since start; bounded, rebuilt lazily after a restart */
     arbor_map64_t tags_known;
     arbor_map64_t key_counts; /* values added per tag key since start */
-    /* a reader of a store from before format 4 finds no blocks index until a
-     * writer makes one: arbor__blocks_dbi() opens it then (atomic; lock below) */
-    int have_blocks;
+    /* a reader of an older store finds no blocks, artifacts or pending index
+     * until a writer makes it: arbor__late_dbi() opens it then (atomic; lock below) */
+    int have[DBI_COUNT];
     pthread_mutex_t dbi_lock;
     arbor_block_cache_t *block_cache; /* decompressed blocks, shared by the readers */
 };
@@ -55,9 +61,13 @@ int arbor__block_cut(const uint8_t *raw, size_t raw_len, const arbor_block_ref_t
 /* Keep @p raw (malloc'd; taken over, freed if not kept). */
 void arbor__block_cache_put(arbor_block_cache_t *c, const uint8_t *key, uint8_t *raw, size_t len);
 
-/* The blocks index, opened on first need in a reader of an older store:
- * 0 with *dbi set, or ARBOR_ENOTFOUND while no writer has made it. */
-int arbor__blocks_dbi(arbor_store_t *s, MDB_dbi *dbi);
+/* An index newer than the store may be (DBI_FIRST_LATE and after), opened on
+ * first need in a reader: 0 with *dbi set, or ARBOR_ENOTFOUND while no writer
+ * has made it. */
+int arbor__late_dbi(arbor_store_t *s, int which, MDB_dbi *dbi);
+/* Open every late index that now exists, before a snapshot that will use them
+ * begins (a handle opened after cannot be used in it). */
+void arbor__late_dbis_open(arbor_store_t *s);
 
 /* Tenant ids: 4 bytes at the front of every key. 0 = tenant unknown to the store. */
 int arbor__tenant_id(MDB_txn *txn, arbor_store_t *s, arbor_iov_t name, int create, uint32_t *id);
@@ -156,6 +166,31 @@ static inline uint16_t le16_get(const uint8_t *p)
 #define RECORD_KEY_LEN (4 + 1 + 8)  /* tenant | kind | ref */
 #define BLOCK_KEY_LEN (4 + 16 + 8)  /* tenant | trace_id | block id */
 #define EXEC_KEY_MAX (4 + 1 + ARBOR_MAX_EXECUTION_ID + 16) /* tenant | len | id | trace_id */
+/* artifacts: tenant | 'a' | len | artifact id | trace_id (who may download it), and
+ * the same pair as tenant | 't' | trace_id | len | artifact id (what a trace's deletion takes) */
+#define ARTIFACT_KEY_MAX (4 + 1 + 1 + ARBOR_MAX_ARTIFACT_ID + 16)
+#define ARTIFACT_BY_ID 'a'
+#define ARTIFACT_BY_TRACE 't'
+/* pending: tenant | trace_id -> announced_ns (u64 LE): announced traces without a span yet */
+#define PENDING_KEY_LEN TRACE_KEY_LEN
+
+/* An artifacts key (ARTIFACT_BY_ID or ARTIFACT_BY_TRACE) into @p k; its length. */
+static inline size_t arbor__artifact_key(uint8_t *k, uint32_t tenant, uint8_t by, arbor_iov_t id,
+                                         const uint8_t *trace_id)
+{
+    be32_put(k, tenant);
+    k[4] = by;
+    if (by == ARTIFACT_BY_ID) {
+        k[5] = (uint8_t)id.len;
+        memcpy(k + 6, id.base, id.len);
+        memcpy(k + 6 + id.len, trace_id, 16);
+    } else {
+        memcpy(k + 5, trace_id, 16);
+        k[21] = (uint8_t)id.len;
+        memcpy(k + 22, id.base, id.len);
+    }
+    return 6 + id.len + 16;
+}
 static inline void block_key(uint8_t *k, uint32_t tenant, const uint8_t *trace_id, uint64_t id)
 {
     be32_put(k, tenant);

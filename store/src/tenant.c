@@ -7,7 +7,8 @@
 #include <string.h>
 
 /* The indexes whose keys start with the tenant ID. */
-static const int tenant_dbis[] = {DBI_SPANS, DBI_BLOCKS, DBI_TRACES, DBI_TIME, DBI_EXECS, DBI_FEED, DBI_RECORDS, DBI_TAGS};
+static const int tenant_dbis[] = {DBI_SPANS,   DBI_BLOCKS, DBI_TRACES,    DBI_TIME,   DBI_EXECS,
+                                  DBI_FEED,    DBI_RECORDS, DBI_TAGS, DBI_ARTIFACTS, DBI_PENDING};
 
 int arbor_store_tenant_stat(arbor_store_t *s, arbor_iov_t tenant, arbor_tenant_stat_t *out)
 {

@@ -320,7 +320,9 @@ test('the OTel JS exporters write with headers (proto, JSON) and gRPC metadata, 
 });
 
 test('signed artifact links: the Canvas opens them without a bearer header; tampered, foreign or expired ones are refused', async () => {
+  const tenantsSeen = [];
   const upstream = http.createServer((req, res) => {
+    tenantsSeen.push(req.headers['x-scope-orgid']);
     res.setHeader('content-type', 'text/plain');
     res.end(`artifact bytes for ${req.url.split('?')[0]} auth=${req.headers.authorization ?? 'none'}`);
   });
@@ -352,6 +354,34 @@ test('signed artifact links: the Canvas opens them without a bearer header; tamp
     assert.match(expired.body.detail.message, /expired/);
     const unsigned = await getJson(`${q.base}/api/artifacts/art-1/download`);
     assert.equal(unsigned.status, 401, 'no signature and no token');
+    assert.deepEqual(tenantsSeen, ['acme'], 'the upstream is told the tenant');
+
+    // a UUID: its link is signed over the whole ID, and works
+    const UUID = '3f2b6c1e-8d5a-4c3b-9e7f-0a1b2c3d4e5f', ART_TRACE = hex(0xa77, 32);
+    assert.equal((await post([span({ trace: ART_TRACE, id: 1, attrs: { 'orcheo.artifact.ids': [UUID] },
+      events: [{ name: 'artifact', attrs: { 'artifact.id': '' } }] })], bearer('svc-acme-writer'))).status, 200);
+    const at = await eventually(async () => {
+      const r = await getJson(`${q.base}/api/traces/${ART_TRACE}/trace`, { headers: bearer(tok.acme) });
+      return r.status === 200 && r.body.spans.length === 1 && r;
+    });
+    assert.deepEqual(at.body.spans[0].artifacts.map((a) => a.id), [UUID], 'an empty artifact ID names nothing');
+    const uuidLink = at.body.spans[0].artifacts[0].download_url;
+    assert.equal((await fetch(q.base + uuidLink)).status, 200, 'a signed link to a UUID artifact');
+    // a signature made for the empty ID opens nothing, short IDs or long
+    const far = Math.floor(Date.now() / 1000) + 600;
+    const forEmpty = createHmac('sha256', LINK_SECRET).update(`acme\n\n${far}`).digest('hex');
+    for (const id of [UUID, 'art-1', ''])
+      assert.notEqual((await fetch(`${q.base}/api/artifacts/${id}/download?tenant=acme&exp=${far}&sig=${forEmpty}`)).status,
+        200, `a link signed for "" opened "${id}"`);
+    // by token: only an artifact a span of the caller's tenant names
+    const byToken = (t, id) => fetch(`${q.base}/api/artifacts/${id}/download`, { headers: bearer(t) });
+    assert.equal((await byToken(tok.acme, UUID)).status, 200);
+    assert.equal((await byToken(tok.beta, UUID)).status, 404, "beta cannot download acme's artifact");
+    assert.equal((await byToken(tok.beta, 'art-1')).status, 200, 'beta downloads its own art-1');
+    assert.equal(tenantsSeen.at(-1), 'beta');
+    const betaSigned = createHmac('sha256', LINK_SECRET).update(`beta\n${UUID}\n${far}`).digest('hex');
+    assert.equal((await fetch(`${q.base}/api/artifacts/${UUID}/download?tenant=beta&exp=${far}&sig=${betaSigned}`)).status,
+      404, 'a link signed for beta does not open an artifact only acme names');
   } finally {
     await q.stop();
     upstream.close();

@@ -182,7 +182,7 @@ static void test_old_store(arbor_store_t *s, store_fixture_t *f, arbor_arena_t *
     arbor_store_t *ro = NULL, *rw = NULL;
     arbor_store_options_t o = {.path = f->dir, .map_size = 256 << 20, .read_only = 1};
     is_int(arbor_store_open(&o, &ro), 0, "a reader opens it");
-    ok(!ro->have_blocks && entries(ro, "blocks") == 0, "and finds no blocks");
+    ok(!ro->have[DBI_BLOCKS] && entries(ro, "blocks") == 0, "and finds no blocks");
     o.read_only = 0;
     is_int(arbor_store_open(&o, &rw), 0, "a writer opens it, making the index");
     arbor_span_in_t sp[2] = {span(7, arbor_iov(prose[0], 400)), span(8, arbor_iov(prose[2], 400))};

@@ -226,8 +226,8 @@ static void test_announce(arbor_store_t *s)
     memset(tid, 0x44, 16);
     arbor_batch_t *b;
     arbor_batch_begin(s, X, &b);
-    is_int(arbor_batch_announce_execution(b, tid, ARBOR_IOV("")), ARBOR_EDECODE, "announce: empty ID refused");
-    is_int(arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-early")), 0, "announce: mapped");
+    is_int(arbor_batch_announce_execution(b, tid, ARBOR_IOV(""), 100), ARBOR_EDECODE, "announce: empty ID refused");
+    is_int(arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-early"), 100), 0, "announce: mapped");
     is_int(arbor_batch_commit(b), 0, "announce: committed");
     arbor_reader_t *r;
     arbor_reader_begin(s, X, &r);
@@ -240,7 +240,7 @@ static void test_announce(arbor_store_t *s)
     arbor_span_in_t node[1] = {span(0x44, 2, 1, 700)}; /* no execution ID on it */
     is_int(put_spans_in(s, X, node, 1), 0, "announce: a node span without the ID");
     arbor_batch_begin(s, X, &b);
-    arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-other"));
+    arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-other"), 200);
     arbor_batch_commit(b);
     arbor_reader_begin(s, X, &r);
     ok(arbor_reader_trace_summary(r, tid, &t) == 0 && t.span_count == 1 && t.start_ns == 700 &&
@@ -251,6 +251,85 @@ static void test_announce(arbor_store_t *s)
     is_int(n, 0, "announce: first mapping wins");
     arbor_reader_end(r);
     is_int(check_problems(s), 0, "announce: check agrees once spans arrived");
+    arbor_expire_t ex;
+    ok(arbor_store_expire_announced(s, X, UINT64_MAX, 100, &ex) == 0 && ex.traces == 0,
+       "announce: a trace that got its span never expires as an announcement");
+}
+
+/* Announcements that never get a span leave the store after their time
+ * (ARBOR_ANNOUNCE_TTL), oldest or not, in bounded transactions. */
+static void test_announce_expiry(arbor_store_t *s)
+{
+    const arbor_iov_t X = ARBOR_IOV("announce-ttl");
+    uint8_t tid[3][16];
+    arbor_batch_t *b;
+    arbor_batch_begin(s, X, &b);
+    for (int i = 0; i < 3; i++) {
+        memset(tid[i], 0x60 + i, 16);
+        char exec[16];
+        snprintf(exec, sizeof exec, "exec-ttl-%d", i);
+        arbor_batch_announce_execution(b, tid[i], arbor_iov(exec, strlen(exec)), 1000 + (uint64_t)i * 1000);
+    }
+    is_int(arbor_batch_commit(b), 0, "announce-ttl: three announced at 1,000, 2,000, 3,000");
+    arbor_span_in_t late[1] = {span(0x62, 1, 0, 5000)};
+    is_int(put_spans_in(s, X, late, 1), 0, "announce-ttl: the third gets a span");
+    is_int(check_problems(s), 0, "announce-ttl: check agrees with the pending entries");
+    arbor_expire_t ex;
+    ok(arbor_store_expire_announced(s, X, 1500, 100, &ex) == 0 && ex.traces == 1 && !ex.more,
+       "announce-ttl: the one announced before the cutoff goes (%llu)", (unsigned long long)ex.traces);
+    ok(arbor_store_expire_announced(s, X, 10000, 0, &ex) == 0 && ex.traces == 0 && ex.more,
+       "announce-ttl: a bound of 0 takes none and says more remain");
+    ok(arbor_store_expire_announced(s, X, 10000, 100, &ex) == 0 && ex.traces == 1 && !ex.more,
+       "announce-ttl: later, the second; the one with a span stays");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, X, &r);
+    arbor_trace_summary_t t;
+    uint8_t ids[4][16];
+    size_t n = 9;
+    ok(arbor_reader_trace_summary(r, tid[0], &t) == ARBOR_ENOTFOUND &&
+           arbor_reader_trace_summary(r, tid[1], &t) == ARBOR_ENOTFOUND,
+       "announce-ttl: their summaries are gone");
+    ok(arbor_reader_execution_traces(r, ARBOR_IOV("exec-ttl-0"), ids, 4, &n) == 0 && n == 0,
+       "announce-ttl: and their executions map to nothing");
+    ok(arbor_reader_trace_summary(r, tid[2], &t) == 0 && t.span_count == 1, "announce-ttl: the trace with a span stays");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "announce-ttl: check agrees after");
+}
+
+/* Artifacts a span names are indexed per tenant, and leave with their trace. */
+static void test_artifacts(arbor_store_t *s)
+{
+    const arbor_iov_t A = ARBOR_IOV("art-a"), B = ARBOR_IOV("art-b");
+    char long_id[300];
+    memset(long_id, 'x', sizeof long_id);
+    const arbor_iov_t ids[] = {ARBOR_IOV("3f2b6c1e-8d5a-4c3b-9e7f-0a1b2c3d4e5f"), ARBOR_IOV("art-2"),
+                               ARBOR_IOV(""), arbor_iov(long_id, sizeof long_id)};
+    arbor_span_in_t sp[2] = {span(0x70, 1, 0, 100), span(0x70, 2, 1, 100)};
+    sp[0].artifact_ids = ids, sp[0].n_artifact_ids = 4;
+    sp[1].artifact_ids = ids + 1, sp[1].n_artifact_ids = 1; /* named twice in the trace */
+    is_int(put_spans_in(s, A, sp, 2), 0, "artifacts: stored for tenant a");
+    is_int(put_spans_in(s, A, sp, 2), 0, "artifacts: sent again");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, A, &r);
+    ok(arbor_reader_artifact_referenced(r, ids[0]) == 0 && arbor_reader_artifact_referenced(r, ids[1]) == 0,
+       "artifacts: a UUID and a short ID are known to their tenant");
+    ok(arbor_reader_artifact_referenced(r, ARBOR_IOV("art")) == ARBOR_ENOTFOUND &&
+           arbor_reader_artifact_referenced(r, ARBOR_IOV("art-22")) == ARBOR_ENOTFOUND,
+       "artifacts: a prefix or a longer ID is not");
+    ok(arbor_reader_artifact_referenced(r, ids[2]) == ARBOR_ENOTFOUND &&
+           arbor_reader_artifact_referenced(r, ids[3]) == ARBOR_ENOTFOUND,
+       "artifacts: an empty ID and one of 300 bytes are never known");
+    arbor_reader_end(r);
+    arbor_reader_begin(s, B, &r);
+    is_int(arbor_reader_artifact_referenced(r, ids[0]), ARBOR_ENOTFOUND, "artifacts: another tenant does not know it");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "artifacts: check agrees with the index");
+    arbor_expire_t ex;
+    ok(arbor_store_expire(s, A, 1000000, 1000, &ex) == 0 && ex.traces == 1, "artifacts: the trace expires");
+    arbor_reader_begin(s, A, &r);
+    is_int(arbor_reader_artifact_referenced(r, ids[0]), ARBOR_ENOTFOUND, "artifacts: and its artifacts with it");
+    arbor_reader_end(r);
+    is_int(check_problems(s), 0, "artifacts: check agrees after");
 }
 
 static int visit_trace(void *ctx, const arbor_trace_summary_t *t)
@@ -775,6 +854,8 @@ int main(void)
     test_feed(s);
     test_late_execution(s);
     test_announce(s);
+    test_announce_expiry(s);
+    test_artifacts(s);
     test_recent_and_snapshot(s);
     test_records_dedup(s);
     test_meta(s);
@@ -790,7 +871,7 @@ int main(void)
     arbor_reader_begin(s, T, &r);
     uint64_t written = arbor_reader_last_seq(r);
     arbor_reader_end(r);
-    is_int(written, 18 + 302 + 1, "the writer's handle counts every span put (all tenants, expired ones too)");
+    is_int(written, 18 + 302 + 1 + 1 + 4, "the writer's handle counts every span put (all tenants, expired ones too)");
     ro = open_store(1);
     arbor_reader_begin(ro, T, &r);
     is_int(arbor_reader_last_seq(r), written, "read-only handle sees the writer's commits");

@@ -28,6 +28,8 @@
 #define ARBOR_SPAN_ID_LEN 8
 /** Longest execution ID that is indexed (longer IDs stay in span attributes only). */
 #define ARBOR_MAX_EXECUTION_ID 255
+/** Longest artifact ID that is indexed (a longer one can never be downloaded). */
+#define ARBOR_MAX_ARTIFACT_ID 255
 
 typedef struct arbor_store arbor_store_t;
 typedef struct arbor_batch arbor_batch_t;
@@ -147,6 +149,9 @@ typedef struct {
     const arbor_attr_in_t *attrs; /**< values for the trace's bloom filter and the tag catalog */
     size_t n_attrs;
     int attrs_incomplete;     /**< the span has values not in attrs: its trace's bloom must rule nothing out */
+    const arbor_iov_t *artifact_ids; /**< artifacts the span names: downloads are served only for these,
+                                          per tenant (arbor_reader_artifact_referenced) */
+    size_t n_artifact_ids;
 } arbor_span_in_t;
 
 /**
@@ -208,12 +213,13 @@ int arbor_batch_put_span(arbor_batch_t *b, const arbor_span_in_t *span);
  * ID: a backend announcing a run as it starts, so that the execution's tree is
  * served from its first span on. Like an execution ID on a span, the first
  * mapping of a trace wins. A trace with no span yet has a summary (span_count 0,
- * start UINT64_MAX) and an execution entry, but no time entry: lists, searches
- * and retention see it once spans arrive.
+ * start UINT64_MAX), an execution entry and a pending entry made at @p at_ns,
+ * but no time entry: lists and searches see it once spans arrive, and
+ * arbor_store_expire_announced() deletes it if none ever does.
  * @return 0; ARBOR_EDECODE for an empty or too long ID (> ARBOR_MAX_EXECUTION_ID).
  */
 int arbor_batch_announce_execution(arbor_batch_t *b, const uint8_t trace_id[ARBOR_TRACE_ID_LEN],
-                                   arbor_iov_t execution_id);
+                                   arbor_iov_t execution_id, uint64_t at_ns);
 /**
  * Store a small application value under @p key in the meta index (for example the
  * collector's counters, read by arbor-query's /metrics). Keys are namespaced
@@ -336,6 +342,10 @@ int arbor_reader_spans_fill(arbor_reader_t *r, arbor_span_rec_t *recs, size_t n,
 int arbor_reader_execution_traces(arbor_reader_t *r, arbor_iov_t execution_id,
                                   uint8_t (*ids)[ARBOR_TRACE_ID_LEN], size_t max, size_t *n);
 
+/** Does a span of the reader's tenant name artifact @p id (arbor_span_in_t.artifact_ids)?
+ *  0 when one does; ARBOR_ENOTFOUND when none (or the ID is empty or too long to be indexed). */
+int arbor_reader_artifact_referenced(arbor_reader_t *r, arbor_iov_t id);
+
 /** A value stored with arbor_batch_put_meta(); 0 or ARBOR_ENOTFOUND. */
 int arbor_reader_meta(arbor_reader_t *r, const char *key, arbor_iov_t *value);
 
@@ -409,7 +419,7 @@ typedef struct {
     unsigned depth;
 } arbor_index_stat_t;
 
-#define ARBOR_STAT_MAX_INDEXES 10
+#define ARBOR_STAT_MAX_INDEXES 12
 typedef struct {
     uint64_t file_bytes, map_bytes, last_seq, last_txn;
     unsigned readers_used, readers_max;
@@ -471,6 +481,16 @@ typedef struct {
  */
 int arbor_store_expire(arbor_store_t *store, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,
                        arbor_expire_t *out);
+
+/**
+ * Announcements that never got a span: delete, in one write transaction of its
+ * own, @p tenant's traces announced before @p before_ns that still have no span
+ * (summary, execution and pending entries), at most @p max_traces of them
+ * (out->more: some remain). Writer side only, as arbor_store_expire().
+ * @return 0 (out->traces counts them; out->spans is 0) or an LMDB / store error.
+ */
+int arbor_store_expire_announced(arbor_store_t *store, arbor_iov_t tenant, uint64_t before_ns, size_t max_traces,
+                                 arbor_expire_t *out);
 
 /**
  * Hot, consistent copy of the whole store into the empty or new directory @p dir
