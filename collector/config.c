@@ -38,6 +38,11 @@ static const arbor_cfg_entry_t entries[] = {
      "Traces whose last span ended longer ago than this are deleted by a background sweep in the writer "
      "(every 1/100 of it, between 1 s and 60 s; bounded transactions between commits). `0s` keeps everything.",
      NULL, 0, 0},
+    {"announce-ttl", ARBOR_CFG_DURATION, "1h", F(announce_ttl_ms),
+     "An announced trace (`POST /v1/executions`) that has received no span this long after its announcement "
+     "is deleted by the same sweep (or by retention, when that is shorter), so it stops holding its execution "
+     "as running. `0s`: only retention deletes them.",
+     NULL, 0, 0},
     {"reader-check-interval", ARBOR_CFG_DURATION, "10s", F(reader_check_ms),
      "How often the writer frees the LMDB reader slots of processes that died inside a read transaction "
      "(a killed arbor-query): their old snapshot would keep freed pages from reuse until the map is full. "

@@ -20,6 +20,7 @@ typedef struct {
     const char *redact_keys;     /* key globs */
     const char *tenant_limits;   /* per-tenant limits file */
     uint64_t retention_ms;
+    uint64_t announce_ttl_ms;
     uint64_t reader_check_ms;
     uint64_t max_request_bytes;
     int log_level;

@@ -40,7 +40,8 @@ static int start_store(const collector_config_t *cfg, limits_t *limits, arbor_st
     if (rc != 0)
         return rc;
     writer_options_t wo = {.max_queue_spans = (size_t)cfg->max_queue_spans, .max_spans_per_commit = 50000,
-                           .retention_ms = cfg->retention_ms, .reader_check_ms = cfg->reader_check_ms,
+                           .retention_ms = cfg->retention_ms, .announce_ttl_ms = cfg->announce_ttl_ms,
+                           .reader_check_ms = cfg->reader_check_ms,
                            .commit_interval_ms = cfg->commit_interval_ms,
                            .limits = limits};
     if ((rc = writer_start(*store, &wo, writer)) != 0) {

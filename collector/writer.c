@@ -23,7 +23,8 @@ struct writer {
     size_t queued_spans, max_queue_spans, max_spans_per_commit;
     int stopping;
     arbor_ingest_stats_t stats; /* under mu */
-    uint64_t retention_ns, sweep_every_ns, next_sweep_ns; /* monotonic clock; 0: no retention */
+    uint64_t retention_ns, announce_ttl_ns;               /* 0: keep (traces / announcements) */
+    uint64_t sweep_every_ns, next_sweep_ns;               /* monotonic clock; 0: no sweep */
     uint64_t reader_check_ns, next_reader_check_ns;        /* 0: no periodic reader check */
     uint64_t commit_interval_ns, last_commit_ns;           /* least time between group commits */
     limits_t *limits;
@@ -58,10 +59,18 @@ static void publish_stats(writer_t *w)
 /* Spans deleted per retention transaction, so a sweep never holds ingest up long. */
 #define SWEEP_SPANS_PER_TXN 20000
 
-uint64_t writer_sweep_interval_ms(uint64_t retention_ms)
+uint64_t writer_sweep_interval_ms(uint64_t retention_ms, uint64_t announce_ttl_ms)
 {
-    uint64_t ms = retention_ms / 100;
+    uint64_t shorter = retention_ms && (announce_ttl_ms == 0 || retention_ms < announce_ttl_ms) ? retention_ms
+                                                                                              : announce_ttl_ms;
+    uint64_t ms = shorter / 100;
     return ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms;
+}
+
+/* Before when a setting of @p keep_ns (0: forever) deletes, at @p now: 0 for nothing. */
+static uint64_t cutoff_of(uint64_t now, uint64_t keep_ns)
+{
+    return keep_ns == 0 || now <= keep_ns ? 0 : now - keep_ns; /* a time beyond 1970 keeps all */
 }
 
 typedef struct {
@@ -80,44 +89,68 @@ static int add_tenant(void *ctx, arbor_iov_t name)
     return 0;
 }
 
-/* Delete what has expired, every tenant's, in bounded transactions, until done
- * or requests wait. */
+/* What one sweep deleted. */
+typedef struct {
+    uint64_t traces, spans, announcements;
+} swept_t;
+
+/* One tenant's expired traces and announcements, in bounded transactions, until
+ * done or requests wait (*more: stopped with more to delete). */
+static int sweep_tenant(writer_t *w, arbor_iov_t tenant, uint64_t cutoff, uint64_t announce_cutoff, swept_t *total,
+                        int *more)
+{
+    arbor_expire_t ex = {0};
+    int rc = 0, again;
+    for (int announced = 0; announced < 2 && rc == 0; announced++) {
+        uint64_t before = announced ? announce_cutoff : cutoff;
+        do {
+            ex = (arbor_expire_t){0};
+            if (before && !announced)
+                rc = arbor_store_expire(w->store, tenant, before, SWEEP_SPANS_PER_TXN, &ex);
+            else if (before)
+                rc = arbor_store_expire_announced(w->store, tenant, before, SWEEP_SPANS_PER_TXN / 10, &ex);
+            *(announced ? &total->announcements : &total->traces) += ex.traces;
+            total->spans += ex.spans;
+            pthread_mutex_lock(&w->mu);
+            again = rc == 0 && ex.more && w->head == NULL && !w->stopping;
+            pthread_mutex_unlock(&w->mu);
+        } while (again);
+        *more |= rc == 0 && ex.more; /* requests wait: they go first, the rest next time */
+    }
+    return rc;
+}
+
+/* Delete what has expired, every tenant's: traces past retention, and
+ * announcements past their TTL (or retention, when shorter) without a span. */
 static void sweep(writer_t *w)
 {
-    uint64_t now = arbor_now_ns(), traces = 0, spans = 0;
-    uint64_t cutoff = now > w->retention_ns ? now - w->retention_ns : 0; /* a retention beyond 1970 keeps all */
-    arbor_expire_t ex = {0};
+    uint64_t now = arbor_now_ns(), keep_announced = w->announce_ttl_ns;
+    if (w->retention_ns && (keep_announced == 0 || w->retention_ns < keep_announced))
+        keep_announced = w->retention_ns;
+    uint64_t cutoff = cutoff_of(now, w->retention_ns), announce_cutoff = cutoff_of(now, keep_announced);
+    swept_t total = {0, 0, 0};
     tenant_list_t tenants = {0};
     int rc = arbor_store_tenants(w->store, add_tenant, &tenants), more = 0;
-    for (size_t t = 0; t < tenants.n && rc == 0; t++) {
-        do {
-            rc = arbor_store_expire(w->store, arbor_iov(tenants.names[t], strlen(tenants.names[t])), cutoff,
-                                    SWEEP_SPANS_PER_TXN, &ex);
-            traces += ex.traces;
-            spans += ex.spans;
-            pthread_mutex_lock(&w->mu);
-            more = rc == 0 && ex.more && w->head == NULL && !w->stopping;
-            pthread_mutex_unlock(&w->mu);
-        } while (more);
-        if (rc == 0 && ex.more) /* requests wait: they go first, the rest next time */
-            break;
-    }
+    for (size_t t = 0; t < tenants.n && rc == 0 && !more; t++)
+        rc = sweep_tenant(w, arbor_iov(tenants.names[t], strlen(tenants.names[t])), cutoff, announce_cutoff, &total,
+                          &more);
     for (size_t t = 0; t < tenants.n; t++)
         free(tenants.names[t]);
     free(tenants.names);
     if (rc != 0)
         arbor_warn("retention_failed", "error=\"%s\"", arbor_strerror(rc));
-    if (traces > 0) {
-        arbor_info("retention", "traces_deleted=%llu spans_deleted=%llu more=%d", (unsigned long long)traces,
-                   (unsigned long long)spans, ex.more);
+    if (total.traces > 0 || total.announcements > 0) {
+        arbor_info("retention", "traces_deleted=%llu spans_deleted=%llu announcements_deleted=%llu more=%d",
+                   (unsigned long long)total.traces, (unsigned long long)total.spans,
+                   (unsigned long long)total.announcements, more);
         pthread_mutex_lock(&w->mu);
-        w->stats.traces_expired += traces;
-        w->stats.spans_expired += spans;
+        w->stats.traces_expired += total.traces;
+        w->stats.spans_expired += total.spans;
         pthread_mutex_unlock(&w->mu);
         publish_stats(w);
     }
     /* stopped for waiting requests with more to delete: come back right after them */
-    w->next_sweep_ns = arbor_mono_ns() + (rc == 0 && ex.more ? 0 : w->sweep_every_ns);
+    w->next_sweep_ns = arbor_mono_ns() + (rc == 0 && more ? 0 : w->sweep_every_ns);
 }
 
 /* A reader process killed inside a read transaction leaves its slot behind, and
@@ -145,7 +178,7 @@ static void check_readers(writer_t *w)
 static uint64_t next_housekeeping(const writer_t *w)
 {
     uint64_t at = w->reader_check_ns > 0 ? w->next_reader_check_ns : UINT64_MAX;
-    if (w->retention_ns > 0 && w->next_sweep_ns < at)
+    if (w->sweep_every_ns > 0 && w->next_sweep_ns < at)
         at = w->next_sweep_ns;
     return at;
 }
@@ -154,7 +187,7 @@ static uint64_t next_housekeeping(const writer_t *w)
 static void housekeeping(writer_t *w)
 {
     uint64_t now = arbor_mono_ns();
-    if (w->retention_ns > 0 && now >= w->next_sweep_ns)
+    if (w->sweep_every_ns > 0 && now >= w->next_sweep_ns)
         sweep(w);
     if (w->reader_check_ns > 0 && now >= w->next_reader_check_ns)
         check_readers(w);
@@ -386,9 +419,11 @@ int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **
     w->limits = opts->limits;
     w->max_queue_spans = opts->max_queue_spans;
     w->max_spans_per_commit = opts->max_spans_per_commit;
-    uint64_t retention_ms = opts->retention_ms;
-    w->retention_ns = (retention_ms < 10000000000000u ? retention_ms : 10000000000000u) * 1000000u; /* <= 317 y */
-    w->sweep_every_ns = writer_sweep_interval_ms(retention_ms) * 1000000u;
+    uint64_t retention_ms = opts->retention_ms < 10000000000000u ? opts->retention_ms : 10000000000000u; /* <= 317 y */
+    uint64_t ttl_ms = opts->announce_ttl_ms < 10000000000000u ? opts->announce_ttl_ms : 10000000000000u;
+    w->retention_ns = retention_ms * 1000000u;
+    w->announce_ttl_ns = ttl_ms * 1000000u;
+    w->sweep_every_ns = retention_ms || ttl_ms ? writer_sweep_interval_ms(retention_ms, ttl_ms) * 1000000u : 0;
     w->commit_interval_ns = opts->commit_interval_ms * 1000000u;
     w->next_sweep_ns = arbor_mono_ns() + 1000000000u; /* the first sweep a second after start */
     uint64_t check_ms = opts->reader_check_ms < 86400000u ? opts->reader_check_ms : 86400000u;

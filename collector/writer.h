@@ -17,6 +17,9 @@ typedef struct {
     /** > 0: between commits, and when idle at least every writer_sweep_interval_ms(),
      *  traces that ended longer ago than this are deleted (arbor_store_expire); 0 keeps all */
     uint64_t retention_ms;
+    /** > 0: announced traces that got no span this long after their announcement are deleted by the
+     *  same sweep (arbor_store_expire_announced); retention deletes them too when shorter */
+    uint64_t announce_ttl_ms;
     /** how often the reader slots of dead processes are freed (arbor_store_reader_check);
      *  0 = only at start */
     uint64_t reader_check_ms;
@@ -28,8 +31,9 @@ typedef struct {
 
 /** Start the writer thread on @p store (which it uses until writer_stop). */
 int writer_start(arbor_store_t *store, const writer_options_t *opts, writer_t **out);
-/** How often retention sweeps: a hundredth of the retention, within 1 s .. 60 s. */
-uint64_t writer_sweep_interval_ms(uint64_t retention_ms);
+/** How often the sweep runs: a hundredth of the shorter of retention and the
+ *  announcement TTL (0: not set), within 1 s .. 60 s. */
+uint64_t writer_sweep_interval_ms(uint64_t retention_ms, uint64_t announce_ttl_ms);
 /**
  * Queue @p job (with n_spans > 0, or an announcement). On 0 the writer owns the job until it calls
  * job->done. ARBOR_EBUSY when the queue is full, ARBOR_ESHUTDOWN after writer_stop.

@@ -53,6 +53,33 @@ test('retention=0s keeps everything', async () => {
   assert.doesNotMatch(collector.log, /event=retention/);
 });
 
+test('an announced trace that never gets a span leaves after ARBOR_ANNOUNCE_TTL; one that got a span stays', async () => {
+  const dir = tempDir();
+  const c = await startCollector(dir, ['--announce-ttl=2s']); // retention stays 72h: the TTL decides
+  const q = await startQuery(dir);
+  try {
+    const announce = (exec, trace) => fetch(`${c.base}/v1/executions`, { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ execution_id: exec, trace_id: hex(trace, 32) }) });
+    assert.equal((await announce('exec-ann-lonely', 0x0a01)).status, 200);
+    assert.equal((await announce('exec-ann-run', 0x0a02)).status, 200);
+    await postSpans(c.url, [span({ trace: 0x0a02, id: 1, name: 'workflow.execution', start: NOW, end: NOW + 1000n })]);
+    const lonely = await getJson(`${q.base}/api/executions/exec-ann-lonely/trace`);
+    assert.equal(lonely.body.execution.trace_id, hex(0x0a01, 32), 'announced: the execution maps to its trace');
+    await eventually(async () => (await getJson(`${q.base}/api/executions/exec-ann-lonely/trace`)).body.execution.status
+      === 'unknown', { timeoutMs: 30000 });
+    const gone = await getJson(`${q.base}/api/executions/exec-ann-lonely/trace`);
+    assert.deepEqual([gone.body.execution.trace_id, gone.body.spans.length], [null, 0], 'the announcement left');
+    const kept = await getJson(`${q.base}/api/executions/exec-ann-run/trace`);
+    assert.deepEqual([kept.body.execution.status, kept.body.spans.length], ['completed', 1], 'the run with a span stays');
+    assert.match(c.log, /event=retention traces_deleted=0 spans_deleted=0 announcements_deleted=1/);
+    const check = admin(dir, 'check');
+    assert.match(check.stdout, /check: 0 problems/, check.stdout + check.stderr);
+  } finally {
+    await q.stop();
+    await c.stop();
+  }
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });
