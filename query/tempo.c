@@ -30,10 +30,43 @@ int tempo_parse_trace_id(arbor_iov_t hex, uint8_t id[16])
     return arbor_hex_decode(id, 16, padded, 32) == 0 ? 0 : -1;
 }
 
-/* ---- Tempo JSON ---- */
+/* ---- Tempo JSON ----
+ * As Tempo writes it (gogo jsonpb, default settings): a field at its zero value
+ * is left out, any other is there; an enum value outside the enum is its number,
+ * unquoted. Attributes are an OTLP pass-through: repeated keys stay repeated, as
+ * in the protobuf answer (docs/api.md). */
 
 static const char *const kind_enum[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
                                         "SPAN_KIND_CLIENT",      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"};
+static const char *const status_enum[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"};
+
+/* An enum value by name, or its number when the enum has no such name. */
+static void tj_enum(jsonw_t *w, const char *key, const char *const *names, int n_names, int value)
+{
+    jsonw_key(w, key);
+    if (value >= 0 && value < n_names)
+        jsonw_cstr(w, names[value]);
+    else
+        jsonw_int(w, value);
+}
+
+/* A uint32 field, left out at 0. */
+static void tj_count(jsonw_t *w, const char *key, uint32_t n)
+{
+    if (n == 0)
+        return;
+    jsonw_key(w, key);
+    jsonw_uint(w, n);
+}
+
+/* A string field, left out when empty. */
+static void tj_text(jsonw_t *w, const char *key, arbor_iov_t s)
+{
+    if (s.len == 0)
+        return;
+    jsonw_key(w, key);
+    jsonw_str(w, s);
+}
 
 static void tj_attrs(jsonw_t *w, const otlp_attrs_t *a);
 
@@ -119,22 +152,15 @@ static void tj_span(jsonw_t *w, const otlp_span_t *s)
         jsonw_key_lit(w, "parentSpanId");
         span_json_base64(w, s->parent_span_id);
     }
-    if (s->trace_state.len) {
-        jsonw_key_lit(w, "traceState");
-        jsonw_str(w, s->trace_state);
-    }
+    tj_text(w, "traceState", s->trace_state);
     jsonw_key_lit(w, "name");
     jsonw_str(w, s->name);
-    jsonw_key_lit(w, "kind");
-    jsonw_cstr(w, kind_enum[s->kind >= 0 && s->kind <= 5 ? s->kind : 0]);
+    tj_enum(w, "kind", kind_enum, 6, s->kind);
     tj_ns(w, "startTimeUnixNano", s->start_ns);
     tj_ns(w, "endTimeUnixNano", s->end_ns);
     jsonw_key_lit(w, "attributes");
     tj_attrs(w, &s->attrs);
-    if (s->dropped_attrs) {
-        jsonw_key_lit(w, "droppedAttributesCount");
-        jsonw_uint(w, s->dropped_attrs);
-    }
+    tj_count(w, "droppedAttributesCount", s->dropped_attrs);
     jsonw_key_lit(w, "events");
     jsonw_array(w);
     for (size_t i = 0; i < s->n_events; i++) {
@@ -144,37 +170,36 @@ static void tj_span(jsonw_t *w, const otlp_span_t *s)
         jsonw_str(w, s->events[i].name);
         jsonw_key_lit(w, "attributes");
         tj_attrs(w, &s->events[i].attrs);
+        tj_count(w, "droppedAttributesCount", s->events[i].dropped_attrs);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+    tj_count(w, "droppedEventsCount", s->dropped_events);
     jsonw_key_lit(w, "links");
     jsonw_array(w);
     for (size_t i = 0; i < s->n_links; i++) {
+        const otlp_link_t *l = &s->links[i];
         jsonw_object(w);
         jsonw_key_lit(w, "traceId");
-        span_json_base64(w, s->links[i].trace_id);
+        span_json_base64(w, l->trace_id);
         jsonw_key_lit(w, "spanId");
-        span_json_base64(w, s->links[i].span_id);
+        span_json_base64(w, l->span_id);
+        tj_text(w, "traceState", l->trace_state);
         jsonw_key_lit(w, "attributes");
-        tj_attrs(w, &s->links[i].attrs);
+        tj_attrs(w, &l->attrs);
+        tj_count(w, "droppedAttributesCount", l->dropped_attrs);
+        tj_count(w, "flags", l->flags);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);
+    tj_count(w, "droppedLinksCount", s->dropped_links);
     jsonw_key_lit(w, "status");
     jsonw_object(w);
-    if (s->status_code == 1 || s->status_code == 2) {
-        jsonw_key_lit(w, "code");
-        jsonw_cstr(w, s->status_code == 2 ? "STATUS_CODE_ERROR" : "STATUS_CODE_OK");
-    }
-    if (s->status_message.len) {
-        jsonw_key_lit(w, "message");
-        jsonw_str(w, s->status_message);
-    }
+    tj_text(w, "message", s->status_message);
+    if (s->status_code != 0)
+        tj_enum(w, "code", status_enum, 3, s->status_code);
     jsonw_object_end(w);
-    if (s->flags) {
-        jsonw_key_lit(w, "flags");
-        jsonw_uint(w, s->flags);
-    }
+    tj_count(w, "flags", s->flags);
     jsonw_object_end(w);
 }
 
@@ -188,11 +213,9 @@ static void tj_resource_spans(jsonw_t *w, const otlp_request_t *req)
         jsonw_object(w);
         jsonw_key_lit(w, "attributes");
         tj_attrs(w, &rs->resource.attrs);
+        tj_count(w, "droppedAttributesCount", rs->resource.dropped_attrs);
         jsonw_object_end(w);
-        if (rs->resource.schema_url.len) {
-            jsonw_key_lit(w, "schemaUrl");
-            jsonw_str(w, rs->resource.schema_url);
-        }
+        tj_text(w, "schemaUrl", rs->resource.schema_url);
         jsonw_key_lit(w, "scopeSpans");
         jsonw_array(w);
         for (size_t s = 0; s < rs->n_scopes; s++) {
@@ -202,20 +225,19 @@ static void tj_resource_spans(jsonw_t *w, const otlp_request_t *req)
             jsonw_object(w);
             jsonw_key_lit(w, "name");
             jsonw_str(w, ss->scope.name);
-            if (ss->scope.version.len) {
-                jsonw_key_lit(w, "version");
-                jsonw_str(w, ss->scope.version);
-            }
+            tj_text(w, "version", ss->scope.version);
             if (ss->scope.attrs.count) {
                 jsonw_key_lit(w, "attributes");
                 tj_attrs(w, &ss->scope.attrs);
             }
+            tj_count(w, "droppedAttributesCount", ss->scope.dropped_attrs);
             jsonw_object_end(w);
             jsonw_key_lit(w, "spans");
             jsonw_array(w);
             for (size_t i = 0; i < ss->n_spans; i++)
                 tj_span(w, &ss->spans[i]);
             jsonw_array_end(w);
+            tj_text(w, "schemaUrl", ss->scope.schema_url);
             jsonw_object_end(w);
         }
         jsonw_array_end(w);

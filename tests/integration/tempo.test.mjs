@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, BUILD } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs, BUILD } from './lib.mjs';
 
 const data = tempDir();
 const collector = await startCollector(data);
@@ -272,6 +272,74 @@ test('{ name = "" } finds a span sent without a name', async () => {
   const r = await search({ q: '{ name = "" }' });
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.traces.map((t) => t.traceID), ['a9']);
+});
+
+// ---- every field a span can carry (as the Go SDK sends them), duplicate keys,
+// arrays of each type, int64 bounds: what comes back on every route ----
+const TX = 0xb1, TY = 0xb2, SX = S + ms(50000);
+const I64MAX = '9223372036854775807', I64MIN = '-9223372036854775808';
+const kv = (key, value) => ({ key, value });
+const str = (v) => ({ stringValue: v }), int = (v) => ({ intValue: String(v) }), arr = (...v) => ({ arrayValue: { values: v } });
+const postRaw = async (body) => {
+  const r = await fetch(collector.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(r.status, 200, await r.text());
+};
+setup('a span with every field: dropped counts, link flags and state, schema URLs, kind 9, duplicates, arrays', async () => {
+  await postRaw({ resourceSpans: [{
+    resource: { attributes: [kv('service.name', str('fields')), kv('dup', str('r1')), kv('dup', str('r2'))], droppedAttributesCount: 3 },
+    schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+    scopeSpans: [{
+      scope: { name: 'fscope', version: '9', attributes: [kv('scope.attr', str('x'))], droppedAttributesCount: 4 },
+      schemaUrl: 'https://example.com/scope-schema',
+      spans: [{
+        traceId: hex(TX, 32), spanId: hex(1, 16), traceState: 'a=b', flags: 257, name: 'every-field', kind: 9,
+        startTimeUnixNano: String(SX), endTimeUnixNano: String(SX + ms(5)),
+        attributes: [kv('d', str('first')), kv('sa', arr(str('a'), str('b'))), kv('d', str('last')),
+          kv('ia', arr(int(1), int(2))), kv('da', arr({ doubleValue: 1.5 }, { doubleValue: 2.5 })), kv('ba', arr({ boolValue: true })),
+          kv('imax', int(I64MAX)), kv('imin', int(I64MIN)), kv('m', { kvlistValue: { values: [kv('x', int(1))] } }),
+          kv('orcheo.execution.id', str('exec-dup-first')), kv('orcheo.execution.id', str('exec-dup-last'))],
+        droppedAttributesCount: 1, droppedEventsCount: 2, droppedLinksCount: 5,
+        events: [{ timeUnixNano: String(SX + 124068791n), name: 'e1', attributes: [kv('ek', int(1)), kv('ek', int(2))], droppedAttributesCount: 6 },
+          { name: 'at-zero', attributes: [kv('ez', str('z'))] }],
+        links: [{ traceId: hex(TY, 32), spanId: hex(7, 16), traceState: 'l=1', flags: 1,
+          attributes: [kv('lk', str('v'))], droppedAttributesCount: 7 }],
+        status: { code: 2, message: 'bad' } },
+      { traceId: hex(TX, 32), spanId: hex(2, 16), parentSpanId: hex(1, 16), name: 'plain', kind: 2,
+        startTimeUnixNano: String(SX + 1n), endTimeUnixNano: String(SX + 2n) }] }] }] });
+  await postSpans(collector.url, [span({ trace: TY, id: 1, name: 'other', start: SX + ms(10), attrs: { sa: ['a', 'c'], other: 'o' } })],
+    { 'service.name': 'fields-other' });
+});
+
+test('Tempo v1/v2 JSON carry every non-zero field, as Tempo (gogo jsonpb) writes it; kind 9 stays 9', async () => {
+  for (const url of [`${Q}/api/traces/${hex(TX, 32)}`, `${Q}/api/v2/traces/${hex(TX, 32)}`]) {
+    const b = (await getJson(url)).body;
+    const rs = (b.batches || b.trace.resourceSpans)[0];
+    assert.equal(rs.resource.droppedAttributesCount, 3, url);
+    assert.equal(rs.schemaUrl, 'https://opentelemetry.io/schemas/1.26.0');
+    const ss = rs.scopeSpans[0];
+    assert.equal(ss.schemaUrl, 'https://example.com/scope-schema', 'ScopeSpans.schemaUrl');
+    assert.deepEqual(ss.scope, { name: 'fscope', version: '9', attributes: [kv('scope.attr', str('x'))], droppedAttributesCount: 4 });
+    const [s, plain] = ss.spans;
+    assert.equal(s.kind, 9, 'a kind outside the enum is its number, unquoted (jsonpb)');
+    assert.equal(s.traceState, 'a=b');
+    assert.equal(s.flags, 257);
+    assert.equal(s.droppedAttributesCount, 1);
+    assert.equal(s.droppedEventsCount, 2);
+    assert.equal(s.droppedLinksCount, 5);
+    assert.deepEqual(s.status, { code: 'STATUS_CODE_ERROR', message: 'bad' });
+    assert.deepEqual(s.events[0], { timeUnixNano: String(SX + 124068791n), name: 'e1',
+      attributes: [kv('ek', int(1)), kv('ek', int(2))], droppedAttributesCount: 6 }, 'duplicates kept: an OTLP pass-through');
+    assert.deepEqual(s.events[1], { timeUnixNano: '0', name: 'at-zero', attributes: [kv('ez', str('z'))] });
+    assert.deepEqual(s.links[0], { traceId: Buffer.from(hex(TY, 32), 'hex').toString('base64'),
+      spanId: Buffer.from(hex(7, 16), 'hex').toString('base64'), traceState: 'l=1',
+      attributes: [kv('lk', str('v'))], droppedAttributesCount: 7, flags: 1 });
+    assert.deepEqual(s.attributes.filter((a) => a.key === 'd').map((a) => a.value.stringValue), ['first', 'last']);
+    assert.deepEqual(s.attributes.find((a) => a.key === 'imax').value, int(I64MAX));
+    assert.deepEqual(s.attributes.find((a) => a.key === 'imin').value, int(I64MIN));
+    assert.equal(plain.kind, 'SPAN_KIND_SERVER');
+    for (const f of ['droppedAttributesCount', 'droppedEventsCount', 'droppedLinksCount', 'traceState', 'flags'])
+      assert.equal(plain[f], undefined, `${f}: zero, so left out`);
+  }
 });
 
 test('daemons exit cleanly', async () => {
