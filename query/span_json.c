@@ -348,6 +348,14 @@ static void write_attributes(jsonw_t *w, const arbor_span_rec_t *rec, const otlp
     }
 }
 
+/* Exact nanoseconds as a string (a JSON number loses precision past 2^53); 0 is "0". */
+static void write_unix_nano(jsonw_t *w, const char *key, uint64_t ns)
+{
+    char text[24];
+    jsonw_key(w, key);
+    jsonw_raw(w, text, (size_t)snprintf(text, sizeof text, "\"%llu\"", (unsigned long long)ns));
+}
+
 static void write_events(jsonw_t *w, const otlp_span_t *s, size_t max, int full)
 {
     jsonw_key_lit(w, "events");
@@ -367,7 +375,8 @@ static void write_events(jsonw_t *w, const otlp_span_t *s, size_t max, int full)
             value_cut(w, &ev->attrs.items[i].value, max, needs_cut(&ev->attrs.items[i], max, ce));
         }
         jsonw_object_end(w);
-        if (full) {
+        if (full) { /* the time whole, as the span's own start_time_unix_nano */
+            write_unix_nano(w, "time_unix_nano", ev->time_ns);
             jsonw_key_lit(w, "dropped_attributes_count");
             jsonw_uint(w, ev->dropped_attrs);
         }
@@ -467,14 +476,8 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
         jsonw_str(w, s.trace_state);
         jsonw_key_lit(w, "flags");
         jsonw_uint(w, s.flags);
-        /* exact nanoseconds, as strings (JSON numbers lose precision past 2^53) */
-        char ns[24];
-        jsonw_key_lit(w, "start_time_unix_nano");
-        snprintf(ns, sizeof ns, "\"%llu\"", (unsigned long long)s.start_ns);
-        jsonw_raw(w, ns, strlen(ns));
-        jsonw_key_lit(w, "end_time_unix_nano");
-        snprintf(ns, sizeof ns, "\"%llu\"", (unsigned long long)s.end_ns);
-        jsonw_raw(w, ns, strlen(ns));
+        write_unix_nano(w, "start_time_unix_nano", s.start_ns);
+        write_unix_nano(w, "end_time_unix_nano", s.end_ns);
         jsonw_key_lit(w, "dropped_attributes_count");
         jsonw_uint(w, s.dropped_attrs);
         jsonw_key_lit(w, "dropped_events_count");
@@ -506,6 +509,8 @@ void span_json_full(jsonw_t *w, arbor_arena_t *arena, arbor_reader_t *r, const a
         jsonw_str(w, scope.version);
         jsonw_key_lit(w, "attributes");
         span_json_attrs(w, &scope.attrs);
+        jsonw_key_lit(w, "dropped_attributes_count");
+        jsonw_uint(w, scope.dropped_attrs);
         jsonw_key_lit(w, "schema_url");
         jsonw_str(w, scope.schema_url);
         jsonw_object_end(w);

@@ -342,6 +342,21 @@ test('Tempo v1/v2 JSON carry every non-zero field, as Tempo (gogo jsonpb) writes
   }
 });
 
+test('span endpoint: event times in exact nanoseconds like the span\'s own, time 0 as "0", scope dropped count', async () => {
+  const r = await getJson(`${Q}/api/traces/${hex(TX, 32)}/spans/${hex(1, 16)}`);
+  const b = r.body;
+  assert.equal(b.start_time_unix_nano, String(SX));
+  assert.equal(b.events[0].time_unix_nano, String(SX + 124068791n), 'nanoseconds, as start_time_unix_nano');
+  assert.equal(b.events[0].time, isoNs(SX + 124068791n), 'the ISO form as the span\'s start_time');
+  assert.equal(b.events[1].time_unix_nano, '0', 'time 0: the epoch, as the span\'s own would be');
+  assert.equal(b.events[0].dropped_attributes_count, 6);
+  assert.deepEqual(b.links[0], { trace_id: hex(TY, 32), span_id: hex(7, 16), attributes: { lk: 'v' },
+    trace_state: 'l=1', flags: 1, dropped_attributes_count: 7 });
+  assert.equal(b.scope.dropped_attributes_count, 4);
+  assert.equal(b.resource.dropped_attributes_count, 3);
+  assert.equal(b.kind, 'UNSPECIFIED');
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });
