@@ -313,11 +313,14 @@ static void span_header(const ingest_options_t *o, arbor_arena_t *a, const otlp_
  * name, "" too: { name = "" } is answered from the bloom), span attributes, and
  * the resource's once per run of spans of one trace (*res_trace remembers it:
  * a batch is usually one trace); and the artifacts it names. 0 or ENOMEM. */
-static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_resource_t *res, const uint8_t **res_trace,
+static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_attrs_t *res_attrs, const uint8_t **res_trace,
                       arbor_span_in_t *in)
 {
-    size_t room = 1 + (s->attrs.count < INDEX_SPAN_ATTRS ? s->attrs.count : INDEX_SPAN_ATTRS) +
-                  (res->attrs.count < INDEX_RESOURCE_ATTRS ? res->attrs.count : INDEX_RESOURCE_ATTRS);
+    otlp_attrs_t span_attrs; /* a repeated key: only its last value counts (otlp.h) */
+    if (otlp_attrs_unique(a, &s->attrs, &span_attrs) != 0)
+        return ENOMEM;
+    size_t room = 1 + (span_attrs.count < INDEX_SPAN_ATTRS ? span_attrs.count : INDEX_SPAN_ATTRS) +
+                  (res_attrs->count < INDEX_RESOURCE_ATTRS ? res_attrs->count : INDEX_RESOURCE_ATTRS);
     arbor_attr_in_t *idx = arbor_arena_alloc(a, room * sizeof *idx);
     if (idx == NULL)
         return ENOMEM;
@@ -326,9 +329,9 @@ static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_resourc
     idx[0].type = ARBOR_VAL_STRING;
     idx[0].key = ARBOR_IOV("name");
     idx[0].str = s->name;
-    size_t ni = 1 + index_attrs(idx + 1, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &s->attrs, &in->attrs_incomplete);
+    size_t ni = 1 + index_attrs(idx + 1, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &span_attrs, &in->attrs_incomplete);
     if (*res_trace == NULL || memcmp(*res_trace, in->trace_id, 16) != 0) {
-        ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, &res->attrs, &in->attrs_incomplete);
+        ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, res_attrs, &in->attrs_incomplete);
         *res_trace = in->trace_id;
     }
     in->attrs = idx;
@@ -399,6 +402,9 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, otl
     const otlp_value_t *svc = otlp_attrs_get(&rs->resource.attrs, "service.name");
     arbor_iov_t service = svc && svc->type == OTLP_VALUE_STRING ? svc->u.str : ARBOR_IOV_NULL;
     arbor_iov_t resource_exec = find_exec_id(a, o, &rs->resource.attrs);
+    otlp_attrs_t res_attrs; /* indexed with each key once, the last value of a repeated one */
+    if (otlp_attrs_unique(a, &rs->resource.attrs, &res_attrs) != 0)
+        return ENOMEM;
     uint32_t res_idx = (uint32_t)job->n_resources;
     int res_used = 0;
     const uint8_t *res_trace = NULL; /* trace whose spans last carried the resource attributes */
@@ -418,7 +424,7 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, otl
                 return rc;
             arbor_span_in_t *in = &job->spans[job->n_spans];
             span_header(o, a, s, service, in);
-            if (span_index(a, s, &rs->resource, &res_trace, in) != 0)
+            if (span_index(a, s, &res_attrs, &res_trace, in) != 0)
                 return ENOMEM;
             if (in->execution_id.len == 0)
                 in->execution_id = resource_exec;

@@ -262,8 +262,21 @@ size_t otlp_span_artifact_ids(const otlp_span_t *s, arbor_iov_t *out, size_t max
 /** The artifact event that describes @p id (name, type, size, preview), or NULL. */
 const otlp_event_t *otlp_span_artifact_event(const otlp_span_t *s, arbor_iov_t id);
 
-/** Find an attribute by key (first match) or NULL. */
+/* Repeated keys. OTLP says keys MUST be unique; when a sender repeats one, Arbor
+ * takes the LAST value everywhere (an SDK setting a key again overwrites it, and
+ * JSON.parse reads an object with a repeated key the same way): lookups here,
+ * TraceQL, tag values, the collector's execution ID, workflow and tokens, and
+ * every JSON object (otlp_attrs_unique). Stored bytes keep what was sent. */
+
+/** Find an attribute by key (the last, when the key repeats) or NULL. */
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key);
+/**
+ * Attributes with each key once: the value is the key's last, the place its first
+ * (where JSON.parse puts a repeated key). When no key repeats, *out is *in and
+ * nothing is allocated; otherwise the items live in @p arena. @p out may be @p in.
+ * 0 or ENOMEM.
+ */
+int otlp_attrs_unique(arbor_arena_t *arena, const otlp_attrs_t *in, otlp_attrs_t *out);
 /** Integer view of a value: INT, DOUBLE (truncated) or a decimal STRING. 1 if found. */
 int otlp_value_as_int(const otlp_value_t *v, int64_t *out);
 

@@ -10,12 +10,74 @@
 const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key)
 {
     size_t kl = strlen(key);
-    for (size_t i = 0; i < attrs->count; i++) {
+    for (size_t i = attrs->count; i-- > 0;) { /* from the end: a repeated key's last value counts */
         const otlp_kv_t *kv = &attrs->items[i];
         if (kv->key.len == kl && memcmp(kv->key.base, key, kl) == 0)
             return &kv->value;
     }
     return NULL;
+}
+
+static int same_key(const otlp_kv_t *a, const otlp_kv_t *b)
+{
+    return a->key.len == b->key.len && (a->key.len == 0 || memcmp(a->key.base, b->key.base, a->key.len) == 0);
+}
+
+/* By key, then by place (items are one array: their addresses are their order). */
+static int cmp_kv_key(const void *pa, const void *pb)
+{
+    const otlp_kv_t *a = *(const otlp_kv_t *const *)pa, *b = *(const otlp_kv_t *const *)pb;
+    size_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+    int c = n ? memcmp(a->key.base, b->key.base, n) : 0;
+    if (c == 0)
+        c = (a->key.len > b->key.len) - (a->key.len < b->key.len);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* Few attributes (nearly every span): compare each pair, allocate nothing. */
+#define UNIQUE_PAIRWISE_MAX 16
+
+static int any_repeat(const otlp_attrs_t *in)
+{
+    for (size_t i = 1; i < in->count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (same_key(&in->items[i], &in->items[j]))
+                return 1;
+    return 0;
+}
+
+int otlp_attrs_unique(arbor_arena_t *arena, const otlp_attrs_t *in, otlp_attrs_t *out)
+{
+    size_t n = in->count;
+    *out = *in;
+    if (n < 2 || (n <= UNIQUE_PAIRWISE_MAX && !any_repeat(in)))
+        return 0;
+    /* sorted by key then place: each run of one key gives its first place and last value */
+    const otlp_kv_t **by_key = arbor_arena_alloc(arena, n * sizeof *by_key);
+    const otlp_kv_t **shown = arbor_arena_calloc(arena, n * sizeof *shown); /* per place: whose value, or NULL */
+    if (by_key == NULL || shown == NULL)
+        return ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        by_key[i] = &in->items[i];
+    qsort(by_key, n, sizeof *by_key, cmp_kv_key);
+    size_t kept = 0;
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && same_key(by_key[i], by_key[j]); j++)
+            ;
+        shown[by_key[i] - in->items] = by_key[j - 1];
+        kept++;
+    }
+    if (kept == n)
+        return 0;
+    otlp_kv_t *items = arbor_arena_alloc(arena, kept * sizeof *items);
+    if (items == NULL)
+        return ENOMEM;
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (shown[i] != NULL)
+            items[k++] = (otlp_kv_t){in->items[i].key, shown[i]->value};
+    out->items = items;
+    out->count = kept;
+    return 0;
 }
 
 int otlp_value_as_int(const otlp_value_t *v, int64_t *out)

@@ -51,14 +51,22 @@ void span_json_value(jsonw_t *w, const otlp_value_t *v)
     }
 }
 
+/* An object has each key once: a repeated attribute key shows its last value
+ * (otlp_attrs_unique; the scratch arena allocates only when a key repeats). */
 void span_json_attrs(jsonw_t *w, const otlp_attrs_t *attrs)
 {
+    arbor_arena_t scratch;
+    otlp_attrs_t unique;
+    arbor_arena_init(&scratch, 4096, 0);
+    if (otlp_attrs_unique(&scratch, attrs, &unique) != 0)
+        unique = *attrs;
     jsonw_object(w);
-    for (size_t i = 0; i < attrs->count; i++) {
-        jsonw_key_iov(w, attrs->items[i].key);
-        span_json_value(w, &attrs->items[i].value);
+    for (size_t i = 0; i < unique.count; i++) {
+        jsonw_key_iov(w, unique.items[i].key);
+        span_json_value(w, &unique.items[i].value);
     }
     jsonw_object_end(w);
+    arbor_arena_free(&scratch);
 }
 
 /* A value, cut to @p max code points when it is a string that should be. */
@@ -446,11 +454,20 @@ static void write_span(jsonw_t *w, const arbor_span_rec_t *rec, const otlp_span_
     write_extra(w, extra);
 }
 
-/* 1 when the stored span decodes. */
+/* 1 when the stored span decodes. Its span, event and link attributes come with
+ * each key once (the last value of a repeated one): every object written from
+ * them, and everything read from them (tokens, artifacts), agree. */
 static int decode(arbor_arena_t *arena, const arbor_span_rec_t *rec, otlp_span_t *s)
 {
     arbor_iov_t bytes;
-    return arbor_span_bytes(rec, arena, &bytes) == 0 && otlp_span_decode(arena, bytes.base, bytes.len, s) == 0;
+    if (arbor_span_bytes(rec, arena, &bytes) != 0 || otlp_span_decode(arena, bytes.base, bytes.len, s) != 0)
+        return 0;
+    int rc = otlp_attrs_unique(arena, &s->attrs, &s->attrs);
+    for (size_t i = 0; rc == 0 && i < s->n_events; i++)
+        rc = otlp_attrs_unique(arena, &s->events[i].attrs, &s->events[i].attrs);
+    for (size_t i = 0; rc == 0 && i < s->n_links; i++)
+        rc = otlp_attrs_unique(arena, &s->links[i].attrs, &s->links[i].attrs);
+    return rc == 0;
 }
 
 void span_json_write(jsonw_t *w, arbor_arena_t *arena, const arbor_span_rec_t *rec, const span_render_t *o,

@@ -357,6 +357,32 @@ test('span endpoint: event times in exact nanoseconds like the span\'s own, time
   assert.equal(b.kind, 'UNSPECIFIED');
 });
 
+test('duplicate keys: one key per JSON object, the last value wins, on every route and in TraceQL', async () => {
+  const raw = await (await fetch(`${Q}/api/traces/${hex(TX, 32)}/spans/${hex(1, 16)}`)).text();
+  assert.equal(raw.match(/"d":/g).length, 1, 'span attribute once');
+  assert.equal(raw.match(/"ek":/g).length, 1, 'event attribute once');
+  assert.equal(raw.match(/"dup":/g).length, 1, 'resource attribute once');
+  const full = JSON.parse(raw);
+  assert.equal(full.attributes.d, 'last');
+  assert.deepEqual(Object.keys(full.attributes).slice(0, 2), ['d', 'sa'], 'at the first one\'s place, as JSON.parse would put it');
+  assert.equal(full.events[0].attributes.ek, 2);
+  assert.equal(full.resource.attributes.dup, 'r2');
+  const canvasRaw = await (await fetch(`${Q}/api/traces/${hex(TX, 32)}/trace`)).text();
+  const canvas = JSON.parse(canvasRaw);
+  const root = canvas.spans.find((x) => x.span_id === hex(1, 16));
+  assert.equal(root.attributes.d, 'last');
+  assert.equal(root.events[0].attributes.ek, 2);
+  assert.equal(canvasRaw.match(/"d":/g).length, 1);
+  assert.equal(canvas.execution.id, 'exec-dup-last', 'the collector reads the execution ID last-wins too');
+  assert.equal((await getJson(`${Q}/api/executions/exec-dup-first/trace`)).body.execution.status, 'unknown');
+  assert.deepEqual(ids(await search({ q: '{ span.d = "last" }' })), [TX]);
+  assert.deepEqual(ids(await search({ q: '{ span.d = "first" }' })), [], 'a shadowed value is not there');
+  assert.deepEqual(ids(await search({ q: '{ resource.dup = "r2" }' })), [TX]);
+  assert.deepEqual(ids(await search({ q: '{ resource.dup = "r1" }' })), []);
+  const vals = (await getJson(`${Q}/api/v2/search/tag/span.d/values`)).body.tagValues;
+  assert.deepEqual(vals, [{ type: 'string', value: 'last' }], 'the tag catalog lists the value that counts');
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });

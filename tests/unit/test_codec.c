@@ -471,6 +471,52 @@ static void test_tokens(void)
     ok(!otlp_span_tokens(&a, &in, &out) && in == 0, "no tokens");
 }
 
+/* A key sent twice (OTLP says keys MUST be unique; the value that counts is the
+ * last, at the first one's place): lookups and the unique view agree. */
+static void test_duplicate_keys(void)
+{
+    enum { N = 40 };
+    otlp_kv_t kvs[N];
+    char keys[N][8];
+    otlp_attrs_t a = {kvs, 0}, u;
+    memset(kvs, 0, sizeof kvs);
+    for (int i = 0; i < N; i++) { /* k0 k1 k2 k0 k1 k2 ...: each key 13 or 14 times over */
+        snprintf(keys[i], sizeof keys[i], "k%d", i % 3);
+        kvs[i].key = arbor_iov(keys[i], strlen(keys[i]));
+        kvs[i].value.type = OTLP_VALUE_INT;
+        kvs[i].value.u.i = i;
+    }
+    a.count = 4; /* k0=0 k1=1 k2=2 k0=3 */
+    const otlp_value_t *v = otlp_attrs_get(&a, "k0");
+    ok(v && v->u.i == 3, "otlp_attrs_get: the last of a repeated key");
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.count == 3, "small: three keys once each");
+    ok(u.count == 3 && arbor_iov_eq_str(u.items[0].key, "k0") && u.items[0].value.u.i == 3 &&
+           u.items[1].value.u.i == 1 && u.items[2].value.u.i == 2,
+       "small: k0 at its first place with its last value");
+    a.count = N;
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.count == 3, "large (sorted): three keys once each");
+    ok(u.count == 3 && u.items[0].value.u.i == 39 && u.items[1].value.u.i == 37 && u.items[2].value.u.i == 38 &&
+           arbor_iov_eq_str(u.items[1].key, "k1"),
+       "large: first places, last values");
+    for (int i = 0; i < N; i++) { /* 40 distinct keys: the view is the input itself */
+        snprintf(keys[i], sizeof keys[i], "u%d", i);
+        kvs[i].key = arbor_iov(keys[i], strlen(keys[i]));
+    }
+    size_t used = arena.used;
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.items == kvs && u.count == N, "no repeats: the same array");
+    a.count = 10;
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.items == kvs && arena.used == used,
+       "no repeats among few: nothing allocated");
+    a.count = 0;
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.count == 0, "none");
+    /* token conventions read the same way */
+    kvs[0].key = ARBOR_IOV("orcheo.token.input"), kvs[0].value.u.i = 5;
+    kvs[1].key = ARBOR_IOV("orcheo.token.input"), kvs[1].value.u.i = 8;
+    a.count = 2;
+    int64_t in, out;
+    ok(otlp_span_tokens(&a, &in, &out) && in == 8, "tokens: the last of a repeated key");
+}
+
 /* ---- decode memory: hand-built protobuf for dense but valid shapes ---- */
 typedef struct { uint8_t *p; size_t n, cap; } pbuf_t;
 static void pb_raw(pbuf_t *b, const void *d, size_t n)
@@ -686,6 +732,7 @@ int main(void)
     test_deep_nesting();
     test_json_errors();
     test_tokens();
+    test_duplicate_keys();
     test_split_keys();
     test_answers();
     test_map64();
