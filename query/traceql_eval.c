@@ -210,6 +210,12 @@ static int cmp_num(double a, tok_kind_t op, double b)
     }
 }
 
+/* Integers compare as integers: as doubles, 2^63 - 1 and 2^63 - 2 are one number. */
+static int cmp_int(int64_t a, tok_kind_t op, int64_t b)
+{
+    return cmp_num((a > b) - (a < b), op, 0);
+}
+
 static int cmp_str(const expr_t *e, arbor_iov_t s, tq_trace_t *t)
 {
     if (e->cmp == T_RE || e->cmp == T_NRE) {
@@ -236,8 +242,10 @@ static int match_scalar(const expr_t *e, const otlp_value_t *v, tq_trace_t *t)
     case L_INT:
     case L_FLOAT:
     case L_DURATION:
+        if (v->type == OTLP_VALUE_INT && l->kind != L_FLOAT)
+            return cmp_int(v->u.i, e->cmp, l->i);
         if (v->type == OTLP_VALUE_INT)
-            return cmp_num((double)v->u.i, e->cmp, l->kind == L_INT || l->kind == L_DURATION ? (double)l->i : l->d);
+            return cmp_num((double)v->u.i, e->cmp, l->d);
         if (v->type == OTLP_VALUE_DOUBLE)
             return cmp_num(v->u.d, e->cmp, l->kind == L_FLOAT ? l->d : (double)l->i);
         return 0;

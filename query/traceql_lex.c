@@ -62,44 +62,87 @@ static const struct {
     double ns;
 } units[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
 
-static int lex_number(parser_t *p, tok_t *t)
+/* The length of a decimal number at @p s: [+-] digits [. digits] [(e|E) [+-]
+ * digits], at least one digit before the exponent; 0 when there is none.
+ * *is_int: neither a fraction nor an exponent. */
+static size_t number_length(const char *s, size_t n, int *is_int)
 {
-    const char *s = p->src + p->at;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno != 0)
-        return tq__fail(p, p->at, "invalid number");
-    size_t used = (size_t)(end - s);
-    int is_int = 1;
-    for (size_t i = 0; i < used; i++)
-        if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
-            is_int = 0;
-    /* beyond int64 (as an integer, or as a float where an integer is needed):
-     * an error, not a cast with undefined results (found by tests/fuzz) */
-    if (!arbor_double_fits_int64(v))
-        return tq__fail(p, p->at, "number out of range");
-    t->num = v;
-    t->is_int = is_int;
-    errno = 0;
-    t->i = is_int ? strtoll(s, NULL, 10) : (int64_t)v;
-    if (errno != 0)
-        return tq__fail(p, p->at, "number out of range");
-    t->kind = T_NUMBER;
-    /* a unit right after the number makes it a duration */
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
-        size_t ul = strlen(units[u].unit);
-        if (p->at + used + ul <= p->len && strncmp(end, units[u].unit, ul) == 0 &&
-            !(p->at + used + ul < p->len && isalnum((unsigned char)end[ul]))) {
-            double ns = v * units[u].ns;
-            if (!arbor_double_fits_int64(ns))
-                return tq__fail(p, p->at, "duration out of range");
-            t->kind = T_DURATION;
-            t->i = (int64_t)llround(ns);
-            used += ul;
-            break;
+    size_t i = 0, digits = 0;
+    *is_int = 1;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    for (; i < n && isdigit((unsigned char)s[i]); i++)
+        digits++;
+    if (i < n && s[i] == '.') {
+        *is_int = 0;
+        for (i++; i < n && isdigit((unsigned char)s[i]); i++)
+            digits++;
+    }
+    if (digits == 0)
+        return 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j < n && isdigit((unsigned char)s[j])) { /* else the 'e' is not part of the number */
+            *is_int = 0;
+            for (i = j; i < n && isdigit((unsigned char)s[i]); i++)
+                ;
         }
     }
+    return i;
+}
+
+/* A unit right after the number makes it a duration (in nanoseconds, exact for
+ * an integer); @p used grows by the unit's length. */
+static int lex_unit(parser_t *p, tok_t *t, size_t *used)
+{
+    const char *end = p->src + p->at + *used;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t ul = strlen(units[u].unit);
+        if (p->at + *used + ul > p->len || strncmp(end, units[u].unit, ul) != 0 ||
+            (p->at + *used + ul < p->len && isalnum((unsigned char)end[ul])))
+            continue;
+        double ns = t->num * units[u].ns;
+        int64_t exact;
+        if (t->is_int ? __builtin_mul_overflow(t->i, (int64_t)units[u].ns, &exact) : !arbor_double_fits_int64(ns))
+            return tq__fail(p, p->at, "duration out of range");
+        t->kind = T_DURATION;
+        t->i = t->is_int ? exact : (int64_t)llround(ns);
+        *used += ul;
+        break;
+    }
+    return 0;
+}
+
+/* Integers take the whole int64 range, exactly (-9223372036854775808 too);
+ * floats any finite double. Beyond either: an error, never a cast with
+ * undefined results (found by tests/fuzz). */
+static int lex_number(parser_t *p, tok_t *t)
+{
+    char text[400];
+    int is_int;
+    size_t used = number_length(p->src + p->at, p->len - p->at, &is_int);
+    if (used == 0)
+        return tq__fail(p, p->at, "invalid number");
+    if (used >= sizeof text)
+        return tq__fail(p, p->at, "number too long");
+    memcpy(text, p->src + p->at, used); /* strtod and strtoll see the number and nothing after it */
+    text[used] = '\0';
+    errno = 0;
+    if (is_int) {
+        t->i = strtoll(text, NULL, 10);
+        t->num = (double)t->i;
+    } else {
+        t->num = strtod(text, NULL);
+        t->i = arbor_double_fits_int64(t->num) ? (int64_t)t->num : 0;
+    }
+    if (errno == ERANGE || !isfinite(t->num))
+        return tq__fail(p, p->at, "number out of range");
+    t->is_int = is_int;
+    t->kind = T_NUMBER;
+    if (lex_unit(p, t, &used) != 0)
+        return -1;
     p->at += used;
     return 0;
 }

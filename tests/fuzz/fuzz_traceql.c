@@ -1,8 +1,9 @@
 /* libFuzzer target: the TraceQL parser and evaluator. Any text must parse or fail
  * with a message, and every query that parses is evaluated, with index hints,
  * against a small in-memory trace (a root, two children, a grandchild and a
- * placeholder; attributes of every type, an array, a resource): never a crash, a
- * leak, an undefined operation or unbounded recursion. */
+ * placeholder; attributes of every type, the int64 bounds, a key sent twice, an
+ * array of mixed scalars, a resource): never a crash, a leak, an undefined
+ * operation or unbounded recursion. */
 #include "traceql.h"
 
 #include <stdint.h>
@@ -11,7 +12,7 @@
 enum { N = 5 };
 static arbor_span_rec_t recs[N];
 static otlp_span_t spans[N];
-static otlp_kv_t kvs[N][4];
+static otlp_kv_t kvs[N][6];
 static otlp_value_t arr[3];
 static otlp_kv_t res_kv[2];
 static otlp_resource_t res;
@@ -48,7 +49,9 @@ static void setup(tq_trace_t *t)
         kvs[i][1] = (otlp_kv_t){ARBOR_IOV("ratio"), {.type = OTLP_VALUE_DOUBLE, .u.d = 0.5 * i}};
         kvs[i][2] = (otlp_kv_t){ARBOR_IOV("payload"), {.type = OTLP_VALUE_STRING, .u.str = ARBOR_IOV(payload)}};
         kvs[i][3] = (otlp_kv_t){ARBOR_IOV("flag"), {.type = OTLP_VALUE_BOOL, .u.boolean = i & 1}};
-        spans[i].attrs = (otlp_attrs_t){kvs[i], 4};
+        kvs[i][4] = (otlp_kv_t){ARBOR_IOV("big"), {.type = OTLP_VALUE_INT, .u.i = i & 1 ? INT64_MIN : INT64_MAX}};
+        kvs[i][5] = (otlp_kv_t){ARBOR_IOV("ratio"), {.type = OTLP_VALUE_INT, .u.i = -i}}; /* repeated: the last counts */
+        spans[i].attrs = (otlp_attrs_t){kvs[i], 6};
         tspans[i].rec = i == 4 ? NULL : &recs[i]; /* span 4: a placeholder */
         tspans[i].parent = parents[i];
         tspans[i].span = NULL;

@@ -213,6 +213,78 @@ static void test_eval(void)
     check("({ name = \"db\" } || { name = \"db2\" }) >> { }", "0001");
 }
 
+/* Which spans @p text matches on the trace as @p t now is (not set up again). */
+static const char *eval_on(tq_trace_t *t, const char *text)
+{
+    static char out[8];
+    char err[256];
+    uint8_t m[4];
+    tq_query_t *q = parse(text, err);
+    if (q == NULL)
+        return "ERR";
+    for (int i = 0; i < 4; i++)
+        tspans[i].span = NULL;
+    tq_eval(q, t, m);
+    for (int i = 0; i < 4; i++)
+        out[i] = (char)('0' + m[i]);
+    out[4] = '\0';
+    tq_free(q);
+    return out;
+}
+
+/* The whole int64 range as literals, compared exactly (as doubles, 2^63 - 1 and
+ * 2^63 - 2 are one number); past it, an error. A key sent twice: the last value
+ * counts. Arrays of every scalar type match on any element. */
+static void test_int64_and_repeats(void)
+{
+    tq_trace_t t;
+    otlp_value_t nums[3] = {{.type = OTLP_VALUE_INT, .u.i = 7}, {.type = OTLP_VALUE_DOUBLE, .u.d = 2.5},
+                            {.type = OTLP_VALUE_BOOL, .u.boolean = 1}};
+    setup(&t);
+    kvs[0][1].key = ARBOR_IOV("big"), kvs[0][1].value.type = OTLP_VALUE_INT, kvs[0][1].value.u.i = INT64_MAX;
+    kvs[1][1].key = ARBOR_IOV("big"), kvs[1][1].value.type = OTLP_VALUE_INT, kvs[1][1].value.u.i = INT64_MIN;
+    kvs[2][1].key = ARBOR_IOV("db.system"), kvs[2][1].value.type = OTLP_VALUE_STRING, kvs[2][1].value.u.str = ARBOR_IOV("oracle");
+    kvs[3][1].key = ARBOR_IOV("mixed"), kvs[3][1].value.type = OTLP_VALUE_ARRAY;
+    kvs[3][1].value.u.array.items = nums, kvs[3][1].value.u.array.count = 3;
+    for (int i = 0; i < 4; i++)
+        spans[i].attrs.count = 2;
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        {"{ span.big = 9223372036854775807 }", "1000"},
+        {"{ span.big = 9223372036854775806 }", "0000"},
+        {"{ span.big > 9223372036854775806 }", "1000"},
+        {"{ span.big = -9223372036854775808 }", "0100"},
+        {"{ span.big < -9223372036854775807 }", "0100"},
+        {"{ span.big >= -9223372036854775808 && span.big <= 9223372036854775807 }", "1100"},
+        {"{ span.big = 9.223372036854775807e18 }", "1000"}, /* a float literal compares as a double */
+        {"{ span.db.system = \"mysql\" }", "0000"},       /* span 2 sent it, then oracle: the last counts */
+        {"{ span.db.system = \"oracle\" }", "0010"},
+        {"{ span.mixed = 7 }", "0001"},
+        {"{ span.mixed = 2.5 }", "0001"},
+        {"{ span.mixed = true }", "0001"},
+        {"{ span.mixed > 6 && span.mixed < 3 }", "0001"}, /* each condition on any element */
+        {"{ span.mixed != 7 }", "0000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = eval_on(&t, cases[i].q);
+        ok(strcmp(got, cases[i].want) == 0, "%s -> %s (got %s)", cases[i].q, cases[i].want, got);
+    }
+    char err[256];
+    static const char *const out_of_range[] = {"{ .a = 9223372036854775808 }", "{ .a = -9223372036854775809 }",
+                                               "{ .a = 99999999999999999999 }", "{ .a = 1e400 }"};
+    for (size_t i = 0; i < 4; i++) {
+        tq_query_t *q = parse(out_of_range[i], err);
+        ok(q == NULL && strstr(err, "out of range") && strstr(err, "col 8:"), "rejects %s (%s)", out_of_range[i], err);
+        tq_free(q);
+    }
+    tq_index_hint_t h[2];
+    tq_query_t *q = parse("{ span.big = -9223372036854775808 }", err);
+    ok(q && tq_index_hints(q, h, 2) == 1 && h[0].value.type == ARBOR_VAL_INT && h[0].value.i == INT64_MIN,
+       "int64 min hints the bloom exactly");
+    tq_free(q);
+}
+
 static void test_hints(void)
 {
     char err[256];
@@ -258,13 +330,24 @@ static void test_unterminated_text(void)
     ok(q == NULL, "a number at the end of an unterminated heap buffer: an error, no over-read (%s)", err);
     tq_free(q);
     free(heap);
-    static const char *const huge[] = {"{ .a = 21e50 }", "{ .a = 99999999999999999999 }", "{ duration > 9e20s }",
-                                       "{ .a = -1e300 }"};
+    static const char *const huge[] = {"{ .a = 21e500 }", "{ .a = 99999999999999999999 }", "{ duration > 9e20s }",
+                                       "{ .a = -1e300000 }", "{ duration > 9223372036854775807s }"};
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        err[0] = '\0';
         q = tq_parse(arbor_iov(huge[i], strlen(huge[i])), err, sizeof err);
         ok(q == NULL && strstr(err, "out of range") != NULL, "%s: out of range (%s)", huge[i], err);
         tq_free(q);
     }
+    /* a float past int64 is still a double: it compares as one */
+    q = tq_parse(ARBOR_IOV("{ .a = 21e50 || .a = -1e300 || .a = 0x10 }"), err, sizeof err);
+    ok(q == NULL && strstr(err, "col 38:"), "finite floats parse; hex does not (%s)", err);
+    tq_free(q);
+    q = tq_parse(ARBOR_IOV("{ .a = 21e50 || .a = -1e300 || .a = 5e || .a = 1.e3 }"), err, sizeof err);
+    ok(q == NULL && strstr(err, "col 38:"), "an exponent needs digits: 5e is 5 and a word (%s)", err);
+    tq_free(q);
+    q = tq_parse(ARBOR_IOV("{ .a = 21e50 || .a = -1e300 || .a = 1.e3 || .a = -.5 }"), err, sizeof err);
+    ok(q != NULL, "finite floats of every shape parse");
+    tq_free(q);
     q = tq_parse(arbor_iov("{ .a = \"x\\", 10), err, sizeof err);
     ok(q == NULL, "a backslash at the very end of a string: unterminated (%s)", err);
     tq_free(q);
@@ -354,6 +437,7 @@ int main(void)
     test_unterminated_text();
     test_parse();
     test_eval();
+    test_int64_and_repeats();
     test_hints();
     return tap_done();
 }
