@@ -102,48 +102,105 @@ static arbor_iov_t find_exec_id(arbor_arena_t *a, const ingest_options_t *o, con
     return ARBOR_IOV_NULL;
 }
 
-/* Put in the trace's bloom per span: the name, and scalar span and resource
- * attributes (bounded counts, so a span with 20,000 attributes costs no more than
- * one with 64; such a span is marked incomplete and its trace's bloom then rules
- * nothing out). */
+/* Per span, its trace's bloom and the tag catalog get the name, span and
+ * resource attributes, and (the catalog only) event and link attributes. Counts
+ * are bounded, so a span with 20,000 attributes costs no more than one with 64;
+ * such a span is marked incomplete and its trace's bloom then rules nothing out.
+ * Event and link values are in no bloom: past their bound they go unlisted. */
 #define INDEX_SPAN_ATTRS 64
 #define INDEX_RESOURCE_ATTRS 32
+#define INDEX_EVENT_LINK_ATTRS 32
 
+/* The entry of one scalar value: 1, or 0 (nothing written) for anything else. */
+static size_t scalar_entry(arbor_attr_in_t *a, arbor_attr_scope_t scope, arbor_iov_t key, const otlp_value_t *v)
+{
+    arbor_attr_in_t e = {.scope = scope, .key = key};
+    switch (v->type) {
+    case OTLP_VALUE_STRING:
+        e.type = ARBOR_VAL_STRING;
+        e.str = v->u.str;
+        break;
+    case OTLP_VALUE_INT:
+        e.type = ARBOR_VAL_INT;
+        e.i = v->u.i;
+        break;
+    case OTLP_VALUE_DOUBLE:
+        e.type = ARBOR_VAL_DOUBLE;
+        e.d = v->u.d;
+        break;
+    case OTLP_VALUE_BOOL:
+        e.type = ARBOR_VAL_BOOL;
+        e.i = v->u.boolean;
+        break;
+    default:
+        return 0;
+    }
+    *a = e;
+    return 1;
+}
+
+/* At most how many entries index_attrs() writes for @p attrs, and no more than @p max. */
+static size_t index_room(const otlp_attrs_t *attrs, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < attrs->count && n < max; i++) {
+        const otlp_value_t *v = &attrs->items[i].value;
+        n += v->type == OTLP_VALUE_ARRAY && v->u.array.count > 1 ? v->u.array.count : 1;
+    }
+    return n < max ? n : max;
+}
+
+/* Up to @p room entries for @p attrs: a scalar's value; each scalar element of an
+ * array (TraceQL matches an array when any element does, so the bloom must hold
+ * them all); for a value TraceQL cannot compare (a map, bytes, an array without a
+ * scalar) the key alone, so that tags list it. *incomplete when values did not fit. */
 static size_t index_attrs(arbor_attr_in_t *out, size_t room, arbor_attr_scope_t scope, const otlp_attrs_t *attrs,
                           int *incomplete)
 {
     size_t n = 0, i;
     for (i = 0; i < attrs->count && n < room; i++) {
         const otlp_kv_t *kv = &attrs->items[i];
-        arbor_attr_in_t *a = &out[n];
-        memset(a, 0, sizeof *a);
-        a->scope = scope;
-        a->key = kv->key;
-        switch (kv->value.type) {
-        case OTLP_VALUE_STRING:
-            a->type = ARBOR_VAL_STRING;
-            a->str = kv->value.u.str;
-            break;
-        case OTLP_VALUE_INT:
-            a->type = ARBOR_VAL_INT;
-            a->i = kv->value.u.i;
-            break;
-        case OTLP_VALUE_DOUBLE:
-            a->type = ARBOR_VAL_DOUBLE;
-            a->d = kv->value.u.d;
-            break;
-        case OTLP_VALUE_BOOL:
-            a->type = ARBOR_VAL_BOOL;
-            a->i = kv->value.u.boolean;
-            break;
-        default:
-            continue;
+        size_t before = n;
+        if (kv->value.type == OTLP_VALUE_ARRAY) {
+            size_t e, count = kv->value.u.array.count;
+            for (e = 0; e < count && n < room; e++)
+                n += scalar_entry(&out[n], scope, kv->key, &kv->value.u.array.items[e]);
+            if (e < count)
+                *incomplete = 1;
+        } else {
+            n += scalar_entry(&out[n], scope, kv->key, &kv->value);
         }
-        n++;
+        if (n == before)
+            out[n++] = (arbor_attr_in_t){.scope = scope, .type = ARBOR_VAL_OTHER, .key = kv->key};
     }
     if (i < attrs->count)
         *incomplete = 1;
     return n;
+}
+
+static size_t event_link_room(const otlp_span_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_events && n < INDEX_EVENT_LINK_ATTRS; i++)
+        n += index_room(&s->events[i].attrs, INDEX_EVENT_LINK_ATTRS);
+    for (size_t i = 0; i < s->n_links && n < INDEX_EVENT_LINK_ATTRS; i++)
+        n += index_room(&s->links[i].attrs, INDEX_EVENT_LINK_ATTRS);
+    return n < INDEX_EVENT_LINK_ATTRS ? n : INDEX_EVENT_LINK_ATTRS;
+}
+
+/* Event and link attributes into @p out (room entries; *n of them used), each
+ * key once per event or link. 0 or ENOMEM. */
+static int index_events_links(arbor_arena_t *a, const otlp_span_t *s, arbor_attr_in_t *out, size_t room, size_t *n)
+{
+    int unbloomed = 0; /* no bloom holds these: nothing to mark */
+    otlp_attrs_t u;
+    for (size_t i = 0; i < s->n_events + s->n_links && *n < room; i++) {
+        const otlp_attrs_t *attrs = i < s->n_events ? &s->events[i].attrs : &s->links[i - s->n_events].attrs;
+        if (otlp_attrs_unique(a, attrs, &u) != 0)
+            return ENOMEM;
+        *n += index_attrs(out + *n, room - *n, i < s->n_events ? ARBOR_SCOPE_EVENT : ARBOR_SCOPE_LINK, &u, &unbloomed);
+    }
+    return 0;
 }
 
 /* The span's message: as received when the request was binary protobuf (no
@@ -310,43 +367,50 @@ static void span_header(const ingest_options_t *o, arbor_arena_t *a, const otlp_
 }
 
 /* The span's entries for its trace's bloom and the tag catalog: the name (every
- * name, "" too: { name = "" } is answered from the bloom), span attributes, and
- * the resource's once per run of spans of one trace (*res_trace remembers it:
- * a batch is usually one trace); and the artifacts it names. 0 or ENOMEM. */
+ * name, "" too: { name = "" } is answered from the bloom), span attributes, the
+ * resource's once per run of spans of one trace (*res_trace remembers it: a batch
+ * is usually one trace), event and link attributes. 0 or ENOMEM. */
 static int span_index(arbor_arena_t *a, const otlp_span_t *s, const otlp_attrs_t *res_attrs, const uint8_t **res_trace,
                       arbor_span_in_t *in)
 {
     otlp_attrs_t span_attrs; /* a repeated key: only its last value counts (otlp.h) */
     if (otlp_attrs_unique(a, &s->attrs, &span_attrs) != 0)
         return ENOMEM;
-    size_t room = 1 + (span_attrs.count < INDEX_SPAN_ATTRS ? span_attrs.count : INDEX_SPAN_ATTRS) +
-                  (res_attrs->count < INDEX_RESOURCE_ATTRS ? res_attrs->count : INDEX_RESOURCE_ATTRS);
-    arbor_attr_in_t *idx = arbor_arena_alloc(a, room * sizeof *idx);
+    int with_res = *res_trace == NULL || memcmp(*res_trace, in->trace_id, 16) != 0;
+    size_t span_room = index_room(&span_attrs, INDEX_SPAN_ATTRS);
+    size_t res_room = with_res ? index_room(res_attrs, INDEX_RESOURCE_ATTRS) : 0, el_room = event_link_room(s);
+    arbor_attr_in_t *idx = arbor_arena_alloc(a, (1 + span_room + res_room + el_room) * sizeof *idx);
     if (idx == NULL)
         return ENOMEM;
-    memset(&idx[0], 0, sizeof idx[0]);
-    idx[0].scope = ARBOR_SCOPE_INTRINSIC;
-    idx[0].type = ARBOR_VAL_STRING;
-    idx[0].key = ARBOR_IOV("name");
-    idx[0].str = s->name;
-    size_t ni = 1 + index_attrs(idx + 1, INDEX_SPAN_ATTRS, ARBOR_SCOPE_SPAN, &span_attrs, &in->attrs_incomplete);
-    if (*res_trace == NULL || memcmp(*res_trace, in->trace_id, 16) != 0) {
-        ni += index_attrs(idx + ni, INDEX_RESOURCE_ATTRS, ARBOR_SCOPE_RESOURCE, res_attrs, &in->attrs_incomplete);
+    idx[0] = (arbor_attr_in_t){.scope = ARBOR_SCOPE_INTRINSIC, .type = ARBOR_VAL_STRING, .key = ARBOR_IOV("name"),
+                               .str = s->name};
+    size_t ni = 1 + index_attrs(idx + 1, span_room, ARBOR_SCOPE_SPAN, &span_attrs, &in->attrs_incomplete);
+    if (with_res) {
+        ni += index_attrs(idx + ni, res_room, ARBOR_SCOPE_RESOURCE, res_attrs, &in->attrs_incomplete);
         *res_trace = in->trace_id;
     }
+    size_t el = 0;
+    if (index_events_links(a, s, idx + ni, el_room, &el) != 0)
+        return ENOMEM;
     in->attrs = idx;
-    in->n_attrs = ni;
-    /* artifacts it names: downloads are served only for these, per tenant */
-    size_t na = otlp_span_artifact_ids(s, NULL, 0);
-    na = na < OTLP_MAX_ARTIFACTS ? na : OTLP_MAX_ARTIFACTS;
-    if (na == 0)
+    in->n_attrs = ni + el;
+    return 0;
+}
+
+/* The artifacts a span names: downloads are served only for these, per tenant.
+ * 0 or ENOMEM. */
+static int span_artifacts(arbor_arena_t *a, const otlp_span_t *s, arbor_span_in_t *in)
+{
+    size_t n = otlp_span_artifact_ids(s, NULL, 0);
+    n = n < OTLP_MAX_ARTIFACTS ? n : OTLP_MAX_ARTIFACTS;
+    if (n == 0)
         return 0;
-    arbor_iov_t *ids = arbor_arena_alloc(a, na * sizeof *ids);
+    arbor_iov_t *ids = arbor_arena_alloc(a, n * sizeof *ids);
     if (ids == NULL)
         return ENOMEM;
-    otlp_span_artifact_ids(s, ids, na);
+    otlp_span_artifact_ids(s, ids, n);
     in->artifact_ids = ids;
-    in->n_artifact_ids = na;
+    in->n_artifact_ids = n;
     return 0;
 }
 
@@ -424,7 +488,7 @@ static int take_resource_spans(ingest_job_t *job, const ingest_options_t *o, otl
                 return rc;
             arbor_span_in_t *in = &job->spans[job->n_spans];
             span_header(o, a, s, service, in);
-            if (span_index(a, s, &res_attrs, &res_trace, in) != 0)
+            if (span_index(a, s, &res_attrs, &res_trace, in) != 0 || span_artifacts(a, s, in) != 0)
                 return ENOMEM;
             if (in->execution_id.len == 0)
                 in->execution_id = resource_exec;

@@ -329,7 +329,9 @@ static int put_attrs(arbor_batch_t *b, cached_summary_t *c, const arbor_span_in_
     }
     for (size_t i = 0; i < in->n_attrs; i++) {
         const arbor_attr_in_t *a = &in->attrs[i];
-        if (arbor__bloom_add(c->bloom, a->scope, a->key, a->type, a->str, a->i, a->d))
+        int bloomed = a->type != ARBOR_VAL_OTHER && (a->scope == ARBOR_SCOPE_SPAN || a->scope == ARBOR_SCOPE_RESOURCE ||
+                                                     a->scope == ARBOR_SCOPE_INTRINSIC);
+        if (bloomed && arbor__bloom_add(c->bloom, a->scope, a->key, a->type, a->str, a->i, a->d))
             c->bloom_dirty = 1;
         size_t n = arbor__attr_prefix(k, b->tenant, a->scope, a->key, 1, a->type, a->str, a->i, a->d);
         if (n == 0 || !tag_first(b->store, arbor_hash_id(k, n))) /* too long to list, or listed */

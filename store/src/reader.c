@@ -448,6 +448,8 @@ int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_
         size_t used;
         if (k.mv_size < pl || memcmp(p, prefix, pl) != 0 || arbor__attr_value(p + pl, k.mv_size - pl, &v, &used) != 0)
             break;
+        if (v.type == ARBOR_VAL_OTHER) /* the key's entry for a map: no value to list */
+            continue;
         if ((rc = fn(ctx, &v)) != 0)
             goto out;
     }

@@ -583,6 +583,9 @@ size_t arbor__attr_prefix(uint8_t *out, uint32_t tenant, int scope, arbor_iov_t 
         be64_put(out + n, double_order(d));
         n += 8;
         break;
+    case ARBOR_VAL_OTHER:
+        out[n++] = 0;
+        break;
     default:
         return 0;
     }
@@ -614,6 +617,10 @@ int arbor__attr_value(const uint8_t *p, size_t n, arbor_attr_value_t *v, size_t 
         if (vl != 8)
             return ARBOR_EDECODE;
         v->d = double_unorder(be64_get(p + 2));
+        break;
+    case ARBOR_VAL_OTHER:
+        if (vl != 0)
+            return ARBOR_EDECODE;
         break;
     default:
         return ARBOR_EDECODE;

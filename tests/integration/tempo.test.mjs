@@ -383,6 +383,35 @@ test('duplicate keys: one key per JSON object, the last value wins, on every rou
   assert.deepEqual(vals, [{ type: 'string', value: 'last' }], 'the tag catalog lists the value that counts');
 });
 
+test('TraceQL finds array elements of every type (bloom pre-filter included) and the int64 bounds', async () => {
+  assert.deepEqual(ids(await search({ q: '{ span.sa = "a" }' })), [TY, TX], 'string array, as with || beside it');
+  assert.deepEqual(ids(await search({ q: '{ span.sa = "a" || span.nonexist = "x" }' })), [TY, TX]);
+  assert.deepEqual(ids(await search({ q: '{ span.sa = "b" }' })), [TX]);
+  assert.deepEqual(ids(await search({ q: '{ span.sa != "z" && span.sa = "c" }' })), [TY]);
+  assert.deepEqual(ids(await search({ q: '{ span.ia = 2 }' })), [TX], 'int array');
+  assert.deepEqual(ids(await search({ q: '{ span.da = 2.5 }' })), [TX], 'double array');
+  assert.deepEqual(ids(await search({ q: '{ span.ba = true }' })), [TX], 'bool array');
+  assert.deepEqual(ids(await search({ q: '{ .sa = "c" }' })), [TY], 'unscoped');
+  assert.deepEqual(ids(await search({ q: `{ span.imax = ${I64MAX} }` })), [TX], 'int64 max');
+  assert.deepEqual(ids(await search({ q: '{ span.imax = 9223372036854775806 }' })), [], 'exact, not as a double');
+  assert.deepEqual(ids(await search({ q: `{ span.imin = ${I64MIN} }` })), [TX], 'int64 min');
+  assert.deepEqual(ids(await search({ q: `{ span.imin < -9223372036854775807 }` })), [TX]);
+  assert.equal((await search({ q: '{ span.imax = 9223372036854775808 }' })).status, 400, 'past int64: refused');
+  assert.deepEqual(ids(await search({ q: '{ span.m != nil }' })), [TX], 'a map is present');
+});
+
+test('tags list array and map keys; values list array elements, typed', async () => {
+  const v2 = (await getJson(`${Q}/api/v2/search/tags?scope=span`)).body.scopes[0].tags;
+  for (const k of ['sa', 'ia', 'da', 'ba', 'm', 'imax']) assert.ok(v2.includes(k), k);
+  const v = async (tag) => (await getJson(`${Q}/api/v2/search/tag/${tag}/values`)).body.tagValues;
+  assert.deepEqual(await v('span.sa'), ['a', 'b', 'c'].map((value) => ({ type: 'string', value })));
+  assert.deepEqual(await v('span.ia'), [{ type: 'int', value: '1' }, { type: 'int', value: '2' }]);
+  assert.deepEqual(await v('span.da'), [{ type: 'float', value: '1.5' }, { type: 'float', value: '2.5' }]);
+  assert.deepEqual(await v('span.ba'), [{ type: 'bool', value: 'true' }]);
+  assert.deepEqual(await v('span.imin'), [{ type: 'int', value: I64MIN }]);
+  assert.deepEqual(await v('span.m'), [], 'a map has no listed values (TraceQL cannot compare one)');
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });

@@ -539,6 +539,52 @@ static void test_tag_catalog_cap(arbor_store_t *s)
     free(a);
 }
 
+/* What the collector catalogues besides scalar span and resource values: the
+ * elements of an array (one entry each, same key), the key alone of a value the
+ * catalog does not list (a map), and event and link values (catalogued for tags,
+ * never in the bloom). */
+static void test_tag_catalog_kinds(arbor_store_t *s)
+{
+    arbor_attr_in_t a[] = {
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_STRING, ARBOR_IOV("arr"), ARBOR_IOV("b"), 0, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_STRING, ARBOR_IOV("arr"), ARBOR_IOV("a"), 0, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_OTHER, ARBOR_IOV("map"), ARBOR_IOV_NULL, 0, 0},
+        {ARBOR_SCOPE_SPAN, ARBOR_VAL_OTHER, ARBOR_IOV("arr"), ARBOR_IOV_NULL, 0, 0},
+        {ARBOR_SCOPE_EVENT, ARBOR_VAL_STRING, ARBOR_IOV("ek"), ARBOR_IOV("ev"), 0, 0},
+        {ARBOR_SCOPE_LINK, ARBOR_VAL_INT, ARBOR_IOV("lk"), ARBOR_IOV_NULL, 7, 0},
+    };
+    arbor_span_in_t sp = span(0x64, 1, 0, 11);
+    sp.attrs = a, sp.n_attrs = sizeof a / sizeof a[0];
+    is_int(put_spans(s, &sp, 1), 0, "a span with array elements, a map, event and link values");
+    arbor_reader_t *r;
+    arbor_reader_begin(s, T, &r);
+    strs_t keys = {0}, ev = {0}, lk = {0}, arr = {0}, map = {0}, evv = {0};
+    arbor_reader_attr_keys(r, ARBOR_SCOPE_SPAN, visit_key, &keys);
+    int has_map = 0, has_arr = 0;
+    for (int i = 0; i < keys.n && i < 16; i++)
+        has_map |= !strcmp(keys.items[i], "map"), has_arr |= !strcmp(keys.items[i], "arr");
+    ok(has_map && has_arr, "span keys list the array's and the map's");
+    arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("arr"), visit_value, &arr);
+    ok(arr.n == 2 && !strcmp(arr.items[0], "s:a") && !strcmp(arr.items[1], "s:b"), "array elements are its values");
+    arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, ARBOR_IOV("map"), visit_value, &map);
+    is_int(map.n, 0, "a map's key has no listed value");
+    arbor_reader_attr_keys(r, ARBOR_SCOPE_EVENT, visit_key, &ev);
+    ok(ev.n == 1 && !strcmp(ev.items[0], "ek"), "event keys in their own scope");
+    arbor_reader_attr_values(r, ARBOR_SCOPE_EVENT, ARBOR_IOV("ek"), visit_value, &evv);
+    ok(evv.n == 1 && !strcmp(evv.items[0], "s:ev"), "event values");
+    arbor_reader_attr_keys(r, ARBOR_SCOPE_LINK, visit_key, &lk);
+    ok(lk.n == 1 && !strcmp(lk.items[0], "lk"), "link keys in their own scope");
+    uint8_t t64[16];
+    memset(t64, 0x64, 16);
+    arbor_trace_summary_t sum;
+    arbor_attr_value_t b = {ARBOR_VAL_STRING, ARBOR_IOV("b"), 0, 0}, e = {ARBOR_VAL_STRING, ARBOR_IOV("ev"), 0, 0};
+    ok(arbor_reader_trace_summary(r, t64, &sum) == 0 && arbor_reader_trace_bloom(r, &sum) == 0 &&
+           arbor_bloom_may_contain(sum.bloom, ARBOR_SCOPE_SPAN, ARBOR_IOV("arr"), &b) &&
+           !arbor_bloom_may_contain(sum.bloom, ARBOR_SCOPE_EVENT, ARBOR_IOV("ek"), &e),
+       "the bloom has the array's elements, not the event's value");
+    arbor_reader_end(r);
+}
+
 /* Span bytes are compressed when it pays, with either codec (one trace may mix
  * them), and come back byte for byte; corrupt stored bytes are a decode error. */
 static void test_span_compression(arbor_store_t *s)
@@ -861,6 +907,7 @@ int main(void)
     test_meta(s);
     test_blooms_and_tags(s);
     test_tag_catalog_cap(s);
+    test_tag_catalog_kinds(s);
     test_span_compression(s);
     is_int(check_problems(s), 0, "check: every index agrees with the spans");
     test_expire(s);
@@ -871,7 +918,7 @@ int main(void)
     arbor_reader_begin(s, T, &r);
     uint64_t written = arbor_reader_last_seq(r);
     arbor_reader_end(r);
-    is_int(written, 18 + 302 + 1 + 1 + 4, "the writer's handle counts every span put (all tenants, expired ones too)");
+    is_int(written, 19 + 302 + 1 + 1 + 4, "the writer's handle counts every span put (all tenants, expired ones too)");
     ro = open_store(1);
     arbor_reader_begin(ro, T, &r);
     is_int(arbor_reader_last_seq(r), written, "read-only handle sees the writer's commits");

@@ -87,10 +87,27 @@ uint64_t arbor_store_file_size(arbor_store_t *store);
 /** Record kinds for shared, deduplicated resource/scope bytes. */
 typedef enum { ARBOR_RECORD_RESOURCE = 1, ARBOR_RECORD_SCOPE = 2 } arbor_record_kind_t;
 
-/** Attribute scopes (of trace blooms and the tag catalog). */
-typedef enum { ARBOR_SCOPE_SPAN = 's', ARBOR_SCOPE_RESOURCE = 'r', ARBOR_SCOPE_INTRINSIC = 'i' } arbor_attr_scope_t;
-/** Value types (their order is the tag catalog's order). */
-typedef enum { ARBOR_VAL_BOOL = 'b', ARBOR_VAL_DOUBLE = 'd', ARBOR_VAL_INT = 'i', ARBOR_VAL_STRING = 's' } arbor_val_type_t;
+/** Attribute scopes (of trace blooms and the tag catalog). Event and link values
+ *  are catalogued (tag names and values) but never put in a bloom. */
+typedef enum {
+    ARBOR_SCOPE_SPAN = 's',
+    ARBOR_SCOPE_RESOURCE = 'r',
+    ARBOR_SCOPE_INTRINSIC = 'i',
+    ARBOR_SCOPE_EVENT = 'e',
+    ARBOR_SCOPE_LINK = 'l',
+} arbor_attr_scope_t;
+/** Value types (their order is the tag catalog's order). ARBOR_VAL_OTHER is a
+ *  value the catalog does not list and a bloom does not hold (a map, an array with
+ *  no scalar in it, bytes): catalogued so that its key is listed. It sorts after
+ *  every listed type, so a reader that stops at a type it does not know has
+ *  listed every value first. */
+typedef enum {
+    ARBOR_VAL_BOOL = 'b',
+    ARBOR_VAL_DOUBLE = 'd',
+    ARBOR_VAL_INT = 'i',
+    ARBOR_VAL_STRING = 's',
+    ARBOR_VAL_OTHER = 'x',
+} arbor_val_type_t;
 
 /** Longest key / value kept in the tag catalog (blooms take any length). */
 #define ARBOR_ATTR_MAX_KEY 128
@@ -100,7 +117,9 @@ typedef enum { ARBOR_VAL_BOOL = 'b', ARBOR_VAL_DOUBLE = 'd', ARBOR_VAL_INT = 'i'
 /** New values the tag catalog takes per key before it stops listing more. */
 #define ARBOR_TAG_VALUES_PER_KEY 1000
 
-/** One attribute value of a span: goes into its trace's bloom filter and the tag catalog. */
+/** One attribute value of a span: goes into its trace's bloom filter and the tag
+ *  catalog (event and link scopes, and ARBOR_VAL_OTHER, into the catalog only).
+ *  An array gives one entry per element, all with its key. */
 typedef struct {
     arbor_attr_scope_t scope;
     arbor_val_type_t type;
@@ -397,7 +416,8 @@ int arbor_reader_trace_bloom(arbor_reader_t *r, arbor_trace_summary_t *t);
 typedef int (*arbor_key_visit_fn)(void *ctx, arbor_iov_t key);
 int arbor_reader_attr_keys(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_key_visit_fn fn, void *ctx);
 
-/** Distinct catalogued values of one key (at most ARBOR_TAG_VALUES_PER_KEY were added), in catalog order. */
+/** Distinct catalogued values of one key (at most ARBOR_TAG_VALUES_PER_KEY were added), in catalog order
+ *  (ARBOR_VAL_OTHER entries are not values: never visited). */
 typedef int (*arbor_value_visit_fn)(void *ctx, const arbor_attr_value_t *value);
 int arbor_reader_attr_values(arbor_reader_t *r, arbor_attr_scope_t scope, arbor_iov_t key, arbor_value_visit_fn fn,
                              void *ctx);
