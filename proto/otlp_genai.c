@@ -18,9 +18,13 @@ const otlp_value_t *otlp_attrs_get(const otlp_attrs_t *attrs, const char *key)
     return NULL;
 }
 
+/* Keys of one span often share a length and a prefix ("orcheo.node.id"): the
+ * last byte tells most of them apart before memcmp is called. */
 static int same_key(const otlp_kv_t *a, const otlp_kv_t *b)
 {
-    return a->key.len == b->key.len && (a->key.len == 0 || memcmp(a->key.base, b->key.base, a->key.len) == 0);
+    size_t n = a->key.len;
+    return n == b->key.len &&
+           (n == 0 || (a->key.base[n - 1] == b->key.base[n - 1] && memcmp(a->key.base, b->key.base, n) == 0));
 }
 
 /* By key, then by place (items are one array: their addresses are their order). */
@@ -37,12 +41,32 @@ static int cmp_kv_key(const void *pa, const void *pb)
 /* Few attributes (nearly every span): compare each pair, allocate nothing. */
 #define UNIQUE_PAIRWISE_MAX 16
 
-static int any_repeat(const otlp_attrs_t *in)
+static int pairwise_repeat(const otlp_attrs_t *in)
 {
     for (size_t i = 1; i < in->count; i++)
         for (size_t j = 0; j < i; j++)
             if (same_key(&in->items[i], &in->items[j]))
                 return 1;
+    return 0;
+}
+
+/* Keys almost never repeat: a 128-bit set of a cheap key signature (length,
+ * middle and last byte) rules that out in one pass; only when two signatures
+ * meet are the keys compared pair by pair. */
+static int any_repeat(const otlp_attrs_t *in)
+{
+    uint64_t seen[2] = {0, 0};
+    for (size_t i = 0; i < in->count; i++) {
+        arbor_iov_t k = in->items[i].key;
+        uint32_t h = (uint32_t)k.len * 0x9e3779b1u;
+        if (k.len)
+            h ^= (uint32_t)(uint8_t)k.base[k.len - 1] * 0x85ebca6bu ^ (uint32_t)(uint8_t)k.base[k.len / 2] * 0xc2b2ae35u;
+        h >>= 25; /* 0..127 */
+        uint64_t bit = 1ull << (h & 63);
+        if (seen[h >> 6] & bit)
+            return pairwise_repeat(in);
+        seen[h >> 6] |= bit;
+    }
     return 0;
 }
 

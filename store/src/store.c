@@ -548,8 +548,8 @@ static double double_unorder(uint64_t u)
 size_t arbor__attr_prefix(uint8_t *out, uint32_t tenant, int scope, arbor_iov_t key, int with_value, int vtype,
                           arbor_iov_t str, int64_t i, double d)
 {
-    if (key.len == 0 || key.len > ARBOR_ATTR_MAX_KEY)
-        return 0;
+    if (key.len == 0 || key.len > ARBOR_ATTR_MAX_KEY || (with_value && vtype == ARBOR_VAL_STRING && str.len > ARBOR_ATTR_MAX_VALUE))
+        return 0; /* not catalogued: known before anything is copied (prompts are long) */
     size_t n = 0;
     be32_put(out, tenant);
     n = 4;
@@ -562,8 +562,6 @@ size_t arbor__attr_prefix(uint8_t *out, uint32_t tenant, int scope, arbor_iov_t 
     out[n++] = (uint8_t)vtype;
     switch (vtype) {
     case ARBOR_VAL_STRING:
-        if (str.len > ARBOR_ATTR_MAX_VALUE)
-            return 0;
         out[n++] = (uint8_t)str.len;
         if (str.len)
             memcpy(out + n, str.base, str.len);

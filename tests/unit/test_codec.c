@@ -507,6 +507,11 @@ static void test_duplicate_keys(void)
     a.count = 10;
     ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.items == kvs && arena.used == used,
        "no repeats among few: nothing allocated");
+    kvs[0].key = ARBOR_IOV("ab"), kvs[1].key = ARBOR_IOV("cb"); /* same length, middle and last byte */
+    a.count = 2;
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.items == kvs && u.count == 2, "look-alike keys are not repeats");
+    kvs[1].key = ARBOR_IOV("ab");
+    ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.count == 1 && u.items[0].value.u.i == 1, "two of one key: one");
     a.count = 0;
     ok(otlp_attrs_unique(&arena, &a, &u) == 0 && u.count == 0, "none");
     /* token conventions read the same way */
