@@ -827,21 +827,21 @@ static void api_tempo_trace(h2o_req_t *req, arbor_iov_t hex, int v2)
 
 typedef struct {
     async_head_t h;
-    tempo_search_params_t p;
-    int kind; /* 0 search, 1 tags, 2 tag values */
-    int v2;
+    tempo_search_params_t p;  /* search */
+    tempo_tags_params_t tags; /* tags, tag values */
+    int kind;                 /* 0 search, 1 tags, 2 tag values */
     char scope[16];
-    arbor_iov_t tag;
 } tempo_search_request_t;
 
 static int render_tempo_search(arbor_reader_t *r, void *arg, jsonw_t *w)
 {
     tempo_search_request_t *t = arg;
+    t->tags.scope = t->scope[0] ? t->scope : NULL; /* into this copy of the request */
     switch (t->kind) {
     case 1:
-        return tempo_tags(r, t->v2, t->scope[0] ? t->scope : NULL, t->p.limit, w);
+        return tempo_tags(r, &t->tags, w);
     case 2:
-        return tempo_tag_values(r, t->v2, t->tag, t->p.limit, w);
+        return tempo_tag_values(r, &t->tags, w);
     default:
         return tempo_search(r, &t->p, w, t->h.err, sizeof t->h.err);
     }
@@ -889,28 +889,46 @@ static void respond_tempo(h2o_req_t *req, tempo_search_request_t *t)
     respond_with(req, render_tempo_search, t, &o);
 }
 
+/* Tag names and values: from the catalog at once, or with q= (the spans it
+ * matches, within start/end) on a worker under the search budget. */
 static void api_tags(h2o_req_t *req, int v2, int values, arbor_iov_t tag)
 {
+    static const char *const scopes[] = {"resource", "span", "event", "link", "intrinsic"};
     tempo_search_request_t t;
     long limit;
     memset(&t, 0, sizeof t);
-    if (int_param(req, "limit", 1, 100000, 10000, &limit) != 0)
+    if (int_param(req, "limit", 1, 100000, 10000, &limit) != 0 || window_params(req, &t.tags.start_s, &t.tags.end_s) != 0)
         return;
-    t.p.limit = (size_t)limit;
+    t.tags.limit = (size_t)limit;
     t.kind = values ? 2 : 1;
-    t.v2 = v2;
+    t.tags.v2 = v2;
     arbor_iov_t scope = query_param(req, "scope");
     if (scope.base && scope.len) {
-        if (!arbor_iov_eq_str(scope, "span") && !arbor_iov_eq_str(scope, "resource") &&
-            !arbor_iov_eq_str(scope, "intrinsic")) {
-            send_detail(req, 400, "Bad Request", "scope must be span, resource or intrinsic");
+        size_t i = 0;
+        while (i < 5 && !arbor_iov_eq_str(scope, scopes[i]))
+            i++;
+        if (i == 5) {
+            send_detail(req, 400, "Bad Request", "scope must be resource, span, event, link or intrinsic");
             return;
         }
-        snprintf(t.scope, sizeof t.scope, "%.*s", (int)scope.len, scope.base);
+        snprintf(t.scope, sizeof t.scope, "%s", scopes[i]);
     }
     /* Grafana encodes the tag segment twice; the path split decoded it once */
-    t.tag = percent_decode(&req->pool, tag.base, tag.len, 0);
-    respond_tempo(req, &t);
+    t.tags.tag = percent_decode(&req->pool, tag.base, tag.len, 0);
+    arbor_iov_t q = query_param(req, "q");
+    arbor_store_t *st = store_get();
+    if (q.base == NULL || q.len == 0 || st == NULL) {
+        respond_tempo(req, &t);
+        return;
+    }
+    t.h = (async_head_t){.route = ROUTE_TEMPO_TAGS, .t0 = request_t0, .caller = current,
+                         .o = {"application/json", NULL, 0}};
+    t.tags.budget = search_budget();
+    worker_job_t *job = worker_job_new(req, &t, sizeof t);
+    tempo_search_request_t *copy = worker_job_arg(job);
+    copy->tags.q = worker_job_keep(job, q);
+    copy->tags.tag = worker_job_keep(job, t.tags.tag);
+    worker_job_submit(job, st, current_tenant(), render_tempo_search, reply_async);
 }
 
 /* ---- federation (ARBOR_SHARDS) ---- */

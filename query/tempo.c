@@ -8,7 +8,7 @@
 #include "textmatch.h"
 
 #include "span_json.h"
-#include "traceql.h"
+#include "tempo_internal.h"
 #include "tree.h"
 
 #include <ctype.h>
@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#define SEARCH_MAX_INSPECT 50000     /* traces evaluated per search */
-#define SEARCH_MAX_WALK 5000000      /* time-index entries (blooms) visited per search */
 
 int tempo_parse_trace_id(arbor_iov_t hex, uint8_t id[16])
 {
@@ -555,18 +553,86 @@ static size_t eval_tags(const tag_t *tags, size_t n, tq_trace_t *t, uint8_t *mat
     return hits;
 }
 
+/* ---- walking the traces a query matches: search, and the tag routes with q ---- */
+
+/* From the time index alone: the window, the walk's bounds, and the bloom. */
+static int prefilter(void *ctx, uint64_t start_ns, const uint8_t *bloom)
+{
+    tempo_walk_t *wk = ctx;
+    if (wk->start_s && start_ns < wk->start_s * 1000000000ull)
+        return 1; /* newest first: everything further is older than the window */
+    if (++wk->walked > SEARCH_MAX_WALK)
+        return 1;
+    const tempo_budget_t *b = &wk->budget;
+    if ((wk->walked & 63) == 0 && ((b->cancel && *b->cancel) || (b->deadline_ns && arbor_mono_ns() > b->deadline_ns))) {
+        wk->aborted = TQ_ABORT_DEADLINE;
+        return 1;
+    }
+    /* the bloom proves a required value absent: not worth its summary */
+    return tq_hints_may_match(wk->hints, wk->n_hints, bloom) ? 0 : -1;
+}
+
+/* Evaluate one trace in the window; hand it to wk->hit if it matches. Non-zero
+ * stops the walk (the hit said so, a bound, the deadline). */
+static int walk_trace(void *ctx, const arbor_trace_summary_t *sum)
+{
+    tempo_walk_t *wk = ctx;
+    uint64_t dur = sum->end_ns - sum->start_ns;
+    if ((wk->start_s && sum->start_ns < wk->start_s * 1000000000ull) ||
+        (wk->end_s && sum->start_ns > wk->end_s * 1000000000ull) || dur < wk->min_ns || (wk->max_ns && dur > wk->max_ns))
+        return 0;
+    if (++wk->inspected > SEARCH_MAX_INSPECT)
+        return 1;
+    trace_eval_t e;
+    tq_trace_t t;
+    if (trace_eval_load(&e, wk->r, sum->trace_id, &t, sum) != 0)
+        return 0;
+    t.deadline_ns = wk->budget.deadline_ns;
+    t.cancel = wk->budget.cancel;
+    wk->spans += e.tree.n_real;
+    uint8_t *matched = arbor_xcalloc(t.n ? t.n : 1, 1);
+    size_t n = wk->eval ? wk->eval(wk->eval_ctx, &t, matched) : tq_eval(wk->q, &t, matched);
+    if (t.aborted && wk->aborted != TQ_ABORT_DEADLINE)
+        wk->aborted = t.aborted;
+    int stop = n > 0 && wk->hit(wk->hit_ctx, &t, matched, n, sum);
+    wk->bytes += e.bytes; /* what the hit decoded too */
+    free(matched);
+    trace_eval_free(&e);
+    return stop || wk->aborted == TQ_ABORT_DEADLINE;
+}
+
+int tempo_walk(arbor_reader_t *r, tempo_walk_t *wk)
+{
+    wk->r = r;
+    if (wk->q != NULL)
+        wk->n_hints = tq_index_hints(wk->q, wk->hints, sizeof wk->hints / sizeof wk->hints[0]);
+    uint64_t before = wk->end_s ? wk->end_s * 1000000000ull + 999999999ull : 0;
+    int rc = arbor_reader_recent_traces_filtered(r, before, prefilter, walk_trace, wk);
+    return rc == 1 ? 0 : rc;
+}
+
+void tempo_write_partial(jsonw_t *w, int aborted, const char *what)
+{
+    char reason[160];
+    if (!aborted)
+        return;
+    if (aborted == TQ_ABORT_DEADLINE)
+        snprintf(reason, sizeof reason, "the search ran past ARBOR_SEARCH_TIMEOUT: %s found so far", what);
+    else
+        snprintf(reason, sizeof reason, "a regular expression ran past its match limit on some traces: they are left out");
+    jsonw_key_lit(w, "partial");
+    jsonw_bool(w, 1);
+    jsonw_key_lit(w, "partialReason");
+    jsonw_cstr(w, reason);
+}
+
+/* ---- search ---- */
+
 typedef struct {
-    arbor_reader_t *r;
     const tempo_search_params_t *p;
     const tq_query_t *q;
-    const tag_t *tags;
-    size_t n_tags;
     jsonw_t *w;
-    tq_index_hint_t hints[8]; /* equalities every match needs: tested on trace blooms */
-    size_t n_hints;
-    size_t found, inspected, spans, walked;
-    uint64_t bytes;
-    int aborted; /* TQ_ABORT_DEADLINE: stopped early; TQ_ABORT_REGEX: traces left out */
+    size_t found;
 } search_t;
 
 static void span_attr_cb(void *ctx, arbor_iov_t name, const otlp_value_t *v)
@@ -615,84 +681,50 @@ static void write_spanset(search_t *s, tq_trace_t *t, const uint8_t *matched, si
     jsonw_object_end(w);
 }
 
-/* Evaluate one trace; write it if it matches. 1 when the limit is reached. */
-static int search_trace(search_t *s, const arbor_trace_summary_t *sum)
-{
-    const tempo_search_params_t *p = s->p;
-    uint64_t dur = sum->end_ns - sum->start_ns;
-    if ((p->start_s && sum->start_ns < p->start_s * 1000000000ull) ||
-        (p->end_s && sum->start_ns > p->end_s * 1000000000ull) || dur < p->min_ns || (p->max_ns && dur > p->max_ns))
-        return 0;
-    if (++s->inspected > SEARCH_MAX_INSPECT)
-        return 1;
-    trace_eval_t e;
-    tq_trace_t t;
-    if (trace_eval_load(&e, s->r, sum->trace_id, &t, sum) != 0)
-        return 0;
-    t.deadline_ns = p->budget.deadline_ns;
-    t.cancel = p->budget.cancel;
-    s->spans += e.tree.n_real;
-    uint8_t *matched = arbor_xcalloc(t.n ? t.n : 1, 1);
-    size_t n = s->q ? tq_eval(s->q, &t, matched) : eval_tags(s->tags, s->n_tags, &t, matched);
-    if (t.aborted && s->aborted != TQ_ABORT_DEADLINE)
-        s->aborted = t.aborted;
-    if (n > 0) {
-        jsonw_t *w = s->w;
-        char id[33];
-        size_t skip = 0;
-        arbor_hex_encode(id, sum->trace_id, 16);
-        while (skip < 31 && id[skip] == '0') /* Tempo trims leading zeros */
-            skip++;
-        jsonw_object(w);
-        jsonw_key_lit(w, "traceID");
-        jsonw_cstr(w, id + skip);
-        jsonw_key_lit(w, "rootServiceName"); /* as Tempo: the text only while the root is missing */
-        if (sum->has_root)
-            jsonw_str(w, sum->root_service);
-        else
-            jsonw_cstr(w, "<root span not yet received>");
-        if (sum->has_root) {
-            jsonw_key_lit(w, "rootTraceName");
-            jsonw_str(w, sum->root_name);
-        }
-        tj_ns(w, "startTimeUnixNano", sum->start_ns);
-        jsonw_key_lit(w, "durationMs");
-        jsonw_uint(w, dur / 1000000u);
-        jsonw_key_lit(w, "spanSet");
-        write_spanset(s, &t, matched, n);
-        jsonw_key_lit(w, "spanSets");
-        jsonw_array(w);
-        write_spanset(s, &t, matched, n);
-        jsonw_array_end(w);
-        jsonw_object_end(w);
-        s->found++;
-    }
-    s->bytes += e.bytes;
-    free(matched);
-    trace_eval_free(&e);
-    return s->found >= p->limit || s->aborted == TQ_ABORT_DEADLINE;
-}
-
-/* From the time index alone: the window, the walk's bounds, and the bloom. */
-static int prefilter(void *ctx, uint64_t start_ns, const uint8_t *bloom)
+/* A matching trace, as Tempo lists it. 1 when the limit is reached. */
+static int search_hit(void *ctx, tq_trace_t *t, const uint8_t *matched, size_t n, const arbor_trace_summary_t *sum)
 {
     search_t *s = ctx;
-    if (s->p->start_s && start_ns < s->p->start_s * 1000000000ull)
-        return 1; /* newest first: everything further is older than the window */
-    if (++s->walked > SEARCH_MAX_WALK)
-        return 1;
-    const tempo_budget_t *b = &s->p->budget;
-    if ((s->walked & 63) == 0 && ((b->cancel && *b->cancel) || (b->deadline_ns && arbor_mono_ns() > b->deadline_ns))) {
-        s->aborted = TQ_ABORT_DEADLINE;
-        return 1;
+    jsonw_t *w = s->w;
+    char id[33];
+    size_t skip = 0;
+    arbor_hex_encode(id, sum->trace_id, 16);
+    while (skip < 31 && id[skip] == '0') /* Tempo trims leading zeros */
+        skip++;
+    jsonw_object(w);
+    jsonw_key_lit(w, "traceID");
+    jsonw_cstr(w, id + skip);
+    jsonw_key_lit(w, "rootServiceName"); /* as Tempo: the text only while the root is missing */
+    if (sum->has_root)
+        jsonw_str(w, sum->root_service);
+    else
+        jsonw_cstr(w, "<root span not yet received>");
+    if (sum->has_root) {
+        jsonw_key_lit(w, "rootTraceName");
+        jsonw_str(w, sum->root_name);
     }
-    /* the bloom proves a required value absent: not worth its summary */
-    return tq_hints_may_match(s->hints, s->n_hints, bloom) ? 0 : -1;
+    tj_ns(w, "startTimeUnixNano", sum->start_ns);
+    jsonw_key_lit(w, "durationMs");
+    jsonw_uint(w, (sum->end_ns - sum->start_ns) / 1000000u);
+    jsonw_key_lit(w, "spanSet");
+    write_spanset(s, t, matched, n);
+    jsonw_key_lit(w, "spanSets");
+    jsonw_array(w);
+    write_spanset(s, t, matched, n);
+    jsonw_array_end(w);
+    jsonw_object_end(w);
+    return ++s->found >= s->p->limit;
 }
 
-static int visit_recent(void *ctx, const arbor_trace_summary_t *sum)
+typedef struct {
+    const tag_t *tags;
+    size_t n;
+} tags_eval_t;
+
+static size_t eval_logfmt(void *ctx, tq_trace_t *t, uint8_t *matched)
 {
-    return search_trace(ctx, sum);
+    const tags_eval_t *e = ctx;
+    return eval_tags(e->tags, e->n, t, matched);
 }
 
 int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, char *err, size_t errlen)
@@ -710,271 +742,27 @@ int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, 
         return ARBOR_EDECODE;
     if (q == NULL && n_tags == 0 && (q = tq_parse(ARBOR_IOV("{}"), err, errlen)) == NULL)
         return ARBOR_EDECODE;
-    search_t s = {.r = r, .p = p, .q = q, .tags = tags, .n_tags = n_tags, .w = w};
-    if (q != NULL)
-        s.n_hints = tq_index_hints(q, s.hints, sizeof s.hints / sizeof s.hints[0]);
+    search_t s = {.p = p, .q = q, .w = w};
+    tags_eval_t logfmt = {tags, n_tags};
+    tempo_walk_t wk = {.q = q, .eval = q ? NULL : eval_logfmt, .eval_ctx = &logfmt, .start_s = p->start_s,
+                       .end_s = p->end_s, .min_ns = p->min_ns, .max_ns = p->max_ns, .budget = p->budget,
+                       .hit = search_hit, .hit_ctx = &s};
     jsonw_object(w);
     jsonw_key_lit(w, "traces");
     jsonw_array(w);
-    uint64_t before = p->end_s ? p->end_s * 1000000000ull + 999999999ull : 0;
-    int rc = arbor_reader_recent_traces_filtered(r, before, prefilter, visit_recent, &s);
-    if (rc == 1)
-        rc = 0;
+    int rc = tempo_walk(r, &wk);
     jsonw_array_end(w);
-    if (s.aborted) {
-        jsonw_key_lit(w, "partial");
-        jsonw_bool(w, 1);
-        jsonw_key_lit(w, "partialReason");
-        jsonw_cstr(w, s.aborted == TQ_ABORT_DEADLINE
-                          ? "the search ran past ARBOR_SEARCH_TIMEOUT: traces found so far"
-                          : "a regular expression ran past its match limit on some traces: they are left out");
-    }
+    tempo_write_partial(w, wk.aborted, "traces");
     jsonw_key_lit(w, "metrics");
     jsonw_object(w);
     jsonw_key_lit(w, "inspectedTraces");
-    jsonw_uint(w, s.inspected > SEARCH_MAX_INSPECT ? SEARCH_MAX_INSPECT : s.inspected);
-    tj_ns(w, "inspectedBytes", s.bytes);
-    tj_ns(w, "inspectedSpans", s.spans);
+    jsonw_uint(w, wk.inspected > SEARCH_MAX_INSPECT ? SEARCH_MAX_INSPECT : wk.inspected);
+    tj_ns(w, "inspectedBytes", wk.bytes);
+    tj_ns(w, "inspectedSpans", wk.spans);
     jsonw_key_lit(w, "totalBlocks");
     jsonw_uint(w, 0);
     jsonw_object_end(w);
     jsonw_object_end(w);
     tq_free(q);
     return rc;
-}
-
-/* ---- tags ---- */
-
-static const char *const intrinsic_tags[] = {
-    "duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration",
-    "span:duration", "span:kind", "span:name", "span:status", "span:statusMessage", "trace:duration",
-    "trace:rootName", "trace:rootService", NULL};
-
-typedef struct {
-    jsonw_t *w;
-    size_t n, limit;
-    char **names; /* collected for sorting and de-duplication */
-    size_t cap;
-} names_t;
-
-static int collect_name(void *ctx, arbor_iov_t key)
-{
-    names_t *c = ctx;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        c->names = arbor_xrealloc(c->names, c->cap * sizeof *c->names);
-    }
-    char *s = arbor_xmalloc(key.len + 1);
-    memcpy(s, key.base, key.len);
-    s[key.len] = '\0';
-    c->names[c->n++] = s;
-    return c->n >= c->limit;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted, unique names as a JSON array; frees them. */
-static void write_names(jsonw_t *w, names_t *c)
-{
-    if (c->n > 1) /* names is NULL when there are none: qsort's argument must not be */
-        qsort(c->names, c->n, sizeof *c->names, cmp_str);
-    jsonw_array(w);
-    for (size_t i = 0; i < c->n; i++)
-        if (i == 0 || strcmp(c->names[i], c->names[i - 1]) != 0)
-            jsonw_cstr(w, c->names[i]);
-    jsonw_array_end(w);
-    for (size_t i = 0; i < c->n; i++)
-        free(c->names[i]);
-    free(c->names);
-    c->names = NULL;
-    c->n = c->cap = 0;
-}
-
-int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw_t *w)
-{
-    names_t c = {w, 0, limit, NULL, 0};
-    int rc = 0;
-    int want_span = !scope || !strcmp(scope, "span"), want_res = !scope || !strcmp(scope, "resource");
-    int want_intr = !scope || !strcmp(scope, "intrinsic");
-    jsonw_object(w);
-    if (!v2) {
-        if (want_span)
-            rc = arbor_reader_attr_keys(r, ARBOR_SCOPE_SPAN, collect_name, &c);
-        if (rc == 0 && want_res)
-            rc = arbor_reader_attr_keys(r, ARBOR_SCOPE_RESOURCE, collect_name, &c);
-        if (scope && !strcmp(scope, "intrinsic"))
-            for (int i = 0; intrinsic_tags[i]; i++)
-                collect_name(&c, arbor_iov(intrinsic_tags[i], strlen(intrinsic_tags[i])));
-        jsonw_key_lit(w, "tagNames");
-        write_names(w, &c);
-    } else {
-        jsonw_key_lit(w, "scopes");
-        jsonw_array(w);
-        static const struct {
-            const char *name;
-            arbor_attr_scope_t scope;
-        } scopes[] = {{"resource", ARBOR_SCOPE_RESOURCE}, {"span", ARBOR_SCOPE_SPAN}};
-        for (int k = 0; k < 2 && rc >= 0; k++) {
-            if (scope && strcmp(scope, scopes[k].name) != 0)
-                continue;
-            rc = arbor_reader_attr_keys(r, scopes[k].scope, collect_name, &c);
-            jsonw_object(w);
-            jsonw_key_lit(w, "name");
-            jsonw_cstr(w, scopes[k].name);
-            jsonw_key_lit(w, "tags");
-            write_names(w, &c);
-            jsonw_object_end(w);
-        }
-        if (want_intr) {
-            jsonw_object(w);
-            jsonw_key_lit(w, "name");
-            jsonw_cstr(w, "intrinsic");
-            jsonw_key_lit(w, "tags");
-            for (int i = 0; intrinsic_tags[i]; i++)
-                collect_name(&c, arbor_iov(intrinsic_tags[i], strlen(intrinsic_tags[i])));
-            write_names(w, &c);
-            jsonw_object_end(w);
-        }
-        jsonw_array_end(w);
-    }
-    (void)want_span;
-    (void)want_res;
-    jsonw_key_lit(w, "metrics");
-    jsonw_object(w);
-    jsonw_object_end(w);
-    jsonw_object_end(w);
-    return rc < 0 ? rc : 0;
-}
-
-typedef struct {
-    char type;
-    size_t order;
-    char *text;
-} tag_value_t;
-
-typedef struct {
-    int v2;
-    size_t n, limit, cap;
-    tag_value_t *v;
-} values_t;
-
-static void add_value(values_t *c, char type, arbor_iov_t text)
-{
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        c->v = arbor_xrealloc(c->v, c->cap * sizeof *c->v);
-    }
-    tag_value_t *t = &c->v[c->n];
-    t->type = type;
-    t->order = c->n++;
-    t->text = arbor_xmalloc(text.len + 1);
-    memcpy(t->text, text.base, text.len);
-    t->text[text.len] = '\0';
-}
-
-static int collect_value(void *ctx, const arbor_attr_value_t *v)
-{
-    values_t *c = ctx;
-    char buf[40];
-    switch (v->type) {
-    case ARBOR_VAL_STRING:
-        add_value(c, 's', v->str);
-        break;
-    case ARBOR_VAL_INT:
-        add_value(c, 'i', arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%lld", (long long)v->i)));
-        break;
-    case ARBOR_VAL_DOUBLE:
-        add_value(c, 'f', arbor_iov(buf, (size_t)snprintf(buf, sizeof buf, "%g", v->d)));
-        break;
-    default:
-        add_value(c, 'b', v->i ? ARBOR_IOV("true") : ARBOR_IOV("false"));
-    }
-    return c->n >= c->limit;
-}
-
-/* Strings alphabetically (the index orders them by length first); numbers keep
- * the index's numeric order. */
-static int cmp_values(const void *a, const void *b)
-{
-    const tag_value_t *x = a, *y = b;
-    if (x->type == 's' && y->type == 's')
-        return strcmp(x->text, y->text);
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static void keywords(values_t *c, const char *const *words)
-{
-    for (int i = 0; words[i] && c->n < c->limit; i++)
-        add_value(c, 'k', arbor_iov(words[i], strlen(words[i])));
-}
-
-static void write_values(jsonw_t *w, values_t *c)
-{
-    if (c->n > 1) /* v is NULL when there are none */
-        qsort(c->v, c->n, sizeof *c->v, cmp_values);
-    for (size_t i = 0; i < c->n; i++) {
-        static const struct {
-            char t;
-            const char *name;
-        } types[] = {{'s', "string"}, {'i', "int"}, {'f', "float"}, {'b', "bool"}, {'k', "keyword"}};
-        if (c->v2) {
-            const char *type = "string";
-            for (size_t k = 0; k < 5; k++)
-                if (types[k].t == c->v[i].type)
-                    type = types[k].name;
-            jsonw_object(w);
-            jsonw_key_lit(w, "type");
-            jsonw_cstr(w, type);
-            jsonw_key_lit(w, "value");
-            jsonw_cstr(w, c->v[i].text);
-            jsonw_object_end(w);
-        } else {
-            jsonw_cstr(w, c->v[i].text);
-        }
-        free(c->v[i].text);
-    }
-    free(c->v);
-}
-
-int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, jsonw_t *w)
-{
-    static const char *const statuses[] = {"error", "ok", "unset", NULL};
-    static const char *const kinds[] = {"client", "consumer", "internal", "producer", "server", "unspecified", NULL};
-    values_t c = {v2, 0, limit, 0, NULL};
-    int rc = 0;
-    jsonw_object(w);
-    jsonw_key_lit(w, "tagValues");
-    jsonw_array(w);
-    arbor_iov_t name = tag;
-    int span = 1, res = 1;
-    {
-        if (tag.len > 5 && !memcmp(tag.base, "span.", 5))
-            name = arbor_iov(tag.base + 5, tag.len - 5), res = 0;
-        else if (tag.len > 9 && !memcmp(tag.base, "resource.", 9))
-            name = arbor_iov(tag.base + 9, tag.len - 9), span = 0;
-        else if (tag.len > 1 && tag.base[0] == '.')
-            name = arbor_iov(tag.base + 1, tag.len - 1);
-    }
-    if (arbor_iov_eq_str(tag, "status") || arbor_iov_eq_str(tag, "span:status")) {
-        keywords(&c, statuses);
-    } else if (arbor_iov_eq_str(tag, "kind") || arbor_iov_eq_str(tag, "span:kind")) {
-        keywords(&c, kinds);
-    } else if (arbor_iov_eq_str(tag, "name") || arbor_iov_eq_str(tag, "span:name")) {
-        rc = arbor_reader_attr_values(r, ARBOR_SCOPE_INTRINSIC, ARBOR_IOV("name"), collect_value, &c);
-    } else {
-        if (span)
-            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_SPAN, name, collect_value, &c);
-        if (rc >= 0 && res && c.n < limit)
-            rc = arbor_reader_attr_values(r, ARBOR_SCOPE_RESOURCE, name, collect_value, &c);
-    }
-    write_values(w, &c);
-    jsonw_array_end(w);
-    jsonw_key_lit(w, "metrics");
-    jsonw_object(w);
-    jsonw_object_end(w);
-    jsonw_object_end(w);
-    return rc < 0 ? rc : 0;
 }

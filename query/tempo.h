@@ -49,10 +49,24 @@ typedef struct {
  *  why, in "partialReason"); traces a regex gave up on are left out. */
 int tempo_search(arbor_reader_t *r, const tempo_search_params_t *p, jsonw_t *w, char *err, size_t errlen);
 
-/** /api/search/tags (v1: tagNames) and /api/v2/search/tags (scopes). @p scope: NULL, "span", "resource", "intrinsic". */
-int tempo_tags(arbor_reader_t *r, int v2, const char *scope, size_t limit, jsonw_t *w);
+typedef struct {
+    int v2;
+    const char *scope;       /* tags: NULL (every scope; v1: span and resource), "resource", "span", "event",
+                                "link", "intrinsic" */
+    arbor_iov_t tag;         /* tag values: the (decoded) path segment: span.x, resource.x, event.x, link.x, .x,
+                                x, name, status, kind */
+    size_t limit;            /* names per list / values, at most */
+    arbor_iov_t q;           /* TraceQL: only the spans it matches count. Empty, matching every span, or not
+                                parsing (Grafana sends half-typed ones): the tag catalog answers */
+    uint64_t start_s, end_s; /* with q: window on trace start, as search's; 0 = unbounded */
+    tempo_budget_t budget;   /* with q: as search's */
+} tempo_tags_params_t;
 
-/** Tag values; @p tag is the (decoded) path segment. */
-int tempo_tag_values(arbor_reader_t *r, int v2, arbor_iov_t tag, size_t limit, jsonw_t *w);
+/** /api/search/tags (v1: tagNames) and /api/v2/search/tags (scopes). With q, a
+ *  walk cut short by the budget answers what it found with "partial": true. */
+int tempo_tags(arbor_reader_t *r, const tempo_tags_params_t *p, jsonw_t *w);
+
+/** /api/search/tag/{tag}/values and /api/v2/…: v1 strings, v2 typed values. */
+int tempo_tag_values(arbor_reader_t *r, const tempo_tags_params_t *p, jsonw_t *w);
 
 #endif

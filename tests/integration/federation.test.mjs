@@ -207,6 +207,15 @@ test('Tempo search: merged newest first, limit and spss honoured, tags and value
   for (const u of ['/api/search/tags', '/api/v2/search/tags', '/api/v2/search/tags?scope=span', '/api/search/tag/fed.kind/values',
     '/api/v2/search/tag/span.fed.kind/values', '/api/v2/search/tag/resource.service.name/values', '/api/v2/search/tag/name/values', '/api/v2/search/tag/status/values'])
     await assertSame(u);
+  // q and the scopes are the shards' to apply: forwarded, then united
+  const k1 = `q=${encodeURIComponent('{ span.fed.kind = "k1" }')}`;
+  for (const u of [`/api/v2/search/tags?${k1}`, `/api/search/tags?${k1}`, '/api/v2/search/tags?scope=event', '/api/v2/search/tags?scope=link',
+    `/api/v2/search/tag/name/values?${k1}`, `/api/v2/search/tag/resource.service.name/values?${k1}`, `/api/search/tag/status/values?${k1}`]) {
+    const body = await assertSame(u);
+    assert.equal(body.partial, undefined, u);
+  }
+  const names = (await getJson(`${fed.base}/api/v2/search/tag/name/values?${k1}`)).body.tagValues.map((x) => x.value);
+  assert.ok(names.length > 1 && names.every((n) => /-node-[13579]$/.test(n)), `narrowed by q on every shard: ${names}`);
 });
 
 // A live stream through the federating query: its frames, as they come.

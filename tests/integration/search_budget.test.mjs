@@ -60,6 +60,22 @@ test('a search runs on a worker: /healthz answered meanwhile; past the timeout i
   assert.ok(healthDoneWhileSearching, 'five /healthz answered before the search ended');
 });
 
+test('tags and tag values with q: evaluated on a worker under the same budget, partial past it', async () => {
+  const pending = getJson(`${query.base}/api/v2/search/tags?q=${encodeURIComponent(slow)}`);
+  assert.equal((await fetch(`${query.base}/healthz`)).status, 200);
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(r.body.partial, true, 'the walk ran into its 2 s deadline');
+  assert.match(r.body.partialReason, /ARBOR_SEARCH_TIMEOUT/);
+  const v = await getJson(`${query.base}/api/v2/search/tag/name/values?q=${encodeURIComponent('{ span.payload =~ "(a+)+$" }')}`);
+  assert.equal(v.body.partial, true);
+  assert.match(v.body.partialReason, /match limit/);
+  assert.deepEqual(v.body.tagValues, []);
+  const ok = await getJson(`${query.base}/api/v2/search/tag/name/values?q=${encodeURIComponent('{ name = "s7" }')}`);
+  assert.deepEqual(ok.body.tagValues, [{ type: 'string', value: 's7' }]);
+  assert.equal(ok.body.partial, undefined);
+});
+
 test('SIGTERM during a long search: the query service exits at once, cleanly', async () => {
   const q2 = await startQuery(data, ['--search-timeout=30m', '--search-threads=1', '--log-level=debug']);
   const pending = search(q2.base, slow).catch((e) => e);

@@ -412,6 +412,42 @@ test('tags list array and map keys; values list array elements, typed', async ()
   assert.deepEqual(await v('span.m'), [], 'a map has no listed values (TraceQL cannot compare one)');
 });
 
+test('tags and tag values honour q (spans that match it), start/end, and every scope', async () => {
+  const tags = async (params) => (await getJson(`${Q}/api/v2/search/tags?${new URLSearchParams(params)}`)).body;
+  const scope = (b, n) => (b.scopes.find((x) => x.name === n) || { tags: null }).tags;
+  const all = await tags({});
+  assert.deepEqual(all.scopes.map((x) => x.name), ['resource', 'span', 'event', 'link', 'intrinsic']);
+  assert.ok(scope(all, 'event').includes('ek') && scope(all, 'event').includes('ez'));
+  assert.ok(scope(all, 'link').includes('lk'));
+  const q = await tags({ q: '{ resource.service.name = "fields-other" }' });
+  assert.deepEqual(scope(q, 'span'), ['other', 'sa'], 'only the keys of spans q matches');
+  assert.deepEqual(scope(q, 'resource'), ['service.name']);
+  assert.deepEqual(scope(q, 'event'), []);
+  assert.ok(scope(q, 'intrinsic').includes('name'));
+  const qe = await tags({ q: '{ name = "every-field" }', scope: 'event' });
+  assert.deepEqual(qe.scopes, [{ name: 'event', tags: ['ek', 'ez'] }]);
+  assert.deepEqual((await tags({ q: '{ name = "every-field" }', scope: 'link' })).scopes, [{ name: 'link', tags: ['lk'] }]);
+  const t0 = Number(SX / 1_000_000_000n);
+  assert.deepEqual(scope(await tags({ q: '{ span.sa = "a" }', start: t0 - 100, end: t0 - 50 }), 'span'), [], 'outside start/end');
+  assert.ok(scope(await tags({ q: '{ span.sa = "a" }', start: t0 - 1, end: t0 + 1 }), 'span').includes('ia'));
+  const v1 = (await getJson(`${Q}/api/search/tags?${new URLSearchParams({ q: '{ name = "other" }' })}`)).body.tagNames;
+  assert.deepEqual(v1, ['other', 'sa', 'service.name']);
+  assert.deepEqual((await getJson(`${Q}/api/search/tags?scope=event`)).body.tagNames, ['ek', 'ez']);
+  const values = async (tag, params) =>
+    (await getJson(`${Q}/api/v2/search/tag/${tag}/values?${new URLSearchParams(params)}`)).body.tagValues.map((x) => x.value);
+  assert.deepEqual(await values('resource.service.name', { q: '{ span.sa = "a" }' }), ['fields', 'fields-other']);
+  assert.deepEqual(await values('resource.service.name', { q: '{ span.sa = "c" }' }), ['fields-other'], 'narrowed by q');
+  assert.deepEqual(await values('span.sa', { q: '{ name = "other" }' }), ['a', 'c']);
+  assert.deepEqual(await values('name', { q: '{ resource.service.name = "fields" }' }), ['every-field', 'plain']);
+  assert.deepEqual(await values('status', { q: '{ resource.service.name = "fields" }' }), ['error', 'unset']);
+  assert.deepEqual(await values('event.ek', {}), ['2'], 'event scope: the value that counts of a duplicate key');
+  assert.deepEqual(await values('link.lk', { q: '{ name = "every-field" }' }), ['v']);
+  assert.deepEqual(await values('event.ez', { q: '{ name = "other" }' }), []);
+  const bad = await getJson(`${Q}/api/v2/search/tag/resource.service.name/values?q=${encodeURIComponent('{ resource.cluster = }')}`);
+  assert.equal(bad.status, 200, 'an incomplete q (Grafana sends them while one types) is ignored, as Tempo does');
+  assert.ok(bad.body.tagValues.length >= 4);
+});
+
 test('daemons exit cleanly', async () => {
   assert.deepEqual(await collector.stop(), { code: 0, sig: null });
   assert.deepEqual(await query.stop(), { code: 0, sig: null });
