@@ -322,6 +322,26 @@ done:
 
 /* ---- tags ---- */
 
+/* A shard's own partial answer (its q walk ran out of budget): the first one's
+ * reason, kept for the merged answer (@p reason: the one kept so far, or NULL). */
+static json_t *shard_partial(json_t *reason, json_t *o)
+{
+    if (reason != NULL || !json_is_true(json_object_get(o, "partial")))
+        return reason;
+    json_t *why = json_object_get(o, "partialReason");
+    return json_is_string(why) ? json_incref(why) : json_string("a shard answered partially");
+}
+
+/* The merged answer is partial when a shard's was, or a shard did not answer. */
+static void mark_partial_all(json_t *res, json_t *reason, const fed_answers_t *as)
+{
+    if (reason != NULL) {
+        json_object_set_new(res, "partial", json_true());
+        json_object_set_new(res, "partialReason", reason);
+    }
+    mark_partial(res, as);
+}
+
 static json_t *scope_named(json_t *scopes, const char *name)
 {
     size_t i;
@@ -339,11 +359,12 @@ void fed_merge_tags(fed_request_t *r, jsonw_t *out)
     fed_answers_t as;
     if (fed_gather(r, &as, out) != 0)
         goto done;
-    json_t *names = json_array(), *scopes = json_array();
+    json_t *names = json_array(), *scopes = json_array(), *reason = NULL;
     for (size_t s = 0; s < as.n; s++) {
         json_t *o = fed_parse(&as.a[s]);
         size_t i;
         json_t *sc;
+        reason = shard_partial(reason, o);
         fed_json_union(names, json_object_get(o, "tagNames"));
         json_array_foreach(json_object_get(o, "scopes"), i, sc) if (fed_str(sc, "name"))
             fed_json_union(json_object_get(scope_named(scopes, fed_str(sc, "name")), "tags"), json_object_get(sc, "tags"));
@@ -365,7 +386,7 @@ void fed_merge_tags(fed_request_t *r, jsonw_t *out)
         json_object_set_new(res, "tagNames", names);
         json_decref(scopes);
     }
-    mark_partial(res, &as);
+    mark_partial_all(res, reason, &as);
     json_object_set_new(res, "metrics", json_object());
     fed_json(r, res, out);
 done:
@@ -392,9 +413,10 @@ void fed_merge_tag_values(fed_request_t *r, jsonw_t *out)
     fed_answers_t as;
     if (fed_gather(r, &as, out) != 0)
         goto done;
-    json_t *values = json_array();
+    json_t *values = json_array(), *reason = NULL;
     for (size_t s = 0; s < as.n; s++) {
         json_t *o = fed_parse(&as.a[s]);
+        reason = shard_partial(reason, o);
         fed_json_union(values, json_object_get(o, "tagValues"));
         json_decref(o);
     }
@@ -412,7 +434,7 @@ void fed_merge_tag_values(fed_request_t *r, jsonw_t *out)
     cut_array(values, (size_t)fed_int_param(r->path, "limit", 10000));
     json_t *res = json_object();
     json_object_set_new(res, "tagValues", values);
-    mark_partial(res, &as);
+    mark_partial_all(res, reason, &as);
     json_object_set_new(res, "metrics", json_object());
     fed_json(r, res, out);
 done:

@@ -214,6 +214,14 @@ test('Tempo search: merged newest first, limit and spss honoured, tags and value
     const body = await assertSame(u);
     assert.equal(body.partial, undefined, u);
   }
+  // a shard's own partial answer (a regex out of its budget) makes the merged one partial, as one store's is
+  await send([0], [span({ trace: 97, id: 9701, name: 'payload', start: at(97000), attrs: { payload: `${'a'.repeat(300)}!` } })]);
+  const slow = `q=${encodeURIComponent('{ span.payload =~ "(a+)+$" }')}`;
+  for (const u of [`/api/v2/search/tags?${slow}`, `/api/search/tags?${slow}`, `/api/v2/search/tag/name/values?${slow}`]) {
+    const body = await assertSame(u);
+    assert.equal(body.partial, true, u);
+    assert.match(body.partialReason, /match limit/, u);
+  }
   const names = (await getJson(`${fed.base}/api/v2/search/tag/name/values?${k1}`)).body.tagValues.map((x) => x.value);
   assert.ok(names.length > 1 && names.every((n) => /-node-[13579]$/.test(n)), `narrowed by q on every shard: ${names}`);
 });
