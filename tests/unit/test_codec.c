@@ -610,6 +610,68 @@ static void test_ingest_blocks(void)
     free(ss.p), free(rs.p), free(req.p);
 }
 
+/* Count the index entries of @p in with @p scope, @p type and @p key. */
+static int entries(const arbor_span_in_t *in, arbor_attr_scope_t scope, arbor_val_type_t type, const char *key)
+{
+    int n = 0;
+    for (size_t i = 0; i < in->n_attrs; i++)
+        n += in->attrs[i].scope == scope && in->attrs[i].type == type && arbor_iov_eq_str(in->attrs[i].key, key);
+    return n;
+}
+
+/* What a span gives its trace's bloom and the tag catalog: each scalar element
+ * of an array, a map's key alone, a repeated key's last value, event and link
+ * attributes in their scopes; an array past the bound saturates the bloom. */
+static void test_ingest_index(void)
+{
+    char json[8192], big[4096] = "";
+    for (int i = 0; i < 70; i++)
+        snprintf(big + strlen(big), sizeof big - strlen(big), "%s{\"intValue\":%d}", i ? "," : "", i);
+    static const char *const keys[] = {"orcheo.execution.id", NULL};
+    ingest_options_t o = {.execution_id_keys = keys, .span_codec = ARBOR_SPAN_PLAIN, .capture_content = 1};
+    for (int round = 0; round < 2; round++) {
+        snprintf(json, sizeof json,
+                 "{\"resourceSpans\":[{\"resource\":{\"attributes\":[]},\"scopeSpans\":[{\"spans\":[{"
+                 "\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\",\"name\":\"s\","
+                 "\"attributes\":[{\"key\":\"d\",\"value\":{\"stringValue\":\"first\"}},"
+                 "{\"key\":\"sa\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},{\"boolValue\":true},"
+                 "{\"doubleValue\":1.5},{\"arrayValue\":{}},{\"kvlistValue\":{}}]}}},"
+                 "{\"key\":\"m\",\"value\":{\"kvlistValue\":{\"values\":[{\"key\":\"x\",\"value\":{\"intValue\":1}}]}}},"
+                 "{\"key\":\"e\",\"value\":{\"arrayValue\":{}}},"
+                 "{\"key\":\"d\",\"value\":{\"stringValue\":\"last\"}}%s%s%s],"
+                 "\"events\":[{\"name\":\"ev\",\"attributes\":[{\"key\":\"ek\",\"value\":{\"intValue\":3}}]}],"
+                 "\"links\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f11\",\"spanId\":\"0102030405060709\","
+                 "\"attributes\":[{\"key\":\"lk\",\"value\":{\"stringValue\":\"v\"}}]}]}]}]}]}",
+                 round ? ",{\"key\":\"big\",\"value\":{\"arrayValue\":{\"values\":[" : "", round ? big : "",
+                 round ? "]}}}" : "");
+        ingest_job_t *j = ingest_job_new(&o, ARBOR_DEFAULT_TENANT);
+        char err[256] = "";
+        int rc = ingest_decode(j, &o, OTLP_ENC_JSON, json, strlen(json), err, sizeof err);
+        const arbor_span_in_t *in = rc == 0 && j->n_spans == 1 ? &j->spans[0] : NULL;
+        if (round == 0) {
+            ok(in && entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_STRING, "sa") == 1 &&
+                   entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_BOOL, "sa") == 1 &&
+                   entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_DOUBLE, "sa") == 1,
+               "an array: one entry per scalar element, nested ones skipped (%s)", rc ? err : "decoded");
+            ok(in && entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_OTHER, "m") == 1 &&
+                   entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_OTHER, "e") == 1 &&
+                   entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_OTHER, "sa") == 0,
+               "a map and an empty array: the key alone");
+            int last = 0;
+            for (size_t i = 0; in && i < in->n_attrs; i++)
+                last += arbor_iov_eq_str(in->attrs[i].key, "d") && arbor_iov_eq_str(in->attrs[i].str, "last");
+            ok(in && entries(in, ARBOR_SCOPE_SPAN, ARBOR_VAL_STRING, "d") == 1 && last == 1, "a repeated key: its last value only");
+            ok(in && entries(in, ARBOR_SCOPE_EVENT, ARBOR_VAL_INT, "ek") == 1 &&
+                   entries(in, ARBOR_SCOPE_LINK, ARBOR_VAL_STRING, "lk") == 1 && !in->attrs_incomplete,
+               "event and link attributes in their scopes; nothing left out");
+        } else {
+            ok(in && in->attrs_incomplete && in->n_attrs <= 1 + 64 + 32,
+               "a 70-element array past the 64 values of a span: the bloom must rule nothing out");
+        }
+        ingest_job_free(j);
+    }
+}
+
 /* A request within ARBOR_MAX_REQUEST_BYTES must decode: 584 spans of 10 short
  * attributes (140 KB) got 413 under the old 12x budget. Each dense shape, at a
  * size where INGEST_ARENA_BASE_BYTES no longer covers it, must fit the budget. */
@@ -744,6 +806,7 @@ int main(void)
     test_inflate();
     test_decode_memory();
     test_ingest_blocks();
+    test_ingest_index();
     test_arena_reset();
     arbor_arena_free(&arena);
     return tap_done();
