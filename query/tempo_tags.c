@@ -306,7 +306,7 @@ int tempo_tags(arbor_reader_t *r, const tempo_tags_params_t *p, jsonw_t *w)
     memcpy(nw.into, into, sizeof nw.into);
     if (q != NULL)
         rc = walk(r, p, q, names_hit, &nw, &aborted);
-    for (int k = 0; q == NULL && k < N_SCOPES && rc == 0; k++)
+    for (int k = 0; q == NULL && k < N_SCOPES && rc >= 0; k++) /* 1: that list is full, the next is not */
         if (into[k] != NULL)
             rc = arbor_reader_attr_keys(r, scopes[k].scope, add_name, into[k]);
     jsonw_object(w);

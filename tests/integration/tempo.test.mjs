@@ -417,6 +417,9 @@ test('tags and tag values honour q (spans that match it), start/end, and every s
   const scope = (b, n) => (b.scopes.find((x) => x.name === n) || { tags: null }).tags;
   const all = await tags({});
   assert.deepEqual(all.scopes.map((x) => x.name), ['resource', 'span', 'event', 'link', 'intrinsic']);
+  const one = await tags({ limit: 1 });
+  assert.deepEqual(one.scopes.map((x) => x.tags.length), [1, 1, 1, 1, 1], 'limit bounds each scope\'s list');
+  assert.deepEqual(scope(await tags({ limit: 1, q: '{ name = "every-field" }' }), 'span').length, 1);
   assert.ok(scope(all, 'event').includes('ek') && scope(all, 'event').includes('ez'));
   assert.ok(scope(all, 'link').includes('lk'));
   const q = await tags({ q: '{ resource.service.name = "fields-other" }' });
