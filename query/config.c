@@ -90,9 +90,20 @@ static const arbor_cfg_entry_t entries[] = {
      "Credentials and `X-Scope-OrgID` are forwarded, so shards check them again.",
      NULL, 0, 0},
     {"shard-timeout", ARBOR_CFG_DURATION, "5s", F(shard_timeout_ms),
-     "How long federation waits for a shard. A shard that fails or takes longer is left out and the answer "
-     "says `\"partial\": true`; `arbor_shard_errors_total` counts it.",
+     "How long federation waits for the shards, for the whole request: every page and every fan-out of it. A "
+     "shard that fails or takes longer is left out and the answer says `\"partial\": true`; "
+     "`arbor_shard_errors_total` counts it.",
      NULL, 10, 600000},
+    {"shard-max-bytes", ARBOR_CFG_SIZE, "64MiB", F(shard_max_bytes),
+     "The longest answer federation reads from a shard. Past it the shard's answer is dropped as it arrives (the "
+     "answer says `\"partial\": true`; `arbor_shard_errors_total{reason=\"too_large\"}`): one shard cannot grow "
+     "the federating process by more than this per request it answers.",
+     NULL, 4096, (int64_t)1 << 40},
+    {"shard-threads", ARBOR_CFG_INT, "128", F(shard_threads),
+     "Federated requests worked on at once. Each waits for the shards on a thread of its own (started when first "
+     "needed, not one of `search-threads`), so a shard that hangs delays no other request until this many wait "
+     "on it; more wait for a thread.",
+     NULL, 1, 4096},
     {"shard-ca-file", ARBOR_CFG_STRING, NULL, F(shard_ca_file),
      "PEM CA bundle to verify `https://` shards with (default: the system's).", NULL, 0, 0},
     {"prices", ARBOR_CFG_STRING, NULL, F(prices),

@@ -32,6 +32,8 @@ typedef struct {
     uint64_t block_cache_size;
     const char *shards;
     uint64_t shard_timeout_ms;
+    uint64_t shard_max_bytes;
+    int64_t shard_threads;
     const char *shard_ca_file;
     const char *prices;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */

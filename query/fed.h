@@ -6,8 +6,15 @@
  * it. A shard that fails or does not answer within ARBOR_SHARD_TIMEOUT leaves
  * the answer 200 with "partial": true; /metrics counts errors per shard.
  *
+ * A bad shard costs only itself: the whole request (every page and fan-out of
+ * it) ends by one deadline, ARBOR_SHARD_TIMEOUT after it started; an answer
+ * over ARBOR_SHARD_MAX_BYTES is cut off; an answer that is not what the route
+ * returns (malformed JSON, members of the wrong type) is left out. Each of
+ * these makes its shard one that did not answer ("partial": true).
+ *
  * Threads: fed_init/fed_shutdown on the loop thread; fed_serve runs on a worker
- * thread (it blocks on the shards) and keeps one connection cache per thread.
+ * thread (it blocks on the shards: worker.c gives these jobs threads of their
+ * own, so they queue behind no one) and keeps one connection cache per thread.
  * Ownership: a fed_request_t is plain data (copied into the worker job); the
  * answer goes into the caller's writer. */
 #ifndef ARBOR_QUERY_FED_H
@@ -42,17 +49,23 @@ typedef struct {
     char authorization[8192]; /* forwarded as is ("" = none) */
     char org[256];          /* X-Scope-OrgID as sent ("" = none) */
     char accept[256];
+    uint64_t deadline_ns;        /* monotonic; 0: fed_serve sets it ARBOR_SHARD_TIMEOUT ahead */
+    const volatile int *cancel;  /* non-zero: stop asking and answer (shutdown); may be NULL */
     /* the answer */
     int status;
     char type[64];
 } fed_request_t;
 
-/** @p shards: comma-separated base URLs (http:// or https://). 0, or -1 with @p err. */
-int fed_init(const char *shards, uint64_t timeout_ms, const char *ca_file, char *err, size_t errlen);
+/** @p shards: comma-separated base URLs (http:// or https://); a shard answer
+ *  longer than @p max_bytes is a failed one. 0, or -1 with @p err. */
+int fed_init(const char *shards, uint64_t timeout_ms, uint64_t max_bytes, const char *ca_file, char *err,
+             size_t errlen);
 /** Non-zero when ARBOR_SHARDS is set. */
 int fed_enabled(void);
 void fed_shutdown(void);
 
+/** Non-zero when @p v may be sent as a header value (no CR or LF: it cannot end the line). */
+int fed_header_value_ok(const char *v);
 /** Fan @p r out and merge the answers into @p out; sets r->status and r->type.
  *  Worker threads only. */
 void fed_serve(fed_request_t *r, jsonw_t *out);

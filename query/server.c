@@ -648,7 +648,8 @@ static void live_federated(h2o_req_t *req, const char *key)
     }
     int rc = fed_live_subscribe(req, key, &p);
     if (rc == ARBOR_EDECODE)
-        send_detail(req, 400, "Bad Request", "since must be a resume cursor (the seq of a response)");
+        send_detail(req, 400, "Bad Request", "since must be a resume cursor (the seq of a response), and the token "
+                                              "and tenant one line each");
     else if (rc == ARBOR_EBUSY)
         send_detail(req, 503, "Service Unavailable", "too many live subscribers");
 }
@@ -979,6 +980,7 @@ static void api_federated(h2o_req_t *req, fed_route_t how, const char *pattern, 
     copy_header(req, "authorization", j.f.authorization, sizeof j.f.authorization);
     copy_header(req, "x-scope-orgid", j.f.org, sizeof j.f.org);
     copy_header(req, "accept", j.f.accept, sizeof j.f.accept);
+    j.f.cancel = worker_cancel_flag();
     worker_job_submit(worker_job_new(req, &j, sizeof j), NULL, current_tenant(), render_federated, reply_federated);
 }
 
@@ -1449,7 +1451,7 @@ static int open_auth_and_tls(const query_config_t *cfg)
     char err[512];
     if (arbor_auth_open(&cfg->auth, &state.auth, err, sizeof err) == 0 &&
         arbor_tls_open(&cfg->tls, &state.tls, err, sizeof err) == 0 &&
-        fed_init(cfg->shards, cfg->shard_timeout_ms, cfg->shard_ca_file, err, sizeof err) == 0 &&
+        fed_init(cfg->shards, cfg->shard_timeout_ms, cfg->shard_max_bytes, cfg->shard_ca_file, err, sizeof err) == 0 &&
         prices_load(cfg->prices, &state.prices, err, sizeof err) == 0) {
         if (state.tls != NULL) /* h2 or http/1.1, as the client offers */
             h2o_ssl_register_alpn_protocols(arbor_tls_ssl_ctx(state.tls), h2o_alpn_protocols);
@@ -1525,7 +1527,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     h2o_socket_read_start(listener, on_accept);
     start_live(cfg, ctx.loop);
     tree_cache_configure((size_t)cfg->tree_cache_size);
-    if (worker_pool_start(ctx.loop, (size_t)cfg->search_threads) != 0) {
+    if (worker_pool_start(ctx.loop, (size_t)cfg->search_threads, (size_t)cfg->shard_threads) != 0) {
         arbor_error("worker_start_failed", "threads=%lld", (long long)cfg->search_threads);
         return 1;
     }

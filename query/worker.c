@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct worker_job {
     h2o_multithread_message_t msg; /* first: the loop's receiver gets it back */
@@ -25,16 +26,26 @@ struct worker_job {
     _Alignas(16) unsigned char arg[];
 };
 
-static struct {
-    pthread_mutex_t mu;
+/* Jobs wait in one of two lanes: renders from the store on a fixed number of
+ * threads (the CPU is their limit), and jobs with no store (federation, which
+ * waits on the shards, not the CPU) on threads started as they are needed, up
+ * to their own limit, so one slow shard holds up no other request. */
+typedef struct {
     pthread_cond_t cv;
     worker_job_t *head, *tail;
     pthread_t *threads;
-    size_t n_threads;
+    size_t n_threads, max_threads, idle;
+} lane_t;
+
+static struct {
+    pthread_mutex_t mu;
+    lane_t store, net;
     volatile int stopping;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t done_rx;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+          .store = {.cv = PTHREAD_COND_INITIALIZER},
+          .net = {.cv = PTHREAD_COND_INITIALIZER}};
 
 static void job_free(worker_job_t *j)
 {
@@ -58,21 +69,23 @@ static void on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
     }
 }
 
-static void *worker_main(void *unused)
+static void *worker_main(void *arg)
 {
-    (void)unused;
+    lane_t *lane = arg;
     for (;;) {
         pthread_mutex_lock(&pool.mu);
-        while (pool.head == NULL && !pool.stopping)
-            pthread_cond_wait(&pool.cv, &pool.mu);
-        worker_job_t *j = pool.head;
+        lane->idle++;
+        while (lane->head == NULL && !pool.stopping)
+            pthread_cond_wait(&lane->cv, &pool.mu);
+        lane->idle--;
+        worker_job_t *j = lane->head;
         if (j == NULL) { /* stopping and nothing queued */
             pthread_mutex_unlock(&pool.mu);
             return NULL;
         }
-        pool.head = j->next;
-        if (pool.head == NULL)
-            pool.tail = NULL;
+        lane->head = j->next;
+        if (lane->head == NULL)
+            lane->tail = NULL;
         pthread_mutex_unlock(&pool.mu);
         arbor_debug("render_started", "queued_us=%llu", (unsigned long long)((arbor_mono_ns() - j->queued_ns) / 1000));
         arbor_reader_t *r = NULL;
@@ -85,26 +98,38 @@ static void *worker_main(void *unused)
     }
 }
 
-int worker_pool_start(h2o_loop_t *loop, size_t threads)
+/* One more thread for @p lane; pool.mu held. 0 or an errno. */
+static int lane_grow(lane_t *lane)
+{
+    int rc = pthread_create(&lane->threads[lane->n_threads], NULL, worker_main, lane);
+    if (rc == 0)
+        lane->n_threads++;
+    return rc;
+}
+
+int worker_pool_start(h2o_loop_t *loop, size_t threads, size_t net_threads)
 {
     pool.queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(pool.queue, &pool.done_rx, on_done);
-    pool.threads = arbor_xcalloc(threads, sizeof *pool.threads);
-    for (; pool.n_threads < threads; pool.n_threads++) {
-        int rc = pthread_create(&pool.threads[pool.n_threads], NULL, worker_main, NULL);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    pool.store.threads = arbor_xcalloc(threads, sizeof *pool.store.threads);
+    pool.store.max_threads = threads;
+    pool.net.threads = arbor_xcalloc(net_threads, sizeof *pool.net.threads);
+    pool.net.max_threads = net_threads;
+    pthread_mutex_lock(&pool.mu);
+    int rc = 0;
+    while (rc == 0 && pool.store.n_threads < threads)
+        rc = lane_grow(&pool.store);
+    pthread_mutex_unlock(&pool.mu);
+    return rc;
 }
 
-void worker_pool_stop(h2o_loop_t *loop)
+/* Drop @p lane's queued jobs and join its threads (pool.stopping is set). */
+static void lane_stop(lane_t *lane)
 {
     pthread_mutex_lock(&pool.mu);
-    pool.stopping = 1;
-    worker_job_t *queued = pool.head;
-    pool.head = pool.tail = NULL;
-    pthread_cond_broadcast(&pool.cv);
+    worker_job_t *queued = lane->head;
+    lane->head = lane->tail = NULL;
+    pthread_cond_broadcast(&lane->cv);
     pthread_mutex_unlock(&pool.mu);
     while (queued != NULL) {
         worker_job_t *next = queued->next;
@@ -113,11 +138,20 @@ void worker_pool_stop(h2o_loop_t *loop)
         job_free(queued);
         queued = next;
     }
-    for (size_t i = 0; i < pool.n_threads; i++)
-        pthread_join(pool.threads[i], NULL);
-    free(pool.threads);
-    pool.threads = NULL;
-    pool.n_threads = 0;
+    for (size_t i = 0; i < lane->n_threads; i++)
+        pthread_join(lane->threads[i], NULL);
+    free(lane->threads);
+    lane->threads = NULL;
+    lane->n_threads = 0;
+}
+
+void worker_pool_stop(h2o_loop_t *loop)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.stopping = 1;
+    pthread_mutex_unlock(&pool.mu);
+    lane_stop(&pool.store);
+    lane_stop(&pool.net);
     h2o_evloop_run(loop, 0); /* deliver what finished */
     h2o_multithread_unregister_receiver(pool.queue, &pool.done_rx);
     h2o_multithread_destroy_queue(pool.queue);
@@ -168,12 +202,17 @@ void worker_job_submit(worker_job_t *j, arbor_store_t *store, arbor_iov_t tenant
     j->render = render;
     j->reply = reply;
     j->queued_ns = arbor_mono_ns();
+    lane_t *lane = store != NULL ? &pool.store : &pool.net;
     pthread_mutex_lock(&pool.mu);
-    if (pool.tail)
-        pool.tail->next = j;
+    if (lane->tail)
+        lane->tail->next = j;
     else
-        pool.head = j;
-    pool.tail = j;
-    pthread_cond_signal(&pool.cv);
+        lane->head = j;
+    lane->tail = j;
+    /* a thread for it, unless one is waiting (or the lane is full: it queues) */
+    int rc = lane->idle == 0 && lane->n_threads < lane->max_threads ? lane_grow(lane) : 0;
+    if (rc != 0)
+        arbor_warn("worker_start_failed", "error=\"%s\" threads=%zu", strerror(rc), lane->n_threads);
+    pthread_cond_signal(&lane->cv);
     pthread_mutex_unlock(&pool.mu);
 }
