@@ -27,7 +27,6 @@ typedef struct {
     h2o_multithread_message_t msg; /* first: the receiver gets it back */
     fsub_t *sub;
     int kind;
-    size_t shard;
     uint16_t code;
     size_t len;
     char data[];
@@ -38,12 +37,16 @@ struct fsub {
     pthread_t thread;
     int wake[2];                /* the loop's "stop" to the thread */
     int thread_running;
+    volatile int stopping;      /* set with wake: the thread's lookups end early */
     char *path, *headers;       /* the upstream request: path (query without since) and header lines */
-    uint64_t seq[FED_MAX_SHARDS];
-    uint8_t holds[FED_MAX_SHARDS], complete[FED_MAX_SHARDS];
+    fed_request_t *lookup;      /* the tree's path and the caller's credentials, to ask who holds spans */
     int has_since, closing;
     uint64_t last_send_ns, close_after_s;
     fsub_t *next, *prev;
+    /* the thread's own: where each shard's stream stands */
+    uint64_t seq[FED_MAX_SHARDS];
+    uint8_t open[FED_MAX_SHARDS], holds[FED_MAX_SHARDS], complete[FED_MAX_SHARDS];
+    int was_complete;
 };
 
 static struct {
@@ -61,13 +64,12 @@ typedef struct {
     size_t shard;
 } upstream_ctx_t;
 
-static void post(fsub_t *s, int kind, size_t shard, uint16_t code, const uint8_t *data, size_t len)
+static void post(fsub_t *s, int kind, uint16_t code, const char *data, size_t len)
 {
     fmsg_t *m = arbor_xmalloc(sizeof *m + len);
     memset(m, 0, sizeof *m);
     m->sub = s;
     m->kind = kind;
-    m->shard = shard;
     m->code = code;
     m->len = len;
     if (len)
@@ -75,10 +77,74 @@ static void post(fsub_t *s, int kind, size_t shard, uint16_t code, const uint8_t
     h2o_multithread_send_message(&F.rx, &m->msg);
 }
 
+/* Every shard holding spans (whose stream is open) has said complete. */
+static int stream_complete(const fsub_t *s)
+{
+    int any = 0, all = 1;
+    for (size_t k = 0; k < fed_shard_count(); k++)
+        if (s->holds[k] && s->open[k]) {
+            any = 1;
+            all &= s->complete[k];
+        }
+    return any && all;
+}
+
+/* Before the stream says complete: which shards hold spans of it now? A
+ * shard's first frame may still be on its way (its spans came just before
+ * another shard's "complete"); its REST answer counts them already. */
+static void confirm_holders(fsub_t *s)
+{
+    fed_answers_t *as = arbor_xmalloc(sizeof *as);
+    s->lookup->deadline_ns = arbor_mono_ns() + (uint64_t)fed_shard_timeout_ms() * 1000000u;
+    fed_fetch_same(s->lookup, as);
+    for (size_t k = 0; k < as->n; k++)
+        if (s->open[k] && fed_tree_held(&as->a[k]))
+            s->holds[k] = 1;
+    fed_answers_free(as);
+    free(as);
+}
+
+/* The frame of shard @p i with "complete" and "seq" made the stream's own:
+ * complete once every shard holding spans is, seq the cursor over all shards. */
+static char *restamp(fsub_t *s, size_t i, const char *data, size_t len, size_t *out_len)
+{
+    const char *tail = NULL;
+    for (const char *p = data; (p = memmem(p, (size_t)(data + len - p), ",\"complete\":", 12)) != NULL; p++)
+        tail = p;
+    if (tail == NULL)
+        return NULL;
+    const char *spans = memmem(data, (size_t)(tail - data), "\"spans\":[", 9);
+    if (spans != NULL && spans[9] != ']')
+        s->holds[i] = 1;
+    s->complete[i] = strncmp(tail + 12, "true", 4) == 0;
+    const char *seq = memmem(tail, (size_t)(data + len - tail), "\"seq\":", 6);
+    if (seq != NULL)
+        s->seq[i] = strtoull(seq + 6, NULL, 10);
+    int complete = stream_complete(s); /* shards holding nothing never complete: they do not count */
+    if (complete && !s->was_complete) {
+        confirm_holders(s);
+        complete = stream_complete(s);
+    }
+    s->was_complete = complete;
+    size_t head = (size_t)(tail - data), cap = head + 64 + 21 * fed_shard_count();
+    char *out = arbor_xmalloc(cap);
+    memcpy(out, data, head);
+    size_t n = head + (size_t)snprintf(out + head, cap - head, ",\"complete\":%s,\"seq\":\"f", complete ? "true" : "false");
+    for (size_t k = 0; k < fed_shard_count(); k++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%llu", k ? "." : "", (unsigned long long)s->seq[k]);
+    n += (size_t)snprintf(out + n, cap - n, "\"}");
+    *out_len = n;
+    return out;
+}
+
 static void on_upstream_message(void *ctx, const uint8_t *data, size_t len)
 {
     upstream_ctx_t *u = ctx;
-    post(u->sub, MSG_FRAME, u->shard, 0, data, len);
+    size_t n;
+    char *frame = restamp(u->sub, u->shard, (const char *)data, len, &n);
+    if (frame != NULL)
+        post(u->sub, MSG_FRAME, 0, frame, n);
+    free(frame);
 }
 
 /* Shard @p i's stream: the path with its own resume point. */
@@ -87,18 +153,19 @@ static ws_client_t *open_upstream(fsub_t *s, size_t i, upstream_ctx_t *ctx)
     char *path = arbor_xmalloc(strlen(s->path) + 48), err[512];
     ws_client_t *c = NULL;
     int status = 0;
+    ws_client_options_t o = {fed_shard_ca_file(), (int)fed_shard_timeout_ms(), s->wake[0], fed_shard_max_bytes()};
     if (s->has_since)
         sprintf(path, "%s%ssince=%llu", s->path, strchr(s->path, '?') ? "&" : "?", (unsigned long long)s->seq[i]);
     else
         strcpy(path, s->path);
     ctx->sub = s;
     ctx->shard = i;
-    if (ws_client_open(fed_shard_base(i), path, s->headers, fed_shard_ca_file(), (int)fed_shard_timeout_ms(),
-                       on_upstream_message, ctx, &c, &status, err, sizeof err) != 0) {
+    if (ws_client_open(fed_shard_base(i), path, s->headers, &o, on_upstream_message, ctx, &c, &status, err,
+                       sizeof err) != 0) {
         arbor_warn("shard_failed", "shard=%s what=live error=\"%s\"", fed_shard_base(i), err);
         fed_shard_count_request(i, status ? status : -1);
         if (status == 401 || status == 403) /* the shard refuses the caller: so does the stream */
-            post(s, MSG_CLOSE, i, status == 401 ? 4401 : 4403, NULL, 0);
+            post(s, MSG_CLOSE, status == 401 ? 4401 : 4403, NULL, 0);
     } else {
         fed_shard_count_request(i, 0);
     }
@@ -114,9 +181,9 @@ static void *upstream_main(void *arg)
     upstream_ctx_t *ctx = arbor_xcalloc(n, sizeof *ctx);
     struct pollfd *pf = arbor_xcalloc(n + 1, sizeof *pf);
     for (size_t i = 0; i < n; i++)
-        open += (up[i] = open_upstream(s, i, &ctx[i])) != NULL;
+        open += s->open[i] = (up[i] = open_upstream(s, i, &ctx[i])) != NULL;
     if (open == 0)
-        post(s, MSG_CLOSE, 0, 1011, NULL, 0);
+        post(s, MSG_CLOSE, 1011, NULL, 0);
     while (open > 0) {
         int pending = 0;
         for (size_t i = 0; i < n; i++) {
@@ -136,11 +203,12 @@ static void *upstream_main(void *arg)
                 continue;
             arbor_info("shard_stream_closed", "shard=%s code=%d", fed_shard_base(i), rc);
             if (rc == 4401 || rc == 4403 || rc == 1013)
-                post(s, MSG_CLOSE, i, (uint16_t)rc, NULL, 0);
+                post(s, MSG_CLOSE, (uint16_t)rc, NULL, 0);
             ws_client_close(up[i]);
             up[i] = NULL;
+            s->open[i] = 0;
             if (--open == 0)
-                post(s, MSG_CLOSE, i, 1011, NULL, 0);
+                post(s, MSG_CLOSE, 1011, NULL, 0);
         }
     }
     for (size_t i = 0; i < n; i++)
@@ -148,7 +216,7 @@ static void *upstream_main(void *arg)
     free(up);
     free(ctx);
     free(pf);
-    post(s, MSG_DONE, 0, 0, NULL, 0);
+    post(s, MSG_DONE, 0, NULL, 0);
     return NULL;
 }
 
@@ -168,11 +236,13 @@ static void sub_free(fsub_t *s)
     close(s->wake[1]);
     free(s->path);
     free(s->headers);
+    free(s->lookup);
     free(s);
 }
 
 static void stop_thread(fsub_t *s)
 {
+    s->stopping = 1;
     if (write(s->wake[1], "x", 1) < 0 && errno != EAGAIN)
         arbor_warn("live_wake_failed", "error=\"%s\"", strerror(errno));
 }
@@ -197,39 +267,6 @@ static void close_client(fsub_t *s, uint16_t code, const char *reason)
     s->closing = 1;
 }
 
-/* The frame of shard @p i with "complete" and "seq" made the stream's own:
- * complete once every shard holding spans is, seq the cursor over all shards. */
-static char *restamp(fsub_t *s, size_t i, const char *data, size_t len, size_t *out_len)
-{
-    const char *tail = NULL;
-    for (const char *p = data; (p = memmem(p, (size_t)(data + len - p), ",\"complete\":", 12)) != NULL; p++)
-        tail = p;
-    if (tail == NULL)
-        return NULL;
-    const char *spans = memmem(data, (size_t)(tail - data), "\"spans\":[", 9);
-    if (spans != NULL && spans[9] != ']')
-        s->holds[i] = 1;
-    s->complete[i] = strncmp(tail + 12, "true", 4) == 0;
-    const char *seq = memmem(tail, (size_t)(data + len - tail), "\"seq\":", 6);
-    if (seq != NULL)
-        s->seq[i] = strtoull(seq + 6, NULL, 10);
-    int any = 0, all = 1; /* shards holding nothing never complete: they do not count */
-    for (size_t k = 0; k < fed_shard_count(); k++)
-        if (s->holds[k]) {
-            any = 1;
-            all &= s->complete[k];
-        }
-    size_t head = (size_t)(tail - data), cap = head + 64 + 21 * fed_shard_count();
-    char *out = arbor_xmalloc(cap);
-    memcpy(out, data, head);
-    size_t n = head + (size_t)snprintf(out + head, cap - head, ",\"complete\":%s,\"seq\":\"f", any && all ? "true" : "false");
-    for (size_t k = 0; k < fed_shard_count(); k++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%llu", k ? "." : "", (unsigned long long)s->seq[k]);
-    n += (size_t)snprintf(out + n, cap - n, "\"}");
-    *out_len = n;
-    return out;
-}
-
 static void on_messages(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 {
     (void)rx;
@@ -246,14 +283,9 @@ static void on_messages(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages
             close_client(s, m->code, m->code == 4401 ? "token expired or refused" : m->code == 4403 ? "forbidden"
                                      : m->code == 1013 ? "client too slow" : "no shard streams");
         } else if (s->conn != NULL && !s->closing) {
-            size_t len;
-            char *frame = restamp(s, m->shard, m->data, m->len, &len);
-            if (frame != NULL) {
-                struct wslay_event_msg w = {WSLAY_TEXT_FRAME, (const uint8_t *)frame, len};
-                wslay_event_queue_msg(s->conn->ws_ctx, &w); /* copies */
-                s->last_send_ns = arbor_mono_ns();
-                free(frame);
-            }
+            struct wslay_event_msg w = {WSLAY_TEXT_FRAME, (const uint8_t *)m->data, m->len};
+            wslay_event_queue_msg(s->conn->ws_ctx, &w); /* copies */
+            s->last_send_ns = arbor_mono_ns();
         }
         free(m);
     }
@@ -316,10 +348,32 @@ static int since_well_formed(const char *since)
     return 1;
 }
 
+/* The lookup of who holds spans of the stream: its tree's first page
+ * ("/api/executions/{id}/trace" for ".../trace/live", "/api/traces/{id}/trace"
+ * for "/api/traces/{id}/live"), with the caller's credentials. */
+static fed_request_t *lookup_request(const fed_live_params_t *p, fsub_t *s)
+{
+    fed_request_t *r = arbor_xcalloc(1, sizeof *r);
+    size_t len = strlen(p->path);
+    if (len > 5 && strcmp(p->path + len - 5, "/live") == 0)
+        len -= 5;
+    int trace = len >= 6 && strncmp(p->path + len - 6, "/trace", 6) == 0;
+    r->route = FED_TREE;
+    snprintf(r->path, sizeof r->path, "%.*s%s?limit=1", (int)len, p->path, trace ? "" : "/trace");
+    if (p->authorization[0])
+        snprintf(r->authorization, sizeof r->authorization, "%s", p->authorization);
+    else if (p->token[0])
+        snprintf(r->authorization, sizeof r->authorization, "Bearer %s", p->token);
+    snprintf(r->org, sizeof r->org, "%s", p->org);
+    r->cancel = &s->stopping;
+    return r;
+}
+
 int fed_live_subscribe(h2o_req_t *req, const char *key, const fed_live_params_t *p)
 {
-    if (p->since != NULL && !since_well_formed(p->since))
-        return ARBOR_EDECODE;
+    if ((p->since != NULL && !since_well_formed(p->since)) || !fed_header_value_ok(p->authorization) ||
+        !fed_header_value_ok(p->token) || !fed_header_value_ok(p->org))
+        return ARBOR_EDECODE; /* no header line of the upstream requests may be split */
     if (F.count >= F.max)
         return ARBOR_EBUSY;
     fsub_t *s = arbor_xcalloc(1, sizeof *s);
@@ -330,6 +384,7 @@ int fed_live_subscribe(h2o_req_t *req, const char *key, const fed_live_params_t 
     s->has_since = parse_cursor(p->since, s->seq);
     s->path = arbor_xstrdup(p->path);
     s->headers = upstream_headers(p);
+    s->lookup = lookup_request(p, s);
     s->close_after_s = p->close_after_s;
     s->last_send_ns = arbor_mono_ns();
     s->next = F.head;
@@ -341,7 +396,7 @@ int fed_live_subscribe(h2o_req_t *req, const char *key, const fed_live_params_t 
     s->conn = h2o_upgrade_to_websocket(req, key, s, on_client_message);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 << 10);
+    pthread_attr_setstacksize(&attr, 512 << 10); /* libcurl and OpenSSL for the lookups */
     s->thread_running = pthread_create(&s->thread, &attr, upstream_main, s) == 0;
     pthread_attr_destroy(&attr);
     if (!s->thread_running)
@@ -383,7 +438,9 @@ void fed_live_shutdown(h2o_loop_t *loop)
         close_client(s, 1001, "server shutting down");
         stop_thread(s);
     }
-    for (int i = 0; i < 200 && F.head != NULL; i++) {
+    /* every wait of the threads ends by ARBOR_SHARD_TIMEOUT, most at once */
+    uint64_t give_up = arbor_mono_ns() + ((uint64_t)fed_shard_timeout_ms() + 2000) * 1000000u;
+    while (F.head != NULL && arbor_mono_ns() < give_up) {
         fed_live_tick();
         h2o_evloop_run(loop, 10); /* close frames out, threads' DONE in */
         for (fsub_t *s = F.head, *next; s; s = next) {
@@ -395,6 +452,10 @@ void fed_live_shutdown(h2o_loop_t *loop)
                 sub_free(s);
             }
         }
+    }
+    if (F.head != NULL) { /* a thread still running would post into a freed queue: leave it */
+        arbor_warn("live_shutdown_incomplete", "streams=%zu", F.count);
+        return;
     }
     h2o_multithread_unregister_receiver(F.queue, &F.rx);
     h2o_multithread_destroy_queue(F.queue);

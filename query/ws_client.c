@@ -3,6 +3,7 @@
 
 #include "arbor/base.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -38,8 +39,9 @@ struct ws_client {
 };
 
 typedef struct {
-    int tls;
+    int tls, ip; /* ip: the host is an address, not a name */
     char host[256], port[8], prefix[1024];
+    char authority[300]; /* the Host header: host (IPv6 in brackets) and port */
 } url_t;
 
 static int parse_url(const char *base, url_t *u)
@@ -52,11 +54,12 @@ static int parse_url(const char *base, url_t *u)
         p += 7;
     else
         return -1;
-    size_t hl = strcspn(p, ":/");
-    if (hl == 0 || hl >= sizeof u->host)
+    int v6 = *p == '[';
+    size_t hl = v6 ? strcspn(++p, "]") : strcspn(p, ":/");
+    if (hl == 0 || hl >= sizeof u->host || (v6 && p[hl] != ']'))
         return -1;
     memcpy(u->host, p, hl);
-    p += hl;
+    p += hl + v6;
     snprintf(u->port, sizeof u->port, "%s", u->tls ? "443" : "80");
     if (*p == ':') {
         size_t pl = strcspn(++p, "/");
@@ -65,7 +68,14 @@ static int parse_url(const char *base, url_t *u)
         memcpy(u->port, p, pl);
         u->port[pl] = '\0';
         p += pl;
+    } else if (*p != '\0' && *p != '/') {
+        return -1;
     }
+    unsigned char addr[16];
+    u->ip = inet_pton(v6 ? AF_INET6 : AF_INET, u->host, addr) == 1;
+    if (v6 && !u->ip)
+        return -1;
+    snprintf(u->authority, sizeof u->authority, v6 ? "[%s]:%s" : "%s:%s", u->host, u->port);
     snprintf(u->prefix, sizeof u->prefix, "%s", p);
     size_t n = strlen(u->prefix);
     while (n > 0 && u->prefix[n - 1] == '/')
@@ -73,8 +83,20 @@ static int parse_url(const char *base, url_t *u)
     return 0;
 }
 
+/* Wait until @p fd is ready for @p events, @p timeout_ms at most; -1 when the
+ * time is up or @p cancel_fd became readable first. */
+static int wait_fd(int fd, short events, int timeout_ms, int cancel_fd)
+{
+    struct pollfd pf[2] = {{fd, events, 0}, {cancel_fd, POLLIN, 0}};
+    int rc;
+    do
+        rc = poll(pf, cancel_fd >= 0 ? 2 : 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    return rc > 0 && pf[0].revents && !(cancel_fd >= 0 && pf[1].revents) ? 0 : -1;
+}
+
 /* A TCP connection within @p timeout_ms; blocking afterwards, with that timeout on reads and writes. */
-static int dial(const url_t *u, int timeout_ms, char *err, size_t errlen)
+static int dial(const url_t *u, int timeout_ms, int cancel_fd, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
     int rc = getaddrinfo(u->host, u->port, &hints, &res);
@@ -89,10 +111,10 @@ static int dial(const url_t *u, int timeout_ms, char *err, size_t errlen)
             continue;
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
-        struct pollfd pf = {fd, POLLOUT, 0};
         int so = errno == EINPROGRESS ? 0 : errno;
         socklen_t sl = sizeof so;
-        if (so == 0 && (poll(&pf, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0))
+        if (so == 0 && (wait_fd(fd, POLLOUT, timeout_ms, cancel_fd) != 0 ||
+                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0))
             so = ETIMEDOUT;
         if (so != 0) {
             snprintf(err, errlen, "connect %s:%s: %s", u->host, u->port, strerror(so));
@@ -122,8 +144,12 @@ static int start_tls(ws_client_t *c, const url_t *u, const char *ca_file, char *
         return -1;
     }
     c->ssl = SSL_new(c->ssl_ctx);
-    SSL_set_tlsext_host_name(c->ssl, u->host);
-    SSL_set1_host(c->ssl, u->host);
+    if (u->ip) { /* an address: no SNI (RFC 6066), the certificate must name the address */
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host);
+    } else {
+        SSL_set_tlsext_host_name(c->ssl, u->host);
+        SSL_set1_host(c->ssl, u->host);
+    }
     SSL_set_fd(c->ssl, c->fd);
     if (SSL_connect(c->ssl) != 1) {
         snprintf(err, errlen, "TLS with %s:%s failed (certificate or protocol)", u->host, u->port);
@@ -187,8 +213,8 @@ static int has_header(const char *head, const char *name, const char *value)
     return 0;
 }
 
-static int upgrade(ws_client_t *c, const url_t *u, const char *path, const char *headers, int *status, char *err,
-                   size_t errlen)
+static int upgrade(ws_client_t *c, const url_t *u, const char *path, const char *headers,
+                   const ws_client_options_t *o, int *status, char *err, size_t errlen)
 {
     unsigned char raw[16];
     char key[32], want[64], *head = arbor_xmalloc(HEAD_MAX + 1);
@@ -198,9 +224,9 @@ static int upgrade(ws_client_t *c, const url_t *u, const char *path, const char 
     size_t reqcap = strlen(path) + strlen(headers) + strlen(u->prefix) + 512, n = 0;
     char *req = arbor_xmalloc(reqcap);
     int len = snprintf(req, reqcap,
-                       "GET %s%s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "GET %s%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-                       u->prefix, path, u->host, u->port, key, headers);
+                       u->prefix, path, u->authority, key, headers);
     int rc = -1;
     if (len < 0 || io_write(c, req, (size_t)len) != len) {
         snprintf(err, errlen, "sending the upgrade to %s:%s failed", u->host, u->port);
@@ -208,7 +234,9 @@ static int upgrade(ws_client_t *c, const url_t *u, const char *path, const char 
     }
     char *end = NULL;
     while (end == NULL && n < HEAD_MAX) {
-        ssize_t got = io_read(c, head + n, HEAD_MAX - n);
+        int buffered = c->ssl != NULL && SSL_pending(c->ssl) > 0;
+        ssize_t got = buffered || wait_fd(c->fd, POLLIN, o->timeout_ms, o->cancel_fd) == 0
+                          ? io_read(c, head + n, HEAD_MAX - n) : -1;
         if (got <= 0) {
             snprintf(err, errlen, "no upgrade answer from %s:%s", u->host, u->port);
             goto out;
@@ -285,7 +313,7 @@ static void on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_
         c->on_msg(c->ctx, arg->msg, arg->msg_length);
 }
 
-int ws_client_open(const char *base, const char *path_query, const char *headers, const char *ca_file, int timeout_ms,
+int ws_client_open(const char *base, const char *path_query, const char *headers, const ws_client_options_t *o,
                    ws_client_msg_fn on_msg, void *ctx, ws_client_t **out, int *http_status, char *err, size_t errlen)
 {
     url_t u;
@@ -298,14 +326,15 @@ int ws_client_open(const char *base, const char *path_query, const char *headers
     ws_client_t *c = arbor_xcalloc(1, sizeof *c);
     c->on_msg = on_msg;
     c->ctx = ctx;
-    if ((c->fd = dial(&u, timeout_ms, err, errlen)) < 0 || (u.tls && start_tls(c, &u, ca_file, err, errlen) != 0) ||
-        upgrade(c, &u, path_query, headers, http_status, err, errlen) != 0) {
+    if ((c->fd = dial(&u, o->timeout_ms, o->cancel_fd, err, errlen)) < 0 ||
+        (u.tls && start_tls(c, &u, o->ca_file, err, errlen) != 0) ||
+        upgrade(c, &u, path_query, headers, o, http_status, err, errlen) != 0) {
         ws_client_close(c);
         return -1;
     }
     static const struct wslay_event_callbacks cb = {on_recv, on_send, on_genmask, NULL, NULL, NULL, on_message};
     wslay_event_context_client_init(&c->ws, &cb, c);
-    wslay_event_config_set_max_recv_msg_length(c->ws, (uint64_t)1 << 30);
+    wslay_event_config_set_max_recv_msg_length(c->ws, o->max_message);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     *out = c;
     return 0;

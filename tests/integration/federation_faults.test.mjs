@@ -4,11 +4,13 @@
 // ARBOR_SHARD_TIMEOUT for the whole request, concurrent requests do not queue
 // behind a hanging shard, the federating process stays small, and it stops
 // promptly. Also: replicas whose traces differ are merged, not taken for
-// copies.
+// copies; live streams reach IPv6 shards, say "complete" only once every shard
+// holding spans has, and no header value with CR/LF goes upstream.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
 import { test as anyTest, setup, run, tempDir, startCollector, startQuery, getJson, postSpans, span, hex } from './lib.mjs';
 
 // ARBOR_TEST_FILTER=regex runs only the cases it matches (the setup always runs).
@@ -199,6 +201,7 @@ test('ten concurrent requests with a hanging shard all return within about one t
       assert.equal(d.partial, true);
     }
     const last = Math.max(...done.map((d) => d.ms));
+    console.log(`# answered after (ms): ${done.map((d) => d.ms).join(', ')}`);
     // in series (two worker threads) the last would come after 5 timeouts (10 s)
     assert.ok(last < 6000, `the last of 10 answered after ${last} ms: ${done.map((d) => d.ms).join(', ')}`);
   } finally {
@@ -273,6 +276,7 @@ test('a shard answering a huge body: partial past ARBOR_SHARD_MAX_BYTES, and the
     const before = vmHWM(f.proc.pid);
     const rs = await Promise.all(['', '?chunked', '', '?chunked'].map((q) => getJson(`${f.base}/api/traces${q}`)));
     const grew = vmHWM(f.proc.pid) - before;
+    console.log(`# peak RSS grew by ${(grew / MB).toFixed(1)} MiB`);
     assert.ok(grew < 160 * MB, `peak RSS grew by ${(grew / MB).toFixed(0)} MiB for 4 answers of 100 MiB (cap 8 MiB)`);
     for (const r of rs) {
       assert.equal(r.status, 200);
@@ -284,6 +288,80 @@ test('a shard answering a huge body: partial past ARBOR_SHARD_MAX_BYTES, and the
   } finally {
     await stopped(f);
     z.close();
+  }
+});
+
+// A live stream through a federating query: its frames, as they come.
+function follow(base, url) {
+  const frames = [];
+  const ws = new WebSocket(`${base.replace('http', 'ws')}${url}`);
+  ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+  const opened = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  return { ws, frames, opened, closed };
+}
+const waitFor = async (fn, ms, what) => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+test('live: "complete" only once every shard holding spans of the execution has said so', async () => {
+  // both shards finished exec-rep long ago: each says complete right after its snapshot
+  for (let round = 0; round < 3; round++) {
+    const f = await fed([A.base, B.base]);
+    try {
+      const sub = follow(f.base, '/api/executions/exec-rep/trace/live');
+      await sub.opened;
+      await waitFor(() => sub.frames.some((x) => x.complete), 20000, 'complete');
+      const first = sub.frames.findIndex((x) => x.complete);
+      const before = new Set(sub.frames.slice(0, first + 1).flatMap((x) => x.spans.map((s) => s.span_id)));
+      assert.equal(before.size, 15, `round ${round}: every span of both shards came before "complete" (${before.size})`);
+      sub.ws.close();
+    } finally {
+      await stopped(f);
+    }
+  }
+});
+
+test('live: a shard at an IPv6 URL (http://[::1]:port) streams', async () => {
+  const C = await startShard('[::1]:0');
+  assert.match(C.base, /^http:\/\/\[::1\]:\d+$/);
+  const f = await fed([C.base]);
+  try {
+    const sub = follow(f.base, '/api/executions/exec-v6/trace/live');
+    await sub.opened;
+    await postSpans(C.url, runSpans({ trace: 40, exec: 'exec-v6', start: 40000 }));
+    await waitFor(() => sub.frames.some((x) => x.complete), 20000, 'the IPv6 shard\'s frames');
+    assert.equal(new Set(sub.frames.flatMap((x) => x.spans.map((s) => s.span_id))).size, 5);
+    sub.ws.close();
+  } finally {
+    await stopped(f);
+  }
+});
+
+test('live: a token or tenant with CR/LF is refused before the upgrade, and nothing reaches the shards', async () => {
+  const s = await silentShard();
+  const f = await fed([s.base]);
+  try {
+    const u = new URL(f.base);
+    for (const q of ['access_token=abc%0D%0AX-Evil:%201', 'access_token=abc%0AX-Evil:%201', 'access_token=a%00b', 'org=acme%0D%0AX-Evil:%201']) {
+      const answer = await new Promise((resolve) => {
+        let got = '';
+        const c = net.connect(Number(u.port), u.hostname, () => c.write(`GET /api/executions/x/trace/live?${q} HTTP/1.1\r\nHost: 127.0.0.1\r\n`
+          + 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+        c.on('data', (d) => { got += d; if (got.includes('\r\n\r\n')) c.end(); });
+        c.on('close', () => resolve(got));
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /, q);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(s.got, '', 'no upstream request was made');
+  } finally {
+    await stopped(f);
+    s.close();
   }
 });
 
