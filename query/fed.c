@@ -316,7 +316,7 @@ static void run_transfers(conns_t *c, const fed_request_t *r, fed_answer_t *cons
     while ((m = curl_multi_info_read(c->multi, &queued)) != NULL) {
         char *at = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &at);
-        size_t k = (size_t)(at - (char *)NULL);
+        size_t k = (size_t)(uintptr_t)at;
         if (m->msg == CURLMSG_DONE && k < n) {
             finish_answer(m->easy_handle, m->data.result, out[k]);
             done[k] = 1;
@@ -351,7 +351,7 @@ void fed_fetch_asks(const fed_request_t *r, const fed_ask_t *asks, size_t n, fed
         strcpy(url, base);
         strcat(url, asks[k].path);
         setup_easy(c->easy[k], url, headers, left, a);
-        curl_easy_setopt(c->easy[k], CURLOPT_PRIVATE, (char *)NULL + k); /* which answer it fills */
+        curl_easy_setopt(c->easy[k], CURLOPT_PRIVATE, (void *)(uintptr_t)k); /* which answer it fills */
         free(url); /* curl copies the URL */
         curl_multi_add_handle(c->multi, c->easy[k]);
     }
