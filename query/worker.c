@@ -34,7 +34,8 @@ typedef struct {
     pthread_cond_t cv;
     worker_job_t *head, *tail;
     pthread_t *threads;
-    size_t n_threads, max_threads, idle;
+    size_t n_threads, max_threads;
+    size_t idle, queued; /* threads waiting for a job; jobs waiting for a thread */
 } lane_t;
 
 static struct {
@@ -86,6 +87,7 @@ static void *worker_main(void *arg)
         lane->head = j->next;
         if (lane->head == NULL)
             lane->tail = NULL;
+        lane->queued--;
         pthread_mutex_unlock(&pool.mu);
         arbor_debug("render_started", "queued_us=%llu", (unsigned long long)((arbor_mono_ns() - j->queued_ns) / 1000));
         arbor_reader_t *r = NULL;
@@ -129,6 +131,7 @@ static void lane_stop(lane_t *lane)
     pthread_mutex_lock(&pool.mu);
     worker_job_t *queued = lane->head;
     lane->head = lane->tail = NULL;
+    lane->queued = 0;
     pthread_cond_broadcast(&lane->cv);
     pthread_mutex_unlock(&pool.mu);
     while (queued != NULL) {
@@ -209,8 +212,10 @@ void worker_job_submit(worker_job_t *j, arbor_store_t *store, arbor_iov_t tenant
     else
         lane->head = j;
     lane->tail = j;
-    /* a thread for it, unless one is waiting (or the lane is full: it queues) */
-    int rc = lane->idle == 0 && lane->n_threads < lane->max_threads ? lane_grow(lane) : 0;
+    lane->queued++;
+    /* a thread for it, unless one is waiting that no other queued job will take
+     * first (or the lane is full: it queues) */
+    int rc = lane->queued > lane->idle && lane->n_threads < lane->max_threads ? lane_grow(lane) : 0;
     if (rc != 0)
         arbor_warn("worker_start_failed", "error=\"%s\" threads=%zu", strerror(rc), lane->n_threads);
     pthread_cond_signal(&lane->cv);
