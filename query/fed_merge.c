@@ -712,6 +712,23 @@ static json_t *sorted_tag_values(json_t *values, size_t limit)
     return out;
 }
 
+/* The tag values of one shard's answer @p o into @p values, each once. */
+static void add_tag_values(json_t *o, fed_set_t *values, fed_answer_t *a)
+{
+    json_t *list = json_object_get(o, "tagValues"), *v;
+    size_t i;
+    if (!tag_values_ok(list)) {
+        fed_answer_invalid(a, "tag values that are not strings or {type, value}");
+        return;
+    }
+    json_array_foreach(list, i, v) {
+        size_t len;
+        char *key = tag_value_key(v, &len);
+        fed_set_add(values, key, len, v);
+        free(key);
+    }
+}
+
 void fed_merge_tag_values(fed_request_t *r, jsonw_t *out)
 {
     fed_answers_t as;
@@ -721,17 +738,9 @@ void fed_merge_tag_values(fed_request_t *r, jsonw_t *out)
     json_t *reason = NULL;
     fed_set_init(&values);
     for (size_t s = 0; s < as.n; s++) {
-        json_t *o = fed_parse(&as.a[s]), *list = json_object_get(o, "tagValues"), *v;
-        size_t i;
-        if (o != NULL && !tag_values_ok(list))
-            fed_answer_invalid(&as.a[s], "tag values that are not strings or {type, value}");
-        else
-            json_array_foreach(list, i, v) {
-                size_t len;
-                char *key = tag_value_key(v, &len);
-                fed_set_add(&values, key, len, v);
-                free(key);
-            }
+        json_t *o = fed_parse(&as.a[s]);
+        if (o != NULL)
+            add_tag_values(o, &values, &as.a[s]);
         if (as.a[s].ok)
             reason = shard_partial(reason, o);
         json_decref(o);

@@ -75,17 +75,12 @@ static void fuzz_tags(fed_answer_t *as, size_t n)
     fed_set_init(&tags);
     fed_set_init(&values);
     for (size_t k = 0; k < n; k++) {
-        json_t *o = fed_parse(&as[k]), *list = json_object_get(o, "tagValues"), *v;
-        size_t i;
-        if (o != NULL)
+        json_t *o = fed_parse(&as[k]);
+        if (o != NULL) {
             add_tag_names(o, &names, &scopes, &tags, &as[k]);
-        if (o != NULL && tag_values_ok(list))
-            json_array_foreach(list, i, v) {
-                size_t len;
-                char *key = tag_value_key(v, &len);
-                fed_set_add(&values, key, len, v);
-                free(key);
-            }
+            as[k].ok = 1;
+            add_tag_values(o, &values, &as[k]);
+        }
         json_decref(o);
     }
     fed_json_sort(names.values, NULL);
