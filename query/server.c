@@ -1063,10 +1063,54 @@ static void not_found(h2o_req_t *req, const arbor_iov_t *arg)
     send_detail(req, 404, "Not Found", "Not Found");
 }
 
+/* May the caller's tenant download artifact @p id? Only when a span of that
+ * tenant names it: 0, ARBOR_ENOTFOUND, or why the store cannot say. */
+static int artifact_referenced(arbor_iov_t id)
+{
+    arbor_store_t *st = store_get();
+    arbor_reader_t *r;
+    if (st == NULL)
+        return ARBOR_ENOSTORE;
+    int rc = arbor_reader_begin(st, current_tenant(), &r);
+    if (rc == 0) {
+        rc = arbor_reader_artifact_referenced(r, id);
+        arbor_reader_end(r);
+    }
+    return rc;
+}
+
+/* Does a span of the caller's tenant name this artifact? What a federating query
+ * asks its shards before it serves a download (FED_SPAN: the first that does). */
+static void get_artifact_ref(h2o_req_t *req, const arbor_iov_t *arg)
+{
+    int rc = artifact_referenced(arg[0]);
+    if (rc == ARBOR_ENOTFOUND) {
+        send_detail(req, 404, "Not Found", "no span of this tenant names this artifact");
+        return;
+    }
+    if (rc != 0) {
+        send_detail(req, 503, "Service Unavailable", arbor_strerror(rc));
+        return;
+    }
+    jsonw_t w;
+    jsonw_init(&w);
+    jsonw_object(&w);
+    jsonw_key_lit(&w, "id");
+    jsonw_str(&w, arg[0]);
+    jsonw_key_lit(&w, "referenced");
+    jsonw_bool(&w, 1);
+    jsonw_object_end(&w);
+    send_writer(req, &w, "application/json");
+    jsonw_free(&w);
+}
+
 static void get_artifact(h2o_req_t *req, const arbor_iov_t *arg)
 {
-    (void)arg; /* with an upstream, the proxy in front of this handler serves them */
-    send_detail(req, 404, "Not Found", "artifact downloads are not configured (ARBOR_ARTIFACT_UPSTREAM)");
+    (void)arg; /* with an upstream, the proxy in front of this handler serves downloads */
+    if (state.cfg->artifact_upstream && state.cfg->artifact_upstream[0])
+        send_detail(req, 404, "Not Found", "artifact downloads are /api/artifacts/{id}/download");
+    else
+        send_detail(req, 404, "Not Found", "artifact downloads are not configured (ARBOR_ARTIFACT_UPSTREAM)");
 }
 
 static void get_tempo_trace_v1(h2o_req_t *req, const arbor_iov_t *arg) { api_tempo_trace(req, arg[0], 0); }
@@ -1121,6 +1165,7 @@ static const route_def_t routes[] = {
     {"/api/v2/search/tags", get_tags_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAGS},
     {"/api/search/tag/*/values", get_tag_values_v1, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAG_VALUES},
     {"/api/v2/search/tag/*/values", get_tag_values_v2, ROUTE_TEMPO_TAGS, ROUTE_TENANT, FED_TAG_VALUES},
+    {"/api/artifacts/*", get_artifact_ref, ROUTE_OTHER, ROUTE_TENANT | ROUTE_SIGNED, FED_SPAN},
     {"/api/artifacts/**", get_artifact, ROUTE_OTHER, ROUTE_TENANT | ROUTE_SIGNED, FED_LOCAL},
     {"/api/**", not_found, ROUTE_OTHER, 0, FED_LOCAL},
     {"/**", get_ui, ROUTE_UI, ROUTE_PUBLIC, FED_LOCAL},
@@ -1310,22 +1355,6 @@ static arbor_iov_t artifact_id_of(h2o_req_t *req)
     return id;
 }
 
-/* May the caller's tenant download artifact @p id? Only when a span of that
- * tenant names it: 0, ARBOR_ENOTFOUND, or why the store cannot say. */
-static int artifact_referenced(arbor_iov_t id)
-{
-    arbor_store_t *st = store_get();
-    arbor_reader_t *r;
-    if (st == NULL)
-        return ARBOR_ENOSTORE;
-    int rc = arbor_reader_begin(st, current_tenant(), &r);
-    if (rc == 0) {
-        rc = arbor_reader_artifact_referenced(r, id);
-        arbor_reader_end(r);
-    }
-    return rc;
-}
-
 /* On to the upstream: the caller's credentials stay here unless the operator
  * asked to forward them (a token for Arbor is not one for it), and the upstream
  * is told the tenant, so it can refuse what is not that tenant's. */
@@ -1343,16 +1372,96 @@ static void artifact_forward(h2o_req_t *req, const char *tenant)
     h2o_set_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-scope-orgid"), 0, value.base, value.len, 1);
 }
 
+/* Under federation the shards hold the spans: they are asked whether one of the
+ * caller's tenant names the artifact (GET /api/artifacts/{id}, with the caller's
+ * credentials or signed link), and the download goes on only if one does. */
+typedef struct {
+    fed_job_t j; /* first: reply_federated answers a refusal */
+    h2o_handler_t *self;
+    char tenant[ARBOR_TENANT_MAX + 1];
+} artifact_check_t;
+
+static void reply_artifact_check(h2o_req_t *req, void *arg, int rc, jsonw_t *w)
+{
+    artifact_check_t *a = arg;
+    if (a->j.f.status != 200) {
+        reply_federated(req, &a->j, rc, w);
+        return;
+    }
+    if (a->j.h.caller.audit)
+        audit_line(&a->j.h.caller, 0);
+    artifact_forward(req, a->tenant);
+    h2o_delegate_request(req, a->self); /* on to the proxy */
+}
+
+/* Queue the shards' check: 0, or -1 when the path cannot be forwarded. */
+static int artifact_check_federated(h2o_req_t *req, h2o_handler_t *self)
+{
+    artifact_check_t a;
+    static const char suffix[] = "/download";
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    memset(&a, 0, sizeof a);
+    if (req->path.len >= sizeof a.j.f.path)
+        return -1;
+    a.self = self;
+    snprintf(a.tenant, sizeof a.tenant, "%s", current.who.tenant);
+    a.j.h = (async_head_t){.route = ROUTE_OTHER, .t0 = request_t0, .caller = current};
+    a.j.f.route = FED_SPAN;
+    /* /api/artifacts/{id}/download?… becomes /api/artifacts/{id}?… (the signed link's parameters kept) */
+    int n = snprintf(a.j.f.path, sizeof a.j.f.path, "%.*s%.*s", (int)(path_len - (sizeof suffix - 1)), req->path.base,
+                     (int)(req->path.len - path_len), req->path.base + path_len);
+    if (n < 0 || (size_t)n >= sizeof a.j.f.path)
+        return -1;
+    copy_header(req, "authorization", a.j.f.authorization, sizeof a.j.f.authorization);
+    copy_header(req, "x-scope-orgid", a.j.f.org, sizeof a.j.f.org);
+    a.j.f.cancel = worker_cancel_flag();
+    worker_job_submit(worker_job_new(req, &a, sizeof a), NULL, current_tenant(), render_federated,
+                      reply_artifact_check);
+    memset(&current, 0, sizeof current);
+    return 0;
+}
+
+/* The caller is authorised: @p id goes on to the proxy (-1) only if a span of its
+ * tenant names it; else it is answered here (0), or by the shards' verdict. */
+static int artifact_allowed(h2o_req_t *req, h2o_handler_t *self, arbor_iov_t id)
+{
+    if (fed_enabled()) {
+        if (artifact_check_federated(req, self) == 0)
+            return 0; /* reply_artifact_check goes on */
+        send_detail(req, 414, "URI Too Long", "request path too long to federate");
+    } else {
+        int rc = artifact_referenced(id);
+        if (rc == 0) {
+            if (current.audit) /* the upstream answers: the status is not ours to know */
+                audit_line(&current, 0);
+            artifact_forward(req, current.who.tenant);
+            memset(&current, 0, sizeof current);
+            return -1;
+        }
+        if (rc == ARBOR_ENOTFOUND)
+            send_detail(req, 404, "Not Found", "no span of this tenant names this artifact");
+        else
+            send_detail(req, 503, "Service Unavailable", arbor_strerror(rc));
+    }
+    if (current.audit)
+        audit_line(&current, req->res.status);
+    return 0;
+}
+
 /* In front of the proxy: only GET/HEAD of /api/artifacts/{id}/download goes on,
  * from an allowed Host, authorised by a token or a link signed for the full ID,
  * and only for an artifact a span of the caller's tenant names. Anything else is
  * answered here. */
+static int on_req(h2o_handler_t *self, h2o_req_t *req);
+
 static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    (void)self;
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (len < 9 || memcmp(req->path.base + len - 9, "/download", 9) != 0)
+        return on_req(self, req); /* not a download: the route table's (GET /api/artifacts/{id}) */
     request_t0 = arbor_mono_ns();
     arbor_iov_t id = artifact_id_of(req);
-    int rc;
+    int rc = 0;
     if (!host_allowed(req)) {
         send_detail(req, 403, "Forbidden", "host not allowed: add it to ARBOR_ALLOWED_HOSTS");
     } else if (id.base == NULL) {
@@ -1363,23 +1472,12 @@ static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
         send_detail(req, 405, "Method Not Allowed", "artifact downloads are GET or HEAD");
     } else if (authorize(req, ROUTE_TENANT | ROUTE_SIGNED, "/api/artifacts/*/download", &id, 1,
                          &(const char *){NULL}) == 0) {
-        if ((rc = artifact_referenced(id)) == 0) {
-            if (current.audit) /* the upstream answers: the status is not ours to know */
-                audit_line(&current, 0);
-            artifact_forward(req, current.who.tenant);
-            memset(&current, 0, sizeof current);
-            return -1; /* on to the proxy */
-        }
-        if (rc == ARBOR_ENOTFOUND)
-            send_detail(req, 404, "Not Found", "no span of this tenant names this artifact");
-        else
-            send_detail(req, 503, "Service Unavailable", arbor_strerror(rc));
-        if (current.audit)
-            audit_line(&current, req->res.status);
+        rc = artifact_allowed(req, self, id);
     }
-    request_done(req, ROUTE_OTHER, request_t0, NULL);
+    if (req->res.status != 0)
+        request_done(req, ROUTE_OTHER, request_t0, NULL);
     memset(&current, 0, sizeof current);
-    return 0;
+    return rc;
 }
 
 /* /api/artifacts/{id}/download is reverse-proxied to

@@ -181,6 +181,7 @@ const sweep = {
   '/api/v2/search/tags': ['/api/v2/search/tags', true],
   '/api/search/tag/*/values': ['/api/search/tag/marker/values', true],
   '/api/v2/search/tag/*/values': ['/api/v2/search/tag/span.marker/values', true],
+  '/api/artifacts/*': ['/api/artifacts/art-1', false],
   '/api/artifacts/**': ['/api/artifacts/art-1/download', false],
   '/api/**': ['/api/no-such-thing', false],
 };
@@ -382,6 +383,22 @@ test('signed artifact links: the Canvas opens them without a bearer header; tamp
     const betaSigned = createHmac('sha256', LINK_SECRET).update(`beta\n${UUID}\n${far}`).digest('hex');
     assert.equal((await fetch(`${q.base}/api/artifacts/${UUID}/download?tenant=beta&exp=${far}&sig=${betaSigned}`)).status,
       404, 'a link signed for beta does not open an artifact only acme names');
+
+    // through a federating query (same link secret and upstream): the shards say whose the artifact is
+    const fed = await startQuery(tempDir(), [`--artifact-upstream=http://127.0.0.1:${upstream.address().port}`],
+      { env: { ...authEnv(), ARBOR_SHARDS: q.base, ARBOR_ARTIFACT_URL_SECRET: LINK_SECRET } });
+    try {
+      const viaFed = (id, headers) => fetch(`${fed.base}/api/artifacts/${id}/download`, { headers });
+      assert.equal((await viaFed(UUID, bearer(tok.acme))).status, 200, 'federated: acme downloads its artifact');
+      assert.equal(tenantsSeen.at(-1), 'acme');
+      assert.equal((await viaFed(UUID, bearer(tok.beta))).status, 404, "federated: not beta's");
+      assert.equal((await fetch(fed.base + uuidLink)).status, 200, 'federated: the signed link works');
+      assert.equal((await fetch(`${fed.base}/api/artifacts/${UUID}/download?tenant=beta&exp=${far}&sig=${betaSigned}`))
+        .status, 404, 'federated: a link signed for beta does not open it');
+      assert.equal((await viaFed('art-1', {})).status, 401, 'federated: no credentials');
+    } finally {
+      assert.deepEqual(await fed.stop(), { code: 0, sig: null }, fed.log);
+    }
   } finally {
     await q.stop();
     upstream.close();

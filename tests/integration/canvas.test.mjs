@@ -116,7 +116,9 @@ test('the artifact proxy: GET/HEAD of /api/artifacts/{id}/download only, no cred
     assert.equal(m.status, 405, method);
     assert.equal(m.headers.get('allow'), 'GET, HEAD');
   }
-  for (const path of ['/api/artifacts/report%201', '/api/artifacts/report%201/other', '/api/artifacts/a/b/download',
+  const ref = await fetch(`${query.base}/api/artifacts/report%201`); // does a span name it? (what federation asks)
+  assert.deepEqual([ref.status, await ref.json()], [200, { id: 'report 1', referenced: true }]);
+  for (const path of ['/api/artifacts/nobody-names-this', '/api/artifacts/report%201/other', '/api/artifacts/a/b/download',
     '/api/artifacts//download', '/api/artifacts/x/download/more', '/api/artifacts'])
     assert.equal((await fetch(`${query.base}${path}`)).status, 404, path);
   // dot segments, encoded or not, sent as they are (fetch would normalise them away)
