@@ -72,8 +72,13 @@ static const arbor_cfg_entry_t entries[] = {
      "Per-tenant limits, one line per tenant: `tenant spans_per_second burst max_spans_per_trace "
      "max_bytes_per_trace` (`*`: every tenant without its own line, each with its own bucket; 0: unlimited; "
      "bytes take size suffixes). Over the rate: 429 + `Retry-After` / `RESOURCE_EXHAUSTED` + `RetryInfo`; over a "
-     "per-trace cap: 413 / `RESOURCE_EXHAUSTED` without retry. A refused request stores nothing. Re-read on SIGHUP.",
+     "per-trace cap: 413 / `RESOURCE_EXHAUSTED` without retry. A refused request stores nothing. Re-read on SIGHUP "
+     "(new limits; every bucket keeps its fill).",
      NULL, 0, 0},
+    {"tenant-buckets", ARBOR_CFG_INT, "10000", F(tenant_buckets),
+     "Most tenants whose rate buckets `tenant-limits` keeps in memory (about 190 bytes each). Past it the "
+     "longest-idle bucket is forgotten: its tenant starts again with a full burst, as a new one would.",
+     NULL, 16, 100000000},
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,
      INT32_MAX},
@@ -106,7 +111,7 @@ static int validate(const void *p, char *err, size_t errlen)
         return -1;
     otlp_redactor_free(r);
     limits_t *l;
-    if (limits_open(c->tenant_limits, &l, err, errlen) != 0)
+    if (limits_open(c->tenant_limits, (size_t)c->tenant_buckets, &l, err, errlen) != 0)
         return -1;
     limits_close(l);
     if (!c->otlp_http_addr.enabled && !c->otlp_grpc_addr.enabled) {

@@ -19,6 +19,7 @@ typedef struct {
     const char *redact_patterns; /* PCRE2 file */
     const char *redact_keys;     /* key globs */
     const char *tenant_limits;   /* per-tenant limits file */
+    int64_t tenant_buckets;      /* most tenants' buckets kept */
     uint64_t retention_ms;
     uint64_t announce_ttl_ms;
     uint64_t reader_check_ms;

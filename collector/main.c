@@ -117,7 +117,7 @@ static int security_open(const collector_config_t *cfg, security_t *sec)
     memset(sec, 0, sizeof *sec);
     if (arbor_auth_open(&cfg->auth, &sec->auth, err, sizeof err) == 0 &&
         arbor_tls_open(&cfg->tls, &sec->tls, err, sizeof err) == 0 &&
-        limits_open(cfg->tenant_limits, &sec->limits, err, sizeof err) == 0 &&
+        limits_open(cfg->tenant_limits, (size_t)cfg->tenant_buckets, &sec->limits, err, sizeof err) == 0 &&
         otlp_redactor_new(cfg->redact, cfg->redact_patterns, cfg->redact_keys, &sec->redactor, err, sizeof err) == 0)
         return 0;
     arbor_error("config_invalid", "error=\"%s\"", err);

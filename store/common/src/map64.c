@@ -104,6 +104,33 @@ uint64_t *arbor_map64_put(arbor_map64_t *m, uint64_t key, int *added)
     return &m->vals[j];
 }
 
+/* Linear probing without tombstones: after emptying a slot, move back every
+ * later entry of the run that would no longer be found past the gap. */
+void arbor_map64_del(arbor_map64_t *m, uint64_t key)
+{
+    if (key == 0) {
+        m->n -= m->has_zero;
+        m->has_zero = 0;
+        return;
+    }
+    uint64_t *v = arbor_map64_get(m, key);
+    if (v == NULL)
+        return;
+    size_t gap = (size_t)(v - m->vals), mask = m->cap - 1;
+    m->keys[gap] = 0;
+    m->n--;
+    for (size_t j = (gap + 1) & mask; m->keys[j] != 0; j = (j + 1) & mask) {
+        size_t home = slot_of(m, m->keys[j]);
+        /* the entry stays unless its home lies cyclically in (gap, j] */
+        if (((j - home) & mask) < ((j - gap) & mask))
+            continue;
+        m->keys[gap] = m->keys[j];
+        m->vals[gap] = m->vals[j];
+        m->keys[j] = 0;
+        gap = j;
+    }
+}
+
 uint64_t arbor_hash_fnv1a64(const void *p, size_t n)
 {
     const uint8_t *b = p;

@@ -35,6 +35,8 @@ uint64_t *arbor_map64_get(const arbor_map64_t *m, uint64_t key);
 /** The value of @p key, added as 0 when absent (then *added = 1, else 0); NULL on
  *  ENOMEM. Valid until the next put. */
 uint64_t *arbor_map64_put(arbor_map64_t *m, uint64_t key, int *added);
+/** Remove @p key (absent: nothing happens). Pointers from get/put are invalid after. */
+void arbor_map64_del(arbor_map64_t *m, uint64_t key);
 
 /** FNV-1a, 64 bits: stable across versions, for hashes the store keeps on disk
  *  (content-addressed records). In memory, arbor_hash_id mixes better. */
