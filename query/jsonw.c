@@ -378,7 +378,13 @@ void jsonw_double(jsonw_t *w, double v)
         put(w, s, strlen(s));
         return;
     }
-    put(w, b, (size_t)snprintf(b, sizeof b, "%.17g", v));
+    /* 17 digits always read back the same double but print 0.15 as
+     * 0.14999999999999999: take the fewest of 15..17 that do */
+    int n = 0;
+    for (int digits = 15; digits <= 17; digits++)
+        if ((n = snprintf(b, sizeof b, "%.*g", digits, v)) > 0 && strtod(b, NULL) == v)
+            break;
+    put(w, b, (size_t)n);
 }
 
 void jsonw_bool(jsonw_t *w, int v)

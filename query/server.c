@@ -1025,12 +1025,17 @@ static void get_echo(h2o_req_t *req, const arbor_iov_t *arg)
     send_body(req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("echo\n"));
 }
 
+extern const char arbor_revision[]; /* revision.c, generated at build time */
+
 static void get_buildinfo(h2o_req_t *req, const arbor_iov_t *arg)
 {
-    static const char info[] = "{\"version\":\"" ARBOR_VERSION "\",\"revision\":\"\",\"branch\":\"\","
-                               "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}";
+    char info[256];
+    int n = snprintf(info, sizeof info,
+                     "{\"version\":\"" ARBOR_VERSION "\",\"revision\":\"%s\",\"branch\":\"\","
+                     "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}",
+                     arbor_revision);
     (void)arg;
-    send_body(req, 200, "OK", "application/json", info, sizeof info - 1);
+    send_body(req, 200, "OK", "application/json", info, (size_t)n);
 }
 
 /* The built-in UI's files (everything outside /api). */

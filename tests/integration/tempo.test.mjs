@@ -48,6 +48,22 @@ test('Save & test: /api/echo and /api/status/buildinfo', async () => {
   const b = await getJson(`${Q}/api/status/buildinfo`);
   assert.deepEqual(Object.keys(b.body).sort(), ['branch', 'buildDate', 'buildUser', 'goVersion', 'revision', 'version']);
   assert.match(b.body.version, /^\d+\.\d+\.\d+$/, 'a semver Grafana can compare');
+  // the commit the binary was built from (meson builds before it tests, so HEAD is it)
+  const head = spawnSync('git', ['-C', path.join(import.meta.dirname, '../..'), 'rev-parse', 'HEAD'], { encoding: 'utf8' });
+  if (head.status === 0) {
+    assert.match(b.body.revision, /^[0-9a-f]{12}(-dirty)?$/, b.body.revision);
+    assert.ok(head.stdout.startsWith(b.body.revision.replace(/-dirty$/, '')), `${b.body.revision} is HEAD ${head.stdout}`);
+  } else {
+    assert.equal(b.body.revision, `${b.body.version}-nogit`, 'no git: the version says which source');
+  }
+});
+
+test('/api/prices prints each price as written (0.15, not 0.14999999999999999)', async () => {
+  const priced = await startQuery(data, [`--prices=${path.join(import.meta.dirname, '../../deploy/prices.example')}`]);
+  const text = await (await fetch(`${priced.base}/api/prices`)).text();
+  assert.match(text, /\{"model":"gpt-4o-mini\*","input":0\.15,"output":0\.6\}/, text);
+  assert.doesNotMatch(text, /\d{12}/, 'no float noise anywhere in the table');
+  await priced.stop();
 });
 
 function decodePb(bytes, type) {

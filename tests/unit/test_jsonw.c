@@ -5,6 +5,7 @@
 #include "tap.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static arbor_iov_t S(const char *s)
@@ -59,9 +60,41 @@ static void test_literal_keys(void)
     jsonw_free(&b);
 }
 
+/* Doubles print as the shortest decimal of 15 to 17 digits that reads back as
+ * the same double (what JavaScript and Python print, denormals aside). */
+static void test_doubles(void)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {{0.15, "0.15"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {2.5e-6, "2.5e-06"},
+                 {1.0 / 3, "0.3333333333333333"},
+                 {3, "3"},
+                 {-0.0, "-0"},
+                 {1e300, "1e+300"},
+                 {5e-324, "4.94065645841247e-324"}, /* a denormal: 15 digits, not 1 */
+                 {1.7976931348623157e308, "1.7976931348623157e+308"},
+                 {123456789.123, "123456789.123"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        jsonw_t w;
+        jsonw_init(&w);
+        jsonw_double(&w, cases[i].v);
+        int same = w.len == strlen(cases[i].want) && memcmp(w.buf, cases[i].want, w.len) == 0;
+        char text[40];
+        snprintf(text, sizeof text, "%.*s", (int)w.len, w.buf);
+        ok(same && strtod(text, NULL) == cases[i].v, "%s prints as the shortest round trip", cases[i].want);
+        if (!same)
+            printf("#   got %.*s\n", (int)w.len, w.buf);
+        jsonw_free(&w);
+    }
+}
+
 int main(void)
 {
     test_literal_keys();
+    test_doubles();
     is_int(utf8_length(S("")), 0, "empty string: 0 code points");
     is_int(utf8_length(S("abcdefghijklmnopqrstuvw")), 23, "ASCII past two 8-byte words");
     is_int(utf8_length(S("h\xc3\xa9llo")), 5, "two-byte character");
