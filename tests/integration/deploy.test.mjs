@@ -4,10 +4,11 @@
 // built Collector (`validate`, and the sharded one for real), the systemd units
 // with systemd-analyze and the sysusers file with systemd-sysusers.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { test, run, tempDir, startCollector, startQuery, getJson, eventually, freePort, startOtelcol } from './lib.mjs';
+import { test, run, tempDir, startCollector, startQuery, getJson, eventually, freePort, startOtelcol, BUILD } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -105,6 +106,59 @@ test('deploy/otel-collector/sharded.yaml for real: two shards and a replica each
     await fed.stop();
   } finally {
     await otelcol.stop();
+  }
+});
+
+// deploy/local/up on this build; resolves with its output once it printed its
+// banner or exited, and a stop() that ends it (Ctrl-C) and its daemons.
+function up(env) {
+  const p = spawn(path.join(DEPLOY, 'local/up'), [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ARBOR_UP_BUILD_DIR: BUILD, ARBOR_RETENTION: '0s', ...env } });
+  let out = '';
+  const exited = new Promise((res) => p.on('exit', (code) => res(code)));
+  const stop = async () => { try { process.kill(-p.pid, 'SIGINT'); } catch { /* gone */ } return exited; };
+  return new Promise((resolve) => {
+    const onData = (d) => { out += d; if (/Health +\S+\/ready/.test(out)) resolve({ out, stop, exited, code: null }); };
+    p.stdout.on('data', onData);
+    p.stderr.on('data', onData);
+    exited.then((code) => resolve({ get out() { return out; }, stop, exited, code }));
+  });
+}
+
+test('deploy/local/up with port 0 prints the ports the daemons bound, and they answer', async () => {
+  const r = await up({ ARBOR_DATA_DIR: tempDir(), ARBOR_QUERY_ADDR: '127.0.0.1:0', ARBOR_OTLP_HTTP_ADDR: '127.0.0.1:0',
+    ARBOR_OTLP_GRPC_ADDR: '127.0.0.1:0' });
+  try {
+    assert.equal(r.code, null, r.out);
+    assert.doesNotMatch(r.out, /:0\b/, 'no port 0 in the banner');
+    const http = /OTLP\/HTTP +http:\/\/(127\.0\.0\.1:\d+)\/v1\/traces/.exec(r.out)[1];
+    const grpc = /OTLP\/gRPC +(127\.0\.0\.1:\d+)/.exec(r.out)[1];
+    const query = /Health +http:\/\/(127\.0\.0\.1:\d+)\/ready/.exec(r.out)[1];
+    assert.equal((await fetch(`http://${query}/ready`)).status, 200);
+    const post = await fetch(`http://${http}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(post.status, 200);
+    await new Promise((res, rej) => net.connect(Number(grpc.split(':')[1]), '127.0.0.1', res).on('error', rej).unref());
+  } finally {
+    assert.equal(await r.stop(), 0, 'Ctrl-C: exit 0');
+  }
+});
+
+test('deploy/local/up exits non-zero with the daemon\'s error when a port is taken', async () => {
+  const taken = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((res) => taken.on('listening', res));
+  try {
+    for (const [name, env] of [['query', { ARBOR_QUERY_ADDR: `127.0.0.1:${taken.address().port}`, ARBOR_OTLP_HTTP_ADDR: '127.0.0.1:0',
+      ARBOR_OTLP_GRPC_ADDR: '127.0.0.1:0' }], ['collector', { ARBOR_QUERY_ADDR: '127.0.0.1:0',
+      ARBOR_OTLP_HTTP_ADDR: `127.0.0.1:${taken.address().port}`, ARBOR_OTLP_GRPC_ADDR: '127.0.0.1:0' }]]) {
+      const r = await up({ ARBOR_DATA_DIR: tempDir(), ...env });
+      if (r.code === null) await r.stop();
+      assert.notEqual(r.code, null, `${name}: up must not report a running Arbor:\n${r.out}`);
+      assert.notEqual(r.code, 0, r.out);
+      assert.doesNotMatch(r.out, /Arbor is running/);
+      assert.match(r.out, new RegExp(`up: arbor-${name} did not start: .*event=listen_failed.*Address already in use`), r.out);
+    }
+  } finally {
+    taken.close();
   }
 });
 
