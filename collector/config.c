@@ -101,7 +101,7 @@ static const arbor_cfg_entry_t entries[] = {
 static int validate(const void *p, char *err, size_t errlen)
 {
     const collector_config_t *c = p;
-    if (arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
+    if (arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, 1, err, errlen) != 0 ||
         arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0)
         return -1;
     if (arbor_auth_validate(&c->auth, err, errlen) != 0 || arbor_tls_validate(&c->tls, err, errlen) != 0)

@@ -156,7 +156,9 @@ static int validate(const void *p, char *err, size_t errlen)
         snprintf(err, errlen, "ARBOR_QUERY_ADDR: off is not allowed (the query service is its listener)");
         return -1;
     }
-    return arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, err, errlen) != 0 ||
+    /* federated: no local store to read */
+    int local = c->shards == NULL || c->shards[0] == '\0';
+    return (local && arbor_config_check_dir("ARBOR_DATA_DIR", c->data_dir, 0, err, errlen) != 0) ||
                    arbor_auth_validate(&c->auth, err, errlen) != 0 ||
                    arbor_tls_validate(&c->tls, err, errlen) != 0 ||
                    arbor_config_check_mappable("ARBOR_MAP_SIZE", c->map_size, err, errlen) != 0 ||

@@ -40,6 +40,7 @@ static struct {
     const query_config_t *cfg;
     arbor_store_t *store;
     uint64_t next_open_try_ns;
+    int store_error; /* why the last open failed (0: it did not) */
     trace_options_t opts;
     trace_link_t links[MAX_LINKS];
     char *origins[MAX_ORIGINS];
@@ -52,6 +53,22 @@ static struct {
     arbor_tls_t *tls; /* NULL: plaintext */
     prices_t *prices; /* ARBOR_PRICES (an empty table when unset) */
 } state;
+
+/* A store the collector has not created yet is waited for quietly; any other
+ * cause (permissions, a damaged or foreign file) is an error an operator must
+ * see: logged when it appears or changes, then once a minute while it lasts. */
+static void store_failed(int rc, uint64_t now)
+{
+    static uint64_t logged_ns;
+    if (rc == ARBOR_ENOSTORE) {
+        arbor_debug("store_not_ready", "data_dir=%s error=\"%s\"", state.cfg->data_dir, arbor_strerror(rc));
+    } else if (rc != state.store_error || now - logged_ns >= 60000000000u) {
+        arbor_error("store_open_failed", "data_dir=%s error=\"%s\" action=retrying", state.cfg->data_dir,
+                    arbor_strerror(rc));
+        logged_ns = now;
+    }
+    state.store_error = rc;
+}
 
 /* Open the store lazily: the collector may start after us. */
 static arbor_store_t *store_get(void)
@@ -66,9 +83,10 @@ static arbor_store_t *store_get(void)
     int rc = arbor_store_open(&o, &state.store);
     if (rc != 0) {
         state.next_open_try_ns = now + 200000000u; /* retry at most 5 times a second */
-        arbor_debug("store_not_ready", "data_dir=%s error=\"%s\"", state.cfg->data_dir, arbor_strerror(rc));
+        store_failed(rc, now);
         return NULL;
     }
+    state.store_error = 0;
     arbor_info("store_opened", "data_dir=%s", state.cfg->data_dir);
     return state.store;
 }
@@ -997,8 +1015,13 @@ static void get_ready(h2o_req_t *req, const arbor_iov_t *arg)
     (void)arg;
     if (store_get() != NULL || fed_enabled())
         send_body(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ready\"}"));
-    else
-        send_detail(req, 503, "Service Unavailable", "store not available yet");
+    else if (state.store_error == 0 || state.store_error == ARBOR_ENOSTORE)
+        send_detail(req, 503, "Service Unavailable", "store not available yet: arbor-collector has not created it");
+    else { /* the cause, not the path: /ready answers anyone */
+        char why[200];
+        snprintf(why, sizeof why, "store cannot be opened: %s", arbor_strerror(state.store_error));
+        send_detail(req, 503, "Service Unavailable", why);
+    }
 }
 
 static void get_metrics(h2o_req_t *req, const arbor_iov_t *arg)
@@ -1587,7 +1610,11 @@ static void log_ready(const query_config_t *cfg, uint16_t port)
     arbor_addr_format(&bound, addr, sizeof addr);
     arbor_log_lifecycle("ready", "query=%s %s%s store=%s version=%s", addr, fed_enabled() ? "shards=" : "data_dir=",
                         fed_enabled() ? cfg->shards : cfg->data_dir,
-                        fed_enabled() ? "federated" : state.store ? "open" : "waiting", ARBOR_VERSION);
+                        fed_enabled()                                               ? "federated"
+                        : state.store                                               ? "open"
+                        : state.store_error && state.store_error != ARBOR_ENOSTORE ? "failed"
+                                                                                    : "waiting",
+                        ARBOR_VERSION);
 }
 
 int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int *reload)

@@ -2,9 +2,9 @@
 // precedence, clear errors naming the setting, and docs/configuration.md in sync.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, run, BIN, tempDir, startCollector } from './lib.mjs';
+import { test, run, BIN, tempDir, startCollector, startDaemon, eventually } from './lib.mjs';
 
 const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
 const sh = (bin, args, env = {}) => spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -65,6 +65,65 @@ test('query: a data dir that is a file, off as its address, malformed trace link
   }
   const ok = sh(BIN.query, ['--check-config'], { ARBOR_TRACE_LINKS: 'Grafana=https://g/{trace_id},Logs=/logs/{execution_id}' });
   assert.equal(ok.status, 0, ok.stderr);
+});
+
+// The tests run as root, whom permissions do not stop: these run the binaries as
+// nobody (setpriv), on directories root made and nobody may not write.
+const AS_NOBODY = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+const asNobody = (bin, args) => spawnSync('setpriv', [...AS_NOBODY, bin, ...args], { encoding: 'utf8' });
+
+test('--check-config refuses a data directory that cannot be created or read', () => {
+  for (const [bin, args, re] of [
+    [BIN.collector, ['--data-dir=/etc/hostname/data'], /ARBOR_DATA_DIR: '\/etc\/hostname\/data' cannot be reached: Not a directory/],
+    [BIN.query, ['--data-dir=/etc/hostname/data'], /cannot be reached: Not a directory/],
+    [BIN.collector, [`--data-dir=${tempDir()}/missing/data`], /cannot be created: '.*\/missing': does not exist \(only the last directory is created\)/],
+  ]) {
+    const r = sh(bin, ['--check-config', ...args]);
+    assert.equal(r.status, 2, `${args}: ${r.stdout}`);
+    assert.match(r.stderr, re);
+  }
+  const shared = tempDir();
+  chmodSync(shared, 0o755); // nobody may look in, not write
+  mkdirSync(path.join(shared, 'store'), { mode: 0o700 });
+  const create = asNobody(BIN.collector, ['--check-config', `--data-dir=${shared}/data`]);
+  assert.equal(create.status, 2, create.stdout);
+  assert.match(create.stderr, /ARBOR_DATA_DIR: '.*\/data' cannot be created: '.*': Permission denied/);
+  for (const bin of [BIN.collector, BIN.query]) {
+    const read = asNobody(bin, ['--check-config', `--data-dir=${shared}/store`]);
+    assert.equal(read.status, 2, read.stdout);
+    assert.match(read.stderr, /ARBOR_DATA_DIR: '.*\/store' cannot be (written|read) by this user: Permission denied/);
+  }
+  const wait = asNobody(BIN.query, ['--check-config', `--data-dir=${shared}/not-yet`]);
+  assert.equal(wait.status, 0, `the query waits for a store the collector will create: ${wait.stderr}`);
+  const fed = asNobody(BIN.query, ['--check-config', `--data-dir=${shared}/store`, '--shards=http://127.0.0.1:1']);
+  assert.equal(fed.status, 0, `federated, no local store is read: ${fed.stderr}`);
+});
+
+test('query on a store it may not read: the cause at error level (once, not per retry) and in /ready', async () => {
+  const dir = tempDir();
+  chmodSync(dir, 0o755);
+  const store = path.join(dir, 'store');
+  // the query first (its store to come), then a collector of another user makes it (mode 0700)
+  const q = await startDaemon('setpriv', [...AS_NOBODY, BIN.query, `--data-dir=${store}`, '--query-addr=127.0.0.1:0'],
+    { env: { ARBOR_LOG_LEVEL: 'info' } });
+  assert.match(q.log, /event=ready .* store=waiting/);
+  const base = `http://${q.query}`;
+  assert.deepEqual(await (await fetch(`${base}/ready`)).json(), { detail: 'store not available yet: arbor-collector has not created it' });
+  const c = await startCollector(store, ['--otlp-grpc-addr=off']);
+  await c.stop();
+  await eventually(async () => (await fetch(`${base}/ready`)).status === 503 && /level=error event=store_open_failed/.test(q.log));
+  assert.match(q.log, /level=error event=store_open_failed data_dir=\S+ error="Permission denied"/);
+  for (let i = 0; i < 8; i++) { // each /ready retries the open (at most 5 a second)
+    const r = await fetch(`${base}/ready`);
+    assert.equal(r.status, 503);
+    assert.deepEqual(await r.json(), { detail: 'store cannot be opened: Permission denied' });
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  assert.equal(q.log.match(/event=store_open_failed/g).length, 1, `logged once, not per retry:\n${q.log}`);
+  // made readable (LMDB writes its lock file even to read): ready
+  for (const f of ['', 'data.mdb', 'lock.mdb']) chmodSync(path.join(store, f), f ? 0o666 : 0o777);
+  await eventually(async () => (await fetch(`${base}/ready`)).status === 200);
+  await q.stop();
 });
 
 test('query: a price table or shard list it cannot use is refused at start, naming the setting and the line', () => {

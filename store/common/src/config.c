@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "arbor/log.h"
 
@@ -313,14 +315,60 @@ static void warn_unknown_env(const arbor_cfg_table_t *t)
     }
 }
 
-int arbor_config_check_dir(const char *setting, const char *path, char *err, size_t errlen)
+/* The directory @p path names ("." for a bare name), into @p out. */
+static void parent_of(const char *path, char *out, size_t len)
+{
+    snprintf(out, len, "%s", path);
+    char *slash = strrchr(out, '/');
+    while (slash != NULL && slash > out && slash[1] == '\0') { /* "a/b/" */
+        *slash = '\0';
+        slash = strrchr(out, '/');
+    }
+    if (slash == NULL)
+        snprintf(out, len, ".");
+    else if (slash == out)
+        out[1] = '\0'; /* "/data" */
+    else
+        *slash = '\0';
+}
+
+int arbor_config_check_dir(const char *setting, const char *path, int creates, char *err, size_t errlen)
 {
     struct stat st;
-    if (path != NULL && stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: '%s' exists and is not a directory", setting, path);
+    char parent[4096];
+    if (path == NULL)
+        return 0;
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "%s: '%s' exists and is not a directory", setting, path);
+            return -1;
+        }
+        /* LMDB writes lock.mdb even to read */
+        if (faccessat(AT_FDCWD, path, R_OK | W_OK | X_OK, AT_EACCESS) != 0) {
+            snprintf(err, errlen, "%s: '%s' cannot be %s by this user: %s", setting, path,
+                     creates ? "written" : "read", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) { /* under a regular file, behind a directory this user may not enter, ... */
+        snprintf(err, errlen, "%s: '%s' cannot be reached: %s", setting, path, strerror(errno));
         return -1;
     }
-    return 0;
+    if (!creates) /* the collector creates it: the query waits */
+        return 0;
+    parent_of(path, parent, sizeof parent);
+    int why = 0;
+    if (stat(parent, &st) != 0)
+        why = errno;
+    else if (!S_ISDIR(st.st_mode))
+        why = ENOTDIR;
+    else if (faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) != 0)
+        why = errno;
+    if (why != 0)
+        snprintf(err, errlen, "%s: '%s' cannot be created: '%s': %s", setting, path, parent,
+                 why == ENOENT ? "does not exist (only the last directory is created)" : strerror(why));
+    return why != 0 ? -1 : 0;
 }
 
 int arbor_config_check_mappable(const char *setting, uint64_t bytes, char *err, size_t errlen)

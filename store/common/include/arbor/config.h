@@ -69,8 +69,11 @@ void arbor_config_markdown(const arbor_cfg_table_t *t);
 /** Parse one value of @p type (exposed for tests); 0 or -1 with @p err filled. */
 int arbor_config_parse_value(const arbor_cfg_entry_t *e, const char *text, void *dst, char *err, size_t errlen);
 
-/** For validate(): -1 with @p err when @p path exists and is not a directory. */
-int arbor_config_check_dir(const char *setting, const char *path, char *err, size_t errlen);
+/** For validate(): -1 with @p err unless @p path is a directory this user may
+ *  read and write (LMDB's lock file), or is missing and can be: created (@p creates:
+ *  its parent exists and is writable) or, for a reader, waited for (it can still
+ *  appear: nothing in the way, such as a regular file or a closed directory). */
+int arbor_config_check_dir(const char *setting, const char *path, int creates, char *err, size_t errlen);
 /** For validate(): -1 with @p err when this process cannot map @p bytes of address space. */
 int arbor_config_check_mappable(const char *setting, uint64_t bytes, char *err, size_t errlen);
 
