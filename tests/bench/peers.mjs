@@ -1,7 +1,7 @@
 // Arbor beside its peers, on this machine, in one run (SPEC §7, issue 16): the
 // same C load generator with the same OTLP protobuf bodies (100 spans each)
 // against
-//   - Jaeger v1.76 all-in-one, Badger with SyncWrites (--badger.consistency), and
+//   - Jaeger v1.75.0 all-in-one, Badger with SyncWrites (--badger.consistency), and
 //     with its memory store (not durable: a second row),
 //   - the OpenTelemetry Collector: otlp receiver -> nop exporter (decoding only),
 //   - Arbor (durable: an fsync per group commit),
