@@ -82,6 +82,28 @@ static const arbor_cfg_entry_t entries[] = {
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,
      INT32_MAX},
+    {"max-connections", ARBOR_CFG_INT, "4096", F(max_connections),
+     "Most open connections on each receiver. OTLP/HTTP stops accepting at the cap until one closes (an idle "
+     "one closes after 10 s); OTLP/gRPC without TLS closes the connection that has received nothing for the "
+     "longest to take the new one (gRPC's TLS listener has no cap: its idle and age bounds close what it "
+     "holds). The soft limit on open files is raised to the hard one at start.",
+     NULL, 16, 1000000},
+    {"grpc-max-connection-idle", ARBOR_CFG_DURATION, "5m", F(grpc_max_connection_idle_ms),
+     "An OTLP/gRPC connection without a call for this long is closed (GOAWAY); its client reconnects when it "
+     "next exports. Also bounds, at 10 s at most, the wait for a new connection's TLS handshake or first "
+     "SETTINGS. `0s`: never.",
+     NULL, 0, 0},
+    {"grpc-max-connection-age", ARBOR_CFG_DURATION, "1h", F(grpc_max_connection_age_ms),
+     "An OTLP/gRPC connection is asked to go away (GOAWAY) after this long, busy or not; calls in flight get "
+     "`grpc-max-connection-age-grace` to finish. `0s`: never.",
+     NULL, 0, 0},
+    {"grpc-max-connection-age-grace", ARBOR_CFG_DURATION, "30s", F(grpc_max_connection_age_grace_ms),
+     "How long calls in flight may run on a connection past its age before it is closed. `0s`: no limit.",
+     NULL, 0, 0},
+    {"grpc-keepalive-time", ARBOR_CFG_DURATION, "1m", F(grpc_keepalive_time_ms),
+     "An OTLP/gRPC connection quiet this long gets a ping; no answer within 20 s closes it (a client that "
+     "vanished without closing). `0s`: no pings.",
+     NULL, 0, 0},
     {"log-level", ARBOR_CFG_ENUM, "info", F(log_level), "Log verbosity.", arbor_log_level_names, 0, 0},
     {"http-threads", ARBOR_CFG_INT, "2", F(http_threads),
      "Event-loop threads decoding OTLP/HTTP requests.", NULL, 1, 64},

@@ -29,6 +29,9 @@ typedef struct {
     int64_t grpc_threads;
     int64_t max_queue_spans;
     uint64_t commit_interval_ms;
+    int64_t max_connections; /* per receiver */
+    uint64_t grpc_max_connection_idle_ms, grpc_max_connection_age_ms, grpc_max_connection_age_grace_ms;
+    uint64_t grpc_keepalive_time_ms;
     arbor_auth_config_t auth; /* SPEC §8: the auth library's settings */
     arbor_tls_config_t tls;
 } collector_config_t;

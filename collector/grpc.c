@@ -11,11 +11,14 @@
  * sent yet: without it chttp2 never writes the trailers and clients hang. */
 #include "grpc.h"
 
+#include "accept_cap.h"
+#include "arbor/listen.h"
 #include "arbor/log.h"
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
@@ -35,6 +38,8 @@ typedef struct cq_thread cq_thread_t;
 struct otlp_grpc_receiver {
     otlp_grpc_options_t opts;
     grpc_server *server;
+    accept_cap_t *acceptor;                 /* plaintext: connections accepted here */
+    grpc_server_credentials *plain_creds; /* for the connections it hands over */
     grpc_completion_queue *shutdown_cq;
     cq_thread_t *threads;
     int n_threads;
@@ -394,39 +399,87 @@ static void *cq_main(void *arg)
     return NULL;
 }
 
-int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out, uint16_t *bound_port)
+static grpc_arg int_arg(const char *key, int value)
+{
+    grpc_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = GRPC_ARG_INTEGER;
+    a.key = (char *)key;
+    a.value.integer = value;
+    return a;
+}
+
+/* A duration in ms; 0 (none) is gRPC's INT_MAX. */
+static grpc_arg ms_arg(const char *key, uint64_t ms)
+{
+    return int_arg(key, ms == 0 || ms > INT32_MAX ? INT32_MAX : (int)ms);
+}
+
+static grpc_server *server_create(const otlp_grpc_options_t *o)
+{
+    uint64_t idle = o->max_connection_idle_ms;
+    grpc_arg args[] = {
+        int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                o->max_request_bytes > INT32_MAX ? INT32_MAX : (int)o->max_request_bytes),
+        int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0),                 /* a second collector on the port fails */
+        int_arg(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0), /* read_message inflates, bounded */
+        ms_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, idle),
+        ms_arg(GRPC_ARG_MAX_CONNECTION_AGE_MS, o->max_connection_age_ms),
+        ms_arg(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, o->max_connection_age_grace_ms),
+        ms_arg(GRPC_ARG_KEEPALIVE_TIME_MS, o->keepalive_time_ms),
+        ms_arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000),
+        /* a TLS handshake, or the client's first SETTINGS, within the idle bound (10 s at most) */
+        ms_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, idle && idle < 10000 ? idle : 10000),
+    };
+    grpc_channel_args chargs = {sizeof args / sizeof args[0], args};
+    return grpc_server_create(&chargs, NULL);
+}
+
+/* accept_cap hands a plaintext connection over. */
+static void hand_over(void *arg, int fd)
+{
+    otlp_grpc_receiver_t *r = arg;
+    grpc_server_add_channel_from_fd(r->server, fd, r->plain_creds);
+}
+
+/* Listen: on our own socket behind the connection cap for plaintext (gRPC 1.51
+ * bounds nothing itself, and its listener dies at its first EMFILE), through
+ * gRPC for TLS. The bound port, or 0 with the reason logged. */
+static int add_listener(otlp_grpc_receiver_t *r, int *fd)
 {
     char target[160];
+    arbor_addr_format(&r->opts.addr, target, sizeof target);
+    if (r->opts.tls == NULL) {
+        uint16_t port = 0;
+        *fd = arbor_listen(&r->opts.addr, &port);
+        if (*fd < 0)
+            arbor_error("listen_failed", "proto=otlp_grpc addr=%s error=\"%s\"", target, strerror(-*fd));
+        return *fd < 0 ? 0 : port;
+    }
+    grpc_server_credentials *creds = server_credentials(r->opts.tls);
+    int port = grpc_server_add_http2_port(r->server, target, creds);
+    grpc_server_credentials_release(creds);
+    if (port <= 0)
+        arbor_error("listen_failed", "proto=otlp_grpc addr=%s", target);
+    return port > 0 ? port : 0;
+}
+
+int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out, uint16_t *bound_port)
+{
     otlp_grpc_receiver_t *r = arbor_xcalloc(1, sizeof *r);
     r->opts = *opts;
     r->n_threads = opts->threads > 0 ? opts->threads : 1;
     r->threads = arbor_xcalloc((size_t)r->n_threads, sizeof *r->threads);
     grpc_init();
-    grpc_arg args[3];
-    memset(args, 0, sizeof args);
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = opts->max_request_bytes > INT32_MAX ? INT32_MAX : (int)opts->max_request_bytes;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_ALLOW_REUSEPORT;
-    args[1].value.integer = 0; /* a second collector on the same port must fail, not share */
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION;
-    args[2].value.integer = 0; /* read_message inflates, bounded */
-    grpc_channel_args chargs = {3, args};
-    r->server = grpc_server_create(&chargs, NULL);
+    r->server = server_create(opts);
     r->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
     for (int i = 0; i < r->n_threads; i++) {
         r->threads[i].recv = r;
         r->threads[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(r->server, r->threads[i].cq, NULL);
     }
-    arbor_addr_format(&opts->addr, target, sizeof target);
-    grpc_server_credentials *creds = server_credentials(opts->tls);
-    int port = grpc_server_add_http2_port(r->server, target, creds);
-    grpc_server_credentials_release(creds);
-    if (port <= 0) {
-        arbor_error("listen_failed", "proto=otlp_grpc addr=%s", target);
+    int fd = -1, port = add_listener(r, &fd);
+    if (port == 0) {
         grpc_server_destroy(r->server);
         for (int i = 0; i < r->n_threads; i++)
             grpc_completion_queue_destroy(r->threads[i].cq);
@@ -443,6 +496,15 @@ int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out,
             arm(&r->threads[i]);
         pthread_create(&r->threads[i].tid, NULL, cq_main, &r->threads[i]);
     }
+    if (fd >= 0) { /* the server runs: connections may come */
+        r->plain_creds = grpc_insecure_server_credentials_create();
+        int rc = accept_cap_start(fd, opts->max_connections, hand_over, r, &r->acceptor);
+        if (rc != 0) {
+            arbor_error("listen_failed", "proto=otlp_grpc error=\"%s\"", strerror(rc));
+            otlp_grpc_stop(r);
+            return rc;
+        }
+    }
     *out = r;
     return 0;
 }
@@ -450,6 +512,7 @@ int otlp_grpc_start(const otlp_grpc_options_t *opts, otlp_grpc_receiver_t **out,
 void otlp_grpc_stop(otlp_grpc_receiver_t *r)
 {
     int tag;
+    accept_cap_stop(r->acceptor); /* no new connections */
     /* no new calls; calls in flight run to completion (the writer still runs) */
     grpc_server_shutdown_and_notify(r->server, r->shutdown_cq, &tag);
     grpc_event ev = grpc_completion_queue_pluck(r->shutdown_cq, &tag, gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
@@ -468,6 +531,8 @@ void otlp_grpc_stop(otlp_grpc_receiver_t *r)
         grpc_completion_queue_destroy(r->threads[i].cq);
     grpc_completion_queue_shutdown(r->shutdown_cq);
     grpc_completion_queue_destroy(r->shutdown_cq);
+    if (r->plain_creds != NULL)
+        grpc_server_credentials_release(r->plain_creds);
     grpc_shutdown();
     free(r->threads);
     free(r);

@@ -20,6 +20,11 @@ typedef struct {
     arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
     arbor_tls_t *tls;   /* NULL: plaintext */
     limits_t *limits;   /* per-tenant span rate (NULL: none) */
+    /* connection bounds (SPEC §8): idle, age (then a grace for calls in flight),
+     * keepalive pings; all in ms, 0 for none. The cap holds for plaintext, where
+     * this receiver accepts (accept_cap.h); gRPC's TLS listener has none. */
+    uint64_t max_connection_idle_ms, max_connection_age_ms, max_connection_age_grace_ms, keepalive_time_ms;
+    size_t max_connections;
 } otlp_grpc_options_t;
 
 /** Start the server. Call before any other thread is created with signals unblocked

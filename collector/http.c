@@ -38,6 +38,10 @@ struct http_thread {
     int fd;
     size_t pending; /* requests handed to the writer, not yet answered */
     int stopping;
+    size_t conns, max_conns; /* open connections; this thread's share of the cap */
+    int accepting;           /* the listener is being read */
+    h2o_timeout_t pause;     /* out of descriptors: accept again after it */
+    h2o_timeout_entry_t pause_entry;
 };
 
 typedef struct pending pending_t;
@@ -381,12 +385,54 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* The connection cap: a thread at its share stops reading its listener (new
+ * connections wait in the kernel's backlog) until one of its connections closes. */
+static void accept_more(http_thread_t *t, int on)
+{
+    if (t->listener == NULL || t->accepting == on)
+        return;
+    if (on)
+        h2o_socket_read_start(t->listener, on_accept);
+    else
+        h2o_socket_read_stop(t->listener);
+    t->accepting = on;
+}
+
+static void on_connection_closed(void *data)
+{
+    http_thread_t *t = data;
+    t->conns--;
+    if (t->conns < t->max_conns && !h2o_timeout_is_linked(&t->pause_entry))
+        accept_more(t, 1);
+}
+
+static void on_pause_over(h2o_timeout_entry_t *entry)
+{
+    http_thread_t *t = H2O_STRUCT_FROM_MEMBER(http_thread_t, pause_entry, entry);
+    if (t->conns < t->max_conns)
+        accept_more(t, 1);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     http_thread_t *t = listener->data;
     h2o_socket_t *sock;
-    if (err != NULL || (sock = h2o_evloop_socket_accept(listener)) == NULL)
+    if (err != NULL)
         return;
+    if ((sock = h2o_evloop_socket_accept(listener)) == NULL) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            accept_more(t, 0); /* not a busy loop on a listener that stays readable */
+            h2o_timeout_link(t->ctx.loop, &t->pause, &t->pause_entry);
+        }
+        return;
+    }
+    t->conns++;
+    sock->on_close.cb = on_connection_closed;
+    sock->on_close.data = t;
+    if (t->conns >= t->max_conns)
+        accept_more(t, 0);
     h2o_accept(&t->accept_ctx, sock);
 }
 
@@ -400,7 +446,9 @@ static void on_stop_message(h2o_multithread_receiver_t *rx, h2o_linklist_t *mess
     }
     if (!t->stopping) {
         t->stopping = 1;
-        h2o_socket_read_stop(t->listener);
+        accept_more(t, 0);
+        if (h2o_timeout_is_linked(&t->pause_entry))
+            h2o_timeout_unlink(&t->pause_entry);
         h2o_socket_close(t->listener);
         t->listener = NULL;
     }
@@ -415,7 +463,9 @@ static void *thread_main(void *arg)
     t->accept_ctx.ssl_ctx = arbor_tls_ssl_ctx(t->server->opts.tls); /* NULL: plaintext */
     t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
     t->listener->data = t;
-    h2o_socket_read_start(t->listener, on_accept);
+    h2o_timeout_init(t->ctx.loop, &t->pause, 100);
+    t->pause_entry.cb = on_pause_over;
+    accept_more(t, 1);
     h2o_multithread_queue_t *q = h2o_multithread_create_queue(t->ctx.loop);
     h2o_multithread_register_receiver(q, &t->done_rx, on_done_messages);
     h2o_multithread_register_receiver(q, &t->stop_rx, on_stop_message);
@@ -458,9 +508,11 @@ int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, u
         arbor_error("listen_failed", "proto=otlp_http addr=%s error=\"%s\"", where, strerror(-fd));
         return -fd;
     }
+    size_t share = (opts->max_connections + (size_t)s->n_threads - 1) / (size_t)s->n_threads;
     for (int i = 0; i < s->n_threads; i++) {
         s->threads[i].fd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
         s->threads[i].server = s;
+        s->threads[i].max_conns = share ? share : 1;
     }
     for (int i = 0; i < s->n_threads; i++)
         pthread_create(&s->threads[i].tid, NULL, thread_main, &s->threads[i]);

@@ -20,6 +20,7 @@ typedef struct {
     arbor_auth_t *auth; /* who may write, and as which tenant (SPEC §8) */
     arbor_tls_t *tls;   /* NULL: plaintext */
     limits_t *limits;   /* per-tenant span rate (NULL: none) */
+    size_t max_connections; /* open at once; past it accepting waits */
 } otlp_http_options_t;
 
 /** Bind and start the loop threads. @p bound_port receives the listening port. */

@@ -8,6 +8,7 @@
 #include "writer.h"
 
 #include "arbor/auth.h"
+#include "arbor/listen.h"
 #include "arbor/log.h"
 #include "arbor/store.h"
 
@@ -70,7 +71,8 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     if (cfg->otlp_http_addr.enabled) {
         otlp_http_options_t ho = {.addr = cfg->otlp_http_addr, .threads = (int)cfg->http_threads,
                                   .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
-                                  .auth = sec->auth, .tls = sec->tls, .limits = sec->limits};
+                                  .auth = sec->auth, .tls = sec->tls, .limits = sec->limits,
+                                  .max_connections = (size_t)cfg->max_connections};
         if (otlp_http_start(&ho, http, &port) != 0)
             return -1;
         bound_addr(cfg->otlp_http_addr, port, http_addr, len);
@@ -78,7 +80,12 @@ static int start_receivers(const collector_config_t *cfg, const ingest_options_t
     if (cfg->otlp_grpc_addr.enabled) {
         otlp_grpc_options_t go = {.addr = cfg->otlp_grpc_addr, .threads = (int)cfg->grpc_threads,
                                   .max_request_bytes = cfg->max_request_bytes, .ingest = ingest, .writer = writer,
-                                  .auth = sec->auth, .tls = sec->tls, .limits = sec->limits};
+                                  .auth = sec->auth, .tls = sec->tls, .limits = sec->limits,
+                                  .max_connection_idle_ms = cfg->grpc_max_connection_idle_ms,
+                                  .max_connection_age_ms = cfg->grpc_max_connection_age_ms,
+                                  .max_connection_age_grace_ms = cfg->grpc_max_connection_age_grace_ms,
+                                  .keepalive_time_ms = cfg->grpc_keepalive_time_ms,
+                                  .max_connections = (size_t)cfg->max_connections};
         if (otlp_grpc_start(&go, grpc, &port) != 0) {
             if (*http != NULL)
                 otlp_http_stop(*http);
@@ -142,6 +149,17 @@ static void reload(security_t *sec)
         arbor_log_lifecycle("reloaded", "what=auth,tls,tenant_limits");
 }
 
+/* Connections are files: a gRPC one takes two (ours is a dup, to see it close;
+ * and a closed one may linger until gRPC lets go), an HTTP one one. */
+static void check_fd_limit(const collector_config_t *cfg)
+{
+    uint64_t limit = arbor_raise_fd_limit(), need = 5 * (uint64_t)cfg->max_connections + 256;
+    if (limit < need)
+        arbor_warn("open_file_limit_low", "limit=%llu max_connections=%lld needs=%llu advice=\"raise LimitNOFILE / "
+                   "ulimit -n, or lower ARBOR_MAX_CONNECTIONS\"",
+                   (unsigned long long)limit, (long long)cfg->max_connections, (unsigned long long)need);
+}
+
 int main(int argc, char **argv)
 {
     collector_config_t cfg;
@@ -169,6 +187,7 @@ int main(int argc, char **argv)
 
     if (security_open(&cfg, &sec) != 0)
         return 2;
+    check_fd_limit(&cfg);
     const char **keys = (const char **)arbor_split_list(cfg.execution_id_keys, ", ");
     /* in the order of the span-compression choices: lz4, zstd, none */
     static const arbor_span_codec_t codecs[] = {ARBOR_SPAN_LZ4, ARBOR_SPAN_ZSTD, ARBOR_SPAN_PLAIN};

@@ -134,7 +134,8 @@ test('deploy/local/up with port 0 prints the ports the daemons bound, and they a
     const http = /OTLP\/HTTP +http:\/\/(127\.0\.0\.1:\d+)\/v1\/traces/.exec(r.out)[1];
     const grpc = /OTLP\/gRPC +(127\.0\.0\.1:\d+)/.exec(r.out)[1];
     const query = /Health +http:\/\/(127\.0\.0\.1:\d+)\/ready/.exec(r.out)[1];
-    assert.equal((await fetch(`http://${query}/ready`)).status, 200);
+    // the query opens the store the collector makes, at its next try
+    await eventually(async () => (await fetch(`http://${query}/ready`)).status === 200);
     const post = await fetch(`http://${http}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(post.status, 200);
     await new Promise((res, rej) => net.connect(Number(grpc.split(':')[1]), '127.0.0.1', res).on('error', rej).unref());

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -319,6 +320,135 @@ def sigterm_with_calls_in_flight_loses_nothing_acknowledged():
         assert len(get_trace(q, "py-term-%d" % i)["spans"]) == 30, i
     q.stop()
     print("# %d/150 calls acknowledged before SIGTERM, all present" % len(acked))
+
+
+# An HTTP/2 client's opening: the preface and an empty SETTINGS frame.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def read_until_closed(sock, limit_s):
+    """Everything the server sends until it closes; raises if it is still open after limit_s."""
+    sock.settimeout(limit_s)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def eventually(check, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@case
+def idle_connections_are_closed_within_the_idle_bound():
+    c = collector(tempdir(), "--grpc-max-connection-idle=1s")
+    port = int(c.info["otlp_grpc"].rsplit(":", 1)[1])
+    try:
+        talker = socket.create_connection(("127.0.0.1", port))
+        talker.sendall(PREFACE)  # then nothing
+        mute = socket.create_connection(("127.0.0.1", port))  # not even the preface
+        t0 = time.monotonic()
+        said = read_until_closed(talker, 60)
+        read_until_closed(mute, 60)
+        took = time.monotonic() - t0
+        # SETTINGS then GOAWAY (type 7), then the close: no sooner than the bound
+        assert took >= 0.9, took
+        assert any(said[i + 3] == 7 for i in range(0, len(said) - 9)), said
+        ok_channel = grpc.insecure_channel(c.info["otlp_grpc"])
+        export(ok_channel, make_request("py-idle", 1))  # a client reconnects and exports
+        ok_channel.close()
+    finally:
+        assert c.stop() == 0, c.log
+    print("# idle connections closed after %.2f s (bound 1 s)" % took)
+
+
+@case
+def idle_connections_past_the_cap_leave_grpc_and_http_ingest_working():
+    # a low limit on open files, as in the report that 300 idle gRPC connections
+    # ended all ingest: gRPC 1.51's own listener stops at its first EMFILE
+    d = tempdir()
+    c = Daemon("prlimit", ["--nofile=200:200", COLLECTOR, "--data-dir=" + d, "--otlp-http-addr=127.0.0.1:0",
+                           "--otlp-grpc-addr=127.0.0.1:0", "--retention=0s", "--max-connections=16"])
+    port = int(c.info["otlp_grpc"].rsplit(":", 1)[1])
+    idle = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(PREFACE)
+            idle.append(s)
+        ch2 = grpc.insecure_channel(c.info["otlp_grpc"])
+        export(ch2, make_request("py-cap", 3), timeout=30)
+        ch2.close()
+        req = urllib.request.Request("http://%s/v1/traces" % c.info["otlp_http"], data=b"{}",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+        assert open_fds(c.proc.pid) < 200
+        closed = sum(1 for s in idle if closed_by_server(s))
+        assert closed >= 300 - 16, "the idlest went to make room: %d of 300 closed" % closed
+        assert "event=connection_closed proto=otlp_grpc reason=connection_cap max_connections=16" in c.log, c.log
+    finally:
+        for s in idle:
+            s.close()
+        assert c.stop() == 0, c.log
+
+
+def closed_by_server(s):
+    """Reads what is there without waiting: did the server close the connection?"""
+    try:
+        while True:
+            chunk = s.recv(65536, socket.MSG_DONTWAIT)
+            if not chunk:
+                return True
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def accept_backlog(port):
+    """Connections the kernel holds for a listener on @p port, not yet accepted."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1].endswith(":%04X" % port) and fields[3] == "0A":
+                    return int(fields[4].split(":")[1], 16)
+    return None
+
+
+@case
+def the_http_receiver_holds_no_more_connections_than_the_cap():
+    c = collector(tempdir(), "--otlp-http-addr=127.0.0.1:0", "--max-connections=16", "--http-threads=2")
+    host, port = c.info["otlp_http"].rsplit(":", 1)
+    base = open_fds(c.proc.pid)
+    held = [socket.create_connection((host, int(port))) for _ in range(40)]
+    try:
+        # 16 taken, the other 24 left waiting in the kernel's queue (a receiver
+        # without a cap takes all 40 and leaves none)
+        eventually(lambda: open_fds(c.proc.pid) == base + 16 and accept_backlog(int(port)) == 24)
+        for s in held:
+            s.close()
+        req = urllib.request.Request("http://%s/v1/traces" % c.info["otlp_http"], data=b"{}",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+    finally:
+        for s in held:
+            s.close()
+        assert c.stop() == 0, c.log
 
 
 @case

@@ -16,4 +16,8 @@
  */
 int arbor_listen(const arbor_addr_t *addr, uint16_t *bound_port);
 
+/** Raise this process's soft limit on open files to its hard limit (connections
+ *  are files). @return the limit now in force. */
+uint64_t arbor_raise_fd_limit(void);
+
 #endif
