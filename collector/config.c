@@ -82,7 +82,7 @@ static const arbor_cfg_entry_t entries[] = {
     {"max-request-bytes", ARBOR_CFG_SIZE, "64MiB", F(max_request_bytes),
      "Decompressed request size limit (HTTP 413 / gRPC RESOURCE_EXHAUSTED above it).", NULL, 1024,
      INT32_MAX},
-    {"max-connections", ARBOR_CFG_INT, "4096", F(max_connections),
+    {"max-connections", ARBOR_CFG_INT, "2048", F(max_connections),
      "Most open connections on each receiver. OTLP/HTTP stops accepting at the cap until one closes (an idle "
      "one closes after 10 s); OTLP/gRPC without TLS closes the connection that has received nothing for the "
      "longest to take the new one (gRPC's TLS listener has no cap: its idle and age bounds close what it "
