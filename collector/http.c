@@ -4,6 +4,7 @@
  * committed is detected through a guard in the request's memory pool. */
 #include "http.h"
 
+#include "arbor/http1.h"
 #include "arbor/listen.h"
 #include "arbor/log.h"
 
@@ -341,6 +342,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* An HTTP/1.x request framed two ways (arbor/http1.h): 400, and the guard closes
+ * the connection after it. */
+static void refuse_framing(h2o_req_t *req, const char *why)
+{
+    respond_status(req, 400, "Bad Request", OTLP_ENC_JSON, 3, why, 0);
+}
+
 /* h2o refuses a body over max_request_entity_size itself, with a text/plain 413
  * sent before any handler sees the request. This filter rewrites that answer
  * into the google.rpc.Status every other error of the receiver carries. */
@@ -494,6 +502,7 @@ int otlp_http_start(const otlp_http_options_t *opts, otlp_http_server_t **out, u
     s->config.max_request_entity_size = opts->max_request_bytes;
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    arbor_http1_framing_guard(path, refuse_framing); /* first: before anything is read or stored */
     h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
     /* h2o's own 413 is sent on the request's path or, before one is chosen, the fallback */
     h2o_create_filter(path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;

@@ -18,6 +18,7 @@
 #include "worker.h"
 
 #include "arbor/auth.h"
+#include "arbor/http1.h"
 #include "arbor/listen.h"
 #include "arbor/log.h"
 #include "arbor/store.h"
@@ -1508,6 +1509,12 @@ static int on_artifact_req(h2o_handler_t *self, h2o_req_t *req)
     return rc;
 }
 
+/* An HTTP/1.x request framed two ways (arbor/http1.h): 400, connection closed. */
+static void refuse_framing(h2o_req_t *req, const char *why)
+{
+    send_detail(req, 400, "Bad Request", why);
+}
+
 /* /api/artifacts/{id}/download is reverse-proxied to
  * ARBOR_ARTIFACT_UPSTREAM/api/artifacts/{id}/download by h2o, behind on_artifact_req. */
 static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
@@ -1527,7 +1534,8 @@ static int register_artifact_proxy(h2o_hostconf_t *host, const char *upstream)
     vars.io_timeout = 30000;
     vars.keepalive_timeout = 2000;
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/api/artifacts", 0);
-    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_artifact_req; /* runs first */
+    arbor_http1_framing_guard(pc, refuse_framing); /* nothing framed two ways reaches the upstream */
+    h2o_create_handler(pc, sizeof(h2o_handler_t))->on_req = on_artifact_req; /* runs next */
     h2o_proxy_register_reverse_proxy(pc, &url, &vars);
     return 0;
 }
@@ -1640,6 +1648,7 @@ int query_server_run(const query_config_t *cfg, volatile int *stop, volatile int
     if (cfg->artifact_upstream && cfg->artifact_upstream[0] && register_artifact_proxy(host, cfg->artifact_upstream))
         return 2;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    arbor_http1_framing_guard(path, refuse_framing);
     h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
     h2o_context_init(&ctx, h2o_evloop_create(), &config);
     accept_ctx.ctx = &ctx;

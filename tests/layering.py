@@ -10,7 +10,8 @@ import sys
 from tap_report import report
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
-COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h", "arbor/map64.h"}
+COMMON = {"arbor/base.h", "arbor/config.h", "arbor/log.h", "arbor/listen.h", "arbor/ingest_stats.h", "arbor/map64.h",
+          "arbor/http1.h"}
 PROTO = {"otlp.h"}
 STORE = {"arbor/store.h"}
 AUTH = {"arbor/auth.h", "arbor/tls.h"}

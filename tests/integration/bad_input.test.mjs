@@ -1,6 +1,7 @@
 // Hostile and malformed input: each gets its status code and a clear body, the
 // service keeps serving, and nothing already stored is lost.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { test, run, tempDir, startCollector, startQuery, getJson, admin, curl } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
@@ -230,6 +231,68 @@ test('request logs: no query strings at info, and a path cannot forge log fields
   assert.doesNotMatch(query.log, /supersecret-token|hunter2/);
   assert.ok(lines.every((l) => /^ts=\S+ level=\w+ event=request method="[A-Z]+" path="(?:[^"\\]|\\.)*" status=\d+ duration_us=\d+$/.test(l)),
     'every request line parses as key=value');
+});
+
+// One connection: write @p bytes, read until the server closes it (or @p quietMs
+// pass without it doing so). Returns what came back and whether it closed.
+function exchange(hostPort, bytes, quietMs = 3000) {
+  const [host, port] = hostPort.split(':');
+  return new Promise((resolve, reject) => {
+    let got = '';
+    let timer;
+    const s = net.connect(Number(port), host, () => s.write(bytes));
+    const done = (closed) => { clearTimeout(timer); s.destroy(); resolve({ got, closed, statuses: [...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])) }); };
+    const arm = () => { clearTimeout(timer); timer = setTimeout(() => done(false), quietMs); };
+    s.on('data', (d) => { got += d; arm(); });
+    s.on('end', () => done(true));
+    s.on('error', (e) => (e.code === 'ECONNRESET' ? done(true) : reject(e)));
+    arm();
+  });
+}
+
+const SMUGGLED = 'e00000000000000000000000000000f1';
+const smuggledBody = jsonReq([{ traceId: SMUGGLED, spanId: '00000000000000f1', name: 'smuggled', startTimeUnixNano: '1', endTimeUnixNano: '2' }]);
+const smuggledRequest = `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${smuggledBody.length}\r\n\r\n${smuggledBody}`;
+
+test('HTTP/1.1 framing: Content-Length with Transfer-Encoding, or two Content-Lengths that differ: 400, closed, nothing stored', async () => {
+  const head = 'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n';
+  const shapes = {
+    // a front end going by Content-Length sends it all as one request; h2o reads the chunked body and then a second request
+    'CL.TE': `${head}Content-Length: ${7 + smuggledRequest.length}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n${smuggledRequest}`,
+    'TE.CL': `${head}Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2\r\n{}\r\n0\r\n\r\n${smuggledRequest}`,
+    // one going by the last Content-Length (0) sees the body as a request of its own
+    'CL.CL': `${head}Content-Length: ${smuggledBody.length}\r\nContent-Length: 0\r\n\r\n${smuggledBody}`,
+    'TE.TE': `${head}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n${smuggledRequest}`,
+  };
+  for (const [name, bytes] of Object.entries(shapes)) {
+    const r = await exchange(collector.otlp_http, bytes);
+    assert.deepEqual(r.statuses, [400], `${name}: one answer, 400:\n${r.got}`);
+    assert.ok(r.closed, `${name}: the connection is closed`);
+    assert.match(r.got, /connection: close/i);
+    assert.match(r.got, /"code":3,"message":"(both Content-Length and Transfer-Encoding|conflicting Content-Length|more than one Transfer-Encoding)/, r.got);
+  }
+  const q = await exchange(query.query, `GET /api/traces HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/traces HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  assert.deepEqual(q.statuses, [400], q.got);
+  assert.ok(q.closed);
+  assert.match(q.got, /\{"detail":"both Content-Length and Transfer-Encoding/);
+  const stored = await getJson(`${query.base}/api/traces/${SMUGGLED}/trace`);
+  assert.equal(stored.status, 404, 'nothing of any of them was stored');
+});
+
+test('HTTP/1.1 framing that is not ambiguous still works: a repeated equal Content-Length, chunked, pipelined', async () => {
+  const body = jsonReq([]);
+  const one = (extra, b = body) => `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}\r\n${b}`;
+  const same = await exchange(collector.otlp_http, one(`Content-Length: ${body.length}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n`));
+  assert.deepEqual(same.statuses, [200], same.got);
+  const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+  // three in one write: the guard reads each request's own head, not the first one's
+  const piped = await exchange(collector.otlp_http, one(`Content-Length: ${body.length}\r\n`) +
+    one('Transfer-Encoding: chunked\r\n', chunked) + one(`Content-Length: ${body.length}\r\nConnection: close\r\n`), 10000);
+  assert.deepEqual(piped.statuses, [200, 200, 200], piped.got);
+  const bad = await exchange(collector.otlp_http, one(`Content-Length: ${body.length}\r\n`) +
+    one(`Content-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n`, chunked) + one(`Content-Length: ${body.length}\r\n`));
+  assert.deepEqual(bad.statuses, [200, 400], `the second of three is refused and ends the connection:\n${bad.got}`);
+  assert.ok(bad.closed);
 });
 
 test('after all of that: nothing lost, still serving, store consistent', async () => {
