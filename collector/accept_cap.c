@@ -29,13 +29,14 @@ struct accept_cap {
     int listen_fd, epfd, stop_fd;
     size_t max;     /* the cap */
     size_t open;    /* connections counted against it */
-    size_t n_slots; /* twice the cap: closed connections hold a slot until the server lets go */
+    size_t n_slots; /* twice the cap: a closed connection holds its slot until its hang-up is seen */
     size_t used;
     int *fds;       /* per slot: the dup, or -1 */
     char *evicted;  /* per slot: closed by us, no longer counted */
+    uint64_t *accepted_ns; /* per slot: when we took it */
     int listening;  /* the listener is in the epoll set's interest */
     uint64_t paused_until_ns;
-    uint64_t logged_ns;
+    uint64_t evict_logged_ns, pause_logged_ns; /* each logged once a minute at most */
     accept_cap_hand_fn hand;
     void *arg;
     pthread_t tid;
@@ -61,24 +62,29 @@ static void release(accept_cap_t *a, size_t slot)
     a->used--;
 }
 
-/* Milliseconds since @p fd last received data (0 if unknown). */
-static uint64_t idle_ms(int fd)
+/* Milliseconds the connection in @p slot has been idle: since it last received
+ * data, but no longer than we have had it (a connection that waited in the
+ * kernel's queue got its data before the server could read any of it). */
+static uint64_t idle_ms(const accept_cap_t *a, size_t slot, uint64_t now)
 {
     struct tcp_info ti;
     socklen_t len = sizeof ti;
-    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_last_data_recv : 0;
+    uint64_t held = (now - a->accepted_ns[slot]) / 1000000;
+    if (getsockopt(a->fds[slot], IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return 0;
+    return ti.tcpi_last_data_recv < held ? ti.tcpi_last_data_recv : held;
 }
 
 /* Close the counted connection that has received nothing for the longest: the
  * server sees the shutdown and lets it go. -1 when there is none. */
-static int evict_idlest(accept_cap_t *a, const char *why)
+static int evict_idlest(accept_cap_t *a)
 {
     size_t victim = SIZE_MAX;
-    uint64_t longest = 0;
+    uint64_t longest = 0, now = arbor_mono_ns();
     for (size_t i = 0; i < a->n_slots; i++) {
         if (a->fds[i] < 0 || a->evicted[i])
             continue;
-        uint64_t idle = idle_ms(a->fds[i]);
+        uint64_t idle = idle_ms(a, i, now);
         if (victim == SIZE_MAX || idle > longest)
             victim = i, longest = idle;
     }
@@ -87,11 +93,10 @@ static int evict_idlest(accept_cap_t *a, const char *why)
     shutdown(a->fds[victim], SHUT_RDWR);
     a->evicted[victim] = 1;
     __atomic_sub_fetch(&a->open, 1, __ATOMIC_RELAXED);
-    uint64_t now = arbor_mono_ns();
-    if (a->logged_ns == 0 || now - a->logged_ns >= LOG_EVERY_NS) { /* once a minute at most */
-        arbor_warn("connection_closed", "proto=otlp_grpc reason=%s max_connections=%zu idle_ms=%llu", why, a->max,
-                   (unsigned long long)longest);
-        a->logged_ns = now;
+    if (a->evict_logged_ns == 0 || now - a->evict_logged_ns >= LOG_EVERY_NS) {
+        arbor_warn("connection_closed", "proto=otlp_grpc reason=connection_cap max_connections=%zu idle_ms=%llu",
+                   a->max, (unsigned long long)longest);
+        a->evict_logged_ns = now;
     }
     return 0;
 }
@@ -112,6 +117,7 @@ static int take(accept_cap_t *a, int fd)
         return -1;
     }
     a->fds[slot] = dup;
+    a->accepted_ns[slot] = arbor_mono_ns();
     a->used++;
     __atomic_add_fetch(&a->open, 1, __ATOMIC_RELAXED);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -125,17 +131,24 @@ static int accept_waiting(accept_cap_t *a)
     for (;;) {
         if (a->used == a->n_slots) /* closed connections not let go yet */
             return -1;
-        if (__atomic_load_n(&a->open, __ATOMIC_RELAXED) >= a->max && evict_idlest(a, "connection_cap") != 0)
-            return -1;
         int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
             continue;
         if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        if (fd < 0 || take(a, fd) != 0) { /* EMFILE, ENFILE, ENOBUFS: make room and wait */
-            evict_idlest(a, "out_of_descriptors");
+        if (fd < 0 || take(a, fd) != 0) {
+            /* EMFILE, ENFILE, ENOBUFS: descriptors come back as gRPC lets go of
+             * connections closed before (evicting more would not make room sooner) */
+            uint64_t now = arbor_mono_ns();
+            if (a->pause_logged_ns == 0 || now - a->pause_logged_ns >= LOG_EVERY_NS) {
+                arbor_warn("accept_paused", "proto=otlp_grpc reason=out_of_descriptors error=\"%s\"", strerror(errno));
+                a->pause_logged_ns = now;
+            }
             return -1;
         }
+        /* over the cap: the newcomer (idle for no time yet) stays, the idlest goes */
+        if (__atomic_load_n(&a->open, __ATOMIC_RELAXED) > a->max)
+            evict_idlest(a);
     }
 }
 
@@ -176,6 +189,7 @@ int accept_cap_start(int listen_fd, size_t max_connections, accept_cap_hand_fn h
     a->n_slots = 2 * a->max;
     a->fds = arbor_xcalloc(a->n_slots, sizeof *a->fds);
     a->evicted = arbor_xcalloc(a->n_slots, 1);
+    a->accepted_ns = arbor_xcalloc(a->n_slots, sizeof *a->accepted_ns);
     memset(a->fds, -1, a->n_slots * sizeof *a->fds);
     a->hand = hand;
     a->arg = arg;
@@ -216,6 +230,7 @@ void accept_cap_stop(accept_cap_t *a)
     close(a->listen_fd);
     free(a->fds);
     free(a->evicted);
+    free(a->accepted_ns);
     free(a);
 }
 

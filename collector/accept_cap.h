@@ -2,12 +2,13 @@
  * connections: gRPC C core 1.51 has no such setting, and its listener stops for
  * good at the first failed accept (EMFILE), so connections it never closes could
  * end all ingest. This thread accepts instead and hands each connection over
- * (grpc_server_add_channel_from_fd), keeping a dup of it to see when the server
- * is done with it (the server shuts the socket down before closing it).
+ * (grpc_server_add_channel_from_fd), keeping a dup of it to see when the
+ * connection ends (the server shuts the socket down before closing it).
  *
- * At the cap, a new connection closes the one that has received nothing for the
- * longest (TCP_INFO), so idle connections can never lock clients out; when
- * descriptors run out, the idlest goes too and accepting pauses briefly. */
+ * At the cap, a new connection closes (shutdown) the one that has received
+ * nothing for the longest (TCP_INFO, and no longer than it has been accepted), so
+ * idle connections can never lock clients out. When descriptors run out,
+ * accepting pauses briefly: the server gives back those of closed connections. */
 #ifndef ARBOR_COLLECTOR_ACCEPT_CAP_H
 #define ARBOR_COLLECTOR_ACCEPT_CAP_H
 
