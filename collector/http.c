@@ -220,6 +220,23 @@ static ingest_job_t *job_with_body(h2o_req_t *req, otlp_http_server_t *s, otlp_e
     return job;
 }
 
+/* Charge @p units to the job's tenant (ARBOR_TENANT_LIMITS) and queue it, or
+ * refuse it whole (429, or 413 past the burst): nothing of it is stored. */
+static void submit_within_limits(h2o_req_t *req, http_thread_t *t, ingest_job_t *job, otlp_encoding_t enc,
+                                 size_t units)
+{
+    int retry_s = 0, rc = limits_take(t->server->opts.limits, job->tenant, units, arbor_mono_ns(), &retry_s);
+    if (rc == 0) {
+        submit(req, t, job, enc);
+        return;
+    }
+    ingest_job_free(job);
+    if (rc == ARBOR_ERATE)
+        respond_status(req, 429, "Too Many Requests", enc, 8, "tenant's span rate limit exceeded; retry later", retry_s);
+    else
+        respond_rc(req, enc, rc, "request holds more spans than the tenant's burst (ARBOR_TENANT_LIMITS)");
+}
+
 /* POST /v1/traces: OTLP/HTTP, protobuf or JSON. */
 static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc, const char *tenant)
 {
@@ -242,17 +259,7 @@ static void handle_traces(h2o_req_t *req, http_thread_t *t, otlp_encoding_t enc,
         ingest_job_free(job);
         return;
     }
-    int retry_s = 0;
-    if ((rc = limits_take(s->opts.limits, job->tenant, job->n_spans, arbor_mono_ns(), &retry_s)) != 0) {
-        ingest_job_free(job); /* refused whole: nothing of it is stored */
-        if (rc == ARBOR_ERATE)
-            respond_status(req, 429, "Too Many Requests", enc, 8, "tenant's span rate limit exceeded; retry later",
-                           retry_s);
-        else
-            respond_rc(req, enc, rc, "request holds more spans than the tenant's burst (ARBOR_TENANT_LIMITS)");
-        return;
-    }
-    submit(req, t, job, enc);
+    submit_within_limits(req, t, job, enc, job->n_spans);
 }
 
 /* POST /v1/executions: {"execution_id", "trace_id"} announced as a run starts. */
@@ -269,7 +276,7 @@ static void handle_announcement(h2o_req_t *req, http_thread_t *t, const char *te
         respond_rc(req, OTLP_ENC_JSON, rc, err);
         return;
     }
-    submit(req, t, job, OTLP_ENC_JSON);
+    submit_within_limits(req, t, job, OTLP_ENC_JSON, 1); /* a write like a span: the tenant's rate counts it */
 }
 
 static arbor_iov_t header_value(h2o_req_t *req, const char *name)

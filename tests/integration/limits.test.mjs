@@ -18,6 +18,7 @@ setup('a collector with a limits file, multitenancy on', async () => {
     'noisy 1 40 0 0',
     'capped 0 0 3 0',
     'bytesy 0 0 0 1KiB',
+    'announcer 1 5 0 0',
     '* 100000 100000 0 0',
   ].join('\n') + '\n');
   const env = { ARBOR_MULTITENANCY: 'on' };
@@ -52,6 +53,20 @@ test('a noisy tenant gets 429 + Retry-After while a quiet one keeps ingesting; n
   assert.equal(await spanCount('quiet', 0x14), 50);
   r = await post('noisy', many(0x3, 41));
   assert.equal(r.status, 413, 'more spans than the burst can never pass: not retryable');
+});
+
+test("execution announcements count against the tenant's rate like spans: 429 past it, the refused one not stored", async () => {
+  const announce = (i) => fetch(`${collector.base}/v1/executions`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-scope-orgid': 'announcer' },
+    body: JSON.stringify({ execution_id: `exec-lim-${i}`, trace_id: hex(0x600 + i, 32) }) });
+  for (let i = 0; i < 5; i++) assert.equal((await announce(i)).status, 200, `announcement ${i} within the burst`);
+  const over = await announce(5);
+  assert.equal(over.status, 429, await over.text());
+  assert.ok(Number(over.headers.get('retry-after')) >= 1);
+  const exec = async (i) => (await getJson(`${query.base}/api/executions/exec-lim-${i}/trace`,
+    { headers: { 'x-scope-orgid': 'announcer' } })).body.execution.trace_id;
+  assert.equal(await exec(4), hex(0x604, 32), 'an accepted announcement is stored');
+  assert.equal(await exec(5), null, 'the refused one is not');
 });
 
 test('per-trace caps: spans and bytes, 413, nothing stored of the request that would pass them', async () => {
