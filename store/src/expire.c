@@ -116,23 +116,46 @@ static int expire_summary(expiring_t *e, const uint8_t *trace_id, const arbor_tr
     return del_ignore_missing(e->txn, e->s->dbi[DBI_TRACES], tk, sizeof tk);
 }
 
+/* A write transaction for @p tenant's deletes and a cursor on @p dbi: 0 with
+ * e->tenant 0 when the tenant is unknown (nothing to delete). */
+static int expire_begin(arbor_store_t *s, arbor_iov_t tenant, int dbi, expiring_t *e, MDB_cursor **cur)
+{
+    *e = (expiring_t){NULL, s, 0, 0, 0};
+    *cur = NULL;
+    if (s->read_only)
+        return EACCES;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &e->txn);
+    if (rc == 0 && (rc = arbor__tenant_id(e->txn, s, tenant, 0, &e->tenant)) == 0 && e->tenant != 0)
+        rc = mdb_cursor_open(e->txn, s->dbi[dbi], cur);
+    return rc;
+}
+
+/* Commit what the deletes did, or on @p rc abort and report nothing. */
+static int expire_end(expiring_t *e, MDB_cursor *cur, int rc, arbor_expire_t *out)
+{
+    if (cur)
+        mdb_cursor_close(cur);
+    if (e->txn == NULL)
+        return rc;
+    if (rc) {
+        mdb_txn_abort(e->txn);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    return arbor__txn_commit(e->s, e->txn);
+}
+
 int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_spans,
                        arbor_expire_t *out)
 {
-    MDB_txn *txn;
-    MDB_cursor *tcur = NULL;
-    uint32_t tid = 0;
+    MDB_cursor *tcur;
+    expiring_t e;
     memset(out, 0, sizeof *out);
-    if (s->read_only)
-        return EACCES;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc)
-        return rc;
-    if ((rc = arbor__tenant_id(txn, s, tenant, 0, &tid)) != 0 || tid == 0)
-        goto done;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DBI_TIME], &tcur)) != 0)
-        goto done;
-    expiring_t e = {txn, s, tid, 0, 0};
+    int rc = expire_begin(s, tenant, DBI_TIME, &e, &tcur);
+    if (rc || e.tenant == 0)
+        return expire_end(&e, tcur, rc, out);
+    MDB_txn *txn = e.txn;
+    uint32_t tid = e.tenant;
     uint8_t start_key[4 + 8];
     be32_put(start_key, tid);
     memset(start_key + 4, 0, 8);
@@ -174,14 +197,7 @@ int arbor_store_expire(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns,
         rc = mdb_put(txn, s->dbi[DBI_META], &mk, &mv, 0);
     }
 done:
-    if (tcur)
-        mdb_cursor_close(tcur);
-    if (rc) {
-        mdb_txn_abort(txn);
-        memset(out, 0, sizeof *out);
-        return rc;
-    }
-    return arbor__txn_commit(s, txn);
+    return expire_end(&e, tcur, rc, out);
 }
 
 /* Announcements older than the cutoff whose trace still has no span go with
@@ -221,26 +237,13 @@ static int expire_pending(expiring_t *e, MDB_cursor *cur, uint64_t before_ns, si
 int arbor_store_expire_announced(arbor_store_t *s, arbor_iov_t tenant, uint64_t before_ns, size_t max_traces,
                                  arbor_expire_t *out)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur;
+    expiring_t e;
     size_t done = 0;
     memset(out, 0, sizeof *out);
-    if (s->read_only)
-        return EACCES;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc)
-        return rc;
-    expiring_t e = {txn, s, 0, 0, 0};
-    if ((rc = arbor__tenant_id(txn, s, tenant, 0, &e.tenant)) == 0 && e.tenant != 0 &&
-        (rc = mdb_cursor_open(txn, s->dbi[DBI_PENDING], &cur)) == 0)
+    int rc = expire_begin(s, tenant, DBI_PENDING, &e, &cur);
+    if (rc == 0 && e.tenant != 0)
         rc = expire_pending(&e, cur, before_ns, max_traces, &done, &out->more);
-    if (cur)
-        mdb_cursor_close(cur);
-    if (rc) {
-        mdb_txn_abort(txn);
-        memset(out, 0, sizeof *out);
-        return rc;
-    }
     out->traces = done;
-    return arbor__txn_commit(s, txn);
+    return expire_end(&e, cur, rc, out);
 }
