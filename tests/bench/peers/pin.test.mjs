@@ -17,7 +17,7 @@ test('go.mod requires Jaeger v1.75.0 and go.sum holds no other Jaeger', () => {
 });
 
 test('the build script, the bench and docs/performance.md name the version built', () => {
-  for (const f of ['build', '../peers.mjs', '../../../docs/performance.md']) {
+  for (const f of ['build', '../peers.mjs', '../run', '../../../docs/performance.md']) {
     const text = read(f);
     assert.ok(text.includes(`Jaeger ${WANT}`), `${f} names Jaeger ${WANT}`);
     assert.doesNotMatch(text, /Jaeger v1\.76(\.0)? all-in-one/, `${f}: v1.76 is not what is built`);
