@@ -181,12 +181,17 @@ static void on_job_done(ingest_job_t *job)
 }
 
 /* A request metadata value (keys arrive lowercase), or empty. */
-static arbor_iov_t metadata_value(const grpc_metadata_array *md, const char *key)
+/* The value of metadata @p key; *twice set when the call carries it more than once. */
+static arbor_iov_t metadata_value(const grpc_metadata_array *md, const char *key, int *twice)
 {
+    arbor_iov_t v = ARBOR_IOV_NULL;
+    int seen = 0;
     for (size_t i = 0; i < md->count; i++)
-        if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0)
-            return arbor_iov(GRPC_SLICE_START_PTR(md->metadata[i].value), GRPC_SLICE_LENGTH(md->metadata[i].value));
-    return ARBOR_IOV_NULL;
+        if (grpc_slice_str_cmp(md->metadata[i].key, key) == 0) {
+            *twice |= seen++ > 0;
+            v = arbor_iov(GRPC_SLICE_START_PTR(md->metadata[i].value), GRPC_SLICE_LENGTH(md->metadata[i].value));
+        }
+    return v;
 }
 
 /* Metadata `authorization` and `x-scope-orgid`, as the HTTP receiver's headers:
@@ -196,8 +201,15 @@ static int authorize(call_t *c)
 {
     arbor_auth_t *auth = c->thread->recv->opts.auth;
     arbor_auth_result_t who;
-    arbor_auth_check_header(auth, metadata_value(&c->request_md, "authorization"),
-                            metadata_value(&c->request_md, "x-scope-orgid"), ARBOR_AUTH_WRITE,
+    int twice = 0;
+    arbor_iov_t authorization = metadata_value(&c->request_md, "authorization", &twice);
+    arbor_iov_t org = metadata_value(&c->request_md, "x-scope-orgid", &twice);
+    if (twice) { /* which one counted would depend on who read it */
+        finish(c, GRPC_STATUS_INVALID_ARGUMENT, "authorization or x-scope-orgid given more than once", 0,
+               ARBOR_IOV_NULL);
+        return -1;
+    }
+    arbor_auth_check_header(auth, authorization, org, ARBOR_AUTH_WRITE,
                             arbor_now_ns() / 1000000000u, &who);
     if (who.status == 0) {
         snprintf(c->tenant, sizeof c->tenant, "%s", who.tenant);

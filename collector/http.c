@@ -270,7 +270,7 @@ static void handle_announcement(h2o_req_t *req, http_thread_t *t, const char *te
     ingest_job_t *job = job_with_body(req, t->server, OTLP_ENC_JSON, tenant, &body);
     if (job == NULL)
         return;
-    int rc = ingest_decode_announcement(job, body.base, body.len, err, sizeof err);
+    int rc = ingest_decode_announcement(job, t->server->opts.ingest, body.base, body.len, err, sizeof err);
     if (rc != 0) {
         ingest_job_free(job);
         respond_rc(req, OTLP_ENC_JSON, rc, err);

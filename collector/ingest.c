@@ -24,7 +24,8 @@ void ingest_job_free(ingest_job_t *job)
     free(job);
 }
 
-int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, char *err, size_t errlen)
+int ingest_decode_announcement(ingest_job_t *job, const ingest_options_t *o, const void *body, size_t len, char *err,
+                               size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -43,8 +44,12 @@ int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, 
         snprintf(err, errlen, "out of memory");
     else {
         job->announce_execution.len = json_string_length(exec);
-        job->has_announcement = 1;
-        rc = 0;
+        /* as the same ID on a span would be: the two then map alike */
+        otlp_text_redact(o->redactor, job->announce_execution, &job->arena, &job->announce_execution, &job->redacted);
+        job->has_announcement = job->announce_execution.len <= ARBOR_MAX_EXECUTION_ID;
+        rc = job->has_announcement ? 0 : ARBOR_EDECODE;
+        if (rc)
+            snprintf(err, errlen, "execution_id is longer than %d bytes once redacted", ARBOR_MAX_EXECUTION_ID);
     }
     json_decref(root);
     return rc;
@@ -304,6 +309,10 @@ static const char *invalid_reason(const otlp_span_t *s)
         return "span rejected: span_id must be 8 bytes and not all zero";
     if (s->parent_span_id.len != 0 && s->parent_span_id.len != 8)
         return "span rejected: parent_span_id must be empty or 8 bytes";
+    for (size_t i = 0; i < s->n_links; i++) /* IDs are not text: nothing else may hide in them */
+        if ((s->links[i].trace_id.len != 0 && s->links[i].trace_id.len != 16) ||
+            (s->links[i].span_id.len != 0 && s->links[i].span_id.len != 8))
+            return "span rejected: a link's trace_id must be empty or 16 bytes, its span_id empty or 8 bytes";
     return NULL;
 }
 

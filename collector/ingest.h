@@ -84,10 +84,12 @@ int ingest_decode(ingest_job_t *job, const ingest_options_t *opts, otlp_encoding
 /**
  * Decode an execution announcement, JSON {"execution_id": "...", "trace_id":
  * "<32 hex>"}, into the job (has_announcement). A backend sends it when a run
- * starts, so that the run is served by execution ID from its first span on.
+ * starts, so that the run is served by execution ID from its first span on. The
+ * ID passes @p o's redaction, as it would on a span.
  * @return 0, or ARBOR_EDECODE with @p err.
  */
-int ingest_decode_announcement(ingest_job_t *job, const void *body, size_t len, char *err, size_t errlen);
+int ingest_decode_announcement(ingest_job_t *job, const ingest_options_t *o, const void *body, size_t len, char *err,
+                               size_t errlen);
 
 /**
  * Inflate a gzip / zlib / raw-deflate body into @p arena, refusing output beyond

@@ -248,6 +248,11 @@ int otlp_span_redact(const otlp_redactor_t *r, otlp_span_t *s, arbor_arena_t *ar
  *  decodes the views again from them. */
 int otlp_resource_redact(const otlp_redactor_t *r, otlp_resource_t *res, arbor_arena_t *arena, size_t *count);
 int otlp_scope_redact(const otlp_redactor_t *r, otlp_scope_t *scope, arbor_arena_t *arena, size_t *count);
+/** The rules over one string that is not in a span (an announced execution ID):
+ *  *out is @p text itself when nothing changed, else new bytes in @p arena.
+ *  0 or ENOMEM; *count: replacements made. */
+int otlp_text_redact(const otlp_redactor_t *r, arbor_iov_t text, arbor_arena_t *arena, arbor_iov_t *out,
+                     size_t *count);
 
 /** Most artifact IDs a span is taken to name (indexed, and rendered with links). */
 #define OTLP_MAX_ARTIFACTS 256

@@ -26,8 +26,9 @@
 
 #define MAX_RULES 64
 #define REDACTED "[REDACTED]"
-/* Deeper than any message the decoders take (they bound AnyValue nesting). */
-#define MAX_WALK_DEPTH (2 * OTLP_MAX_VALUE_DEPTH + 16)
+/* Deeper than any message the decoders take (they bound AnyValue nesting; a
+ * level of it is up to three messages: AnyValue, KeyValueList, KeyValue). */
+#define MAX_WALK_DEPTH (3 * OTLP_MAX_VALUE_DEPTH + 16)
 
 /* What every match of a rule holds, so most values skip the regex: a byte of
  * each group (bitmasks over the redactor's needle bytes; none: no filter), and
@@ -366,7 +367,8 @@ static int value_may_change(walk_t *w, const otlp_value_t *v)
 static int attrs_may_change(walk_t *w, const otlp_attrs_t *attrs)
 {
     for (size_t i = 0; i < attrs->count; i++)
-        if (key_matches(w, attrs->items[i].key) || value_may_change(w, &attrs->items[i].value))
+        if (key_matches(w, attrs->items[i].key) || text_may_change(w, attrs->items[i].key) ||
+            value_may_change(w, &attrs->items[i].value))
             return 1;
     return 0;
 }
@@ -395,6 +397,7 @@ typedef struct schema schema_t;
 struct schema {
     uint8_t kind[17];           /* by field number (1..16); the rest are F_UNKNOWN */
     const schema_t *sub[17];    /* F_MESSAGE: the message's schema */
+    uint32_t repeated;          /* bit n: field n is repeated (else a later copy replaces an earlier one) */
 };
 
 static const schema_t any_value_s, array_s, kvlist_s, event_s, link_s, status_s, resource_s, entity_ref_s, scope_s;
@@ -402,25 +405,29 @@ static const schema_t any_value_s, array_s, kvlist_s, event_s, link_s, status_s,
 static const schema_t any_value_s = {
     {[1] = F_STRING, [2] = F_KEEP, [3] = F_KEEP, [4] = F_KEEP, [5] = F_MESSAGE, [6] = F_MESSAGE, [7] = F_STRING,
      [8] = F_KEEP},
-    {[5] = &array_s, [6] = &kvlist_s}};
-static const schema_t array_s = {{[1] = F_MESSAGE}, {[1] = &any_value_s}};
-static const schema_t kvlist_s = {{[1] = F_KEYVALUE}, {0}};
-static const schema_t keyvalue_s = {{[1] = F_KEEP, [2] = F_MESSAGE, [3] = F_KEEP}, {[2] = &any_value_s}};
-static const schema_t event_s = {{[1] = F_KEEP, [2] = F_STRING, [3] = F_KEYVALUE, [4] = F_KEEP}, {0}};
+    {[5] = &array_s, [6] = &kvlist_s},
+    0};
+static const schema_t array_s = {{[1] = F_MESSAGE}, {[1] = &any_value_s}, 1u << 1};
+static const schema_t kvlist_s = {{[1] = F_KEYVALUE}, {0}, 1u << 1};
+static const schema_t keyvalue_s = {{[1] = F_STRING, [2] = F_MESSAGE, [3] = F_KEEP}, {[2] = &any_value_s}, 0};
+static const schema_t event_s = {{[1] = F_KEEP, [2] = F_STRING, [3] = F_KEYVALUE, [4] = F_KEEP}, {0}, 1u << 3};
 static const schema_t link_s = {
-    {[1] = F_KEEP, [2] = F_KEEP, [3] = F_STRING, [4] = F_KEYVALUE, [5] = F_KEEP, [6] = F_KEEP}, {0}};
-static const schema_t status_s = {{[2] = F_STRING, [3] = F_KEEP}, {0}};
+    {[1] = F_KEEP, [2] = F_KEEP, [3] = F_STRING, [4] = F_KEYVALUE, [5] = F_KEEP, [6] = F_KEEP}, {0}, 1u << 4};
+static const schema_t status_s = {{[2] = F_STRING, [3] = F_KEEP}, {0}, 0};
 static const schema_t span_s = {
     {[1] = F_KEEP, [2] = F_KEEP, [3] = F_STRING, [4] = F_KEEP, [5] = F_STRING, [6] = F_KEEP, [7] = F_KEEP,
      [8] = F_KEEP, [9] = F_KEYVALUE, [10] = F_KEEP, [11] = F_MESSAGE, [12] = F_KEEP, [13] = F_MESSAGE,
      [14] = F_KEEP, [15] = F_MESSAGE, [16] = F_KEEP},
-    {[11] = &event_s, [13] = &link_s, [15] = &status_s}};
-static const schema_t entity_ref_s = {{[1] = F_STRING, [2] = F_STRING, [3] = F_STRING, [4] = F_STRING}, {0}};
-static const schema_t resource_s = {{[1] = F_KEYVALUE, [2] = F_KEEP, [3] = F_MESSAGE}, {[3] = &entity_ref_s}};
-static const schema_t scope_s = {{[1] = F_STRING, [2] = F_STRING, [3] = F_KEYVALUE, [4] = F_KEEP}, {0}};
+    {[11] = &event_s, [13] = &link_s, [15] = &status_s},
+    1u << 9 | 1u << 11 | 1u << 13};
+static const schema_t entity_ref_s = {
+    {[1] = F_STRING, [2] = F_STRING, [3] = F_STRING, [4] = F_STRING}, {0}, 1u << 3 | 1u << 4};
+static const schema_t resource_s = {
+    {[1] = F_KEYVALUE, [2] = F_KEEP, [3] = F_MESSAGE}, {[3] = &entity_ref_s}, 1u << 1 | 1u << 3};
+static const schema_t scope_s = {{[1] = F_STRING, [2] = F_STRING, [3] = F_KEYVALUE, [4] = F_KEEP}, {0}, 1u << 3};
 /* The stored records: a ResourceSpans / ScopeSpans without children. */
-static const schema_t resource_record_s = {{[1] = F_MESSAGE, [3] = F_STRING}, {[1] = &resource_s}};
-static const schema_t scope_record_s = {{[1] = F_MESSAGE, [3] = F_STRING}, {[1] = &scope_s}};
+static const schema_t resource_record_s = {{[1] = F_MESSAGE, [3] = F_STRING}, {[1] = &resource_s}, 0};
+static const schema_t scope_record_s = {{[1] = F_MESSAGE, [3] = F_STRING}, {[1] = &scope_s}, 0};
 
 /* The bytes of a message written again: grown in the arena. */
 typedef struct {
@@ -491,6 +498,7 @@ static int walk_keyvalue(walk_t *w, arbor_iov_t in, int depth, arbor_iov_t *out)
     if (!key_matches(w, key))
         return walk_message(w, &keyvalue_s, in, depth, out);
     out_t o = {0};
+    judge_text(w, key, &key); /* the key is a string too */
     int rc = out_field(w->arena, &o, 1, key);
     if (rc == 0)
         rc = out_field(w->arena, &o, 2, arbor_iov(redacted_value, sizeof redacted_value));
@@ -535,12 +543,39 @@ static int judge_field(walk_t *w, const schema_t *sc, const field_t *f, int dept
 /* Walk @p in by @p sc: *out is @p in itself when nothing changed, else the
  * message written again in the arena. 0, ENOMEM, or ARBOR_EDECODE when the
  * bytes cannot be read (the span is then refused: nothing unjudged is stored). */
+/* Where the last copy of each singular string or bytes field of @p sc starts in
+ * @p in: protobuf reads that one, so an earlier copy (an ID or a string the
+ * views never held) is not kept, whatever it says. */
+static void last_copies(const schema_t *sc, arbor_iov_t in, const uint8_t *last[17])
+{
+    cur_t c = cursor(in);
+    field_t f;
+    for (const uint8_t *at = c.p; next_field(&c, &f) == 0; at = c.p)
+        if (f.type == 2 && f.field < 17 && !(sc->repeated >> f.field & 1) &&
+            (sc->kind[f.field] == F_STRING || sc->kind[f.field] == F_KEEP))
+            last[f.field] = at;
+}
+
+/* A field's verdict, as judge_field's; an earlier copy of a singular string or
+ * bytes field is dropped (2). */
+static int verdict_of(walk_t *w, const schema_t *sc, const field_t *f, const uint8_t *at, const uint8_t *last[17],
+                      int depth, arbor_iov_t *repl)
+{
+    if (f->field < 17 && last[f->field] != NULL && last[f->field] != at) {
+        w->count++;
+        return 2;
+    }
+    return judge_field(w, sc, f, depth, repl);
+}
+
 static int walk_message(walk_t *w, const schema_t *sc, arbor_iov_t in, int depth, arbor_iov_t *out)
 {
     if (depth > MAX_WALK_DEPTH)
         return ARBOR_EDECODE;
     out_t o = {0};
     int changed = 0, rc;
+    const uint8_t *last[17] = {0};
+    last_copies(sc, in, last);
     cur_t c = cursor(in);
     const uint8_t *kept = c.p; /* bytes before this are in o, or unchanged */
     field_t f;
@@ -548,7 +583,7 @@ static int walk_message(walk_t *w, const schema_t *sc, arbor_iov_t in, int depth
         if (f.type != 2)
             continue; /* numbers carry no text */
         arbor_iov_t repl;
-        int verdict = judge_field(w, sc, &f, depth, &repl);
+        int verdict = verdict_of(w, sc, &f, at, last, depth, &repl);
         if (verdict < 0 || verdict > 2)
             return verdict;
         if (verdict == 0)
@@ -684,4 +719,16 @@ int otlp_scope_redact(const otlp_redactor_t *r, otlp_scope_t *scope, arbor_arena
     rc = otlp_scope_record_decode(arena, record.base, record.len, scope);
     scope->record = record;
     return rc;
+}
+
+int otlp_text_redact(const otlp_redactor_t *r, arbor_iov_t text, arbor_arena_t *arena, arbor_iov_t *out,
+                     size_t *count)
+{
+    walk_t w = {r, arena, 0};
+    *out = text;
+    *count = 0;
+    if (r != NULL)
+        judge_text(&w, text, out);
+    *count = w.count;
+    return 0;
 }

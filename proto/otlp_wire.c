@@ -86,14 +86,6 @@ static int string_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
     return 0;
 }
 
-/* A string of a span's views read again: the earlier one is not in the views. */
-static int string_again(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
-{
-    if (out->base != NULL && out->base != empty_string)
-        unread_seen = 1;
-    return string_of(a, f, out);
-}
-
 static int bytes_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
 {
     if (f->type != 2)
@@ -106,6 +98,22 @@ static int bytes_of(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
         return ENOMEM;
     *out = arbor_iov(b, f->bytes.len);
     return 0;
+}
+
+/* A string or bytes field of a span's views read again: the earlier one is not
+ * in the views (protobuf reads the last), yet it is in the bytes stored. */
+static int string_again(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
+{
+    if (out->base != NULL && out->base != empty_string)
+        unread_seen = 1;
+    return string_of(a, f, out);
+}
+
+static int bytes_again(arbor_arena_t *a, const field_t *f, arbor_iov_t *out)
+{
+    if (out->base != NULL)
+        unread_seen = 1;
+    return bytes_of(a, f, out);
 }
 
 static int kv(arbor_arena_t *a, arbor_iov_t m, otlp_kv_t *out, int depth);
@@ -173,7 +181,7 @@ static int kv(arbor_arena_t *a, arbor_iov_t m, otlp_kv_t *out, int depth)
     memset(&out->value, 0, sizeof out->value);
     while ((rc = next_field(&c, &f)) == 0) {
         if (f.field == 1)
-            rc = string_of(a, &f, &out->key);
+            rc = string_again(a, &f, &out->key);
         else if (f.field == 2)
             rc = has_value++ || f.type != 2 ? OTLP_WIRE_FALLBACK : any_value(a, f.bytes, &out->value, depth);
         else if (f.field == 3 && f.type != 0)
@@ -222,8 +230,8 @@ static int link(arbor_arena_t *a, arbor_iov_t m, otlp_link_t *out)
     out->trace_state = arbor_iov(empty_string, 0);
     while ((rc = next_field(&c, &f)) == 0) {
         switch (f.field) {
-        case 1: rc = bytes_of(a, &f, &out->trace_id); break;
-        case 2: rc = bytes_of(a, &f, &out->span_id); break;
+        case 1: rc = bytes_again(a, &f, &out->trace_id); break;
+        case 2: rc = bytes_again(a, &f, &out->span_id); break;
         case 3: rc = string_again(a, &f, &out->trace_state); break;
         case 5: rc = scalar_ok(&f, 0); out->dropped_attrs = (uint32_t)f.num; break;
         case 6: rc = scalar_ok(&f, 5); out->flags = (uint32_t)f.num; break;
@@ -266,10 +274,10 @@ static int span_fields(arbor_arena_t *a, arbor_iov_t m, otlp_span_t *out, size_t
     int rc, has_status = 0;
     while ((rc = next_field(&c, &f)) == 0) {
         switch (f.field) {
-        case 1: rc = bytes_of(a, &f, &out->trace_id); break;
-        case 2: rc = bytes_of(a, &f, &out->span_id); break;
+        case 1: rc = bytes_again(a, &f, &out->trace_id); break;
+        case 2: rc = bytes_again(a, &f, &out->span_id); break;
         case 3: rc = string_again(a, &f, &out->trace_state); break;
-        case 4: rc = bytes_of(a, &f, &out->parent_span_id); break;
+        case 4: rc = bytes_again(a, &f, &out->parent_span_id); break;
         case 5: rc = string_again(a, &f, &out->name); break;
         case 6: rc = scalar_ok(&f, 0); out->kind = (int)(int32_t)f.num; break;
         case 7: rc = scalar_ok(&f, 1); out->start_ns = f.num; break;

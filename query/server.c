@@ -1366,9 +1366,23 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_accept(&accept_ctx, sock);
 }
 
+/* Does @p id hold a "." or ".." segment (between '/' or '\\', or at an end)? An
+ * upstream that decodes the path before it routes would leave its artifacts. */
+static int has_dot_segment(arbor_iov_t id)
+{
+    for (size_t i = 0, start = 0; i <= id.len; i++)
+        if (i == id.len || id.base[i] == '/' || id.base[i] == '\\') {
+            arbor_iov_t seg = arbor_iov(id.base + start, i - start);
+            if (arbor_iov_eq_str(seg, ".") || arbor_iov_eq_str(seg, ".."))
+                return 1;
+            start = i + 1;
+        }
+    return 0;
+}
+
 /* The artifact ID of /api/artifacts/{id}/download, decoded (any length, in the
  * request's pool); base NULL when the path is not that, the ID is empty, or it
- * is "." or ".." (even encoded: they would name another path on the upstream). */
+ * has a dot segment (even encoded). */
 static arbor_iov_t artifact_id_of(h2o_req_t *req)
 {
     static const char prefix[] = "/api/artifacts/", suffix[] = "/download";
@@ -1379,7 +1393,7 @@ static arbor_iov_t artifact_id_of(h2o_req_t *req)
         memchr(p + pl, '/', len - pl - sl) != NULL)
         return ARBOR_IOV_NULL;
     arbor_iov_t id = percent_decode(&req->pool, p + pl, len - pl - sl, 0);
-    if (id.len == 0 || arbor_iov_eq_str(id, ".") || arbor_iov_eq_str(id, ".."))
+    if (id.len == 0 || has_dot_segment(id))
         return ARBOR_IOV_NULL;
     return id;
 }
@@ -1397,8 +1411,11 @@ static void artifact_forward(h2o_req_t *req, const char *tenant)
                 h2o_delete_header(&req->headers, at);
         }
     }
+    ssize_t at; /* every one the caller sent goes (the request guard refuses two; this does not rely on it) */
+    while ((at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-scope-orgid"), -1)) >= 0)
+        h2o_delete_header(&req->headers, at);
     h2o_iovec_t value = h2o_strdup(&req->pool, tenant, SIZE_MAX); /* h2o keeps the pointer */
-    h2o_set_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-scope-orgid"), 0, value.base, value.len, 1);
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-scope-orgid"), 0, NULL, value.base, value.len);
 }
 
 /* Under federation the shards hold the spans: they are asked whether one of the

@@ -247,3 +247,25 @@ int arbor_store_expire_announced(arbor_store_t *s, arbor_iov_t tenant, uint64_t 
     out->traces = done;
     return expire_end(&e, cur, rc, out);
 }
+
+int arbor__pending_backfill(MDB_txn *txn, arbor_store_t *s, uint64_t now_ns)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    uint8_t at[8];
+    le64_put(at, now_ns);
+    int rc = mdb_cursor_open(txn, s->dbi[DBI_TRACES], &cur);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        arbor_trace_summary_t t;
+        if (key.mv_size != PENDING_KEY_LEN || arbor__summary_decode(&val, &t) != 0 || t.span_count != 0 ||
+            t.execution_id.len == 0)
+            continue;
+        MDB_val pv = {sizeof at, at};
+        if ((rc = mdb_put(txn, s->dbi[DBI_PENDING], &key, &pv, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

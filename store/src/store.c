@@ -47,6 +47,8 @@ static int open_dbis(arbor_store_t *s)
     int rc = mdb_txn_begin(s->env, NULL, txn_flags, &txn);
     if (rc)
         return rc;
+    MDB_dbi probe; /* a writer that makes the pending index finds what was announced before it */
+    int pending_is_new = !s->read_only && mdb_dbi_open(txn, arbor_dbi_names[DBI_PENDING], 0, &probe) == MDB_NOTFOUND;
     for (int i = 0; i < DBI_COUNT; i++) {
         if ((rc = mdb_dbi_open(txn, arbor_dbi_names[i], dbi_flags, &s->dbi[i])) != 0) {
             if (rc == MDB_NOTFOUND && i >= DBI_FIRST_LATE) /* an older store: found once a writer makes it */
@@ -79,6 +81,8 @@ static int open_dbis(arbor_store_t *s)
         if (format == 0 && (rc = arbor__tenant_id(txn, s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), 1, &tid)) != 0)
             goto fail;
     }
+    if (pending_is_new && (rc = arbor__pending_backfill(txn, s, arbor_now_ns())) != 0)
+        goto fail;
     s->next_seq = seq + 1;
     /* commit even a read-only txn: an aborted txn would close the fresh DBI handles */
     return mdb_txn_commit(txn);

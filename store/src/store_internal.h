@@ -95,6 +95,10 @@ static inline int arbor__cursor_after_del(MDB_cursor *cur, MDB_val *key, MDB_val
  * EIO, which the filesystem having no space left turns into ENOSPC. */
 int arbor__txn_commit(arbor_store_t *s, MDB_txn *txn);
 
+/* A store from before the pending index: give every announced trace that still
+ * has no span a pending entry made at @p now_ns (its TTL runs from there). */
+int arbor__pending_backfill(MDB_txn *txn, arbor_store_t *s, uint64_t now_ns);
+
 /* Highest sequence retention has deleted (meta/expired_seq), 0 if none. */
 uint64_t arbor__expired_seq(MDB_txn *txn, arbor_store_t *s);
 

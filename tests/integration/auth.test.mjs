@@ -11,7 +11,7 @@ import https from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium, makeCerts, BIN, writeTokensFile } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, hex, eventually, launchChromium, makeCerts, BIN, writeTokensFile, curl } from './lib.mjs';
 import { makeProvider, orcheoRun } from './otel.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -380,6 +380,18 @@ test('signed artifact links: the Canvas opens them without a bearer header; tamp
     assert.equal((await byToken(tok.beta, UUID)).status, 404, "beta cannot download acme's artifact");
     assert.equal((await byToken(tok.beta, 'art-1')).status, 200, 'beta downloads its own art-1');
     assert.equal(tenantsSeen.at(-1), 'beta');
+    // a tenant named twice: which one counted would depend on who read it (the upstream saw both)
+    const status = (args) => curl(['-o', '/dev/null', '-w', '%{http_code}', ...args]).stdout.toString();
+    const twice = ['-H', 'X-Scope-OrgID: acme', '-H', 'X-Scope-OrgID: beta', '-H', `Authorization: Bearer ${tok.acmeBeta}`];
+    const seenBefore = tenantsSeen.length;
+    assert.equal(status([...twice, `${q.base}/api/artifacts/art-1/download`]), '400', 'a download naming two tenants');
+    assert.equal(status([...twice, `${q.base}/api/traces/${TRACE}/trace`]), '400', 'a read naming two tenants');
+    assert.equal(status(['-H', 'X-Scope-OrgID: acme', '-H', 'Authorization: Bearer x', '-H', 'Authorization: Bearer y',
+      `${q.base}/api/traces/${TRACE}/trace`]), '400', 'two Authorization headers');
+    assert.equal(status([...twice, '-H', 'content-type: application/json', '--data', '{}', collector.url]), '400',
+      'a write naming two tenants');
+    assert.equal(tenantsSeen.length, seenBefore, 'the upstream saw none of them');
+    assert.ok(tenantsSeen.every((t) => !t.includes(',')), `one tenant each time: ${tenantsSeen}`);
     const betaSigned = createHmac('sha256', LINK_SECRET).update(`beta\n${UUID}\n${far}`).digest('hex');
     assert.equal((await fetch(`${q.base}/api/artifacts/${UUID}/download?tenant=beta&exp=${far}&sig=${betaSigned}`)).status,
       404, 'a link signed for beta does not open an artifact only acme names');

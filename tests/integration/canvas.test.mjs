@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs, curl } from './lib.mjs';
+import { test, setup, run, tempDir, startCollector, startQuery, getJson, span, postSpans, hex, isoNs, curl, eventually } from './lib.mjs';
 
 // an artifact backend the query service proxies to
 const seen = [];
@@ -104,6 +104,10 @@ test('artifacts: IDs and artifact events become download links; the download is 
 });
 
 test('the artifact proxy: GET/HEAD of /api/artifacts/{id}/download only, no credentials forwarded unless configured', async () => {
+  // IDs a span names but that would walk an upstream that decodes paths off its artifacts
+  await postSpans(collector.url, [span({ trace: T + 2, id: 1, start: NOW,
+    attrs: { 'orcheo.artifact.ids': ['../secret', 'a/../../etc', 'x\\..\\y'] } })]);
+  await eventually(async () => (await fetch(`${query.base}/api/artifacts/..%2Fsecret`)).status === 200);
   const url = `${query.base}/api/artifacts/report%201/download`;
   const before = seen.length;
   const r = await fetch(url, { headers: { authorization: 'Bearer arbor-token', cookie: 'session=s3cret' } });
@@ -122,7 +126,8 @@ test('the artifact proxy: GET/HEAD of /api/artifacts/{id}/download only, no cred
     '/api/artifacts//download', '/api/artifacts/x/download/more', '/api/artifacts'])
     assert.equal((await fetch(`${query.base}${path}`)).status, 404, path);
   // dot segments, encoded or not, sent as they are (fetch would normalise them away)
-  for (const path of ['/api/artifacts/%2e%2e/download', '/api/artifacts/%2E/download', '/api/artifacts/../download'])
+  for (const path of ['/api/artifacts/%2e%2e/download', '/api/artifacts/%2E/download', '/api/artifacts/../download',
+    '/api/artifacts/..%2Fsecret/download', '/api/artifacts/a%2F..%2F..%2Fetc/download', '/api/artifacts/x%5C..%5Cy/download'])
     assert.equal(curl(['--path-as-is', '-o', '/dev/null', '-w', '%{http_code}', `${query.base}${path}`]).stdout.toString(),
       '404', path);
   assert.equal(seen.length, before + 2, 'only the GET and the HEAD reached the upstream');

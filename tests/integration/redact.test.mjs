@@ -78,6 +78,17 @@ test('redactions are counted on /metrics', async () => {
   assert.equal(n, 2 * 7 + 2 + 2, m);
 });
 
+test('an announced execution ID passes the same rules, so it maps as the same ID on a span would', async () => {
+  const trace = hex(0x5e3, 32);
+  const r = await fetch(`${collector.base}/v1/executions`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ execution_id: `run api_key=${SECRETS.assignment}`, trace_id: trace }) });
+  assert.equal(r.status, 200, await r.text());
+  const mapped = await getJson(`${query.base}/api/executions/${encodeURIComponent('run api_key= [REDACTED]')}/trace`);
+  assert.equal(mapped.body.execution.trace_id, trace, 'stored under the redacted ID');
+  const raw = await getJson(`${query.base}/api/executions/${encodeURIComponent(`run api_key=${SECRETS.assignment}`)}/trace`);
+  assert.equal(raw.body.execution.trace_id, null, 'not under the ID as sent');
+});
+
 // Secrets after a NUL byte and in fields OTLP does not define, in every kind of
 // string, over protobuf (HTTP) and gRPC (grpcio): judged on the bytes that are
 // stored, so none reaches data.mdb or a reader; the NULs themselves come back

@@ -2,7 +2,8 @@
 """An ExportTraceServiceRequest that hides secrets where a reader of views would
 not look: after a NUL byte in every kind of string (resource and span attributes,
 scope name, span and event names, status message, link attributes, a bytes
-value) and in fields OTLP does not define (inside an AnyValue, and in the span).
+value), in an attribute key, and in fields OTLP does not define (inside an
+AnyValue, and in the span).
 Built with Debian's python3-protobuf from the build's descriptor set.
 
   smuggle_request.py BUILD TRACE_HEX body          the request's bytes on stdout
@@ -55,6 +56,7 @@ s.status.message = "failed\0secret=SECRETSTAT001"
 kv(s.attributes, "note", "ok\0api_key=SECRETATTR001")
 kv(s.attributes, "blob", b"raw\0api_key=SECRETBYTE001")
 kv(s.attributes, "marker", "nul\0end-visible-marker")
+kv(s.attributes, "api_key=SECRETKEY0001", "a key that is itself a secret")
 hidden = kv(s.attributes, "hidden", "visible")
 hidden.value.MergeFromString(field(12, b"api_key=SECRETUNKN001"))  # a field AnyValue does not define
 ev = s.events.add()

@@ -197,6 +197,33 @@ static void test_old_store(arbor_store_t *s, store_fixture_t *f, arbor_arena_t *
     f->store = rw;
 }
 
+/* A store from before the pending index: the announcements it holds get pending
+ * entries when a writer makes the index, so they expire too. */
+static void test_old_announcements(store_fixture_t *f)
+{
+    arbor_store_t *s = f->store;
+    arbor_batch_t *b;
+    uint8_t tid[16];
+    memset(tid, 0x5a, 16);
+    int rc = arbor_batch_begin(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), &b);
+    rc = rc ? rc : arbor_batch_announce_execution(b, tid, ARBOR_IOV("exec-before-pending"), 1);
+    rc = rc ? rc : arbor_batch_commit(b);
+    MDB_txn *txn;
+    rc = rc ? rc : mdb_txn_begin(s->env, NULL, 0, &txn);
+    rc = rc ? rc : mdb_drop(txn, s->dbi[DBI_PENDING], 1);
+    rc = rc ? rc : mdb_txn_commit(txn);
+    arbor_store_close(s);
+    is_int(rc, 0, "an announcement, then the pending index dropped, as older versions left the store");
+    arbor_store_options_t o = {.path = f->dir, .map_size = 256 << 20};
+    is_int(arbor_store_open(&o, &f->store), 0, "a writer opens it, making the index");
+    s = f->store;
+    is_int(entries(s, "pending"), 1, "the announcement without a span got its pending entry");
+    is_int(problems(s), 0, "check agrees");
+    arbor_expire_t ex;
+    ok(arbor_store_expire_announced(s, ARBOR_IOV(ARBOR_DEFAULT_TENANT), UINT64_MAX, 100, &ex) == 0 && ex.traces == 1,
+       "and it expires like a new one");
+}
+
 static void test_cache_budget(void)
 {
     arbor_block_cache_t *c = arbor__block_cache_new(4000);
@@ -240,6 +267,7 @@ int main(void)
     test_replacement(f.store, &a);
     test_check_and_expire(f.store, &a);
     test_old_store(f.store, &f, &a);
+    test_old_announcements(&f);
     test_cache_budget();
     arbor_arena_free(&a);
     fixture_close(&f);

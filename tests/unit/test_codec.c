@@ -675,6 +675,27 @@ static void test_ingest_index(void)
 /* A request within ARBOR_MAX_REQUEST_BYTES must decode: 584 spans of 10 short
  * attributes (140 KB) got 413 under the old 12x budget. Each dense shape, at a
  * size where INGEST_ARENA_BASE_BYTES no longer covers it, must fit the budget. */
+/* A link's IDs are IDs: of any other length they could carry text past
+ * redaction, so the span is refused (and the request's other spans kept). */
+static void test_link_ids(void)
+{
+    static const char json[] =
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":["
+        "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060708\",\"name\":\"bad\","
+        "\"links\":[{\"traceId\":\"6170695f6b65793d534543524554\",\"spanId\":\"0102030405060709\"}]},"
+        "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"0102030405060709\",\"name\":\"good\","
+        "\"links\":[{\"traceId\":\"0102030405060708090a0b0c0d0e0f11\",\"spanId\":\"0102030405060709\"},{}]}"
+        "]}]}]}";
+    static const char *const keys[] = {NULL};
+    ingest_options_t o = {.execution_id_keys = keys, .span_codec = ARBOR_SPAN_PLAIN, .capture_content = 1};
+    ingest_job_t *j = ingest_job_new(&o, ARBOR_DEFAULT_TENANT);
+    char err[256] = "";
+    int rc = ingest_decode(j, &o, OTLP_ENC_JSON, json, strlen(json), err, sizeof err);
+    ok(rc == 0 && j->n_spans == 1 && j->rejected == 1 && strstr(j->error_message, "link") != NULL,
+       "a link trace_id of 14 bytes: that span refused, the other kept (%s)", rc ? err : j->error_message);
+    ingest_job_free(j);
+}
+
 static void test_decode_memory(void)
 {
     pbuf_t sp = {0}, s = {0}, kv = {0}, av = {0}, arr = {0};
@@ -807,6 +828,7 @@ int main(void)
     test_decode_memory();
     test_ingest_blocks();
     test_ingest_index();
+    test_link_ids();
     test_arena_reset();
     arbor_arena_free(&arena);
     return tap_done();

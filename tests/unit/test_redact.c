@@ -239,6 +239,54 @@ static void test_nul_and_unknown_fields(void)
     otlp_redactor_free(r);
 }
 
+/* Bytes the views do not hold are judged or go: an ID or a key sent twice (the
+ * first copy is not what protobuf reads), a key that is itself a secret, and
+ * nesting as deep as the decoders take. */
+static void test_ids_keys_depth(void)
+{
+    otlp_redactor_t *r = redactor("secrets", NULL, NULL);
+    static const uint8_t trace[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    pb_t s = {.n = 0}, kv = {.n = 0}, any = {.n = 0};
+    put_str(&s, 1, "api_key=SECRET00000001"); /* trace_id twice: the second is read */
+    put_bytes(&s, 1, trace, 16);
+    put_bytes(&s, 2, trace, 8);
+    put_str(&s, 4, "token=SECRET00000002"); /* parent_span_id twice */
+    put_bytes(&s, 4, trace + 8, 8);
+    put_kv_str(&s, 9, "api_key=SECRET00000003", "fine", 4); /* a key that is a secret */
+    put_str(&any, 1, "fine");
+    put_str(&kv, 1, "password=SECRET00000004"); /* a key sent twice */
+    put_str(&kv, 1, "k");
+    put_msg(&kv, 2, &any);
+    put_msg(&s, 9, &kv);
+    size_t count;
+    otlp_span_t v;
+    arbor_iov_t out = redact_span(r, &s, &count, &v);
+    ok(out.base && !has(out, "SECRET"), "IDs and keys sent twice, and a secret key: nothing left (%zu)", count);
+    ok(v.trace_id.len == 16 && memcmp(v.trace_id.base, trace, 16) == 0 && v.parent_span_id.len == 8 &&
+           v.attrs.count == 2 && arbor_iov_eq_str(v.attrs.items[1].key, "k"),
+       "what protobuf read is what is kept");
+    ok(has(v.attrs.items[0].key, "api_key= [REDACTED]"), "the secret key keeps its label");
+
+    pb_t deep = {.n = 0}; /* a value 31 maps deep: as deep as the decoders take */
+    put_str(&deep, 1, "api_key=SECRET00000005");
+    for (int i = 0; i < 31; i++) {
+        pb_t kv1 = {.n = 0}, list = {.n = 0}, wrap = {.n = 0};
+        put_str(&kv1, 1, "m");
+        put_msg(&kv1, 2, &deep);
+        put_msg(&list, 1, &kv1);
+        put_msg(&wrap, 6, &list);
+        deep = wrap;
+    }
+    pb_t d = {.n = 0}, dkv = {.n = 0};
+    span_ids(&d);
+    put_str(&dkv, 1, "deep");
+    put_msg(&dkv, 2, &deep);
+    put_msg(&d, 9, &dkv);
+    out = redact_span(r, &d, &count, &v);
+    ok(out.base && !has(out, "SECRET") && count == 1, "31 maps deep: walked, and redacted");
+    otlp_redactor_free(r);
+}
+
 static void test_key_globs(void)
 {
     otlp_redactor_t *r = redactor("none", NULL, "*.api_key,http.request.header.authorization");
@@ -334,6 +382,7 @@ int main(void)
     test_builtin_shapes();
     test_every_string();
     test_nul_and_unknown_fields();
+    test_ids_keys_depth();
     test_key_globs();
     test_fails_closed();
     test_resource_and_scope();

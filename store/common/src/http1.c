@@ -55,8 +55,26 @@ typedef struct {
     arbor_http1_refuse_fn refuse;
 } guard_t;
 
+/* Whose credentials, which tenant: a request that says it twice could be read
+ * one way here and another way behind (an upstream, a shard). */
+static const char *named_twice(h2o_req_t *req)
+{
+    static const char *const once[] = {"authorization", "x-scope-orgid"};
+    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++) {
+        ssize_t at = h2o_find_header_by_str(&req->headers, once[i], strlen(once[i]), -1);
+        if (at >= 0 && h2o_find_header_by_str(&req->headers, once[i], strlen(once[i]), at) >= 0)
+            return i == 0 ? "more than one Authorization header" : "more than one X-Scope-OrgID header";
+    }
+    return NULL;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
+    const char *twice = named_twice(req);
+    if (twice != NULL) {
+        ((guard_t *)self)->refuse(req, twice);
+        return 0;
+    }
     if (req->version >= 0x200) /* HTTP/2 frames bodies itself */
         return -1;
     h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;

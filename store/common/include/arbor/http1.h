@@ -8,6 +8,9 @@
  *        are smuggled past it. h2o keeps neither header in req->headers, so the
  *        check reads the request head itself, with the parser h2o used
  *        (picohttpparser, in libh2o). Linked with h2o: collector/ and query/ only.
+ *        The same guard refuses a request of any HTTP version that names its
+ *        credentials or its tenant twice (Authorization, X-Scope-OrgID): which
+ *        one counted would depend on who read it.
  */
 #ifndef ARBOR_HTTP1_H
 #define ARBOR_HTTP1_H
@@ -24,9 +27,10 @@ const char *arbor_http1_framing_error(const char *buf, size_t len);
 typedef void (*arbor_http1_refuse_fn)(h2o_req_t *req, const char *why);
 
 /**
- * Put a handler first on @p path that refuses (via @p refuse, then closes the
- * connection) every HTTP/1.x request framed ambiguously, and passes the others
- * on to the path's next handler.
+ * Put a handler first on @p path that refuses (via @p refuse) every HTTP/1.x
+ * request framed ambiguously (the connection is then closed) and every request
+ * with more than one Authorization or X-Scope-OrgID header, and passes the
+ * others on to the path's next handler.
  */
 void arbor_http1_framing_guard(h2o_pathconf_t *path, arbor_http1_refuse_fn refuse);
 
