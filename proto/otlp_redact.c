@@ -47,6 +47,8 @@ struct otlp_redactor {
     size_t n_rules;
     char needle[MAX_NEEDLES]; /* the distinct needle bytes of all rules (bit i of need: needle[i]) */
     size_t n_needles;
+    uint32_t needle_bit[256]; /* by byte: its bit in need (0: no rule asks for it) */
+    uint32_t first_needles;   /* every rule's first group, when every rule has one (0: some rule has none) */
     char **globs; /* NULL-terminated (arbor_split_list) */
     size_t n_globs;
 };
@@ -86,6 +88,7 @@ static int64_t needle_mask(otlp_redactor_t *r, const char *group, size_t len)
         if (at == NULL) {
             at = &r->needle[r->n_needles++];
             r->needle[r->n_needles - 1] = group[i];
+            r->needle_bit[(unsigned char)group[i]] = 1u << (r->n_needles - 1);
         }
         mask |= 1u << (at - r->needle);
     }
@@ -174,6 +177,19 @@ static int add_pattern_file(otlp_redactor_t *r, const char *path, char *err, siz
     return rc;
 }
 
+/* The needle bytes one of which every match of every rule holds (0: a rule has
+ * no filter, so a text cannot be ruled out this way). */
+static uint32_t first_needles_of(const otlp_redactor_t *r)
+{
+    uint32_t any = 0;
+    for (size_t i = 0; i < r->n_rules; i++) {
+        if (r->rules[i].need[0] == 0)
+            return 0;
+        any |= r->rules[i].need[0];
+    }
+    return any;
+}
+
 int otlp_redactor_new(const char *rules, const char *patterns_file, const char *key_globs, otlp_redactor_t **out,
                       char *err, size_t errlen)
 {
@@ -191,6 +207,7 @@ int otlp_redactor_new(const char *rules, const char *patterns_file, const char *
         otlp_redactor_free(r);
         return 0;
     }
+    r->first_needles = first_needles_of(r);
     *out = r;
     return 0;
 }
@@ -235,14 +252,37 @@ typedef struct {
     uint32_t known, present;
 } needles_seen_t;
 
-static int holds_any(const otlp_redactor_t *r, arbor_iov_t text, needles_seen_t *seen, uint32_t mask)
+/* Texts this short (attribute keys, names, most values) are read once for
+ * every needle byte: cheaper than one memchr per byte asked for. */
+#define SHORT_TEXT 48
+
+static needles_seen_t needles_of(const otlp_redactor_t *r, arbor_iov_t text)
 {
-    for (uint32_t ask = mask & ~seen->known; ask; ask &= ask - 1) {
+    needles_seen_t seen = {0, 0};
+    if (text.len > SHORT_TEXT)
+        return seen; /* found as asked (holds_any) */
+    const unsigned char *p = (const unsigned char *)text.base;
+    for (size_t i = 0; i < text.len; i++)
+        seen.present |= r->needle_bit[p[i]];
+    seen.known = ~0u;
+    return seen;
+}
+
+/* The needle bytes of @p ask not yet looked for, looked for (long texts). */
+static void find_needles(const otlp_redactor_t *r, arbor_iov_t text, needles_seen_t *seen, uint32_t ask)
+{
+    for (; ask; ask &= ask - 1) {
         int i = __builtin_ctz(ask);
         seen->known |= 1u << i;
         if (memchr(text.base, r->needle[i], text.len) != NULL)
             seen->present |= 1u << i;
     }
+}
+
+static inline int holds_any(const otlp_redactor_t *r, arbor_iov_t text, needles_seen_t *seen, uint32_t mask)
+{
+    if (mask & ~seen->known)
+        find_needles(r, text, seen, mask & ~seen->known);
     return (seen->present & mask) != 0;
 }
 
@@ -303,7 +343,11 @@ static int apply_rule(walk_t *w, const rule_t *rule, arbor_iov_t text, arbor_iov
 static int judge_text(walk_t *w, arbor_iov_t text, arbor_iov_t *out)
 {
     int changed = 0;
-    needles_seen_t seen = {0, 0};
+    needles_seen_t seen = needles_of(w->r, text);
+    if (w->r->first_needles && !holds_any(w->r, text, &seen, w->r->first_needles)) {
+        *out = text; /* no rule's needle: no rule can match (most texts) */
+        return 0;
+    }
     for (size_t i = 0; i < w->r->n_rules; i++) {
         const rule_t *rule = &w->r->rules[i];
         if (!may_match(w->r, rule, text, &seen))
@@ -316,7 +360,7 @@ static int judge_text(walk_t *w, arbor_iov_t text, arbor_iov_t *out)
         }
         if (rc > 0) { /* new text: what it holds is found again */
             changed = 1;
-            seen = (needles_seen_t){0, 0};
+            seen = needles_of(w->r, text);
         }
     }
     *out = text;
@@ -329,7 +373,9 @@ static int judge_text(walk_t *w, arbor_iov_t text, arbor_iov_t *out)
  * cannot run) sends the span to the walk over its bytes, which decides. */
 static int text_may_change(walk_t *w, arbor_iov_t text)
 {
-    needles_seen_t seen = {0, 0};
+    needles_seen_t seen = needles_of(w->r, text);
+    if (w->r->first_needles && !holds_any(w->r, text, &seen, w->r->first_needles))
+        return 0; /* no rule's needle: no rule can match (most texts) */
     for (size_t i = 0; i < w->r->n_rules; i++) {
         const rule_t *rule = &w->r->rules[i];
         if (!may_match(w->r, rule, text, &seen))
@@ -557,11 +603,11 @@ static void last_copies(const schema_t *sc, arbor_iov_t in, const uint8_t *last[
 }
 
 /* A field's verdict, as judge_field's; an earlier copy of a singular string or
- * bytes field is dropped (2). */
+ * bytes field is dropped (2), unless empty (it hides nothing). */
 static int verdict_of(walk_t *w, const schema_t *sc, const field_t *f, const uint8_t *at, const uint8_t *last[17],
                       int depth, arbor_iov_t *repl)
 {
-    if (f->field < 17 && last[f->field] != NULL && last[f->field] != at) {
+    if (f->field < 17 && last[f->field] != NULL && last[f->field] != at && f->bytes.len > 0) {
         w->count++;
         return 2;
     }
